@@ -1,0 +1,35 @@
+# The two commands: `make run` (the platform on this machine) and `make test` (the suite).
+SHELL := /bin/bash
+PYTHON ?= python3
+# uv from PATH, else the one pip installs as a module (no internet but PyPI needed).
+UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
+PYTEST_WORKERS ?= auto
+
+.PHONY: run test lint install uv fmt clean
+
+uv:
+	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || \
+		$(PYTHON) -m pip install --quiet --disable-pip-version-check uv
+
+install: uv
+	$(UV) sync --all-packages --frozen
+
+run: install
+	$(UV) run --frozen jobyard-dev up
+
+test: install
+	$(UV) run --frozen jobyard-dev ensure-redis
+	$(UV) run --frozen pytest -n $(PYTEST_WORKERS)
+
+lint: install
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen mypy libs/src services/auth/src tools/devstack/src tests
+	$(UV) run --frozen lint-imports
+
+fmt: install
+	$(UV) run --frozen ruff check --fix .
+	$(UV) run --frozen ruff format .
+
+clean:
+	rm -rf .data .pytest_cache .mypy_cache .ruff_cache

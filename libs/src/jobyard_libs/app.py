@@ -1,0 +1,102 @@
+"""The FastAPI application every service starts from.
+
+It opens MongoDB and Redis, creates the service's indexes, installs the request-id and
+metrics middleware, the one error shape, ``/healthz``, ``/readyz`` and ``/metrics``, then
+hands over to the service's own ``setup`` for the rest of the lifespan.
+
+Examples
+--------
+>>> @asynccontextmanager
+... async def setup(app: FastAPI, resources: Resources) -> AsyncIterator[None]:
+...     app.state.authenticator = ...
+...     yield
+>>> app = create_service_app(service="api", settings=settings, routers=[tasks_router],
+...                          indexes=INDEXES, setup=setup)
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from fastapi import APIRouter, FastAPI
+from pymongo import AsyncMongoClient
+from redis.asyncio import Redis
+
+from jobyard_libs.errors import install_error_handlers
+from jobyard_libs.health import health_router
+from jobyard_libs.metrics import HttpMetricsMiddleware, metrics_endpoint
+from jobyard_libs.mongo import (
+    Database,
+    Document,
+    IndexSpec,
+    create_mongo_client,
+    ensure_indexes,
+)
+from jobyard_libs.redis_client import RedisKeys, create_redis_client
+from jobyard_libs.request_id import RequestIdMiddleware
+from jobyard_libs.settings import BaseServiceSettings
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Resources:
+    mongo: AsyncMongoClient[Document]
+    db: Database
+    redis: Redis
+    keys: RedisKeys
+
+
+Setup = Callable[[FastAPI, Resources], AbstractAsyncContextManager[None]]
+
+
+@asynccontextmanager
+async def open_resources(
+    settings: BaseServiceSettings, indexes: Sequence[IndexSpec] = ()
+) -> AsyncIterator[Resources]:
+    mongo = create_mongo_client(settings)
+    redis = create_redis_client(settings)
+    try:
+        db = mongo[settings.mongodb_database]
+        await ensure_indexes(db, indexes)
+        yield Resources(mongo, db, redis, RedisKeys(settings.redis_key_prefix))
+    finally:
+        await redis.aclose()
+        await mongo.close()
+
+
+def create_service_app(
+    *,
+    service: str,
+    settings: BaseServiceSettings,
+    routers: Sequence[APIRouter],
+    indexes: Sequence[IndexSpec] = (),
+    setup: Setup | None = None,
+    **fastapi_options: Any,
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_resources(settings, indexes) as resources:
+            app.state.resources = resources
+            app.state.settings = settings
+            if setup is None:
+                yield
+            else:
+                async with setup(app, resources):
+                    log.info("service_started", environment=settings.environment.value)
+                    yield
+        log.info("service_stopped")
+
+    app = FastAPI(lifespan=lifespan, **fastapi_options)
+    install_error_handlers(app)
+    app.add_middleware(HttpMetricsMiddleware, service=service)
+    app.add_middleware(RequestIdMiddleware)
+    app.include_router(health_router())
+    app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
+    for router in routers:
+        app.include_router(router)
+    return app

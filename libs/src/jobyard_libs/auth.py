@@ -1,0 +1,144 @@
+"""Who is calling: access tokens (JWT, verified by JWKS) or API keys.
+
+Credentials are read from ``Authorization: Bearer <jwt>``, ``Authorization: ApiKey <key>``
+or ``X-API-Key: <key>`` (a bearer value starting with ``jy_`` is taken as an API key, for
+tools that only speak bearer). API keys are checked by an :class:`ApiKeyChecker`: the auth
+service looks them up itself; every other service asks the auth service
+(:class:`RemoteApiKeyChecker`) and caches the answer for a short while.
+
+Examples
+--------
+>>> app.state.authenticator = Authenticator(verifier, RemoteApiKeyChecker(auth_url))
+>>> @router.get("/things")
+... async def things(principal: CurrentPrincipal) -> list[Thing]: ...
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated, Any, Protocol
+
+import httpx
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPBearer
+
+from jobyard_libs.errors import Forbidden, ServiceUnavailable, Unauthorized
+from jobyard_libs.tokens import InvalidToken, JwtVerifier
+
+API_KEY_PREFIX = "jy_"
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    USER = "user"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated caller: a user through an access token or one of their API keys."""
+
+    subject: str
+    role: Role
+    via: str  # "access_token" | "api_key"
+    credential_id: str | None = None  # the token's jti or the API key's id
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+
+class ApiKeyChecker(Protocol):
+    async def check(self, key: str) -> Principal | None: ...
+
+
+def principal_from_claims(claims: dict[str, Any]) -> Principal:
+    try:
+        role = Role(str(claims.get("role")))
+    except ValueError as exc:
+        raise InvalidToken("token has no valid role") from exc
+    return Principal(str(claims["sub"]), role, "access_token", claims.get("jti"))
+
+
+class RemoteApiKeyChecker:
+    """Asks the auth service whether an API key is live; caches answers briefly."""
+
+    def __init__(
+        self, auth_url: str, *, cache_seconds: float = 30, client: httpx.AsyncClient | None = None
+    ) -> None:
+        self.url = auth_url.rstrip("/") + "/auth/v1/api-keys/introspect"
+        self.cache_seconds = cache_seconds
+        self._client = client or httpx.AsyncClient(timeout=5)
+        self._cache: dict[str, tuple[float, Principal]] = {}
+
+    async def check(self, key: str) -> Principal | None:
+        digest = hashlib.sha256(key.encode()).hexdigest()
+        cached = self._cache.get(digest)
+        if cached and cached[0] > time.monotonic():
+            return cached[1]
+        try:
+            response = await self._client.post(self.url, json={"key": key})
+            response.raise_for_status()
+            body = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise ServiceUnavailable("cannot reach the auth service to check the API key") from exc
+        if not body.get("active"):
+            self._cache.pop(digest, None)
+            return None
+        principal = Principal(body["subject"], Role(body["role"]), "api_key", body.get("keyId"))
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[digest] = (time.monotonic() + self.cache_seconds, principal)
+        return principal
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+class Authenticator:
+    def __init__(self, verifier: JwtVerifier, api_keys: ApiKeyChecker) -> None:
+        self.verifier = verifier
+        self.api_keys = api_keys
+
+    async def authenticate(self, request: Request) -> Principal:
+        scheme, _, value = request.headers.get("authorization", "").partition(" ")
+        value = value.strip()
+        api_key = request.headers.get("x-api-key")
+        if scheme.lower() == "apikey" or (scheme.lower() == "bearer" and value.startswith(API_KEY_PREFIX)):
+            api_key = value
+        if api_key:
+            principal = await self.api_keys.check(api_key)
+            if principal is None:
+                raise Unauthorized("invalid or revoked API key")
+            return principal
+        if scheme.lower() != "bearer" or not value:
+            raise Unauthorized("missing credentials: send 'Authorization: Bearer <token>'")
+        return principal_from_claims(await self.verifier.verify(value))
+
+
+# Declared so that OpenAPI documents both schemes; the Authenticator reads the headers.
+_bearer = HTTPBearer(auto_error=False, description="Access token (JWT) or API key")
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key")
+
+
+async def current_principal(
+    request: Request,
+    _b: Annotated[object, Depends(_bearer)] = None,
+    _k: Annotated[object, Depends(_api_key)] = None,
+) -> Principal:
+    authenticator: Authenticator = request.app.state.authenticator
+    principal = await authenticator.authenticate(request)
+    request.state.principal = principal
+    return principal
+
+
+async def admin_principal(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    if not principal.is_admin:
+        raise Forbidden("admin role required")
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+AdminPrincipal = Annotated[Principal, Depends(admin_principal)]

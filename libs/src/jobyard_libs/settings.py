@@ -1,0 +1,81 @@
+"""Settings shared by every service.
+
+Every setting comes from the environment with the ``JOBYARD_`` prefix (or a ``.env``
+file). Each service defines one class on top of :class:`BaseServiceSettings`; nothing
+here is service-specific.
+
+Examples
+--------
+>>> class ApiSettings(BaseServiceSettings):
+...     port: int = 8000
+>>> ApiSettings(redis_url="redis://r:6379/0").redis_url
+'redis://r:6379/0'
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "JOBYARD_"
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class LogFormat(StrEnum):
+    JSON = "json"
+    CONSOLE = "console"
+
+
+class BaseServiceSettings(BaseSettings):
+    """MongoDB, Redis, logging: what every service needs."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", frozen=True)
+
+    environment: Environment = Field(
+        Environment.DEVELOPMENT,
+        description="development, test or production; production refuses unsafe defaults.",
+    )
+    mongodb_url: str = Field("mongodb://127.0.0.1:27017", description="MongoDB connection string.")
+    mongodb_database: str = Field("jobyard", description="MongoDB database name.")
+    mongodb_timeout_ms: int = Field(
+        5000, ge=100, description="Server selection and connect timeout for MongoDB (ms)."
+    )
+    redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis connection URL.")
+    redis_key_prefix: str = Field(
+        "jobyard:", description="Prefix of every Redis key Jobyard writes (not Dramatiq's)."
+    )
+    log_level: str = Field("INFO", description="Log level: DEBUG, INFO, WARNING, ERROR.")
+    log_format: LogFormat = Field(
+        LogFormat.JSON, description="json (one JSON object a line) or console (coloured)."
+    )
+
+    @property
+    def is_development(self) -> bool:
+        return self.environment is not Environment.PRODUCTION
+
+
+class TokenVerificationSettings(BaseServiceSettings):
+    """What a service needs to verify callers: the auth service's JWKS and API-key check."""
+
+    auth_url: str = Field(
+        "http://127.0.0.1:8001", description="Base URL of the auth service (API-key checks)."
+    )
+    auth_jwks_url: str = Field(
+        "http://127.0.0.1:8001/.well-known/jwks.json",
+        description="JWKS URL access tokens are verified against.",
+    )
+    jwt_issuer: str = Field("jobyard-auth", description="Expected `iss` of access tokens.")
+    jwt_audience: str = Field("jobyard", description="Expected `aud` of access tokens.")
+    jwks_cache_seconds: int = Field(
+        300, ge=0, description="How long a fetched JWKS is trusted before it is fetched again."
+    )
+    api_key_cache_seconds: int = Field(
+        30, ge=0, description="How long a verified API key is cached (revocation delay)."
+    )

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+from jobyard_libs.schemas import Page
+
+from jobyard_auth.api_keys.schemas import (
+    ApiKeyCreated,
+    ApiKeyIn,
+    ApiKeyOut,
+    IntrospectIn,
+    IntrospectOut,
+)
+from jobyard_auth.api_keys.service import to_api_key_out
+from jobyard_auth.deps import ApiKeys, CurrentPrincipal, Pagination
+
+router = APIRouter(prefix="/auth/v1/api-keys", tags=["api-keys"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def create_api_key(body: ApiKeyIn, principal: CurrentPrincipal, keys: ApiKeys) -> ApiKeyCreated:
+    return await keys.create(principal, body)
+
+
+@router.get("")
+async def list_api_keys(
+    principal: CurrentPrincipal,
+    keys: ApiKeys,
+    page: Pagination,
+    all_users: Annotated[bool, Query(alias="all", description="admins: every user's keys")] = False,
+) -> Page[ApiKeyOut]:
+    items, total = await keys.list(principal, everyone=all_users, skip=page.skip, limit=page.limit)
+    return Page(items=[to_api_key_out(k) for k in items], page=page.page, limit=page.limit, total=total)
+
+
+@router.delete("/{key_id}")
+async def revoke_api_key(key_id: str, principal: CurrentPrincipal, keys: ApiKeys) -> ApiKeyOut:
+    return to_api_key_out(await keys.revoke(principal, key_id))
+
+
+@router.post("/introspect")
+async def introspect_api_key(body: IntrospectIn, keys: ApiKeys) -> IntrospectOut:
+    """Used by the other services: is this key live, and whose is it?"""
+    return await keys.introspect(body.key)

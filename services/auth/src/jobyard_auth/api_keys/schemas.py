@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from jobyard_libs.auth import Role
+from jobyard_libs.schemas import ApiModel
+from pydantic import Field
+
+
+class ApiKeyIn(ApiModel):
+    name: str = Field(min_length=1, max_length=100)
+    expires_in_days: int | None = Field(None, ge=1, le=3650)
+
+
+class ApiKeyOut(ApiModel):
+    id: str
+    name: str
+    prefix: str
+    user_id: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+class ApiKeyCreated(ApiKeyOut):
+    key: str = Field(description="The secret; shown this once and never again.")
+
+
+class IntrospectIn(ApiModel):
+    key: str = Field(min_length=1, max_length=256)
+
+
+class IntrospectOut(ApiModel):
+    active: bool
+    subject: str | None = None
+    role: Role | None = None
+    key_id: str | None = None

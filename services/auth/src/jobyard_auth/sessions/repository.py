@@ -1,0 +1,63 @@
+"""The ``refresh_tokens`` collection: hashed tokens grouped in rotation families.
+
+A token's ``_id`` is the SHA-256 of its value; the value itself is never stored. Every
+token issued by refreshing belongs to the family of the login that started it, so that a
+reused (already rotated) token can revoke the whole family at once.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from bson import ObjectId
+from jobyard_libs.mongo import Database, Document, IndexSpec
+
+COLLECTION = "refresh_tokens"
+INDEXES = [
+    IndexSpec(COLLECTION, [("familyId", 1)]),
+    IndexSpec(COLLECTION, [("userId", 1), ("revokedAt", 1)]),
+    IndexSpec(COLLECTION, [("expiresAt", 1)], expire_after_seconds=0),
+]
+
+
+class RefreshTokenRepository:
+    def __init__(self, db: Database) -> None:
+        self.collection = db[COLLECTION]
+
+    async def insert(
+        self, *, token_hash: str, family_id: str, user_id: ObjectId, expires_at: datetime
+    ) -> None:
+        await self.collection.insert_one(
+            {
+                "_id": token_hash,
+                "familyId": family_id,
+                "userId": user_id,
+                "createdAt": datetime.now(UTC),
+                "expiresAt": expires_at,
+                "rotatedAt": None,
+                "revokedAt": None,
+            }
+        )
+
+    async def rotate(self, token_hash: str) -> Document | None:
+        """Mark a live token used, atomically; ``None`` when it is not live."""
+        now = datetime.now(UTC)
+        return await self.collection.find_one_and_update(
+            {"_id": token_hash, "rotatedAt": None, "revokedAt": None, "expiresAt": {"$gt": now}},
+            {"$set": {"rotatedAt": now}},
+        )
+
+    async def get(self, token_hash: str) -> Document | None:
+        return await self.collection.find_one({"_id": token_hash})
+
+    async def revoke_family(self, family_id: str) -> int:
+        result = await self.collection.update_many(
+            {"familyId": family_id, "revokedAt": None}, {"$set": {"revokedAt": datetime.now(UTC)}}
+        )
+        return result.modified_count
+
+    async def revoke_user(self, user_id: ObjectId) -> int:
+        result = await self.collection.update_many(
+            {"userId": user_id, "revokedAt": None}, {"$set": {"revokedAt": datetime.now(UTC)}}
+        )
+        return result.modified_count

@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from jobyard_libs.schemas import ApiModel
+from pydantic import Field
+
+
+class LoginIn(ApiModel):
+    email: str = Field(min_length=3, max_length=254)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class RefreshIn(ApiModel):
+    refresh_token: str = Field(min_length=1, max_length=512)
+
+
+class GoogleIn(ApiModel):
+    id_token: str = Field(min_length=1, max_length=8192)
+
+
+class TokenPair(ApiModel):
+    access_token: str
+    refresh_token: str
+    token_type: str = "Bearer"  # noqa: S105 - the scheme name, not a secret
+    expires_in: int
+    refresh_expires_in: int

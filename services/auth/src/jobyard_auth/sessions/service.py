@@ -1,0 +1,144 @@
+"""Sessions: password and Google logins, access tokens, refresh-token rotation, logout."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import structlog
+from bson import ObjectId
+from jobyard_libs.errors import Forbidden, NotFoundError, Unauthorized
+from jobyard_libs.mongo import Document
+
+from jobyard_auth.keystore import KeyStore
+from jobyard_auth.passwords import verify_password
+from jobyard_auth.sessions.google import GoogleVerifier
+from jobyard_auth.sessions.login_throttle import LoginThrottle
+from jobyard_auth.sessions.repository import RefreshTokenRepository
+from jobyard_auth.sessions.schemas import TokenPair
+from jobyard_auth.settings import AuthSettings
+from jobyard_auth.users.service import UserService
+
+log = structlog.get_logger(__name__)
+
+
+class WrongCredentials(Unauthorized):
+    code, message = "wrong_credentials", "wrong email or password"
+
+
+class InvalidRefreshToken(Unauthorized):
+    code, message = "invalid_refresh_token", "refresh token is invalid, expired or revoked"
+
+
+class AccountDeactivated(Forbidden):
+    code, message = "account_deactivated", "this account is deactivated"
+
+
+class GoogleSignInDisabled(NotFoundError):
+    code, message = "google_sign_in_disabled", "Google sign-in is not configured"
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class SessionService:
+    def __init__(
+        self,
+        *,
+        settings: AuthSettings,
+        keystore: KeyStore,
+        users: UserService,
+        refresh_tokens: RefreshTokenRepository,
+        throttle: LoginThrottle,
+        google: GoogleVerifier | None,
+    ) -> None:
+        self.settings = settings
+        self.keystore = keystore
+        self.users = users
+        self.refresh_tokens = refresh_tokens
+        self.throttle = throttle
+        self.google = google
+
+    async def login(self, email: str, password: str, client_ip: str) -> TokenPair:
+        email = email.strip().lower()
+        await self.throttle.check(email, client_ip)
+        user = await self.users.by_email(email)
+        if not verify_password(password, user.get("passwordHash") if user else None):
+            await self.throttle.record_failure(email, client_ip)
+            log.info("login_failed", reason="wrong_credentials")
+            raise WrongCredentials()
+        assert user is not None
+        if not user["active"]:
+            raise AccountDeactivated()
+        await self.throttle.clear_account(email)
+        log.info("login_succeeded", user_id=str(user["_id"]), method="password")
+        return await self._issue(user, family_id=uuid.uuid4().hex)
+
+    async def login_with_google(self, id_token: str) -> TokenPair:
+        if self.google is None:
+            raise GoogleSignInDisabled()
+        identity = await self.google.verify(id_token)
+        user = await self.users.create_or_link_google(
+            sub=identity.sub, email=identity.email, name=identity.name
+        )
+        if not user["active"]:
+            raise AccountDeactivated()
+        log.info("login_succeeded", user_id=str(user["_id"]), method="google")
+        return await self._issue(user, family_id=uuid.uuid4().hex)
+
+    async def refresh(self, refresh_token: str) -> TokenPair:
+        token_hash = hash_token(refresh_token)
+        record = await self.refresh_tokens.rotate(token_hash)
+        if record is None:
+            stale = await self.refresh_tokens.get(token_hash)
+            if stale is not None and stale["rotatedAt"] is not None and stale["revokedAt"] is None:
+                revoked = await self.refresh_tokens.revoke_family(stale["familyId"])
+                log.warning("refresh_token_reuse", user_id=str(stale["userId"]), revoked_tokens=revoked)
+            raise InvalidRefreshToken()
+        user = await self.users.get(record["userId"])
+        if not user["active"]:
+            await self.refresh_tokens.revoke_family(record["familyId"])
+            raise InvalidRefreshToken()
+        return await self._issue(user, family_id=record["familyId"])
+
+    async def logout(self, refresh_token: str) -> None:
+        record = await self.refresh_tokens.get(hash_token(refresh_token))
+        if record is not None:
+            await self.refresh_tokens.revoke_family(record["familyId"])
+
+    async def revoke_all(self, user_id: ObjectId) -> None:
+        await self.refresh_tokens.revoke_user(user_id)
+
+    def access_token(self, user: Document) -> str:
+        now = datetime.now(UTC)
+        return self.keystore.sign(
+            {
+                "iss": self.settings.jwt_issuer,
+                "aud": self.settings.jwt_audience,
+                "sub": str(user["_id"]),
+                "role": user["role"],
+                "iat": now,
+                "nbf": now,
+                "exp": now + timedelta(seconds=self.settings.access_token_ttl_seconds),
+                "jti": uuid.uuid4().hex,
+            }
+        )
+
+    async def _issue(self, user: Document, *, family_id: str) -> TokenPair:
+        refresh_token = secrets.token_urlsafe(32)
+        ttl = self.settings.refresh_token_ttl_seconds
+        await self.refresh_tokens.insert(
+            token_hash=hash_token(refresh_token),
+            family_id=family_id,
+            user_id=user["_id"],
+            expires_at=datetime.now(UTC) + timedelta(seconds=ttl),
+        )
+        return TokenPair(
+            access_token=self.access_token(user),
+            refresh_token=refresh_token,
+            expires_in=self.settings.access_token_ttl_seconds,
+            refresh_expires_in=ttl,
+        )

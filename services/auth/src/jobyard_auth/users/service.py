@@ -1,0 +1,109 @@
+"""Users: registration, look-ups, and the admin's role and activation changes."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from bson import ObjectId
+from jobyard_libs.auth import Role
+from jobyard_libs.errors import Conflict, NotFoundError, ValidationFailed
+from jobyard_libs.mongo import Document
+
+from jobyard_auth.ids import parse_object_id
+from jobyard_auth.passwords import hash_password, policy_violation
+from jobyard_auth.users.repository import EmailTaken, UserRepository
+from jobyard_auth.users.schemas import UserOut, UserPatch
+
+
+class UserNotFound(NotFoundError):
+    message = "user not found"
+
+
+class EmailAlreadyRegistered(Conflict):
+    code, message = "email_taken", "this email is registered already"
+
+
+class LastAdmin(Conflict):
+    code, message = "last_admin", "the last active admin cannot be demoted or deactivated"
+
+
+def to_user_out(doc: Document) -> UserOut:
+    return UserOut(
+        id=str(doc["_id"]),
+        email=doc["email"],
+        name=doc["name"],
+        role=Role(doc["role"]),
+        active=doc["active"],
+        google_linked=bool(doc.get("googleSub")),
+        has_password=bool(doc.get("passwordHash")),
+        created_at=doc["createdAt"],
+    )
+
+
+RevokeSessions = Callable[[ObjectId], Awaitable[object]]
+
+
+class UserService:
+    def __init__(self, repository: UserRepository) -> None:
+        self.repository = repository
+        self.on_deactivated: RevokeSessions | None = None
+
+    async def register(self, *, email: str, password: str, name: str, role: Role = Role.USER) -> Document:
+        violation = policy_violation(password, email)
+        if violation:
+            raise ValidationFailed(violation, field="password")
+        try:
+            return await self.repository.insert(
+                email=email, name=name.strip(), password_hash=hash_password(password), role=role
+            )
+        except EmailTaken as exc:
+            raise EmailAlreadyRegistered(field="email") from exc
+
+    async def get(self, user_id: str | ObjectId) -> Document:
+        oid = user_id if isinstance(user_id, ObjectId) else parse_object_id(user_id)
+        doc = await self.repository.by_id(oid) if oid else None
+        if doc is None:
+            raise UserNotFound()
+        return doc
+
+    async def by_email(self, email: str) -> Document | None:
+        return await self.repository.by_email(email.strip().lower())
+
+    async def page(self, skip: int, limit: int) -> tuple[list[Document], int]:
+        return await self.repository.page(skip, limit)
+
+    async def change(self, user_id: str, patch: UserPatch) -> Document:
+        """Apply an admin's change; a deactivated user's sessions are revoked at once."""
+        user = await self.get(user_id)
+        fields: dict[str, Any] = patch.model_dump(exclude_none=True)
+        loses_admin = (
+            user["role"] == Role.ADMIN
+            and user["active"]
+            and (fields.get("role", Role.ADMIN) != Role.ADMIN or fields.get("active") is False)
+        )
+        if loses_admin and await self.repository.count_active_admins() <= 1:
+            raise LastAdmin()
+        if not fields:
+            return user
+        updated = await self.repository.update(user["_id"], fields)
+        if updated is None:
+            raise UserNotFound()
+        if user["active"] and not updated["active"] and self.on_deactivated is not None:
+            await self.on_deactivated(updated["_id"])
+        return updated
+
+    async def create_or_link_google(self, *, sub: str, email: str, name: str) -> Document:
+        user = await self.repository.by_google_sub(sub)
+        if user is not None:
+            return user
+        user = await self.repository.by_email(email)
+        if user is not None:
+            linked = await self.repository.update(user["_id"], {"googleSub": sub})
+            return linked or user
+        try:
+            return await self.repository.insert(
+                email=email, name=name, password_hash=None, role=Role.USER, google_sub=sub
+            )
+        except EmailTaken:  # a concurrent sign-in created it; link to that one
+            return await self.create_or_link_google(sub=sub, email=email, name=name)

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from pymongo import AsyncMongoClient
+from redis.asyncio import Redis
+
+from tests.support.infra import mongodb_for_tests, redis_for_tests
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with redis_for_tests(tmp_path_factory.mktemp("redis")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def mongodb_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with mongodb_for_tests(tmp_path_factory.mktemp("mongo")) as url:
+        yield url
+
+
+@dataclass(frozen=True)
+class Isolation:
+    """This test's own database and Redis key prefix."""
+
+    mongodb_url: str
+    redis_url: str
+    database: str
+    key_prefix: str
+
+    def env(self) -> dict[str, str]:
+        return {
+            "JOBYARD_MONGODB_URL": self.mongodb_url,
+            "JOBYARD_MONGODB_DATABASE": self.database,
+            "JOBYARD_REDIS_URL": self.redis_url,
+            "JOBYARD_REDIS_KEY_PREFIX": self.key_prefix,
+            "JOBYARD_ENVIRONMENT": "test",
+        }
+
+
+@pytest.fixture
+async def isolation(mongodb_url: str, redis_url: str) -> AsyncIterator[Isolation]:
+    token = uuid.uuid4().hex[:12]
+    iso = Isolation(mongodb_url, redis_url, f"t_{token}", f"t:{token}:")
+    yield iso
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(mongodb_url)
+    await client.drop_database(iso.database)
+    await client.close()
+    redis = Redis.from_url(redis_url)
+    keys = [k async for k in redis.scan_iter(match=f"{iso.key_prefix}*")]
+    if keys:
+        await redis.delete(*keys)
+    await redis.aclose()
+
+
+@pytest.fixture
+def keys_dir(tmp_path: Path) -> Path:
+    return tmp_path / "keys"

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from fastapi import APIRouter, FastAPI
+from jobyard_libs.app import create_service_app
+from jobyard_libs.errors import Conflict
+from jobyard_libs.settings import BaseServiceSettings
+from pydantic import BaseModel, Field
+
+from tests.conftest import Isolation
+
+
+class Widget(BaseModel):
+    name: str = Field(min_length=2)
+    size: int = Field(ge=1)
+
+
+def demo_router() -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/widgets/{widget_id}")
+    async def get_widget(widget_id: str) -> dict[str, str]:
+        return {"id": widget_id}
+
+    @router.post("/widgets")
+    async def create_widget(widget: Widget) -> Widget:
+        if widget.name == "taken":
+            raise Conflict("widget exists", field="name")
+        return widget
+
+    @router.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("secret internals /etc/passwd")
+
+    return router
+
+
+def demo_app(settings: BaseServiceSettings) -> FastAPI:
+    return create_service_app(service="demo", settings=settings, routers=[demo_router()])
+
+
+@pytest.fixture
+def demo_settings(isolation: Isolation) -> BaseServiceSettings:
+    return BaseServiceSettings(
+        _env_file=None,
+        mongodb_url=isolation.mongodb_url,
+        mongodb_database=isolation.database,
+        redis_url=isolation.redis_url,
+        redis_key_prefix=isolation.key_prefix,
+    )
+
+
+@pytest.fixture
+async def demo_client(demo_settings: BaseServiceSettings) -> AsyncIterator[httpx.AsyncClient]:
+    app = demo_app(demo_settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://demo") as client:
+            yield client

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.services.auth.helpers import bearer, register
+from tests.support.oidc_issuer import OidcIssuer, new_rsa_key
+
+
+async def _google(client: httpx.AsyncClient, token: str) -> httpx.Response:
+    return await client.post("/auth/v1/google", json={"idToken": token})
+
+
+async def test_google_sign_in_creates_a_user(client: httpx.AsyncClient, oidc_issuer: OidcIssuer) -> None:
+    response = await _google(client, oidc_issuer.id_token())
+    assert response.status_code == 200, response.text
+    me = (await client.get("/auth/v1/me", headers=bearer(response.json()["accessToken"]))).json()
+    assert me["email"] == "gina@example.com"
+    assert me["googleLinked"] is True and me["hasPassword"] is False
+    again = await _google(client, oidc_issuer.id_token())  # same Google subject → same user
+    me_again = (await client.get("/auth/v1/me", headers=bearer(again.json()["accessToken"]))).json()
+    assert me_again["id"] == me["id"]
+
+
+async def test_google_links_an_existing_account_by_verified_email(
+    client: httpx.AsyncClient, oidc_issuer: OidcIssuer
+) -> None:
+    user = await register(client, "gina@example.com")
+    response = await _google(client, oidc_issuer.id_token())
+    me = (await client.get("/auth/v1/me", headers=bearer(response.json()["accessToken"]))).json()
+    assert me["id"] == user["id"]
+    assert me["googleLinked"] is True and me["hasPassword"] is True
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"aud": "someone-elses-client"}, "another audience"),
+        ({"email_verified": False}, "not verified"),
+        ({"email_verified": None}, "not verified"),
+        ({"iss": "https://evil.example"}, "another issuer"),
+        ({"exp": int(time.time()) - 3600, "iat": int(time.time()) - 7200}, "expired"),
+    ],
+)
+async def test_google_refuses_bad_id_tokens(
+    client: httpx.AsyncClient, oidc_issuer: OidcIssuer, overrides: dict[str, Any], message: str
+) -> None:
+    await register(client, "gina@example.com")
+    response = await _google(client, oidc_issuer.id_token(**overrides))
+    assert response.status_code == 401
+    assert message in response.json()["error"]["message"]
+    # an unverified email must not have been linked to the existing account
+    login = await client.post(
+        "/auth/v1/login", json={"email": "gina@example.com", "password": "correct horse battery"}
+    )
+    me = (await client.get("/auth/v1/me", headers=bearer(login.json()["accessToken"]))).json()
+    assert me["googleLinked"] is False
+
+
+async def test_google_refuses_a_token_signed_by_another_key(
+    client: httpx.AsyncClient, oidc_issuer: OidcIssuer
+) -> None:
+    response = await _google(client, oidc_issuer.id_token(key=new_rsa_key()))
+    assert response.status_code == 401
+    assert "signature" in response.json()["error"]["message"]

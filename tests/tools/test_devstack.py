@@ -1,0 +1,130 @@
+"""``make run`` as a newcomer meets it: up, register → login → me, Ctrl-C, run again."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from jobyard_devstack.net import free_port, wait_until
+
+from tests.support.processes import bin_path
+
+
+class DevStack:
+    def __init__(self, data_dir: Path, redis_url: str) -> None:
+        self.data_dir = data_dir
+        self.auth_port = free_port()
+        self.env = {
+            **os.environ,
+            "JOBYARD_DEV_DATA_DIR": str(data_dir),
+            "JOBYARD_DEV_MONGODB_PORT": str(free_port()),
+            "JOBYARD_DEV_AUTH_PORT": str(self.auth_port),
+            "JOBYARD_REDIS_URL": redis_url,
+            "JOBYARD_REDIS_KEY_PREFIX": f"devstack{free_port()}:",
+        }
+        for name in ("JOBYARD_MONGODB_URL", "JOBYARD_ADMIN_PASSWORD", "JOBYARD_ADMIN_EMAIL"):
+            self.env.pop(name, None)
+        self.process: subprocess.Popen[str] | None = None
+        self.output: list[str] = []
+
+    def up(self) -> str:
+        self.output = []
+        self.process = subprocess.Popen(
+            [bin_path("jobyard-dev"), "up"],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            line = self.process.stdout.readline()
+            if not line and self.process.poll() is not None:
+                break
+            self.output.append(line)
+            if line.startswith("Ctrl-C stops everything"):
+                return "".join(self.output)
+        raise AssertionError("jobyard-dev up did not come up:\n" + "".join(self.output))
+
+    def stop(self, sig: int = signal.SIGINT) -> int:
+        assert self.process is not None
+        self.process.send_signal(sig)
+        code = self.process.wait(60)
+        if self.process.stdout:
+            self.output.append(self.process.stdout.read())
+        return code
+
+
+@pytest.fixture
+def devstack(tmp_path: Path, redis_url: str) -> Iterator[DevStack]:
+    stack = DevStack(tmp_path / "data", redis_url)
+    yield stack
+    if stack.process and stack.process.poll() is None:
+        stack.stop(signal.SIGKILL)
+    for pid_file in (tmp_path / "data" / "run").glob("*.pid"):
+        with contextlib.suppress(ProcessLookupError, ValueError):
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)
+
+
+def _admin_password(banner: str) -> str:
+    line = next(line for line in banner.splitlines() if line.strip().startswith("admin"))
+    return line.split("/")[-1].strip()
+
+
+def test_up_register_login_me_then_ctrl_c(devstack: DevStack) -> None:
+    banner = devstack.up()
+    assert f"http://127.0.0.1:{devstack.auth_port}" in banner
+    base = f"http://127.0.0.1:{devstack.auth_port}"
+    with httpx.Client(base_url=base, timeout=10) as http:
+        assert (
+            http.post(
+                "/auth/v1/register",
+                json={"email": "new@example.com", "password": "my long passphrase", "name": "New"},
+            ).status_code
+            == 201
+        )
+        token = http.post(
+            "/auth/v1/login", json={"email": "new@example.com", "password": "my long passphrase"}
+        ).json()
+        me = http.get("/auth/v1/me", headers={"Authorization": f"Bearer {token['accessToken']}"})
+        assert me.json()["email"] == "new@example.com"
+        admin = http.post(
+            "/auth/v1/login", json={"email": "admin@example.com", "password": _admin_password(banner)}
+        )
+        assert admin.status_code == 200, banner
+
+    assert devstack.stop(signal.SIGINT) == 0
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(base + "/healthz", timeout=1)
+    assert list((devstack.data_dir / "run").glob("*.pid")) == []
+
+
+def test_a_second_run_survives_a_killed_first_one(devstack: DevStack) -> None:
+    first = devstack.up()
+    assert devstack.process is not None
+    os.kill(devstack.process.pid, signal.SIGKILL)  # the supervisor dies; its children live on
+    devstack.process.wait(30)
+
+    second = devstack.up()
+    assert "stopped leftovers of an earlier run" in second
+    assert _admin_password(second) == _admin_password(first)  # same admin, same password shown
+    base = f"http://127.0.0.1:{devstack.auth_port}"
+    wait_until(lambda: httpx.get(base + "/readyz", timeout=1).status_code == 200, timeout=30, what="auth")
+    data = httpx.get(base + "/auth/v1/me", timeout=5)
+    assert data.status_code == 401
+    assert devstack.stop(signal.SIGTERM) == 0
+
+
+def test_ensure_redis_reports_the_binary() -> None:
+    result = subprocess.run(
+        [bin_path("jobyard-dev"), "ensure-redis"], capture_output=True, text=True, check=True, timeout=300
+    )
+    assert result.stdout.strip().endswith("redis-server")

@@ -1,0 +1,18 @@
+"""Settings of ``make run`` only (prefix ``JOBYARD_DEV_``); services never read them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class DevSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="JOBYARD_DEV_", extra="ignore")
+
+    data_dir: Path = Field(Path(".data"), description="Where make run keeps data, logs and keys.")
+    redis_port: int = Field(6379, description="Port of the Redis make run starts (or reuses).")
+    mongodb_port: int = Field(27018, description="Port of the embedded MongoDB make run starts.")
+    auth_port: int = Field(8001, description="Port of the auth service under make run.")
+    start_timeout_seconds: float = Field(60, description="How long make run waits for a service.")

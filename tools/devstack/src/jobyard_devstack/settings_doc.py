@@ -1,0 +1,63 @@
+"""The README's configuration table, generated from the settings classes.
+
+``jobyard-dev settings-table`` prints it; a test fails when the README's table and the
+code disagree, so a setting cannot be added without being documented.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from dataclasses import dataclass
+
+from pydantic_settings import BaseSettings
+
+# (module, class, who reads it); a class lists only the fields it adds to its base.
+SETTINGS_CLASSES = [
+    ("jobyard_libs.settings", "BaseServiceSettings", "every service"),
+    ("jobyard_libs.settings", "TokenVerificationSettings", "services that verify callers"),
+    ("jobyard_auth.settings", "AuthSettings", "auth"),
+    ("jobyard_devstack.settings", "DevSettings", "make run"),
+]
+
+
+@dataclass(frozen=True)
+class SettingDoc:
+    env: str
+    default: str
+    used_by: str
+    description: str
+
+
+def _default(value: object) -> str:
+    if value is None:
+        return "(unset)"
+    if hasattr(value, "value"):
+        value = value.value
+    return json.dumps(value) if isinstance(value, list) else str(value)
+
+
+def settings_docs() -> list[SettingDoc]:
+    """One entry per variable; one declared by several classes lists all their readers."""
+    docs: dict[str, SettingDoc] = {}
+    for module, name, used_by in SETTINGS_CLASSES:
+        cls: type[BaseSettings] = getattr(importlib.import_module(module), name)
+        prefix = str(cls.model_config.get("env_prefix", ""))
+        for field, info in cls.model_fields.items():
+            env = (prefix + field).upper()
+            known = docs.get(env)
+            if known is None:
+                docs[env] = SettingDoc(env, _default(info.default), used_by, info.description or "")
+            elif used_by not in known.used_by and field not in _inherited(cls):
+                docs[env] = SettingDoc(env, known.default, f"{known.used_by}, {used_by}", known.description)
+    return list(docs.values())
+
+
+def _inherited(cls: type[BaseSettings]) -> set[str]:
+    return {f for base in cls.__mro__[1:] for f in getattr(base, "model_fields", {})}
+
+
+def settings_table() -> str:
+    rows = ["| setting | default | read by | what it does |", "|---|---|---|---|"]
+    rows += [f"| `{d.env}` | `{d.default}` | {d.used_by} | {d.description} |" for d in settings_docs()]
+    return "\n".join(rows)
