@@ -54,9 +54,10 @@ class DevStack:
                 return "".join(self.output)
         raise AssertionError("jobyard-dev up did not come up:\n" + "".join(self.output))
 
-    def stop(self, sig: int = signal.SIGINT) -> int:
+    def stop(self, sig: int = signal.SIGINT, times: int = 1) -> int:
         assert self.process is not None
-        self.process.send_signal(sig)
+        for _ in range(times):  # a terminal's Ctrl-C arrives twice: the group's and uv's
+            self.process.send_signal(sig)
         code = self.process.wait(60)
         if self.process.stdout:
             self.output.append(self.process.stdout.read())
@@ -101,10 +102,14 @@ def test_up_register_login_me_then_ctrl_c(devstack: DevStack) -> None:
         )
         assert admin.status_code == 200, banner
 
-    assert devstack.stop(signal.SIGINT) == 0
+    children = [int(p.read_text()) for p in (devstack.data_dir / "run").glob("*.pid")]
+    assert len(children) == 2  # mongodb and auth (Redis is the session's own)
+    assert devstack.stop(signal.SIGINT, times=2) == 0
     with pytest.raises(httpx.HTTPError):
         httpx.get(base + "/healthz", timeout=1)
     assert list((devstack.data_dir / "run").glob("*.pid")) == []
+    for pid in children:
+        assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
 
 
 def test_a_second_run_survives_a_killed_first_one(devstack: DevStack) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import AsyncMongoClient, IndexModel
@@ -45,6 +46,12 @@ class IndexSpec:
         if self.partial_filter is not None:
             options["partialFilterExpression"] = self.partial_filter
         return IndexModel(list(self.keys), **options)
+
+
+def utcnow() -> datetime:
+    """Now, in UTC, at BSON's precision (milliseconds), so stored and returned times agree."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 def create_mongo_client(settings: BaseServiceSettings) -> AsyncMongoClient[Document]:

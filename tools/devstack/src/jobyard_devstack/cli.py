@@ -89,9 +89,15 @@ def up(dev: DevSettings) -> int:
         say(f"stopped leftovers of an earlier run: {', '.join(leftovers)}")
 
     def stop(signum: int, _: FrameType | None) -> None:
+        # Ctrl-C reaches us twice (the terminal's group signal, and uv forwarding it):
+        # the first starts the shutdown, later ones must not interrupt it.
+        for other in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(other, signal.SIG_IGN)
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, stop)
+    # Explicitly: a shell that starts us in the background leaves SIGINT ignored.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, stop)
     try:
         say("starting Jobyard")
         env = dict(os.environ)

@@ -46,16 +46,15 @@ class Supervisor:
         return next((c for c in self.children if c.process.poll() is not None), None)
 
     def stop_all(self, timeout: float = 10) -> None:
+        """Stop children one at a time, newest first: services before their databases."""
         for child in reversed(self.children):
             if child.process.poll() is None:
                 child.process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        for child in reversed(self.children):
-            try:
-                child.process.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                child.process.kill()
-                child.process.wait()
+                try:
+                    child.process.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    child.process.kill()
+                    child.process.wait()
             (self.run_dir / f"{child.name}.pid").unlink(missing_ok=True)
         self.children.clear()
 

@@ -3,10 +3,10 @@ hash is safe), never the key itself."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from bson import ObjectId
-from jobyard_libs.mongo import Database, Document, IndexSpec
+from jobyard_libs.mongo import Database, Document, IndexSpec, utcnow
 
 COLLECTION = "api_keys"
 INDEXES = [
@@ -34,7 +34,7 @@ class ApiKeyRepository:
             "name": name,
             "prefix": prefix,
             "hash": key_hash,
-            "createdAt": datetime.now(UTC),
+            "createdAt": utcnow(),
             "expiresAt": expires_at,
             "revokedAt": None,
         }
@@ -54,6 +54,6 @@ class ApiKeyRepository:
 
     async def revoke(self, key_id: ObjectId) -> Document | None:
         await self.collection.update_one(
-            {"_id": key_id, "revokedAt": None}, {"$set": {"revokedAt": datetime.now(UTC)}}
+            {"_id": key_id, "revokedAt": None}, {"$set": {"revokedAt": utcnow()}}
         )
         return await self.by_id(key_id)

@@ -7,10 +7,10 @@ reused (already rotated) token can revoke the whole family at once.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from bson import ObjectId
-from jobyard_libs.mongo import Database, Document, IndexSpec
+from jobyard_libs.mongo import Database, Document, IndexSpec, utcnow
 
 COLLECTION = "refresh_tokens"
 INDEXES = [
@@ -32,7 +32,7 @@ class RefreshTokenRepository:
                 "_id": token_hash,
                 "familyId": family_id,
                 "userId": user_id,
-                "createdAt": datetime.now(UTC),
+                "createdAt": utcnow(),
                 "expiresAt": expires_at,
                 "rotatedAt": None,
                 "revokedAt": None,
@@ -41,7 +41,7 @@ class RefreshTokenRepository:
 
     async def rotate(self, token_hash: str) -> Document | None:
         """Mark a live token used, atomically; ``None`` when it is not live."""
-        now = datetime.now(UTC)
+        now = utcnow()
         return await self.collection.find_one_and_update(
             {"_id": token_hash, "rotatedAt": None, "revokedAt": None, "expiresAt": {"$gt": now}},
             {"$set": {"rotatedAt": now}},
@@ -52,12 +52,12 @@ class RefreshTokenRepository:
 
     async def revoke_family(self, family_id: str) -> int:
         result = await self.collection.update_many(
-            {"familyId": family_id, "revokedAt": None}, {"$set": {"revokedAt": datetime.now(UTC)}}
+            {"familyId": family_id, "revokedAt": None}, {"$set": {"revokedAt": utcnow()}}
         )
         return result.modified_count
 
     async def revoke_user(self, user_id: ObjectId) -> int:
         result = await self.collection.update_many(
-            {"userId": user_id, "revokedAt": None}, {"$set": {"revokedAt": datetime.now(UTC)}}
+            {"userId": user_id, "revokedAt": None}, {"$set": {"revokedAt": utcnow()}}
         )
         return result.modified_count

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from bson import ObjectId
-from jobyard_libs.mongo import Database, Document, IndexSpec
+from jobyard_libs.mongo import Database, Document, IndexSpec, utcnow
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
@@ -41,7 +40,7 @@ class UserRepository:
         role: str,
         google_sub: str | None = None,
     ) -> Document:
-        now = datetime.now(UTC)
+        now = utcnow()
         doc: Document = {
             "email": email,
             "name": name,
@@ -77,7 +76,7 @@ class UserRepository:
     async def update(self, user_id: ObjectId, fields: dict[str, Any]) -> Document | None:
         return await self.collection.find_one_and_update(
             {"_id": user_id},
-            {"$set": {**fields, "updatedAt": datetime.now(UTC)}},
+            {"$set": {**fields, "updatedAt": utcnow()}},
             return_document=ReturnDocument.AFTER,
         )
 
