@@ -1,10 +1,7 @@
 from __future__ import annotations
 
-import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import jwt
@@ -14,36 +11,28 @@ from jobyard_libs.errors import ServiceUnavailable
 from jobyard_libs.tokens import InvalidToken, JwtVerifier, RemoteJwks
 from jwt.algorithms import OKPAlgorithm
 
+from tests.support.json_server import JsonServer
+
 
 class JwksServer:
     """Serves whatever key set the test puts in ``keys``; counts the fetches."""
 
     def __init__(self) -> None:
         self.keys: dict[str, ed25519.Ed25519PrivateKey] = {}
-        self.fetches = 0
-        outer = self
+        self.http = JsonServer(lambda _: self.jwks())
+        self.url = f"{self.http.base_url}/jwks"
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                outer.fetches += 1
-                jwks = {
-                    "keys": [
-                        {**OKPAlgorithm.to_jwk(k.public_key(), as_dict=True), "kid": kid, "alg": "EdDSA"}
-                        for kid, k in outer.keys.items()
-                    ]
-                }
-                body = json.dumps(jwks).encode()
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+    @property
+    def fetches(self) -> int:
+        return self.http.requests
 
-            def log_message(self, *_: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/jwks"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def jwks(self) -> dict[str, Any]:
+        return {
+            "keys": [
+                {**OKPAlgorithm.to_jwk(k.public_key(), as_dict=True), "kid": kid, "alg": "EdDSA"}
+                for kid, k in self.keys.items()
+            ]
+        }
 
     def token(self, kid: str, **claims: Any) -> str:
         now = int(time.time())
@@ -55,7 +44,7 @@ class JwksServer:
 def jwks_server() -> Iterator[JwksServer]:
     server = JwksServer()
     yield server
-    server.server.shutdown()
+    server.http.stop()
 
 
 async def test_unknown_kid_triggers_one_refetch(jwks_server: JwksServer) -> None:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
+
+from tests.support.json_server import JsonServer
 
 
 def new_rsa_key() -> rsa.RSAPrivateKey:
@@ -24,33 +23,12 @@ class OidcIssuer:
         self.issuer = "https://accounts.google.test"
         self.client_id = "jobyard-test-client.apps.googleusercontent.com"
         jwk = RSAAlgorithm.to_jwk(self.key.public_key(), as_dict=True)
-        body = json.dumps({"keys": [{**jwk, "kid": self.kid, "alg": "RS256", "use": "sig"}]}).encode()
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                if self.path != "/certs":
-                    self.send_error(404)
-                    return
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *_: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.jwks_url = f"http://127.0.0.1:{self.server.server_address[1]}/certs"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def start(self) -> OidcIssuer:
-        self.thread.start()
-        return self
+        jwks = {"keys": [{**jwk, "kid": self.kid, "alg": "RS256", "use": "sig"}]}
+        self.http = JsonServer(lambda path: jwks if path == "/certs" else None)
+        self.jwks_url = f"{self.http.base_url}/certs"
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.http.stop()
 
     def id_token(
         self, *, key: rsa.RSAPrivateKey | None = None, kid: str | None = None, **overrides: Any

@@ -19,7 +19,7 @@ ADMIN_PASSWORD = "admin-password-for-tests"
 
 @pytest.fixture(scope="session")
 def oidc_issuer() -> Iterator[OidcIssuer]:
-    issuer = OidcIssuer().start()
+    issuer = OidcIssuer()
     yield issuer
     issuer.stop()
 
