@@ -30,6 +30,11 @@ def current_request_id() -> str | None:
     return _request_id.get()
 
 
+def bind_request_id(request_id: str | None) -> None:
+    """Outside HTTP (a worker processing a message): the id that follow-up messages carry."""
+    _request_id.set(request_id)
+
+
 def new_request_id() -> str:
     return uuid.uuid4().hex
 

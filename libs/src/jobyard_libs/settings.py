@@ -61,7 +61,20 @@ class BaseServiceSettings(BaseSettings):
         return self.environment is not Environment.PRODUCTION
 
 
-class TokenVerificationSettings(BaseServiceSettings):
+class HttpServiceSettings(BaseServiceSettings):
+    """Where an HTTP service listens. Each service sets its own default port."""
+
+    host: str = Field("127.0.0.1", description="Address an HTTP service listens on.")
+    port: int = Field(
+        8000, description="Port an HTTP service listens on (auth 8001, api 8000, monitor 8002)."
+    )
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1",
+        description="Proxies whose X-Forwarded-For is trusted for the client IP (comma list, * for any).",
+    )
+
+
+class TokenVerificationSettings(HttpServiceSettings):
     """What a service needs to verify callers: the auth service's JWKS and API-key check."""
 
     auth_url: str = Field(

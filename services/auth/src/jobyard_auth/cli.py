@@ -8,8 +8,8 @@ import json
 import sys
 from pathlib import Path
 
-import uvicorn
 from jobyard_libs.logging import configure_logging
+from jobyard_libs.serve import serve
 
 from jobyard_auth.bootstrap import bootstrap_admin, keep_password, read_kept_password
 from jobyard_auth.keystore import write_new_key
@@ -19,16 +19,7 @@ from jobyard_auth.settings import AuthSettings
 def _serve(settings: AuthSettings) -> int:
     from jobyard_auth.app import create_app
 
-    configure_logging(service="auth", level=settings.log_level, fmt=settings.log_format.value)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        proxy_headers=True,
-        forwarded_allow_ips=settings.forwarded_allow_ips,
-        log_config=None,
-        access_log=False,
-    )
+    serve(create_app(settings), settings, service="auth")
     return 0
 
 

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from jobyard_libs.settings import BaseServiceSettings, Environment
+from jobyard_libs.settings import Environment, HttpServiceSettings
 from pydantic import Field, SecretStr, model_validator
 
 WEAK_PASSWORDS = {"admin", "password", "changeme", "change-me", "jobyard", "secret"}
 
 
-class AuthSettings(BaseServiceSettings):
-    host: str = Field("127.0.0.1", description="Address the auth service listens on.")
-    port: int = Field(8001, description="Port the auth service listens on.")
-    forwarded_allow_ips: str = Field(
-        "127.0.0.1",
-        description="Proxies whose X-Forwarded-For is trusted for the client IP (comma list, * for any).",
+class AuthSettings(HttpServiceSettings):
+    port: int = Field(
+        8001, description="Port an HTTP service listens on (auth 8001, api 8000, monitor 8002)."
     )
     jwt_issuer: str = Field("jobyard-auth", description="`iss` of the tokens auth issues.")
     jwt_audience: str = Field("jobyard", description="`aud` of the tokens auth issues.")

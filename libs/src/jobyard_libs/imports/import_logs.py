@@ -1,0 +1,137 @@
+"""The ``import_logs`` collection: one document per feed per run, updated atomically.
+
+Counters only move through ``$inc`` guarded by the batch id, so a batch delivered twice
+counts once; the log finishes when every queued batch is applied or dead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bson import ObjectId
+
+from jobyard_libs.imports.models import ImportStatus, ImportTrigger
+from jobyard_libs.mongo import Database, Document, IndexSpec, utcnow
+
+COLLECTION = "import_logs"
+INDEXES = [
+    IndexSpec(COLLECTION, [("timestamp", -1), ("_id", -1)]),
+    IndexSpec(COLLECTION, [("feedUrl", 1), ("timestamp", -1)]),
+    IndexSpec(COLLECTION, [("status", 1), ("timestamp", -1)]),
+    IndexSpec(COLLECTION, [("feedUrl", 1), ("status", 1), ("timestamp", -1)]),
+]
+
+
+class ImportLogRepository:
+    def __init__(self, db: Database) -> None:
+        self.collection = db[COLLECTION]
+
+    async def create(
+        self, *, feed_url: str, source_id: ObjectId | None, trigger: ImportTrigger, request_id: str | None
+    ) -> ObjectId:
+        now = utcnow()
+        doc: Document = {
+            "feedUrl": feed_url,
+            "fileName": feed_url,
+            "feedSourceId": source_id,
+            "trigger": trigger.value,
+            "requestId": request_id,
+            "status": ImportStatus.PENDING.value,
+            "timestamp": now,
+            "startedAt": None,
+            "fetchedAt": None,
+            "finishedAt": None,
+            "httpStatus": None,
+            "bytes": None,
+            "totalFetched": 0,
+            "totalImported": 0,
+            "newJobs": 0,
+            "updatedJobs": 0,
+            "unchangedJobs": 0,
+            "failedCount": 0,
+            "failedJobs": [],
+            "batchesTotal": None,
+            "batchesQueued": 0,
+            "batchesApplied": 0,
+            "batchesFailed": 0,
+            "batchesDone": 0,
+            "appliedBatchIds": [],
+            "error": None,
+        }
+        inserted: ObjectId = (await self.collection.insert_one(doc)).inserted_id
+        return inserted
+
+    async def get(self, log_id: ObjectId) -> Document | None:
+        return await self.collection.find_one({"_id": log_id})
+
+    async def start(self, log_id: ObjectId) -> bool:
+        """pending → fetching; ``False`` when another runner has it already."""
+        result = await self.collection.update_one(
+            {"_id": log_id, "status": ImportStatus.PENDING.value, "startedAt": None},
+            {"$set": {"startedAt": utcnow()}},
+        )
+        return result.modified_count == 1
+
+    async def set_fields(self, log_id: ObjectId, fields: dict[str, Any]) -> None:
+        await self.collection.update_one({"_id": log_id}, {"$set": fields})
+
+    async def finish(
+        self, log_id: ObjectId, status: ImportStatus, *, error: str | None = None, **fields: Any
+    ) -> None:
+        await self.set_fields(
+            log_id, {"status": status.value, "finishedAt": utcnow(), "error": error, **fields}
+        )
+
+    async def batch_queued(self, log_id: ObjectId) -> None:
+        await self.collection.update_one({"_id": log_id}, {"$inc": {"batchesQueued": 1}})
+
+    async def record_batch(
+        self,
+        log_id: ObjectId,
+        batch_id: str,
+        *,
+        counts: dict[str, int],
+        failures: list[dict[str, str]],
+        failed_limit: int,
+        dead_error: str | None = None,
+    ) -> bool:
+        """Add one batch's outcome once; ``False`` when this batch was recorded before.
+
+        ``dead_error`` marks a batch that exhausted its retries: it counts as done, failed.
+        """
+        inc = {**counts, "batchesDone": 1, ("batchesFailed" if dead_error else "batchesApplied"): 1}
+        inc["failedCount"] = inc.get("failedCount", 0) + len(failures)
+        update: Document = {
+            "$inc": inc,
+            "$push": {
+                "appliedBatchIds": batch_id,
+                "failedJobs": {"$each": failures, "$slice": failed_limit},
+            },
+        }
+        if dead_error:
+            update["$set"] = {"error": dead_error}
+        result = await self.collection.update_one(
+            {"_id": log_id, "appliedBatchIds": {"$ne": batch_id}}, update
+        )
+        return result.modified_count == 1
+
+    async def complete_if_done(self, log_id: ObjectId) -> Document | None:
+        """processing → completed (or failed if a batch died) once every batch is done."""
+        doc = await self.get(log_id)
+        if doc is None or doc["status"] != ImportStatus.PROCESSING.value:
+            return None
+        total = doc["batchesTotal"]
+        if total is None or doc["batchesDone"] < total:
+            return None
+        status = ImportStatus.FAILED if doc["batchesFailed"] else ImportStatus.COMPLETED
+        result = await self.collection.update_one(
+            {"_id": log_id, "status": ImportStatus.PROCESSING.value, "batchesDone": total},
+            {"$set": {"status": status.value, "finishedAt": utcnow()}},
+        )
+        return doc if result.modified_count == 1 else None
+
+    async def page(self, query: Document, skip: int, limit: int) -> tuple[list[Document], int]:
+        projection = {"failedJobs": 0, "appliedBatchIds": 0}
+        cursor = self.collection.find(query, projection).sort([("timestamp", -1), ("_id", -1)])
+        items = await cursor.skip(skip).limit(limit).to_list()
+        return items, await self.collection.count_documents(query)

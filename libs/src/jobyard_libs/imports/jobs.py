@@ -1,0 +1,129 @@
+"""The ``jobs`` collection: imported postings, unique on ``(feedUrl, externalId)``.
+
+Writes are classified before they are sent: a posting whose content hash is unchanged is
+not written at all, a changed one is updated (``updatedAt`` moves), a new one is
+inserted. Each written posting remembers the batch that wrote it and how
+(``lastBatchId``, ``lastChange``), so a batch redelivered after a crash counts exactly as
+the first delivery did.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bson import ObjectId
+from pymongo import UpdateOne
+from pymongo.errors import BulkWriteError
+
+from jobyard_libs.imports.models import title_words
+from jobyard_libs.mongo import Database, Document, IndexSpec, utcnow
+
+COLLECTION = "jobs"
+INDEXES = [
+    IndexSpec(COLLECTION, [("feedUrl", 1), ("externalId", 1)], unique=True),
+    IndexSpec(COLLECTION, [("postedAt", -1), ("_id", -1)]),
+    IndexSpec(COLLECTION, [("feedUrl", 1), ("postedAt", -1)]),
+    IndexSpec(COLLECTION, [("company", 1), ("postedAt", -1)]),
+    IndexSpec(COLLECTION, [("location", 1), ("postedAt", -1)]),
+    IndexSpec(COLLECTION, [("jobType", 1), ("postedAt", -1)]),
+    IndexSpec(COLLECTION, [("titleWords", 1), ("postedAt", -1)]),
+    IndexSpec(COLLECTION, [("createdAt", -1)]),
+    IndexSpec(COLLECTION, [("updatedAt", -1)]),
+]
+
+
+@dataclass(frozen=True)
+class Existing:
+    content_hash: str
+    last_batch_id: str | None
+    last_change: str | None
+
+
+@dataclass
+class WriteOutcome:
+    inserted: int
+    updated: int
+    errors: dict[str, str]  # externalId → reason
+
+
+class JobRepository:
+    def __init__(self, db: Database) -> None:
+        self.collection = db[COLLECTION]
+
+    async def existing(self, feed_url: str, external_ids: list[str]) -> dict[str, Existing]:
+        cursor = self.collection.find(
+            {"feedUrl": feed_url, "externalId": {"$in": external_ids}},
+            {"externalId": 1, "contentHash": 1, "lastBatchId": 1, "lastChange": 1, "_id": 0},
+        )
+        return {
+            d["externalId"]: Existing(d.get("contentHash", ""), d.get("lastBatchId"), d.get("lastChange"))
+            async for d in cursor
+        }
+
+    async def write(
+        self,
+        feed_url: str,
+        batch_id: str,
+        *,
+        inserts: list[tuple[str, dict[str, Any], str]],
+        updates: list[tuple[str, dict[str, Any], str, str]],
+    ) -> WriteOutcome:
+        """Insert new postings and update changed ones in one unordered bulk write.
+
+        ``inserts``: (externalId, fields, hash); ``updates``: (externalId, fields, hash, old hash).
+        """
+        now = utcnow()
+        ops: list[UpdateOne] = []
+        ids: list[str] = []
+        for external_id, fields, digest in inserts:
+            doc = self._document(fields, digest, batch_id, "new", now)
+            ops.append(
+                UpdateOne(
+                    {"feedUrl": feed_url, "externalId": external_id},
+                    {"$setOnInsert": {**doc, "externalId": external_id, "createdAt": now}},
+                    upsert=True,
+                )
+            )
+            ids.append(external_id)
+        for external_id, fields, digest, old in updates:
+            doc = self._document(fields, digest, batch_id, "updated", now)
+            ops.append(
+                UpdateOne({"feedUrl": feed_url, "externalId": external_id, "contentHash": old}, {"$set": doc})
+            )
+            ids.append(external_id)
+        if not ops:
+            return WriteOutcome(0, 0, {})
+        errors: dict[str, str] = {}
+        try:
+            result = await self.collection.bulk_write(ops, ordered=False)
+            return WriteOutcome(result.upserted_count, result.modified_count, errors)
+        except BulkWriteError as exc:
+            details = exc.details
+            for error in details.get("writeErrors", []):
+                errors[ids[error["index"]]] = f"write failed: {error.get('errmsg', 'unknown error')}"[:300]
+            return WriteOutcome(details.get("nUpserted", 0), details.get("nModified", 0), errors)
+
+    @staticmethod
+    def _document(fields: dict[str, Any], digest: str, batch_id: str, change: str, now: Any) -> Document:
+        return {
+            **fields,
+            "titleWords": title_words(fields.get("title") or ""),
+            "postedAt": fields.get("publishedAt") or now,
+            "contentHash": digest,
+            "lastBatchId": batch_id,
+            "lastChange": change,
+            "updatedAt": now,
+        }
+
+    async def get(self, job_id: ObjectId) -> Document | None:
+        return await self.collection.find_one({"_id": job_id}, {"titleWords": 0, "lastBatchId": 0})
+
+    async def page(self, query: Document, skip: int, limit: int) -> tuple[list[Document], int]:
+        projection = {"titleWords": 0, "lastBatchId": 0, "rawData": 0, "description": 0}
+        cursor = self.collection.find(query, projection).sort([("postedAt", -1), ("_id", -1)])
+        items = await cursor.skip(skip).limit(limit).to_list()
+        return items, await self.collection.count_documents(query)
+
+    async def count(self, query: Document) -> int:
+        return await self.collection.count_documents(query)

@@ -1,0 +1,211 @@
+"""One feed import: fetch → keep the raw feed → parse → batch → queue → processing.
+
+:class:`ImportRunner` is what ``jobyard-scheduler import`` (the hourly CronJob) and the
+worker's ``imports.run_feed`` actor (imports started through the API) both run. Per
+source it creates an import log (``pending``), fetches with the source's ETag /
+Last-Modified (a 304 finishes the log as ``not_modified`` and queues nothing), stores the
+raw body in ``raw_feeds``, parses it as a stream and queues one ``imports.apply_batch``
+message per ``import_batch_size`` postings while parsing, then marks the log
+``processing``. The worker finishes it. A feed that cannot be fetched or is not a feed
+finishes ``failed`` with the reason in ``error``. A document that breaks partway keeps
+the postings parsed before the break and is ``failed`` too, naming where.
+
+Examples
+--------
+>>> runner = ImportRunner(db, broker, settings)
+>>> outcomes = await runner.run_sources(await runner.sources.enabled(), ImportTrigger.SCHEDULE)
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import httpx
+import structlog
+from bson import ObjectId
+from dramatiq import Broker
+
+from jobyard_libs.feeds.errors import FeedError
+from jobyard_libs.feeds.fetcher import fetch_feed
+from jobyard_libs.feeds.parser import ItemFailure, iter_feed
+from jobyard_libs.imports.feed_sources import FeedSourceRepository
+from jobyard_libs.imports.import_logs import ImportLogRepository
+from jobyard_libs.imports.models import ImportStatus, ImportTrigger
+from jobyard_libs.imports.raw_feeds import RawFeedRepository
+from jobyard_libs.imports.settings import ImportSettings
+from jobyard_libs.mongo import Database, Document, utcnow
+from jobyard_libs.queue.contracts import ActorName, ApplyBatchPayload
+from jobyard_libs.queue.sender import enqueue
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class ImportOutcome:
+    import_log_id: str
+    feed_url: str
+    status: str
+    total_fetched: int = 0
+    batches: int = 0
+    failed_items: int = 0
+    error: str | None = None
+
+
+@dataclass
+class _ParseProgress:
+    total: int = 0
+    batches: int = 0
+    failures: list[dict[str, str]] = field(default_factory=list)
+    failed: int = 0
+
+
+class ImportRunner:
+    def __init__(
+        self,
+        db: Database,
+        broker: Broker,
+        settings: ImportSettings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.broker = broker
+        self.settings = settings
+        self.transport = transport
+        self.sources = FeedSourceRepository(db)
+        self.logs = ImportLogRepository(db)
+        self.raw = RawFeedRepository(db)
+
+    async def create_logs(
+        self, sources: list[Document], trigger: ImportTrigger, request_id: str | None = None
+    ) -> list[ObjectId]:
+        return [
+            await self.logs.create(
+                feed_url=s["url"], source_id=s["_id"], trigger=trigger, request_id=request_id
+            )
+            for s in sources
+        ]
+
+    async def run_sources(self, sources: list[Document], trigger: ImportTrigger) -> list[ImportOutcome]:
+        """Create a log per source and run them, ``import_concurrency`` at a time."""
+        log_ids = await self.create_logs(sources, trigger)
+        gate = asyncio.Semaphore(self.settings.import_concurrency)
+
+        async def run(log_id: ObjectId) -> ImportOutcome:
+            async with gate:
+                return await self.run_log(log_id)
+
+        return list(await asyncio.gather(*(run(i) for i in log_ids)))
+
+    async def run_log(self, log_id: ObjectId) -> ImportOutcome:
+        doc = await self.logs.get(log_id)
+        if doc is None:
+            return ImportOutcome(str(log_id), "", "missing", error="import log not found")
+        url = doc["feedUrl"]
+        if not await self.logs.start(log_id):  # a redelivered run message: the first one has it
+            return ImportOutcome(str(log_id), url, doc["status"])
+        bound = log.bind(import_log_id=str(log_id), feed_url=url)
+        source = (await self.sources.by_urls([url]) or [{}])[0]
+        try:
+            fetched = await fetch_feed(
+                url,
+                self.settings.fetch_options(),
+                etag=source.get("etag"),
+                last_modified=source.get("lastModified"),
+                transport=self.transport,
+            )
+        except FeedError as exc:
+            return await self._fail(log_id, url, str(exc), bound)
+        if fetched.not_modified:
+            await self.logs.finish(log_id, ImportStatus.NOT_MODIFIED, fetchedAt=utcnow(), httpStatus=304)
+            await self.sources.record_run(
+                url, log_id=log_id, status=ImportStatus.NOT_MODIFIED, at=utcnow(), succeeded=True
+            )
+            bound.info("import_not_modified")
+            return ImportOutcome(str(log_id), url, ImportStatus.NOT_MODIFIED)
+
+        assert fetched.body is not None
+        progress = _ParseProgress()
+        error: str | None = None
+        try:
+            await self.raw.store(log_id=log_id, feed_url=url, body=fetched.body)
+            await asyncio.to_thread(self._parse_and_enqueue, fetched.body, url, log_id, progress)
+        except FeedError as exc:
+            error = str(exc)
+            if progress.batches:
+                error += f" ({progress.total} items before it were read, {progress.batches} batches queued)"
+        finally:
+            fetched.close()
+
+        status = ImportStatus.FAILED if error else ImportStatus.PROCESSING
+        fields: dict[str, Any] = {
+            "status": status.value,
+            "error": error,
+            "fetchedAt": utcnow(),
+            "httpStatus": fetched.status_code,
+            "bytes": fetched.size,
+            "totalFetched": progress.total,
+            "batchesTotal": progress.batches,
+            "failedJobs": progress.failures[: self.settings.import_failed_jobs_limit],
+            "failedCount": progress.failed,
+        }
+        if error:
+            fields["finishedAt"] = utcnow()
+        await self.logs.set_fields(log_id, fields)
+        await self.logs.complete_if_done(log_id)
+        await self.sources.record_run(
+            url,
+            log_id=log_id,
+            status=status,
+            at=utcnow(),
+            etag=fetched.etag,
+            last_modified=fetched.last_modified,
+            succeeded=error is None,
+        )
+        bound.info(
+            "import_queued",
+            items=progress.total,
+            batches=progress.batches,
+            failed=progress.failed,
+            error=error,
+        )
+        return ImportOutcome(
+            str(log_id), url, status, progress.total, progress.batches, progress.failed, error
+        )
+
+    async def _fail(self, log_id: ObjectId, url: str, error: str, bound: Any) -> ImportOutcome:
+        await self.logs.finish(log_id, ImportStatus.FAILED, error=error)
+        await self.sources.record_run(
+            url, log_id=log_id, status=ImportStatus.FAILED, at=utcnow(), succeeded=False
+        )
+        bound.warning("import_failed", error=error)
+        return ImportOutcome(str(log_id), url, ImportStatus.FAILED, error=error)
+
+    def _parse_and_enqueue(
+        self, body: IO[bytes], url: str, log_id: ObjectId, progress: _ParseProgress
+    ) -> None:
+        """Runs in a thread: parsing is CPU work and Dramatiq's enqueue is blocking I/O."""
+        size = self.settings.import_batch_size
+        batch: list[dict[str, Any]] = []
+
+        def send() -> None:
+            payload = ApplyBatchPayload(
+                import_log_id=str(log_id), batch_id=f"{log_id}:{progress.batches}", feed_url=url, jobs=batch
+            )
+            enqueue(self.broker, ActorName.IMPORT_APPLY_BATCH, payload)
+            progress.batches += 1
+
+        for entry in iter_feed(body, url):
+            progress.total += 1
+            if isinstance(entry, ItemFailure):
+                progress.failed += 1
+                if len(progress.failures) < self.settings.import_failed_jobs_limit:
+                    progress.failures.append({"id": entry.id, "reason": entry.reason})
+                continue
+            batch.append({"externalId": entry.external_id, **entry.fields})
+            if len(batch) >= size:
+                send()
+                batch = []
+        if batch:
+            send()

@@ -1,0 +1,99 @@
+"""Declare actors by dotted name without touching a broker until the worker starts.
+
+``@actor(ActorName.X)`` records the function; :func:`register_actors` binds every recorded
+actor to the broker the worker's entry point created. Options (``max_retries``,
+``time_limit``...) pass through to Dramatiq. ``on_dead`` runs when a message of that
+actor has exhausted its retries (see :class:`DeadMessageHooks`).
+
+Examples
+--------
+>>> @actor(ActorName.IMPORT_APPLY_BATCH, on_dead=mark_batch_failed)
+... async def apply_batch(payload: dict) -> None: ...
+>>> register_actors(broker)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import dramatiq
+import structlog
+from dramatiq import Broker, Middleware
+from dramatiq.asyncio import get_event_loop_thread
+from dramatiq.broker import MessageProxy
+
+from jobyard_libs.queue.contracts import ACTOR_QUEUES, ActorName
+
+log = structlog.get_logger(__name__)
+DeadHook = Callable[[dict[str, Any], str], Awaitable[None]]
+
+
+@dataclass
+class ActorSpec:
+    name: ActorName
+    fn: Callable[..., Any]
+    on_dead: DeadHook | None
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+_REGISTRY: dict[ActorName, ActorSpec] = {}
+
+
+def actor(
+    name: ActorName, *, on_dead: DeadHook | None = None, **options: Any
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def record(fn: Callable[..., Any]) -> Callable[..., Any]:
+        _REGISTRY[name] = ActorSpec(name, fn, on_dead, options)
+        return fn
+
+    return record
+
+
+def registered() -> dict[ActorName, ActorSpec]:
+    return dict(_REGISTRY)
+
+
+def register_actors(broker: Broker) -> None:
+    hooks: dict[str, DeadHook] = {}
+    for spec in _REGISTRY.values():
+        dramatiq.Actor(
+            spec.fn,
+            broker=broker,
+            actor_name=spec.name.value,
+            queue_name=ACTOR_QUEUES[spec.name].value,
+            priority=0,
+            options=spec.options,
+        )
+        if spec.on_dead is not None:
+            hooks[spec.name.value] = spec.on_dead
+    broker.add_middleware(DeadMessageHooks(hooks))
+
+
+class DeadMessageHooks(Middleware):
+    """After Retries gave up on a message (``message.failed``), run its actor's ``on_dead``."""
+
+    def __init__(self, hooks: dict[str, DeadHook]) -> None:
+        self.hooks = hooks
+
+    def after_process_message(
+        self,
+        broker: Broker,
+        message: MessageProxy,
+        *,
+        result: object = None,
+        exception: BaseException | None = None,
+    ) -> None:
+        hook = self.hooks.get(message.actor_name)
+        if hook is None or not message.failed:
+            return
+        error = f"{type(exception).__name__}: {exception}" if exception else "failed"
+        payload = message.args[0] if message.args else {}
+        loop_thread = get_event_loop_thread()
+        try:
+            if loop_thread is None:
+                raise RuntimeError("the AsyncIO middleware is not running")
+            loop_thread.run_coroutine(hook(payload, error))
+        except Exception:  # a failing hook must not take the worker thread down
+            log.exception("dead_message_hook_failed", actor=message.actor_name)

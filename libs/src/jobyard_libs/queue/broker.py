@@ -1,0 +1,47 @@
+"""The Dramatiq broker on Redis, created explicitly (never as a side effect of an import).
+
+Dramatiq's keys live under ``<JOBYARD_REDIS_KEY_PREFIX>dramatiq`` so that installs and
+tests sharing a Redis never see each other's queues.
+
+Examples
+--------
+>>> broker = create_broker(settings)          # senders (api, scheduler)
+>>> broker = create_broker(settings, worker=True, max_retries=3)  # the worker
+"""
+
+from __future__ import annotations
+
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.middleware import AsyncIO, Retries
+
+from jobyard_libs.queue.contracts import Queue
+from jobyard_libs.settings import BaseServiceSettings
+
+
+def broker_namespace(settings: BaseServiceSettings) -> str:
+    return f"{settings.redis_key_prefix}dramatiq"
+
+
+def create_broker(
+    settings: BaseServiceSettings,
+    *,
+    worker: bool = False,
+    max_retries: int = 3,
+    min_backoff_ms: int = 2000,
+    max_backoff_ms: int = 8000,
+) -> RedisBroker:
+    broker = RedisBroker(  # type: ignore[no-untyped-call]  # dramatiq leaves __init__ unannotated
+        url=settings.redis_url, namespace=broker_namespace(settings)
+    )
+    for middleware in broker.middleware:
+        if isinstance(middleware, Retries):
+            middleware.max_retries = max_retries
+            middleware.min_backoff = min_backoff_ms
+            middleware.max_backoff = max_backoff_ms
+    if worker:
+        broker.add_middleware(AsyncIO())
+    for queue in Queue:
+        broker.declare_queue(queue.value)
+    dramatiq.set_broker(broker)
+    return broker

@@ -1,0 +1,37 @@
+"""Enqueue messages by actor name, carrying the request id into the worker's logs.
+
+Examples
+--------
+>>> enqueue(broker, ActorName.IMPORT_RUN_FEED, RunFeedPayload(import_log_id=..., feed_url=...))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from dramatiq import Broker, Message
+
+from jobyard_libs.queue.contracts import ACTOR_QUEUES, ActorName, Payload
+from jobyard_libs.request_id import current_request_id
+
+
+def build_message(actor: ActorName, payload: Payload, **options: object) -> Message[object]:
+    request_id = current_request_id()
+    if request_id:
+        options.setdefault("request_id", request_id)
+    return Message(
+        queue_name=ACTOR_QUEUES[actor].value,
+        actor_name=actor.value,
+        args=(payload.model_dump(mode="json"),),
+        kwargs={},
+        options=options,
+    )
+
+
+def enqueue(broker: Broker, actor: ActorName, payload: Payload, *, delay_ms: int | None = None) -> str:
+    """Enqueue one message; returns its message id."""
+    return broker.enqueue(build_message(actor, payload), delay=delay_ms).message_id
+
+
+def enqueue_many(broker: Broker, actor: ActorName, payloads: Iterable[Payload]) -> list[str]:
+    return [enqueue(broker, actor, payload) for payload in payloads]

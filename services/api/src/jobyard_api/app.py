@@ -1,0 +1,62 @@
+"""The api service's application."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from jobyard_libs.app import Resources, create_service_app
+from jobyard_libs.auth import Authenticator, RemoteApiKeyChecker
+from jobyard_libs.imports.feed_sources import INDEXES as SOURCE_INDEXES
+from jobyard_libs.imports.import_logs import INDEXES as LOG_INDEXES
+from jobyard_libs.imports.jobs import INDEXES as JOB_INDEXES
+from jobyard_libs.imports.raw_feeds import INDEXES as RAW_INDEXES
+from jobyard_libs.queue.broker import create_broker
+from jobyard_libs.tokens import JwtVerifier, RemoteJwks
+
+from jobyard_api.deps import ApiContext
+from jobyard_api.feed_sources import endpoints as feed_source_endpoints
+from jobyard_api.feed_sources.service import FeedSourceService
+from jobyard_api.imports import endpoints as import_endpoints
+from jobyard_api.imports.service import ImportService
+from jobyard_api.jobs import endpoints as job_endpoints
+from jobyard_api.jobs.service import JobService
+from jobyard_api.settings import ApiSettings
+
+INDEXES = [*SOURCE_INDEXES, *LOG_INDEXES, *JOB_INDEXES, *RAW_INDEXES]
+
+
+def create_app(settings: ApiSettings | None = None) -> FastAPI:
+    settings = settings or ApiSettings()
+
+    @asynccontextmanager
+    async def setup(app: FastAPI, resources: Resources) -> AsyncIterator[None]:
+        jwks = RemoteJwks(settings.auth_jwks_url, cache_seconds=settings.jwks_cache_seconds)
+        api_keys = RemoteApiKeyChecker(settings.auth_url, cache_seconds=settings.api_key_cache_seconds)
+        verifier = JwtVerifier(
+            jwks, issuer=settings.jwt_issuer, audience=settings.jwt_audience, algorithms=("EdDSA", "RS256")
+        )
+        app.state.authenticator = Authenticator(verifier, api_keys)
+        broker = create_broker(settings)
+        feed_sources = FeedSourceService(resources.db)
+        await feed_sources.seed(settings.feeds)
+        app.state.api = ApiContext(
+            feed_sources, ImportService(resources.db, broker), JobService(resources.db)
+        )
+        try:
+            yield
+        finally:
+            broker.close()
+            await api_keys.aclose()
+            await jwks.aclose()
+
+    return create_service_app(
+        service="api",
+        settings=settings,
+        routers=[feed_source_endpoints.router, import_endpoints.router, job_endpoints.router],
+        indexes=INDEXES,
+        setup=setup,
+        title="Jobyard API",
+        version="0.1.0",
+    )

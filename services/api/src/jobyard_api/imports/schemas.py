@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from jobyard_libs.imports.models import ImportStatus
+from jobyard_libs.schemas import ApiModel
+from pydantic import Field
+
+
+class ImportStartIn(ApiModel):
+    feed_urls: list[str] | None = Field(None, min_length=1, max_length=100)
+
+
+class ImportStarted(ApiModel):
+    import_log_ids: list[str]
+    feed_urls: list[str]
+
+
+class FailedJob(ApiModel):
+    id: str
+    reason: str
+
+
+class ImportLogOut(ApiModel):
+    id: str
+    feed_url: str
+    file_name: str
+    status: ImportStatus
+    trigger: str
+    timestamp: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    total_fetched: int
+    total_imported: int
+    new_jobs: int
+    updated_jobs: int
+    unchanged_jobs: int
+    failed_count: int
+    batches_total: int | None
+    batches_applied: int
+    batches_failed: int
+    error: str | None
+
+
+class ImportLogDetail(ImportLogOut):
+    failed_jobs: list[FailedJob]
+    batches_queued: int
+    fetched_at: datetime | None
+    http_status: int | None
+    bytes: int | None
+    request_id: str | None

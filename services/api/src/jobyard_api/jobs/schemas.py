@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from jobyard_libs.schemas import ApiModel
+
+
+class JobOut(ApiModel):
+    id: str
+    external_id: str
+    title: str
+    company: str | None
+    location: str | None
+    category: str | None
+    job_type: str | None
+    region: str | None
+    salary: str | None
+    url: str | None
+    feed_url: str
+    published_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class JobDetail(JobOut):
+    description: str | None
+    raw_data: dict[str, Any]

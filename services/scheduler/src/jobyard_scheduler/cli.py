@@ -1,0 +1,37 @@
+"""``jobyard-scheduler``: ``import`` runs one feed import (what the hourly CronJob runs)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+
+from jobyard_libs.logging import configure_logging
+
+from jobyard_scheduler.imports.command import UnknownFeed, run_import
+from jobyard_scheduler.settings import SchedulerSettings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="jobyard-scheduler", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("import", help="import every enabled feed source once")
+    run.add_argument(
+        "--feed", action="append", dest="feeds", metavar="URL", help="only this source (repeatable)"
+    )
+    args = parser.parse_args(argv)
+
+    settings = SchedulerSettings()
+    configure_logging(service="scheduler", level=settings.log_level, fmt=settings.log_format.value)
+    try:
+        summary = asyncio.run(run_import(settings, args.feeds))
+    except UnknownFeed as exc:
+        sys.stderr.write(f"jobyard-scheduler: {exc}\n")
+        return 2
+    sys.stdout.write(json.dumps(summary, default=str) + "\n")
+    return 1 if summary["status"] == "failed" else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""``jobyard-worker``: run Dramatiq's worker on Jobyard's actors.
+
+Processes, threads, queues and prefetch come from settings (flags override them); the
+rest of Dramatiq's CLI flags pass through. SIGTERM lets in-flight messages finish (up
+to Dramatiq's shutdown timeout); unacknowledged messages are redelivered, never lost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from jobyard_worker.settings import WorkerSettings
+
+
+def dramatiq_command(settings: WorkerSettings, extra: list[str]) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "dramatiq",
+        "jobyard_worker.entrypoint",
+        "--skip-logging",
+        "--processes",
+        str(settings.worker_processes),
+        "--threads",
+        str(settings.worker_threads),
+        "--queues",
+        *[q.value for q in settings.worker_queues],
+        *extra,
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="jobyard-worker", description=__doc__)
+    parser.add_argument("--processes", type=int)
+    parser.add_argument("--threads", type=int)
+    parser.add_argument("--queues", nargs="+")
+    args, extra = parser.parse_known_args(argv)
+    overrides = {
+        k: v
+        for k, v in {
+            "worker_processes": args.processes,
+            "worker_threads": args.threads,
+            "worker_queues": args.queues,
+        }.items()
+        if v is not None
+    }
+    settings = WorkerSettings(**overrides)
+    if settings.worker_prefetch:
+        os.environ["dramatiq_queue_prefetch"] = str(settings.worker_prefetch)  # noqa: SIM112 - the name Dramatiq reads
+    command = dramatiq_command(settings, extra)
+    os.execv(command[0], command)  # noqa: S606 - replaces this process with Dramatiq's CLI
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""What actors use (database, broker, settings), opened when a worker process boots.
+
+Dramatiq forks worker processes and runs async actors on one event loop thread per
+process (its ``AsyncIO`` middleware). :class:`WorkerContextMiddleware` opens MongoDB on
+that loop after boot and closes it at shutdown; :class:`MessageContext` puts the
+message's request id, id and actor on every log line written while it is processed.
+"""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+
+import structlog
+from dramatiq import Broker, Middleware, Worker
+from dramatiq.asyncio import EventLoopThread, get_event_loop_thread
+from dramatiq.broker import MessageProxy
+from jobyard_libs.app import Resources, open_resources
+from jobyard_libs.imports.feed_sources import INDEXES as SOURCE_INDEXES
+from jobyard_libs.imports.import_logs import INDEXES as LOG_INDEXES
+from jobyard_libs.imports.jobs import INDEXES as JOB_INDEXES
+from jobyard_libs.imports.raw_feeds import INDEXES as RAW_INDEXES
+from jobyard_libs.request_id import bind_request_id
+
+from jobyard_worker.settings import WorkerSettings
+
+INDEXES = [*SOURCE_INDEXES, *LOG_INDEXES, *JOB_INDEXES, *RAW_INDEXES]
+
+
+@dataclass
+class WorkerContext:
+    settings: WorkerSettings
+    broker: Broker
+    resources: Resources
+
+
+_context: WorkerContext | None = None
+
+
+def worker_context() -> WorkerContext:
+    if _context is None:
+        raise RuntimeError("the worker context is not open: is WorkerContextMiddleware installed?")
+    return _context
+
+
+class WorkerContextMiddleware(Middleware):
+    def __init__(self, settings: WorkerSettings) -> None:
+        self.settings = settings
+        self._stack: AsyncExitStack | None = None
+
+    async def _open(self, broker: Broker) -> None:
+        global _context
+        self._stack = AsyncExitStack()
+        resources = await self._stack.enter_async_context(open_resources(self.settings, INDEXES))
+        _context = WorkerContext(self.settings, broker, resources)
+
+    async def _close(self) -> None:
+        global _context
+        if self._stack is not None:
+            await self._stack.aclose()
+        _context = None
+
+    def after_worker_boot(self, broker: Broker, worker: Worker) -> None:
+        _loop().run_coroutine(self._open(broker))
+
+    def before_worker_shutdown(self, broker: Broker, worker: Worker) -> None:
+        _loop().run_coroutine(self._close())
+
+
+def _loop() -> EventLoopThread:
+    thread = get_event_loop_thread()
+    if thread is None:
+        raise RuntimeError("the AsyncIO middleware must come before WorkerContextMiddleware")
+    return thread
+
+
+class MessageContext(Middleware):
+    """Bind the message's ids to the worker thread's context; asyncio copies it into the actor."""
+
+    def before_process_message(self, broker: Broker, message: MessageProxy) -> None:
+        request_id = message.options.get("request_id")
+        bind_request_id(request_id)
+        structlog.contextvars.bind_contextvars(
+            request_id=request_id, message_id=message.message_id, actor=message.actor_name
+        )
+
+    def after_process_message(
+        self,
+        broker: Broker,
+        message: MessageProxy,
+        *,
+        result: object = None,
+        exception: BaseException | None = None,
+    ) -> None:
+        structlog.contextvars.clear_contextvars()
+        bind_request_id(None)
+
+    after_skip_message = after_process_message

@@ -1,0 +1,129 @@
+"""Apply one batch of parsed postings: write only what changed, count it exactly once.
+
+Each posting is classified against what is stored: *new* (insert), *updated* (content
+hash differs: update, ``updatedAt`` moves), *unchanged* (no write at all). A posting
+last written by this very batch (``lastBatchId``) is a redelivery after a crash: it
+counts as what that first write was, and is not written again. The import log's
+counters then move once per batch id, and the log finishes when its last batch is done.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import structlog
+from bson import ObjectId
+from jobyard_libs.imports.import_logs import ImportLogRepository
+from jobyard_libs.imports.jobs import JobRepository
+from jobyard_libs.imports.models import content_hash
+from jobyard_libs.queue.contracts import ApplyBatchPayload
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class BatchResult:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    recorded: bool = False
+
+
+def _fields(job: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    fields = dict(job)
+    external_id = str(fields.pop("externalId"))
+    published = fields.get("publishedAt")
+    if isinstance(published, str):
+        fields["publishedAt"] = datetime.fromisoformat(published)
+    return external_id, fields
+
+
+class BatchApplier:
+    def __init__(self, jobs: JobRepository, logs: ImportLogRepository, *, failed_limit: int) -> None:
+        self.jobs = jobs
+        self.logs = logs
+        self.failed_limit = failed_limit
+
+    async def apply(self, batch: ApplyBatchPayload) -> BatchResult:
+        log_id = ObjectId(batch.import_log_id)
+        failures: list[dict[str, str]] = []
+        postings: dict[str, dict[str, Any]] = {}
+        for job in batch.jobs:
+            external_id, fields = _fields(job)
+            if external_id in postings:
+                failures.append({"id": external_id, "reason": "duplicate externalId in this feed"})
+            postings[external_id] = fields
+
+        existing = await self.jobs.existing(batch.feed_url, list(postings))
+        result = BatchResult()
+        inserts: list[tuple[str, dict[str, Any], str]] = []
+        updates: list[tuple[str, dict[str, Any], str, str]] = []
+        for external_id, fields in postings.items():
+            digest = content_hash(fields)
+            stored = existing.get(external_id)
+            if stored is None:
+                inserts.append((external_id, fields, digest))
+            elif stored.last_batch_id == batch.batch_id:  # written by a delivery that crashed
+                if stored.last_change == "new":
+                    result.new += 1
+                else:
+                    result.updated += 1
+            elif stored.content_hash == digest:
+                result.unchanged += 1
+            else:
+                updates.append((external_id, fields, digest, stored.content_hash))
+
+        outcome = await self.jobs.write(batch.feed_url, batch.batch_id, inserts=inserts, updates=updates)
+        failures += [{"id": i, "reason": r} for i, r in outcome.errors.items()]
+        result.new += outcome.inserted
+        result.updated += outcome.updated
+        # an insert that met an existing posting, or an update that lost a race, changed nothing
+        result.unchanged += (
+            len(inserts) + len(updates) - outcome.inserted - outcome.updated - len(outcome.errors)
+        )
+        result.failed = len(failures)
+        result.recorded = await self.logs.record_batch(
+            log_id,
+            batch.batch_id,
+            counts={
+                "newJobs": result.new,
+                "updatedJobs": result.updated,
+                "unchangedJobs": result.unchanged,
+                "totalImported": result.new + result.updated + result.unchanged,
+            },
+            failures=failures,
+            failed_limit=self.failed_limit,
+        )
+        await self.logs.complete_if_done(log_id)
+        log.info(
+            "import_batch_applied",
+            import_log_id=batch.import_log_id,
+            batch_id=batch.batch_id,
+            new=result.new,
+            updated=result.updated,
+            unchanged=result.unchanged,
+            failed=result.failed,
+            counted=result.recorded,
+        )
+        return result
+
+    async def give_up(self, batch: ApplyBatchPayload, error: str) -> None:
+        """The batch exhausted its retries: its postings are failed and the log will be too."""
+        log_id = ObjectId(batch.import_log_id)
+        reason = f"batch failed after retries: {error}"[:300]
+        failures = [{"id": str(job.get("externalId")), "reason": reason} for job in batch.jobs]
+        await self.logs.record_batch(
+            log_id,
+            batch.batch_id,
+            counts={},
+            failures=failures,
+            failed_limit=self.failed_limit,
+            dead_error=f"batch {batch.batch_id} failed after retries: {error}"[:500],
+        )
+        await self.logs.complete_if_done(log_id)
+        log.error(
+            "import_batch_dead", import_log_id=batch.import_log_id, batch_id=batch.batch_id, error=error
+        )

@@ -1,0 +1,20 @@
+"""The worker's settings (``JOBYARD_`` prefix)."""
+
+from __future__ import annotations
+
+from jobyard_libs.imports.settings import ImportSettings
+from jobyard_libs.queue.contracts import Queue
+from pydantic import Field
+
+
+class WorkerSettings(ImportSettings):
+    worker_processes: int = Field(1, ge=1, le=64, description="Worker processes (Dramatiq --processes).")
+    worker_threads: int = Field(
+        8, ge=1, le=256, description="Threads per worker process (Dramatiq --threads)."
+    )
+    worker_queues: list[Queue] = Field(
+        default_factory=lambda: list(Queue), description="Queues this worker consumes (JSON list)."
+    )
+    worker_prefetch: int = Field(
+        0, ge=0, description="Messages prefetched per queue per process; 0 keeps Dramatiq's 2 x threads."
+    )

@@ -1,0 +1,27 @@
+"""Build the worker's broker: what ``entrypoint`` does for the Dramatiq CLI, and tests in-process."""
+
+from __future__ import annotations
+
+from dramatiq.brokers.redis import RedisBroker
+from jobyard_libs.queue.actors import register_actors
+from jobyard_libs.queue.broker import create_broker
+
+from jobyard_worker.context import MessageContext, WorkerContextMiddleware
+from jobyard_worker.imports import tasks as import_tasks
+from jobyard_worker.settings import WorkerSettings
+
+ACTOR_MODULES = (import_tasks,)  # importing them records their actors
+
+
+def create_worker_broker(settings: WorkerSettings) -> RedisBroker:
+    broker = create_broker(
+        settings,
+        worker=True,
+        max_retries=settings.import_max_retries,
+        min_backoff_ms=settings.import_min_backoff_ms,
+        max_backoff_ms=settings.import_max_backoff_ms,
+    )
+    broker.add_middleware(MessageContext())
+    broker.add_middleware(WorkerContextMiddleware(settings))
+    register_actors(broker)
+    return broker
