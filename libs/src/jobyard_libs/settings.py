@@ -51,6 +51,17 @@ class BaseServiceSettings(BaseSettings):
     redis_key_prefix: str = Field(
         "jobyard:", description="Prefix of every Redis key Jobyard writes (not Dramatiq's)."
     )
+    queue_heartbeat_timeout_ms: int = Field(
+        60000,
+        ge=1000,
+        description="Silence after which a worker is dead and its unacked messages are requeued.",
+    )
+    queue_maintenance_chance: int = Field(
+        1000,
+        ge=1,
+        le=1_000_000,
+        description="Queue commands in a million that also requeue dead workers' messages.",
+    )
     log_level: str = Field("INFO", description="Log level: DEBUG, INFO, WARNING, ERROR.")
     log_format: LogFormat = Field(
         LogFormat.JSON, description="json (one JSON object a line) or console (coloured)."

@@ -116,14 +116,14 @@ class ImportLogRepository:
         return result.modified_count == 1
 
     async def complete_if_done(self, log_id: ObjectId) -> Document | None:
-        """processing → completed (or failed if a batch died) once every batch is done."""
+        """processing → completed once every batch is done; failed if one died or the feed broke."""
         doc = await self.get(log_id)
         if doc is None or doc["status"] != ImportStatus.PROCESSING.value:
             return None
         total = doc["batchesTotal"]
         if total is None or doc["batchesDone"] < total:
             return None
-        status = ImportStatus.FAILED if doc["batchesFailed"] else ImportStatus.COMPLETED
+        status = ImportStatus.FAILED if doc["batchesFailed"] or doc.get("error") else ImportStatus.COMPLETED
         result = await self.collection.update_one(
             {"_id": log_id, "status": ImportStatus.PROCESSING.value, "batchesDone": total},
             {"$set": {"status": status.value, "finishedAt": utcnow()}},

@@ -42,7 +42,7 @@ class Existing:
 
 @dataclass
 class WriteOutcome:
-    inserted: int
+    inserted: set[str]  # externalIds this write inserted
     updated: int
     errors: dict[str, str]  # externalId → reason
 
@@ -93,16 +93,18 @@ class JobRepository:
             )
             ids.append(external_id)
         if not ops:
-            return WriteOutcome(0, 0, {})
-        errors: dict[str, str] = {}
+            return WriteOutcome(set(), 0, {})
         try:
             result = await self.collection.bulk_write(ops, ordered=False)
-            return WriteOutcome(result.upserted_count, result.modified_count, errors)
+            return WriteOutcome({ids[i] for i in result.upserted_ids or {}}, result.modified_count, {})
         except BulkWriteError as exc:
             details = exc.details
-            for error in details.get("writeErrors", []):
-                errors[ids[error["index"]]] = f"write failed: {error.get('errmsg', 'unknown error')}"[:300]
-            return WriteOutcome(details.get("nUpserted", 0), details.get("nModified", 0), errors)
+            errors = {
+                ids[e["index"]]: f"write failed: {e.get('errmsg', 'unknown error')}"[:300]
+                for e in details.get("writeErrors", [])
+            }
+            inserted = {ids[u["index"]] for u in details.get("upserted", [])}
+            return WriteOutcome(inserted, details.get("nModified", 0), errors)
 
     @staticmethod
     def _document(fields: dict[str, Any], digest: str, batch_id: str, change: str, now: Any) -> Document:

@@ -138,7 +138,8 @@ class ImportRunner:
         finally:
             fetched.close()
 
-        status = ImportStatus.FAILED if error else ImportStatus.PROCESSING
+        # With batches in flight the log stays processing (error set) until the last is done.
+        status = ImportStatus.FAILED if error and not progress.batches else ImportStatus.PROCESSING
         fields: dict[str, Any] = {
             "status": status.value,
             "error": error,
@@ -150,14 +151,14 @@ class ImportRunner:
             "failedJobs": progress.failures[: self.settings.import_failed_jobs_limit],
             "failedCount": progress.failed,
         }
-        if error:
+        if status is ImportStatus.FAILED:
             fields["finishedAt"] = utcnow()
         await self.logs.set_fields(log_id, fields)
         await self.logs.complete_if_done(log_id)
         await self.sources.record_run(
             url,
             log_id=log_id,
-            status=status,
+            status=ImportStatus.FAILED if error else status,
             at=utcnow(),
             etag=fetched.etag,
             last_modified=fetched.last_modified,

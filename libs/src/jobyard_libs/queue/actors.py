@@ -23,6 +23,7 @@ import structlog
 from dramatiq import Broker, Middleware
 from dramatiq.asyncio import get_event_loop_thread
 from dramatiq.broker import MessageProxy
+from dramatiq.middleware import Retries
 
 from jobyard_libs.queue.contracts import ACTOR_QUEUES, ActorName
 
@@ -68,7 +69,9 @@ def register_actors(broker: Broker) -> None:
         )
         if spec.on_dead is not None:
             hooks[spec.name.value] = spec.on_dead
-    broker.add_middleware(DeadMessageHooks(hooks))
+    # Dramatiq runs after_* hooks in reverse order: placed before Retries, this one runs
+    # after Retries has decided whether the message is dead.
+    broker.add_middleware(DeadMessageHooks(hooks), before=Retries)
 
 
 class DeadMessageHooks(Middleware):

@@ -1,7 +1,8 @@
 """The Dramatiq broker on Redis, created explicitly (never as a side effect of an import).
 
 Dramatiq's keys live under ``<JOBYARD_REDIS_KEY_PREFIX>dramatiq`` so that installs and
-tests sharing a Redis never see each other's queues.
+tests sharing a Redis never see each other's queues. No global broker is set: senders
+pass the broker they made, and Dramatiq's CLI is pointed at ``entrypoint:broker``.
 
 Examples
 --------
@@ -11,7 +12,6 @@ Examples
 
 from __future__ import annotations
 
-import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import AsyncIO, Retries
 
@@ -32,7 +32,10 @@ def create_broker(
     max_backoff_ms: int = 8000,
 ) -> RedisBroker:
     broker = RedisBroker(  # type: ignore[no-untyped-call]  # dramatiq leaves __init__ unannotated
-        url=settings.redis_url, namespace=broker_namespace(settings)
+        url=settings.redis_url,
+        namespace=broker_namespace(settings),
+        heartbeat_timeout=settings.queue_heartbeat_timeout_ms,
+        maintenance_chance=settings.queue_maintenance_chance,
     )
     for middleware in broker.middleware:
         if isinstance(middleware, Retries):
@@ -43,5 +46,4 @@ def create_broker(
         broker.add_middleware(AsyncIO())
     for queue in Queue:
         broker.declare_queue(queue.value)
-    dramatiq.set_broker(broker)
     return broker

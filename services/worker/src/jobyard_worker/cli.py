@@ -19,7 +19,7 @@ def dramatiq_command(settings: WorkerSettings, extra: list[str]) -> list[str]:
         sys.executable,
         "-m",
         "dramatiq",
-        "jobyard_worker.entrypoint",
+        "jobyard_worker.entrypoint:broker",
         "--skip-logging",
         "--processes",
         str(settings.worker_processes),

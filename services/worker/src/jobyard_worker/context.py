@@ -2,7 +2,7 @@
 
 Dramatiq forks worker processes and runs async actors on one event loop thread per
 process (its ``AsyncIO`` middleware). :class:`WorkerContextMiddleware` opens MongoDB on
-that loop after boot and closes it at shutdown; :class:`MessageContext` puts the
+that loop as the worker boots and closes it at shutdown; :class:`MessageContext` puts the
 message's request id, id and actor on every log line written while it is processed.
 """
 
@@ -60,7 +60,9 @@ class WorkerContextMiddleware(Middleware):
             await self._stack.aclose()
         _context = None
 
-    def after_worker_boot(self, broker: Broker, worker: Worker) -> None:
+    def before_worker_boot(self, broker: Broker, worker: Worker) -> None:
+        # Not after_worker_boot: Dramatiq starts consuming before it emits that.
+        # The AsyncIO middleware, earlier in the list, has started the loop by now.
         _loop().run_coroutine(self._open(broker))
 
     def before_worker_shutdown(self, broker: Broker, worker: Worker) -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dramatiq.brokers.redis import RedisBroker
+from dramatiq.middleware import AgeLimit
 from jobyard_libs.queue.actors import register_actors
 from jobyard_libs.queue.broker import create_broker
 
 from jobyard_worker.context import MessageContext, WorkerContextMiddleware
+from jobyard_worker.heartbeat import WorkerHeartbeat
 from jobyard_worker.imports import tasks as import_tasks
 from jobyard_worker.settings import WorkerSettings
 
@@ -21,7 +23,8 @@ def create_worker_broker(settings: WorkerSettings) -> RedisBroker:
         min_backoff_ms=settings.import_min_backoff_ms,
         max_backoff_ms=settings.import_max_backoff_ms,
     )
-    broker.add_middleware(MessageContext())
+    broker.add_middleware(WorkerHeartbeat())
+    broker.add_middleware(MessageContext(), before=AgeLimit)  # first in, last out: wraps the rest
     broker.add_middleware(WorkerContextMiddleware(settings))
     register_actors(broker)
     return broker

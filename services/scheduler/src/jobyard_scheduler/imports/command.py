@@ -42,7 +42,7 @@ async def run_import(settings: SchedulerSettings, feed_urls: list[str] | None = 
             outcomes = await runner.run_sources(sources, ImportTrigger.SCHEDULE)
     finally:
         broker.close()
-    failed = [o for o in outcomes if o.status == ImportStatus.FAILED]
+    failed = [o for o in outcomes if o.status == ImportStatus.FAILED or o.error]
     return {
         "status": "failed" if failed else "ok",
         "sources": len(outcomes),

@@ -57,33 +57,8 @@ class BatchApplier:
                 failures.append({"id": external_id, "reason": "duplicate externalId in this feed"})
             postings[external_id] = fields
 
-        existing = await self.jobs.existing(batch.feed_url, list(postings))
         result = BatchResult()
-        inserts: list[tuple[str, dict[str, Any], str]] = []
-        updates: list[tuple[str, dict[str, Any], str, str]] = []
-        for external_id, fields in postings.items():
-            digest = content_hash(fields)
-            stored = existing.get(external_id)
-            if stored is None:
-                inserts.append((external_id, fields, digest))
-            elif stored.last_batch_id == batch.batch_id:  # written by a delivery that crashed
-                if stored.last_change == "new":
-                    result.new += 1
-                else:
-                    result.updated += 1
-            elif stored.content_hash == digest:
-                result.unchanged += 1
-            else:
-                updates.append((external_id, fields, digest, stored.content_hash))
-
-        outcome = await self.jobs.write(batch.feed_url, batch.batch_id, inserts=inserts, updates=updates)
-        failures += [{"id": i, "reason": r} for i, r in outcome.errors.items()]
-        result.new += outcome.inserted
-        result.updated += outcome.updated
-        # an insert that met an existing posting, or an update that lost a race, changed nothing
-        result.unchanged += (
-            len(inserts) + len(updates) - outcome.inserted - outcome.updated - len(outcome.errors)
-        )
+        await self._write(batch, postings, result, failures, retry=True)
         result.failed = len(failures)
         result.recorded = await self.logs.record_batch(
             log_id,
@@ -109,6 +84,49 @@ class BatchApplier:
             counted=result.recorded,
         )
         return result
+
+    async def _write(
+        self,
+        batch: ApplyBatchPayload,
+        postings: dict[str, dict[str, Any]],
+        result: BatchResult,
+        failures: list[dict[str, str]],
+        *,
+        retry: bool,
+    ) -> None:
+        existing = await self.jobs.existing(batch.feed_url, list(postings))
+        inserts: list[tuple[str, dict[str, Any], str]] = []
+        updates: list[tuple[str, dict[str, Any], str, str]] = []
+        for external_id, fields in postings.items():
+            digest = content_hash(fields)
+            stored = existing.get(external_id)
+            if stored is None:
+                inserts.append((external_id, fields, digest))
+            elif stored.last_batch_id == batch.batch_id:  # written by an earlier delivery of this batch
+                if stored.last_change == "new":
+                    result.new += 1
+                else:
+                    result.updated += 1
+            elif stored.content_hash == digest:
+                result.unchanged += 1
+            else:
+                updates.append((external_id, fields, digest, stored.content_hash))
+
+        outcome = await self.jobs.write(batch.feed_url, batch.batch_id, inserts=inserts, updates=updates)
+        failures += [{"id": i, "reason": r} for i, r in outcome.errors.items()]
+        result.new += len(outcome.inserted)
+        result.updated += outcome.updated
+        # An update that lost a race to a newer write changed nothing of ours.
+        result.unchanged += (
+            len(updates) - outcome.updated - len(outcome.errors.keys() & {u[0] for u in updates})
+        )
+        # An insert that met an existing posting: written meanwhile by another delivery of this
+        # batch (a dead worker's write still running on the server) or another batch. Look again.
+        met = {i: postings[i] for i, _, _ in inserts if i not in outcome.inserted and i not in outcome.errors}
+        if met and retry:
+            await self._write(batch, met, result, failures, retry=False)
+        else:
+            result.unchanged += len(met)
 
     async def give_up(self, batch: ApplyBatchPayload, error: str) -> None:
         """The batch exhausted its retries: its postings are failed and the log will be too."""

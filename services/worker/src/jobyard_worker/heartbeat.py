@@ -1,0 +1,46 @@
+"""Keep a busy worker alive in Redis's eyes.
+
+Dramatiq's Redis broker records a worker's heartbeat only as a side effect of a queue
+command (fetch, ack, enqueue). A worker whose threads are all busy on long messages with
+a full prefetch sends none, and after ``heartbeat_timeout`` another worker declares it
+dead and requeues its in-flight messages: the same work runs twice. This middleware
+beats every quarter of the timeout from its own thread while the worker lives.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import structlog
+from dramatiq import Middleware, Worker
+from dramatiq.brokers.redis import RedisBroker
+from redis.exceptions import RedisError
+
+log = structlog.get_logger(__name__)
+
+
+class WorkerHeartbeat(Middleware):
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def after_worker_boot(self, broker: RedisBroker, worker: Worker) -> None:  # type: ignore[override]
+        interval = broker.heartbeat_timeout / 4000
+
+        def beat() -> None:
+            key = f"{broker.namespace}:__heartbeats__"
+            while not self._stop.wait(interval):
+                try:
+                    broker.client.zadd(key, {broker.broker_id: int(time.time() * 1000)})
+                except RedisError as exc:
+                    log.warning("worker_heartbeat_failed", error=str(exc))
+
+        self._stop.clear()
+        self._thread = threading.Thread(target=beat, name="jobyard-heartbeat", daemon=True)
+        self._thread.start()
+
+    def before_worker_shutdown(self, broker: RedisBroker, worker: Worker) -> None:  # type: ignore[override]
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)

@@ -1,0 +1,154 @@
+"""The hourly import end to end: scheduler → imports queue → real worker → MongoDB."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+from jobyard_libs.imports.feed_sources import FeedSourceRepository
+from jobyard_libs.imports.raw_feeds import RawFeedRepository
+from jobyard_scheduler.imports.command import UnknownFeed, run_import
+from jobyard_scheduler.settings import SchedulerSettings
+from jobyard_worker.settings import WorkerSettings
+
+from tests.conftest import Isolation
+from tests.support.feed_factory import feed_bytes
+from tests.support.feed_server import FIXTURES, FeedServer
+from tests.support.imports import mongo, running_worker, settings_for, wait_finished
+
+
+@pytest.fixture
+def worker(isolation: Isolation) -> Iterator[None]:
+    with running_worker(settings_for(isolation, WorkerSettings)):
+        yield
+
+
+@pytest.fixture
+async def db(isolation: Isolation) -> AsyncIterator[Any]:
+    client, database = mongo(isolation)
+    yield database
+    await client.close()
+
+
+async def _import(isolation: Isolation, db: Any, urls: list[str], **overrides: Any) -> list[dict[str, Any]]:
+    settings: SchedulerSettings = settings_for(isolation, SchedulerSettings, feeds=urls, **overrides)
+    summary = await run_import(settings)
+    return [await wait_finished(db, i["import_log_id"]) for i in summary["imports"]]
+
+
+def _by_url(logs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {log["feedUrl"]: log for log in logs}
+
+
+async def test_three_formats_give_the_right_counts(
+    isolation: Isolation, db: Any, feeds: FeedServer, worker: None
+) -> None:
+    urls = [feeds.serve(f"/{n}", fixture=n) for n in ("jobicy.xml", "higheredjobs.xml", "atom.xml")]
+    logs = _by_url(await _import(isolation, db, urls))
+    expected = {"jobicy.xml": (6, 5, 1), "higheredjobs.xml": (5, 4, 1), "atom.xml": (4, 3, 1)}
+    for name, (fetched, imported, failed) in expected.items():
+        log = logs[f"{feeds.base_url}/{name}"]
+        assert log["status"] == "completed", log
+        assert (log["totalFetched"], log["totalImported"], log["failedCount"]) == (fetched, imported, failed)
+        assert (log["newJobs"], log["updatedJobs"], log["unchangedJobs"]) == (imported, 0, 0)
+        assert log["failedJobs"][0]["reason"] == "missing title"
+        assert log["batchesApplied"] == log["batchesTotal"] == -(-imported // 2)  # batch size 2
+        assert log["trigger"] == "schedule"
+    assert await db.jobs.count_documents({}) == 12
+    job = await db.jobs.find_one({"title": "Senior Backend Engineer (Python)"})
+    assert job["company"] == "Northwind Data"
+    assert job["createdAt"] == job["updatedAt"]
+    assert "senior" in job["titleWords"]
+
+
+async def test_reimport_unchanged_then_one_edit(
+    isolation: Isolation, db: Any, feeds: FeedServer, worker: None
+) -> None:
+    url = feeds.serve("/big", feed_bytes(9))
+    first = (await _import(isolation, db, [url]))[0]
+    assert (first["newJobs"], first["updatedJobs"]) == (9, 0)
+    before = await db.jobs.find_one({"externalId": "https://jobs.example/?p=3"})
+
+    second = (await _import(isolation, db, [url]))[0]
+    assert (second["newJobs"], second["updatedJobs"], second["unchangedJobs"]) == (0, 0, 9)
+    assert second["totalImported"] == 9
+    assert (await db.jobs.find_one({"externalId": "https://jobs.example/?p=3"}))["updatedAt"] == before[
+        "updatedAt"
+    ]
+
+    feeds.serve("/big", feed_bytes(9, edited=frozenset({3})))
+    third = (await _import(isolation, db, [url]))[0]
+    assert (third["newJobs"], third["updatedJobs"], third["unchangedJobs"]) == (0, 1, 8)
+    after = await db.jobs.find_one({"externalId": "https://jobs.example/?p=3"})
+    assert after["title"] == "Engineer 3 (rev 1)"
+    assert after["updatedAt"] > before["updatedAt"]
+    assert after["createdAt"] == before["createdAt"]
+    assert await db.jobs.count_documents({}) == 9
+
+
+async def test_304_records_not_modified_and_queues_nothing(
+    isolation: Isolation, db: Any, feeds: FeedServer, worker: None
+) -> None:
+    url = feeds.serve(
+        "/etag", fixture="atom.xml", etag='"abc"', last_modified="Mon, 23 Nov 2026 09:00:00 GMT"
+    )
+    await _import(isolation, db, [url])
+    source = (await FeedSourceRepository(db).by_urls([url]))[0]
+    assert source["etag"] == '"abc"'
+    again = (await _import(isolation, db, [url]))[0]
+    assert again["status"] == "not_modified"
+    assert again["batchesTotal"] is None
+    assert again["totalFetched"] == 0
+    assert feeds.conditional_hits["/etag"] == 1
+    assert await db.jobs.count_documents({}) == 3
+
+
+@pytest.mark.parametrize(
+    ("fixture", "error"),
+    [
+        ("billion_laughs.xml", "refused hostile XML: EntitiesForbidden"),
+        ("xxe.xml", "refused hostile XML: EntitiesForbidden"),
+        ("not_a_feed.html", "not an RSS or Atom feed"),
+    ],
+)
+async def test_bad_feeds_fail_their_log_only(
+    isolation: Isolation, db: Any, feeds: FeedServer, worker: None, fixture: str, error: str
+) -> None:
+    bad = feeds.serve("/bad", fixture=fixture)
+    good = feeds.serve("/good", fixture="atom.xml")
+    logs = _by_url(await _import(isolation, db, [bad, good]))
+    assert logs[bad]["status"] == "failed"
+    assert error in logs[bad]["error"]
+    assert logs[good]["status"] == "completed"
+    assert await db.jobs.count_documents({"feedUrl": bad}) == 0
+    assert (await FeedSourceRepository(db).by_urls([bad]))[0]["lastStatus"] == "failed"
+
+
+async def test_http_errors_and_truncated_documents(
+    isolation: Isolation, db: Any, feeds: FeedServer, worker: None
+) -> None:
+    missing = feeds.base_url + "/gone"
+    truncated = feeds.serve("/cut", fixture="truncated.xml")
+    logs = _by_url(await _import(isolation, db, [missing, truncated], import_batch_size=1))
+    assert logs[missing]["status"] == "failed"
+    assert "HTTP 404" in logs[missing]["error"]
+    cut = logs[truncated]
+    assert cut["status"] == "failed"
+    assert "malformed XML" in cut["error"]
+    assert "1 batches queued" in cut["error"]
+    assert await db.jobs.count_documents({"feedUrl": truncated}) == 1  # what came before the break
+
+
+async def test_raw_feed_is_kept(isolation: Isolation, db: Any, feeds: FeedServer, worker: None) -> None:
+    url = feeds.serve("/raw", fixture="jobicy.xml")
+    log = (await _import(isolation, db, [url]))[0]
+    assert await RawFeedRepository(db).load(log["_id"]) == (FIXTURES / "jobicy.xml").read_bytes()
+    indexes = await db.raw_feeds.index_information()
+    assert indexes["fetchedAt_1"]["expireAfterSeconds"] == 7 * 24 * 3600
+
+
+async def test_unknown_feed_is_refused(isolation: Isolation, feeds: FeedServer) -> None:
+    settings: SchedulerSettings = settings_for(isolation, SchedulerSettings)
+    with pytest.raises(UnknownFeed, match="not a feed source"):
+        await run_import(settings, [feeds.base_url + "/never-added"])

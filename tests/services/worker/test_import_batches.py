@@ -1,0 +1,218 @@
+"""At-least-once delivery of import batches: duplicates, crashes and dead batches."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from bson import ObjectId
+from jobyard_libs.imports.import_logs import ImportLogRepository
+from jobyard_libs.imports.jobs import JobRepository
+from jobyard_libs.imports.models import ImportTrigger, content_hash
+from jobyard_libs.queue.broker import create_broker
+from jobyard_libs.queue.contracts import ActorName, ApplyBatchPayload
+from jobyard_libs.queue.sender import enqueue
+from jobyard_worker.settings import WorkerSettings
+
+from tests.conftest import Isolation
+from tests.support.imports import mongo, running_worker, settings_for, wait_finished, wait_until_async
+from tests.support.processes import bin_path
+
+
+def _jobs(count: int, start: int = 0) -> list[dict[str, Any]]:
+    return [
+        {
+            "externalId": f"job-{i}",
+            "title": f"Engineer {i}",
+            "company": "Northwind Data",
+            "publishedAt": "2026-11-23T08:00:00+00:00",
+            "feedUrl": "https://feeds.example/a",
+            "rawData": {},
+        }
+        for i in range(start, start + count)
+    ]
+
+
+@pytest.fixture
+async def db(isolation: Isolation) -> AsyncIterator[Any]:
+    client, database = mongo(isolation)
+    yield database
+    await client.close()
+
+
+async def _log(db: Any, batches: int) -> ObjectId:
+    logs = ImportLogRepository(db)
+    log_id = await logs.create(
+        feed_url="https://feeds.example/a", source_id=None, trigger=ImportTrigger.API, request_id=None
+    )
+    await logs.set_fields(log_id, {"status": "processing", "batchesTotal": batches, "totalFetched": 0})
+    return log_id
+
+
+def _send(settings: WorkerSettings, payloads: list[ApplyBatchPayload]) -> None:
+    broker = create_broker(settings)
+    try:
+        for payload in payloads:
+            enqueue(broker, ActorName.IMPORT_APPLY_BATCH, payload)
+    finally:
+        broker.close()
+
+
+async def test_a_batch_delivered_twice_counts_once(isolation: Isolation, db: Any) -> None:
+    settings = settings_for(isolation)
+    log_id = await _log(db, batches=2)
+    first = ApplyBatchPayload(
+        import_log_id=str(log_id), batch_id=f"{log_id}:0", feed_url="https://feeds.example/a", jobs=_jobs(3)
+    )
+    second = ApplyBatchPayload(
+        import_log_id=str(log_id),
+        batch_id=f"{log_id}:1",
+        feed_url="https://feeds.example/a",
+        jobs=_jobs(2, 3),
+    )
+    _send(settings, [first, first, second, first])
+    with running_worker(settings):
+        log = await wait_finished(db, log_id)
+        await wait_until_async(lambda: _queue_empty(settings), what="the queue to drain")
+    log = await db.import_logs.find_one({"_id": log_id})
+    assert log["status"] == "completed"
+    assert (log["newJobs"], log["updatedJobs"], log["unchangedJobs"], log["totalImported"]) == (5, 0, 0, 5)
+    assert log["batchesApplied"] == 2
+    assert sorted(log["appliedBatchIds"]) == [f"{log_id}:0", f"{log_id}:1"]
+    assert await db.jobs.count_documents({}) == 5
+
+
+async def _queue_empty(settings: WorkerSettings) -> bool:
+    from redis.asyncio import Redis
+
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        namespace = f"{settings.redis_key_prefix}dramatiq"
+        return (
+            int(await redis.llen(f"{namespace}:imports")) == 0
+            and int(await redis.hlen(f"{namespace}:imports.msgs")) == 0
+        )
+    finally:
+        await redis.aclose()
+
+
+async def test_redelivery_after_a_crash_between_write_and_record_counts_exactly(
+    isolation: Isolation, db: Any
+) -> None:
+    """The crashed delivery wrote 3 new postings and changed 1, then died before recording."""
+    settings = settings_for(isolation)
+    repo = JobRepository(db)
+    feed = "https://feeds.example/a"
+    # an earlier import stored job-0 in an older revision
+    old = _jobs(1)[0] | {"title": "Engineer 0 (old)", "publishedAt": None}
+    await repo.write(
+        feed,
+        "older:0",
+        inserts=[("job-0", {k: v for k, v in old.items() if k != "externalId"}, content_hash(old))],
+        updates=[],
+    )
+    log_id = await _log(db, batches=1)
+    batch = ApplyBatchPayload(import_log_id=str(log_id), batch_id=f"{log_id}:0", feed_url=feed, jobs=_jobs(5))
+    crashed = [(j["externalId"], {k: v for k, v in j.items() if k != "externalId"}) for j in batch.jobs]
+    from jobyard_worker.imports.service import _fields
+
+    parsed = [_fields(j) for j in batch.jobs]
+    await repo.write(
+        feed,
+        batch.batch_id,
+        inserts=[(i, f, content_hash(f)) for i, f in parsed[1:4]],
+        updates=[(parsed[0][0], parsed[0][1], content_hash(parsed[0][1]), content_hash(old))],
+    )
+    assert len(crashed) == 5
+    _send(settings, [batch])
+    with running_worker(settings):
+        log = await wait_finished(db, log_id)
+    assert (log["newJobs"], log["updatedJobs"], log["unchangedJobs"]) == (4, 1, 0)
+    assert await db.jobs.count_documents({}) == 5
+
+
+async def test_a_batch_that_exhausts_its_retries_fails_the_log(isolation: Isolation, db: Any) -> None:
+    settings = settings_for(isolation, import_max_retries=2)
+    log_id = await _log(db, batches=2)
+    good = ApplyBatchPayload(
+        import_log_id=str(log_id), batch_id=f"{log_id}:0", feed_url="https://feeds.example/a", jobs=_jobs(2)
+    )
+    poison = ApplyBatchPayload(
+        import_log_id=str(log_id),
+        batch_id=f"{log_id}:1",
+        feed_url="https://feeds.example/a",
+        jobs=[_jobs(1, 2)[0] | {"publishedAt": "the day after tomorrow"}],
+    )
+    _send(settings, [good, poison])
+    with running_worker(settings):
+        log = await wait_finished(db, log_id)
+    assert log["status"] == "failed"
+    assert log["batchesApplied"] == 1
+    assert log["batchesFailed"] == 1
+    assert f"batch {log_id}:1 failed after retries" in log["error"]
+    assert log["failedJobs"] == [{"id": "job-2", "reason": log["failedJobs"][0]["reason"]}]
+    assert "ValueError" in log["failedJobs"][0]["reason"]
+    assert log["newJobs"] == 2
+
+
+async def test_a_worker_killed_mid_batch_loses_nothing(isolation: Isolation, db: Any, tmp_path: Path) -> None:
+    size = 1500
+    env = {
+        **os.environ,
+        **isolation.env(),
+        "JOBYARD_QUEUE_HEARTBEAT_TIMEOUT_MS": "2000",
+        "JOBYARD_QUEUE_MAINTENANCE_CHANCE": "1000000",
+        "JOBYARD_WORKER_THREADS": "1",
+        "JOBYARD_LOG_LEVEL": "WARNING",
+    }
+    settings = settings_for(isolation)
+    log_id = await _log(db, batches=1)
+    batch = ApplyBatchPayload(
+        import_log_id=str(log_id),
+        batch_id=f"{log_id}:0",
+        feed_url="https://feeds.example/a",
+        jobs=_jobs(size),
+    )
+    _send(settings, [batch])
+
+    def start(name: str) -> subprocess.Popen[bytes]:
+        with (tmp_path / f"{name}.log").open("wb") as out:
+            return subprocess.Popen(
+                [bin_path("jobyard-worker")],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    first = start("first")
+    try:
+        await wait_until_async(
+            lambda: _some_written(db), timeout=60, what="the first worker to start writing"
+        )
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait(10)
+    written_before = await db.jobs.count_documents({})
+    log = await db.import_logs.find_one({"_id": log_id})
+    assert log["batchesDone"] == 0, "the kill came too late to test a redelivery"
+
+    second = start("second")
+    try:
+        log = await wait_finished(db, log_id, timeout=120)
+    finally:
+        second.send_signal(signal.SIGTERM)  # as Kubernetes does: PID 1 only; Dramatiq forwards it
+        assert second.wait(60) == 0
+    assert log["status"] == "completed"
+    assert log["newJobs"] == size, (written_before, log)
+    assert log["totalImported"] == size
+    assert await db.jobs.count_documents({}) == size
+
+
+async def _some_written(db: Any) -> bool:
+    return bool(await db.jobs.count_documents({}) > 0)
