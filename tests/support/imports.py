@@ -51,10 +51,10 @@ def running_worker(settings: WorkerSettings, threads: int = 2) -> Iterator[drama
         broker.close()
 
 
-async def wait_finished(db: Any, log_id: str | ObjectId, timeout: float = 30) -> dict[str, Any]:
+async def wait_finished(db: Any, log_id: str | ObjectId, within: float = 30) -> dict[str, Any]:
     """Poll an import log until it is finished; return it."""
     oid = ObjectId(log_id)
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     doc: dict[str, Any] | None = None
     while time.monotonic() < deadline:
         doc = await db.import_logs.find_one({"_id": oid})
@@ -64,8 +64,8 @@ async def wait_finished(db: Any, log_id: str | ObjectId, timeout: float = 30) ->
     raise AssertionError(f"import log {log_id} did not finish: {doc}")
 
 
-async def wait_until_async(condition: Any, timeout: float = 30, what: str = "a condition") -> None:
-    deadline = time.monotonic() + timeout
+async def wait_until_async(condition: Any, within: float = 30, what: str = "a condition") -> None:
+    deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         if await condition():
             return

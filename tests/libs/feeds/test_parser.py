@@ -75,8 +75,8 @@ def test_atom() -> None:
 
 def test_items_without_guid_or_link_get_a_stable_hash_id() -> None:
     body = b"<rss><channel><item><title>Only a title</title></item></channel></rss>"
-    first = list(iter_feed(io.BytesIO(body), "u"))[0]
-    second = list(iter_feed(io.BytesIO(body), "u"))[0]
+    first = next(iter(iter_feed(io.BytesIO(body), "u")))
+    second = next(iter(iter_feed(io.BytesIO(body), "u")))
     assert isinstance(first, ParsedJob)
     assert isinstance(second, ParsedJob)
     assert first.external_id == second.external_id

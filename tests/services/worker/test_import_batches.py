@@ -204,7 +204,7 @@ async def test_a_worker_killed_mid_batch_loses_nothing(isolation: Isolation, db:
 
     second = start("second")
     try:
-        log = await wait_finished(db, log_id, timeout=120)
+        log = await wait_finished(db, log_id, within=120)
     finally:
         second.send_signal(signal.SIGTERM)  # as Kubernetes does: PID 1 only; Dramatiq forwards it
         assert second.wait(60) == 0
