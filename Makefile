@@ -5,7 +5,7 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 PYTEST_WORKERS ?= auto
 
-.PHONY: run test lint install uv fmt clean
+.PHONY: run test lint bench install uv fmt clean
 
 uv:
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || \
@@ -21,10 +21,13 @@ test: install
 	$(UV) run --frozen jobyard-dev ensure-redis
 	$(UV) run --frozen pytest -n $(PYTEST_WORKERS)
 
+bench: install
+	$(UV) run --frozen python -m bench.parse
+
 lint: install
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
-	$(UV) run --frozen mypy libs/src services/auth/src tools/devstack/src tests
+	$(UV) run --frozen mypy libs/src services/*/src tools/devstack/src tests bench
 	$(UV) run --frozen lint-imports
 
 fmt: install

@@ -11,6 +11,7 @@ from jobyard_libs.settings import BaseServiceSettings
 from pydantic import BaseModel, Field
 
 from tests.conftest import Isolation
+from tests.support.asgi import client_for
 
 
 class Widget(BaseModel):
@@ -55,8 +56,5 @@ def demo_settings(isolation: Isolation) -> BaseServiceSettings:
 
 @pytest.fixture
 async def demo_client(demo_settings: BaseServiceSettings) -> AsyncIterator[httpx.AsyncClient]:
-    app = demo_app(demo_settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://demo") as client:
-            yield client
+    async with client_for(demo_app(demo_settings), raise_app_exceptions=False) as client:
+        yield client

@@ -6,6 +6,7 @@ from jobyard_libs.settings import BaseServiceSettings
 from prometheus_client import REGISTRY
 
 from tests.libs.conftest import demo_app
+from tests.support.asgi import client_for
 
 
 async def test_request_id_is_honoured_and_echoed(demo_client: httpx.AsyncClient) -> None:
@@ -64,11 +65,7 @@ async def test_readyz_ok(demo_client: httpx.AsyncClient) -> None:
 
 async def test_readyz_names_what_failed(demo_settings: BaseServiceSettings) -> None:
     broken = demo_settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{free_port()}/0"})
-    app = demo_app(broken)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://demo") as client,
-    ):
+    async with client_for(demo_app(broken)) as client:
         response = await client.get("/readyz")
     assert response.status_code == 503
     checks = response.json()["checks"]

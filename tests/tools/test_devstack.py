@@ -21,15 +21,19 @@ class DevStack:
     def __init__(self, data_dir: Path, redis_url: str) -> None:
         self.data_dir = data_dir
         self.auth_port = free_port()
+        self.api_port = free_port()
         self.env = {
             **os.environ,
             "JOBYARD_DEV_DATA_DIR": str(data_dir),
             "JOBYARD_DEV_MONGODB_PORT": str(free_port()),
             "JOBYARD_DEV_AUTH_PORT": str(self.auth_port),
+            "JOBYARD_DEV_API_PORT": str(self.api_port),
+            "JOBYARD_DEV_FEEDS_PORT": str(free_port()),
+            "JOBYARD_DEV_SAMPLE_FEEDS_DIR": str(Path(__file__).resolve().parents[1] / "fixtures" / "feeds"),
             "JOBYARD_REDIS_URL": redis_url,
             "JOBYARD_REDIS_KEY_PREFIX": f"devstack{free_port()}:",
         }
-        for name in ("JOBYARD_MONGODB_URL", "JOBYARD_ADMIN_PASSWORD", "JOBYARD_ADMIN_EMAIL"):
+        for name in ("JOBYARD_MONGODB_URL", "JOBYARD_ADMIN_PASSWORD", "JOBYARD_ADMIN_EMAIL", "JOBYARD_FEEDS"):
             self.env.pop(name, None)
         self.process: subprocess.Popen[str] | None = None
         self.output: list[str] = []
@@ -101,9 +105,24 @@ def test_up_register_login_me_then_ctrl_c(devstack: DevStack) -> None:
             "/auth/v1/login", json={"email": "admin@example.com", "password": _admin_password(banner)}
         )
         assert admin.status_code == 200, banner
+        headers = {"Authorization": f"Bearer {admin.json()['accessToken']}"}
+
+    # what a newcomer sees within a minute: the first import's logs and jobs, through the api
+    api = f"http://127.0.0.1:{devstack.api_port}"
+    assert "3 feeds queued (ok)" in banner
+
+    def imported() -> bool:
+        logs = httpx.get(f"{api}/api/v1/imports", headers=headers, timeout=10).json()["items"]
+        return len(logs) == 3 and all(log["status"] == "completed" for log in logs)
+
+    wait_until(imported, timeout=60, what="the first import to complete", interval=0.2)
+    jobs = httpx.get(
+        f"{api}/api/v1/jobs", params={"company": "Northwind Data"}, headers=headers, timeout=10
+    ).json()
+    assert jobs["total"] == 2
 
     children = [int(p.read_text()) for p in (devstack.data_dir / "run").glob("*.pid")]
-    assert len(children) == 2  # mongodb and auth (Redis is the session's own)
+    assert len(children) == 4  # mongodb, auth, api, worker (Redis is the session's own)
     assert devstack.stop(signal.SIGINT, times=2) == 0
     with pytest.raises(httpx.HTTPError):
         httpx.get(base + "/healthz", timeout=1)

@@ -54,6 +54,18 @@ def utcnow() -> datetime:
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
+def hint_for(query: Document, preferred: Sequence[IndexSpec]) -> str | None:
+    """The first index in ``preferred`` whose leading field the query filters on.
+
+    Named explicitly because a planner may otherwise scan (secantusdb does when a query
+    filters on fields of two different indexes); MongoDB honours the same hint.
+    """
+    for spec in preferred:
+        if spec.keys[0][0] in query:
+            return spec.name
+    return None
+
+
 def create_mongo_client(settings: BaseServiceSettings) -> AsyncMongoClient[Document]:
     return AsyncMongoClient(
         settings.mongodb_url,

@@ -11,6 +11,7 @@ from jobyard_auth.bootstrap import bootstrap_admin
 from jobyard_auth.settings import AuthSettings
 
 from tests.conftest import Isolation
+from tests.support.asgi import client_for
 from tests.support.oidc_issuer import OidcIssuer
 
 ADMIN_EMAIL = "root@example.com"
@@ -50,9 +51,8 @@ async def auth_app(auth_settings: AuthSettings) -> AsyncIterator[FastAPI]:
 
 
 @pytest.fixture
-async def client(auth_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=auth_app, client=("203.0.113.10", 40000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://auth.test") as c:
+async def client(auth_settings: AuthSettings) -> AsyncIterator[httpx.AsyncClient]:
+    async with client_for(create_app(auth_settings)) as c:
         yield c
 
 

@@ -7,6 +7,7 @@ from jobyard_auth.keystore import write_new_key
 from jobyard_auth.settings import AuthSettings
 
 from tests.services.auth.helpers import bearer, signed_up
+from tests.support.asgi import client_for
 
 
 async def test_jwks_publishes_public_keys_only(client: httpx.AsyncClient) -> None:
@@ -24,27 +25,16 @@ async def test_rotation_new_kid_signs_old_still_verifies(
     old_kid = jwt.get_unverified_header(old["accessToken"])["kid"]
     write_new_key(auth_settings.signing_keys_dir, "99991231T000000Z", algorithm="RS256")
 
-    rotated = create_app(auth_settings)  # a restart with the new key in the folder
-    async with rotated.router.lifespan_context(rotated):
-        transport = httpx.ASGITransport(app=rotated)
-        async with httpx.AsyncClient(transport=transport, base_url="http://auth") as new_client:
-            kids = {k["kid"] for k in (await new_client.get("/.well-known/jwks.json")).json()["keys"]}
-            assert kids == {old_kid, "99991231T000000Z"}
-            fresh = (
-                await new_client.post("/auth/v1/refresh", json={"refreshToken": old["refreshToken"]})
-            ).json()
-            header = jwt.get_unverified_header(fresh["accessToken"])
-            assert header["kid"] == "99991231T000000Z" and header["alg"] == "RS256"
-            assert (
-                await new_client.get("/auth/v1/me", headers=bearer(fresh["accessToken"]))
-            ).status_code == 200
-            assert (
-                await new_client.get("/auth/v1/me", headers=bearer(old["accessToken"]))
-            ).status_code == 200
+    async with client_for(create_app(auth_settings)) as restarted:  # the new key is in the folder
+        kids = {k["kid"] for k in (await restarted.get("/.well-known/jwks.json")).json()["keys"]}
+        assert kids == {old_kid, "99991231T000000Z"}
+        fresh = (await restarted.post("/auth/v1/refresh", json={"refreshToken": old["refreshToken"]})).json()
+        header = jwt.get_unverified_header(fresh["accessToken"])
+        assert header["kid"] == "99991231T000000Z"
+        assert header["alg"] == "RS256"
+        assert (await restarted.get("/auth/v1/me", headers=bearer(fresh["accessToken"]))).status_code == 200
+        assert (await restarted.get("/auth/v1/me", headers=bearer(old["accessToken"]))).status_code == 200
 
     (auth_settings.signing_keys_dir / f"{old_kid}.pem").unlink()  # the old key is retired
-    retired = create_app(auth_settings)
-    async with retired.router.lifespan_context(retired):
-        transport = httpx.ASGITransport(app=retired)
-        async with httpx.AsyncClient(transport=transport, base_url="http://auth") as last:
-            assert (await last.get("/auth/v1/me", headers=bearer(old["accessToken"]))).status_code == 401
+    async with client_for(create_app(auth_settings)) as last:
+        assert (await last.get("/auth/v1/me", headers=bearer(old["accessToken"]))).status_code == 401

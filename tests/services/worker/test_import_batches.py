@@ -192,9 +192,7 @@ async def test_a_worker_killed_mid_batch_loses_nothing(isolation: Isolation, db:
 
     first = start("first")
     try:
-        await wait_until_async(
-            lambda: _some_written(db), within=60, what="the first worker to start writing"
-        )
+        await wait_until_async(lambda: _some_written(db), within=60, what="the first worker to start writing")
     finally:
         os.killpg(first.pid, signal.SIGKILL)
         first.wait(10)

@@ -11,15 +11,16 @@ from typing import Any
 from bson import ObjectId
 
 from jobyard_libs.imports.models import ImportStatus, ImportTrigger
-from jobyard_libs.mongo import Database, Document, IndexSpec, utcnow
+from jobyard_libs.mongo import Database, Document, IndexSpec, hint_for, utcnow
 
 COLLECTION = "import_logs"
-INDEXES = [
-    IndexSpec(COLLECTION, [("timestamp", -1), ("_id", -1)]),
-    IndexSpec(COLLECTION, [("feedUrl", 1), ("timestamp", -1)]),
-    IndexSpec(COLLECTION, [("status", 1), ("timestamp", -1)]),
-    IndexSpec(COLLECTION, [("feedUrl", 1), ("status", 1), ("timestamp", -1)]),
+NEWEST = [("timestamp", -1), ("_id", -1)]
+FILTER_INDEXES = [  # in order of preference
+    IndexSpec(COLLECTION, [("feedUrl", 1), ("status", 1), *NEWEST]),
+    IndexSpec(COLLECTION, [("status", 1), *NEWEST]),
 ]
+LIST_INDEX = IndexSpec(COLLECTION, NEWEST)
+INDEXES = [LIST_INDEX, *FILTER_INDEXES]
 
 
 class ImportLogRepository:
@@ -131,7 +132,8 @@ class ImportLogRepository:
         return doc if result.modified_count == 1 else None
 
     async def page(self, query: Document, skip: int, limit: int) -> tuple[list[Document], int]:
+        hint = hint_for(query, FILTER_INDEXES) or LIST_INDEX.name
         projection = {"failedJobs": 0, "appliedBatchIds": 0}
-        cursor = self.collection.find(query, projection).sort([("timestamp", -1), ("_id", -1)])
+        cursor = self.collection.find(query, projection).sort(NEWEST).hint(hint)
         items = await cursor.skip(skip).limit(limit).to_list()
-        return items, await self.collection.count_documents(query)
+        return items, await self.collection.count_documents(query, hint=hint)

@@ -17,18 +17,23 @@ from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError
 
 from jobyard_libs.imports.models import title_words
-from jobyard_libs.mongo import Database, Document, IndexSpec, utcnow
+from jobyard_libs.mongo import Database, Document, IndexSpec, hint_for, utcnow
 
 COLLECTION = "jobs"
+NEWEST = [("postedAt", -1), ("_id", -1)]
+# List filters in order of preference: the first one a query uses picks the index.
+FILTER_INDEXES = [
+    IndexSpec(COLLECTION, [("titleWords", 1), *NEWEST]),
+    IndexSpec(COLLECTION, [("company", 1), *NEWEST]),
+    IndexSpec(COLLECTION, [("location", 1), *NEWEST]),
+    IndexSpec(COLLECTION, [("jobType", 1), *NEWEST]),
+    IndexSpec(COLLECTION, [("feedUrl", 1), *NEWEST]),
+]
+LIST_INDEX = IndexSpec(COLLECTION, NEWEST)
 INDEXES = [
     IndexSpec(COLLECTION, [("feedUrl", 1), ("externalId", 1)], unique=True),
-    IndexSpec(COLLECTION, [("postedAt", -1), ("_id", -1)]),
-    IndexSpec(COLLECTION, [("feedUrl", 1), ("postedAt", -1)]),
-    IndexSpec(COLLECTION, [("company", 1), ("postedAt", -1)]),
-    IndexSpec(COLLECTION, [("location", 1), ("postedAt", -1)]),
-    IndexSpec(COLLECTION, [("jobType", 1), ("postedAt", -1)]),
-    IndexSpec(COLLECTION, [("titleWords", 1), ("postedAt", -1)]),
-    IndexSpec(COLLECTION, [("createdAt", -1)]),
+    LIST_INDEX,
+    *FILTER_INDEXES,
     IndexSpec(COLLECTION, [("updatedAt", -1)]),
 ]
 
@@ -122,10 +127,11 @@ class JobRepository:
         return await self.collection.find_one({"_id": job_id}, {"titleWords": 0, "lastBatchId": 0})
 
     async def page(self, query: Document, skip: int, limit: int) -> tuple[list[Document], int]:
+        hint = hint_for(query, FILTER_INDEXES) or LIST_INDEX.name
         projection = {"titleWords": 0, "lastBatchId": 0, "rawData": 0, "description": 0}
-        cursor = self.collection.find(query, projection).sort([("postedAt", -1), ("_id", -1)])
+        cursor = self.collection.find(query, projection).sort(NEWEST).hint(hint)
         items = await cursor.skip(skip).limit(limit).to_list()
-        return items, await self.collection.count_documents(query)
+        return items, await self.collection.count_documents(query, hint=hint)
 
     async def count(self, query: Document) -> int:
         return await self.collection.count_documents(query)

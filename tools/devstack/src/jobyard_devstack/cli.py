@@ -1,9 +1,10 @@
 """``jobyard-dev``: the platform on one machine, no Docker, no Kubernetes (``make run``).
 
 ``up`` starts Redis (the machine's ``redis-server``, or ``JOBYARD_REDIS_URL``), the
-embedded MongoDB (secantusdb under ``.data/mongo``, or ``JOBYARD_MONGODB_URL``), creates
-the first admin, starts every service, prints their URLs and waits; Ctrl-C stops all it
-started. ``ensure-redis`` only makes sure ``redis-server`` is installed (``make test``).
+embedded MongoDB (secantusdb under ``.data/mongo``, or ``JOBYARD_MONGODB_URL``), serves
+the sample feeds on loopback (unless ``JOBYARD_FEEDS`` is set), creates the first admin,
+starts auth, api and the worker, runs one feed import, prints the URLs and waits; Ctrl-C
+stops all it started. ``ensure-redis`` only makes sure ``redis-server`` is installed (``make test``).
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ import sys
 import time
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import httpx
 
 from jobyard_devstack.embedded_mongo import daemon_command, mongo_answers
 from jobyard_devstack.net import port_open, wait_until
 from jobyard_devstack.redis_server import RedisServer, RedisUnavailable, ensure_redis_server, redis_answers
+from jobyard_devstack.sample_feeds import SampleFeeds
 from jobyard_devstack.settings import DevSettings
 from jobyard_devstack.supervisor import Supervisor
 
@@ -81,6 +84,26 @@ def _wait_ready(name: str, url: str, supervisor: Supervisor, timeout: float) -> 
     wait_until(ready, timeout=timeout, what=f"{name} at {url}/readyz", interval=0.2)
 
 
+def _start_http_service(
+    supervisor: Supervisor, name: str, port: int, env: dict[str, str], timeout: float
+) -> str:
+    url = f"http://127.0.0.1:{port}"
+    if port_open(port):
+        raise StartFailed(f"port {port} is taken; set JOBYARD_DEV_{name.upper()}_PORT")
+    supervisor.start(name, [_bin(f"jobyard-{name}"), "serve"], {**env, "JOBYARD_PORT": str(port)})
+    _wait_ready(name, url, supervisor, timeout)
+    return url
+
+
+def _run_command(command: list[str], env: dict[str, str], what: str) -> dict[str, Any]:
+    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    lines = result.stdout.strip().splitlines()
+    if result.returncode not in (0, 1) or not lines:
+        raise StartFailed(f"{what} failed:\n{result.stdout}{result.stderr}")
+    summary: dict[str, Any] = json.loads(lines[-1])
+    return summary
+
+
 def up(dev: DevSettings) -> int:
     data = dev.data_dir.resolve()
     supervisor = Supervisor(data / "run", data / "logs")
@@ -98,6 +121,7 @@ def up(dev: DevSettings) -> int:
     # Explicitly: a shell that starts us in the background leaves SIGINT ignored.
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, stop)
+    feeds: SampleFeeds | None = None
     try:
         say("starting Jobyard")
         env = dict(os.environ)
@@ -108,30 +132,37 @@ def up(dev: DevSettings) -> int:
         env.setdefault("JOBYARD_ENVIRONMENT", "development")
         env.setdefault("JOBYARD_LOG_FORMAT", "console")
         env.setdefault("JOBYARD_SIGNING_KEYS_DIR", str(data / "auth-keys"))
+        auth_url = f"http://127.0.0.1:{dev.auth_port}"
+        env.setdefault("JOBYARD_AUTH_URL", auth_url)
+        env.setdefault("JOBYARD_AUTH_JWKS_URL", f"{auth_url}/.well-known/jwks.json")
+        if "JOBYARD_FEEDS" not in env:
+            feeds = SampleFeeds(dev.sample_feeds_dir.resolve(), dev.feeds_port).start()
+            env["JOBYARD_FEEDS"] = json.dumps(feeds.urls)
         say(f"  redis    {env['JOBYARD_REDIS_URL']}")
         say(f"  mongodb  {env['JOBYARD_MONGODB_URL']}")
 
-        admin = subprocess.run(
+        account = _run_command(
             [_bin("jobyard-auth"), "bootstrap-admin", "--password-file", str(data / "admin-password")],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
+            env,
+            "creating the first admin",
         )
-        if admin.returncode != 0:
-            raise StartFailed(f"creating the first admin failed:\n{admin.stdout}{admin.stderr}")
-        account = json.loads(admin.stdout.strip().splitlines()[-1])
+        timeout = dev.start_timeout_seconds
+        _start_http_service(supervisor, "auth", dev.auth_port, env, timeout)
+        api_url = _start_http_service(supervisor, "api", dev.api_port, env, timeout)
+        supervisor.start("worker", [_bin("jobyard-worker")], env)
 
-        auth_url = f"http://127.0.0.1:{dev.auth_port}"
-        if port_open(dev.auth_port):
-            raise StartFailed(f"port {dev.auth_port} is taken; set JOBYARD_DEV_AUTH_PORT")
-        supervisor.start("auth", [_bin("jobyard-auth"), "serve"], {**env, "JOBYARD_PORT": str(dev.auth_port)})
-        _wait_ready("auth", auth_url, supervisor, dev.start_timeout_seconds)
-
+        summary = _run_command([_bin("jobyard-scheduler"), "import"], env, "the first import")
         password = account["password"] or "(the JOBYARD_ADMIN_PASSWORD you set)"
         say()
         say("Jobyard is up:")
         say(f"  auth     {auth_url}        (docs: {auth_url}/docs)")
+        say(f"  api      {api_url}        (docs: {api_url}/docs)")
+        say("  worker   running (queues: imports, tasks.*)")
+        if feeds is not None:
+            say(f"  feeds    {feeds.base_url}/  (sample feeds, served locally)")
+        say(
+            f"  import   {summary['sources']} feeds queued ({summary['status']}); see GET {api_url}/api/v1/imports"
+        )
         say(f"  admin    {account['email']} / {password}")
         say(f"  logs     {supervisor.log_dir}/")
         say("Ctrl-C stops everything.")
@@ -143,11 +174,13 @@ def up(dev: DevSettings) -> int:
     except KeyboardInterrupt:
         say("\nstopping")
         return 0
-    except (StartFailed, RedisUnavailable, TimeoutError) as exc:
+    except (StartFailed, RedisUnavailable, TimeoutError, FileNotFoundError, OSError) as exc:
         say(f"error: {exc}")
         return 1
     finally:
         supervisor.stop_all()
+        if feeds is not None:
+            feeds.stop()
 
 
 def main(argv: list[str] | None = None) -> int:

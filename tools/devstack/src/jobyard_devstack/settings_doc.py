@@ -15,8 +15,11 @@ from pydantic_settings import BaseSettings
 # (module, class, who reads it); a class lists only the fields it adds to its base.
 SETTINGS_CLASSES = [
     ("jobyard_libs.settings", "BaseServiceSettings", "every service"),
-    ("jobyard_libs.settings", "TokenVerificationSettings", "services that verify callers"),
+    ("jobyard_libs.settings", "HttpServiceSettings", "auth, api"),
+    ("jobyard_libs.settings", "TokenVerificationSettings", "api"),
     ("jobyard_auth.settings", "AuthSettings", "auth"),
+    ("jobyard_libs.imports.settings", "ImportSettings", "api, scheduler, worker"),
+    ("jobyard_worker.settings", "WorkerSettings", "worker"),
     ("jobyard_devstack.settings", "DevSettings", "make run"),
 ]
 

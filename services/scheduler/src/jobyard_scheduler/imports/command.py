@@ -16,6 +16,7 @@ from jobyard_libs.imports.models import ImportStatus, ImportTrigger
 from jobyard_libs.imports.pipeline import ImportRunner
 from jobyard_libs.imports.raw_feeds import INDEXES as RAW_INDEXES
 from jobyard_libs.queue.broker import create_broker
+from pydantic.alias_generators import to_camel
 
 from jobyard_scheduler.settings import SchedulerSettings
 
@@ -47,5 +48,5 @@ async def run_import(settings: SchedulerSettings, feed_urls: list[str] | None = 
         "status": "failed" if failed else "ok",
         "sources": len(outcomes),
         "failedSources": len(failed),
-        "imports": [asdict(o) for o in outcomes],
+        "imports": [{to_camel(k): v for k, v in asdict(o).items()} for o in outcomes],
     }

@@ -1,0 +1,187 @@
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from jobyard_libs.imports import import_logs, jobs
+from jobyard_worker.settings import WorkerSettings
+
+from tests.conftest import Isolation
+from tests.support.auth_service import AuthService
+from tests.support.feed_server import FeedServer
+from tests.support.imports import running_worker, settings_for, wait_finished
+
+
+@pytest.fixture
+async def imported(
+    api: httpx.AsyncClient, auth: AuthService, feeds: FeedServer, isolation: Isolation, db: Any
+) -> list[str]:
+    """Every fixture feed imported through POST /api/v1/imports and a real worker."""
+    admin = auth.admin_headers()
+    for name in ("jobicy.xml", "higheredjobs.xml", "atom.xml"):
+        await api.post(
+            "/api/v1/feed-sources", json={"url": feeds.serve(f"/{name}", fixture=name)}, headers=admin
+        )
+    with running_worker(settings_for(isolation, WorkerSettings)):
+        started = await api.post("/api/v1/imports", headers={**admin, "X-Request-ID": "import-req-1"})
+        assert started.status_code == 202, started.text
+        ids: list[str] = started.json()["importLogIds"]
+        assert len(ids) == 3
+        for log_id in ids:
+            await wait_finished(db, log_id)
+    return ids
+
+
+async def test_import_logs_through_the_api(
+    api: httpx.AsyncClient, auth: AuthService, imported: list[str], feeds: FeedServer
+) -> None:
+    reader = auth.user_headers()
+    page = (await api.get("/api/v1/imports", headers=reader)).json()
+    assert page["total"] == 3
+    assert all(item["status"] == "completed" for item in page["items"])
+    assert "failedJobs" not in page["items"][0]
+
+    one = (
+        await api.get("/api/v1/imports", params={"feedUrl": f"{feeds.base_url}/jobicy.xml"}, headers=reader)
+    ).json()
+    assert one["total"] == 1
+    detail = (await api.get(f"/api/v1/imports/{one['items'][0]['id']}", headers=reader)).json()
+    assert (detail["totalFetched"], detail["totalImported"], detail["newJobs"], detail["failedCount"]) == (
+        6,
+        5,
+        5,
+        1,
+    )
+    assert detail["failedJobs"] == [
+        {"id": "https://jobicy.com/?post_type=job_listing&p=128725", "reason": "missing title"}
+    ]
+    assert detail["trigger"] == "api"
+    assert detail["requestId"] == "import-req-1"
+    assert detail["batchesApplied"] == detail["batchesTotal"] == 3
+
+    failed = (await api.get("/api/v1/imports", params={"status": "failed"}, headers=reader)).json()
+    assert failed["total"] == 0
+
+
+async def test_jobs_filters_search_and_detail(
+    api: httpx.AsyncClient, auth: AuthService, imported: list[str], feeds: FeedServer
+) -> None:
+    reader = auth.user_headers()
+
+    async def titles(**params: Any) -> list[str]:
+        body = (await api.get("/api/v1/jobs", params=params, headers=reader)).json()
+        return [j["title"] for j in body["items"]]
+
+    everything = (await api.get("/api/v1/jobs", params={"limit": 100}, headers=reader)).json()
+    assert everything["total"] == 12
+    assert await titles(company="Northwind Data") == [
+        "Senior Backend Engineer (Python)",
+        "DevOps Engineer (Kubernetes)",
+    ]
+    assert await titles(location="Germany") == ["Customer Support Specialist \u2013 German speaking"]
+    assert await titles(jobType="Contract") == ["DevOps Engineer (Kubernetes)"]
+    assert await titles(q="engineer python") == ["Senior Backend Engineer (Python)"]
+    assert await titles(q="ENGINEER", company="Northwind Data", jobType="Contract") == [
+        "DevOps Engineer (Kubernetes)"
+    ]
+    assert len(await titles(feedUrl=f"{feeds.base_url}/atom.xml")) == 3
+
+    first = (await api.get("/api/v1/jobs", params={"limit": 5}, headers=reader)).json()
+    second = (await api.get("/api/v1/jobs", params={"limit": 5, "page": 2}, headers=reader)).json()
+    assert {j["id"] for j in first["items"]}.isdisjoint({j["id"] for j in second["items"]})
+    # newest first; a posting with no readable date sorts by when it was first seen
+    published = [j["publishedAt"] for j in first["items"] if j["publishedAt"]]
+    assert published == sorted(published, reverse=True)
+
+    job_id = first["items"][0]["id"]
+    detail = (await api.get(f"/api/v1/jobs/{job_id}", headers=reader)).json()
+    assert detail["description"]
+    assert isinstance(detail["rawData"], dict)
+    assert (await api.get("/api/v1/jobs/000000000000000000000000", headers=reader)).status_code == 404
+    assert (await api.get("/api/v1/jobs/not-an-id", headers=reader)).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "field"),
+    [
+        ("/api/v1/jobs", {"limit": 101}, "limit"),
+        ("/api/v1/jobs", {"page": 0}, "page"),
+        ("/api/v1/imports", {"status": "exploded"}, "status"),
+        ("/api/v1/imports", {"limit": "many"}, "limit"),
+    ],
+)
+async def test_bad_query_params_are_422_naming_them(
+    api: httpx.AsyncClient, auth: AuthService, path: str, params: dict[str, Any], field: str
+) -> None:
+    response = await api.get(path, params=params, headers=auth.user_headers())
+    assert response.status_code == 422
+    assert response.json()["error"]["field"] == field
+
+
+async def test_starting_imports(api: httpx.AsyncClient, auth: AuthService, feeds: FeedServer) -> None:
+    admin = auth.admin_headers()
+    nothing = await api.post("/api/v1/imports", headers=admin)
+    assert nothing.status_code == 409
+    assert nothing.json()["error"]["code"] == "no_feed_sources"
+    unknown = await api.post(
+        "/api/v1/imports", json={"feedUrls": ["https://nowhere.example/feed"]}, headers=admin
+    )
+    assert unknown.status_code == 422
+    assert unknown.json()["error"]["field"] == "feedUrls"
+    assert (await api.post("/api/v1/imports", headers=auth.user_headers())).status_code == 403
+    url = feeds.serve("/atom.xml", fixture="atom.xml")
+    await api.post("/api/v1/feed-sources", json={"url": url}, headers=admin)
+    picked = await api.post("/api/v1/imports", json={"feedUrls": [url]}, headers=admin)
+    assert picked.status_code == 202
+    assert picked.json()["feedUrls"] == [url]
+    pending = (await api.get(f"/api/v1/imports/{picked.json()['importLogIds'][0]}", headers=admin)).json()
+    assert pending["status"] == "pending"  # no worker in this test: it waits in the queue
+
+
+async def test_api_keys_work_through_the_auth_service(api: httpx.AsyncClient, auth: AuthService) -> None:
+    key = auth.api_key()
+    assert (await api.get("/api/v1/jobs", headers={"X-API-Key": key})).status_code == 200
+    assert (await api.get("/api/v1/jobs", headers={"X-API-Key": "jy_forged"})).status_code == 401
+
+
+def _plan(stage: dict[str, Any]) -> list[str]:
+    names = [stage["stage"]]
+    if "inputStage" in stage:
+        names += _plan(stage["inputStage"])
+    return names
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {},
+        {"company": "x"},
+        {"location": "x"},
+        {"jobType": "x"},
+        {"feedUrl": "x"},
+        {"titleWords": {"$all": ["a", "b"]}},
+        {"titleWords": {"$all": ["a"]}, "company": "x", "jobType": "y"},
+    ],
+)
+async def test_every_jobs_list_query_uses_an_index(db: Any, query: dict[str, Any]) -> None:
+    repo = jobs.JobRepository(db)
+    await repo.collection.create_indexes([s.model() for s in jobs.INDEXES])
+    from jobyard_libs.mongo import hint_for
+
+    hint = hint_for(query, jobs.FILTER_INDEXES) or jobs.LIST_INDEX.name
+    explained = await repo.collection.find(query).sort(jobs.NEWEST).hint(hint).explain()
+    assert "IXSCAN" in _plan(explained["queryPlanner"]["winningPlan"])
+
+
+@pytest.mark.parametrize(
+    "query", [{}, {"feedUrl": "x"}, {"status": "failed"}, {"feedUrl": "x", "status": "failed"}]
+)
+async def test_every_import_list_query_uses_an_index(db: Any, query: dict[str, Any]) -> None:
+    repo = import_logs.ImportLogRepository(db)
+    await repo.collection.create_indexes([s.model() for s in import_logs.INDEXES])
+    from jobyard_libs.mongo import hint_for
+
+    hint = hint_for(query, import_logs.FILTER_INDEXES) or import_logs.LIST_INDEX.name
+    explained = await repo.collection.find(query).sort(import_logs.NEWEST).hint(hint).explain()
+    assert "IXSCAN" in _plan(explained["queryPlanner"]["winningPlan"])
