@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -204,12 +205,24 @@ async def test_a_worker_killed_mid_batch_loses_nothing(isolation: Isolation, db:
     try:
         log = await wait_finished(db, log_id, within=120)
     finally:
-        second.send_signal(signal.SIGTERM)  # as Kubernetes does: PID 1 only; Dramatiq forwards it
-        assert second.wait(60) == 0
+        stopped = _stop_gracefully(second)
+    assert stopped == 0
     assert log["status"] == "completed"
     assert log["newJobs"] == size, (written_before, log)
     assert log["totalImported"] == size
     assert await db.jobs.count_documents({}) == size
+
+
+def _stop_gracefully(process: subprocess.Popen[bytes]) -> int | None:
+    """SIGTERM to PID 1 only, as Kubernetes does (Dramatiq forwards it); then sweep the group."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        return process.wait(60)
+    except subprocess.TimeoutExpired:
+        return None
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # nothing of the test may outlive it
 
 
 async def _some_written(db: Any) -> bool:

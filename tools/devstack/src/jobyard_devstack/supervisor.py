@@ -6,6 +6,7 @@ crashed or killed run left behind before it starts anything.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -46,15 +47,18 @@ class Supervisor:
         return next((c for c in self.children if c.process.poll() is not None), None)
 
     def stop_all(self, timeout: float = 10) -> None:
-        """Stop children one at a time, newest first: services before their databases."""
+        """Stop children one at a time, newest first: services before their databases.
+
+        SIGTERM goes to the child alone (the worker's Dramatiq forwards it to the processes
+        it forked); whatever is left of the child's process group then gets SIGKILL.
+        """
         for child in reversed(self.children):
             if child.process.poll() is None:
                 child.process.send_signal(signal.SIGTERM)
-                try:
+                with contextlib.suppress(subprocess.TimeoutExpired):
                     child.process.wait(timeout)
-                except subprocess.TimeoutExpired:
-                    child.process.kill()
-                    child.process.wait()
+            _kill_group(child.process.pid)
+            child.process.wait()
             (self.run_dir / f"{child.name}.pid").unlink(missing_ok=True)
         self.children.clear()
 
@@ -83,12 +87,18 @@ def _is_ours(pid: int) -> bool:
 
 
 def _terminate(pid: int, timeout: float = 10) -> None:
+    """Stop a leftover and every process of its group (it was started in a session of its own)."""
     try:
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             os.kill(pid, 0)
             time.sleep(0.1)
-        os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
-        return
+        pass
+    _kill_group(pid)
+
+
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
