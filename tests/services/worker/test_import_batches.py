@@ -227,3 +227,18 @@ def _stop_gracefully(process: subprocess.Popen[bytes]) -> int | None:
 
 async def _some_written(db: Any) -> bool:
     return bool(await db.jobs.count_documents({}) > 0)
+
+
+async def test_a_run_whose_runner_died_is_taken_over(isolation: Isolation, db: Any) -> None:
+    from datetime import timedelta
+
+    from jobyard_libs.mongo import utcnow
+
+    logs = ImportLogRepository(db)
+    log_id = await logs.create(
+        feed_url="https://feeds.example/a", source_id=None, trigger=ImportTrigger.API, request_id=None
+    )
+    assert await logs.start(log_id)
+    assert not await logs.start(log_id)  # a redelivered run message while the first runs
+    await logs.set_fields(log_id, {"startedAt": utcnow() - timedelta(hours=1)})  # its runner died
+    assert await logs.start(log_id)

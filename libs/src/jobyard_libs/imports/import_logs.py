@@ -6,6 +6,7 @@ counts once; the log finishes when every queued batch is applied or dead.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from bson import ObjectId
@@ -14,6 +15,7 @@ from jobyard_libs.imports.models import ImportStatus, ImportTrigger
 from jobyard_libs.mongo import Database, Document, IndexSpec, hint_for, utcnow
 
 COLLECTION = "import_logs"
+STALE_START = timedelta(minutes=35)  # longer than the run_feed actor's 30-minute time limit
 NEWEST = [("timestamp", -1), ("_id", -1)]
 FILTER_INDEXES = [  # in order of preference
     IndexSpec(COLLECTION, [("feedUrl", 1), ("status", 1), *NEWEST]),
@@ -52,7 +54,6 @@ class ImportLogRepository:
             "failedCount": 0,
             "failedJobs": [],
             "batchesTotal": None,
-            "batchesQueued": 0,
             "batchesApplied": 0,
             "batchesFailed": 0,
             "batchesDone": 0,
@@ -65,11 +66,21 @@ class ImportLogRepository:
     async def get(self, log_id: ObjectId) -> Document | None:
         return await self.collection.find_one({"_id": log_id})
 
-    async def start(self, log_id: ObjectId) -> bool:
-        """pending → fetching; ``False`` when another runner has it already."""
+    async def start(self, log_id: ObjectId, *, stale_after: timedelta = STALE_START) -> bool:
+        """Claim a pending log; ``False`` when another runner has it.
+
+        A claim older than ``stale_after`` belongs to a runner that died (a worker killed
+        while fetching): it is taken over. Batch ids are deterministic, so batches the dead
+        runner queued and the new one queues again count once.
+        """
+        now = utcnow()
         result = await self.collection.update_one(
-            {"_id": log_id, "status": ImportStatus.PENDING.value, "startedAt": None},
-            {"$set": {"startedAt": utcnow()}},
+            {
+                "_id": log_id,
+                "status": ImportStatus.PENDING.value,
+                "$or": [{"startedAt": None}, {"startedAt": {"$lt": now - stale_after}}],
+            },
+            {"$set": {"startedAt": now}},
         )
         return result.modified_count == 1
 
@@ -82,9 +93,6 @@ class ImportLogRepository:
         await self.set_fields(
             log_id, {"status": status.value, "finishedAt": utcnow(), "error": error, **fields}
         )
-
-    async def batch_queued(self, log_id: ObjectId) -> None:
-        await self.collection.update_one({"_id": log_id}, {"$inc": {"batchesQueued": 1}})
 
     async def record_batch(
         self,

@@ -44,7 +44,6 @@ class ImportLogOut(ApiModel):
 
 class ImportLogDetail(ImportLogOut):
     failed_jobs: list[FailedJob]
-    batches_queued: int
     fetched_at: datetime | None
     http_status: int | None
     bytes: int | None

@@ -58,7 +58,6 @@ def to_detail(doc: Document) -> ImportLogDetail:
     return ImportLogDetail(
         **_counts(doc),
         failed_jobs=doc.get("failedJobs", []),
-        batches_queued=doc.get("batchesQueued", 0),
         fetched_at=doc.get("fetchedAt"),
         http_status=doc.get("httpStatus"),
         bytes=doc.get("bytes"),
@@ -84,16 +83,16 @@ class ImportService:
             raise NoFeedSources()
         ids: list[str] = []
         for source in sources:
+            url = source["url"]
             log_id = await self.logs.create(
-                feed_url=source["url"], source_id=source["_id"], trigger=ImportTrigger.API,
+                feed_url=url,
+                source_id=source["_id"],
+                trigger=ImportTrigger.API,
                 request_id=current_request_id(),
-            )  # fmt: skip
+            )
+            payload = RunFeedPayload(import_log_id=str(log_id), feed_url=url)
             try:
-                enqueue(
-                    self.broker,
-                    ActorName.IMPORT_RUN_FEED,
-                    RunFeedPayload(import_log_id=str(log_id), feed_url=source["url"]),
-                )
+                enqueue(self.broker, ActorName.IMPORT_RUN_FEED, payload)
             except RedisError as exc:
                 await self.logs.finish(log_id, ImportStatus.FAILED, error="the queue (Redis) is unavailable")
                 raise ServiceUnavailable("the queue is unavailable; the import was not started") from exc
