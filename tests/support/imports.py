@@ -34,7 +34,7 @@ def settings_for(isolation: Isolation, cls: type[Any] = WorkerSettings, **overri
         mongodb_database=isolation.database,
         redis_url=isolation.redis_url,
         redis_key_prefix=isolation.key_prefix,
-        **{**FAST, **overrides},
+        **{**{k: v for k, v in FAST.items() if k in cls.model_fields}, **overrides},
     )
 
 

@@ -12,6 +12,7 @@ from jobyard_auth.settings import AuthSettings
 
 from tests.conftest import Isolation
 from tests.support.asgi import client_for
+from tests.support.imports import settings_for
 from tests.support.oidc_issuer import OidcIssuer
 
 ADMIN_EMAIL = "root@example.com"
@@ -27,13 +28,9 @@ def oidc_issuer() -> Iterator[OidcIssuer]:
 
 @pytest.fixture
 def auth_settings(isolation: Isolation, keys_dir: Path, oidc_issuer: OidcIssuer) -> AuthSettings:
-    return AuthSettings(
-        _env_file=None,
-        environment="test",
-        mongodb_url=isolation.mongodb_url,
-        mongodb_database=isolation.database,
-        redis_url=isolation.redis_url,
-        redis_key_prefix=isolation.key_prefix,
+    settings: AuthSettings = settings_for(
+        isolation,
+        AuthSettings,
         signing_keys_dir=keys_dir,
         google_client_id=oidc_issuer.client_id,
         google_issuers=[oidc_issuer.issuer],
@@ -41,6 +38,7 @@ def auth_settings(isolation: Isolation, keys_dir: Path, oidc_issuer: OidcIssuer)
         admin_email=ADMIN_EMAIL,
         admin_password=ADMIN_PASSWORD,
     )
+    return settings
 
 
 @pytest.fixture

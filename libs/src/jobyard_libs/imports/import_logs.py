@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from bson import ObjectId
+from pymongo.asynchronous.cursor import AsyncCursor
 
 from jobyard_libs.imports.models import ImportStatus, ImportTrigger
 from jobyard_libs.mongo import Database, Document, IndexSpec, hint_for, utcnow
@@ -139,9 +140,15 @@ class ImportLogRepository:
         )
         return doc if result.modified_count == 1 else None
 
-    async def page(self, query: Document, skip: int, limit: int) -> tuple[list[Document], int]:
-        hint = hint_for(query, FILTER_INDEXES) or LIST_INDEX.name
+    def listing(self, query: Document) -> AsyncCursor[Document]:
+        """Newest first, without the long lists, through the index the filters call for."""
         projection = {"failedJobs": 0, "appliedBatchIds": 0}
-        cursor = self.collection.find(query, projection).sort(NEWEST).hint(hint)
-        items = await cursor.skip(skip).limit(limit).to_list()
-        return items, await self.collection.count_documents(query, hint=hint)
+        return self.collection.find(query, projection).sort(NEWEST).hint(_hint(query))
+
+    async def page(self, query: Document, skip: int, limit: int) -> tuple[list[Document], int]:
+        items = await self.listing(query).skip(skip).limit(limit).to_list()
+        return items, await self.collection.count_documents(query, hint=_hint(query))
+
+
+def _hint(query: Document) -> str:
+    return hint_for(query, FILTER_INDEXES) or LIST_INDEX.name

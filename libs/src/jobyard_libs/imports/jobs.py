@@ -14,6 +14,7 @@ from typing import Any
 
 from bson import ObjectId
 from pymongo import UpdateOne
+from pymongo.asynchronous.cursor import AsyncCursor
 from pymongo.errors import BulkWriteError
 
 from jobyard_libs.imports.models import title_words
@@ -50,6 +51,10 @@ class WriteOutcome:
     inserted: set[str]  # externalIds this write inserted
     updated: int
     errors: dict[str, str]  # externalId → reason
+
+
+def _hint(query: Document) -> str:
+    return hint_for(query, FILTER_INDEXES) or LIST_INDEX.name
 
 
 class JobRepository:
@@ -126,12 +131,14 @@ class JobRepository:
     async def get(self, job_id: ObjectId) -> Document | None:
         return await self.collection.find_one({"_id": job_id}, {"titleWords": 0, "lastBatchId": 0})
 
-    async def page(self, query: Document, skip: int, limit: int) -> tuple[list[Document], int]:
-        hint = hint_for(query, FILTER_INDEXES) or LIST_INDEX.name
+    def listing(self, query: Document) -> AsyncCursor[Document]:
+        """Newest first, through the index the query's filters call for."""
         projection = {"titleWords": 0, "lastBatchId": 0, "rawData": 0, "description": 0}
-        cursor = self.collection.find(query, projection).sort(NEWEST).hint(hint)
-        items = await cursor.skip(skip).limit(limit).to_list()
-        return items, await self.collection.count_documents(query, hint=hint)
+        return self.collection.find(query, projection).sort(NEWEST).hint(_hint(query))
+
+    async def page(self, query: Document, skip: int, limit: int) -> tuple[list[Document], int]:
+        items = await self.listing(query).skip(skip).limit(limit).to_list()
+        return items, await self.collection.count_documents(query, hint=_hint(query))
 
     async def count(self, query: Document) -> int:
         return await self.collection.count_documents(query)
