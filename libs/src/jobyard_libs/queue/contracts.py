@@ -22,11 +22,13 @@ class Queue(StrEnum):
 class ActorName(StrEnum):
     IMPORT_APPLY_BATCH = "imports.apply_batch"
     IMPORT_RUN_FEED = "imports.run_feed"
+    TASK_EXECUTE = "tasks.execute"
 
 
 ACTOR_QUEUES: dict[ActorName, Queue] = {
     ActorName.IMPORT_APPLY_BATCH: Queue.IMPORTS,
     ActorName.IMPORT_RUN_FEED: Queue.IMPORTS,
+    ActorName.TASK_EXECUTE: Queue.TASKS_DEFAULT,  # each message goes to its priority's queue
 }
 
 
@@ -48,3 +50,9 @@ class ApplyBatchPayload(Payload):
     batch_id: str
     feed_url: str
     jobs: list[dict[str, object]]
+
+
+class ExecutePayload(Payload):
+    """Run one execution of a task (its record holds the kind, payload and limits)."""
+
+    execution_id: str

@@ -11,16 +11,18 @@ from collections.abc import Iterable
 
 from dramatiq import Broker, Message
 
-from jobyard_libs.queue.contracts import ACTOR_QUEUES, ActorName, Payload
+from jobyard_libs.queue.contracts import ACTOR_QUEUES, ActorName, Payload, Queue
 from jobyard_libs.request_id import current_request_id
 
 
-def build_message(actor: ActorName, payload: Payload, **options: object) -> Message[object]:
+def build_message(
+    actor: ActorName, payload: Payload, *, queue: Queue | None = None, **options: object
+) -> Message[object]:
     request_id = current_request_id()
     if request_id:
         options.setdefault("request_id", request_id)
     return Message(
-        queue_name=ACTOR_QUEUES[actor].value,
+        queue_name=(queue or ACTOR_QUEUES[actor]).value,
         actor_name=actor.value,
         args=(payload.model_dump(mode="json"),),
         kwargs={},
@@ -28,9 +30,17 @@ def build_message(actor: ActorName, payload: Payload, **options: object) -> Mess
     )
 
 
-def enqueue(broker: Broker, actor: ActorName, payload: Payload, *, delay_ms: int | None = None) -> str:
-    """Enqueue one message; returns its message id."""
-    return broker.enqueue(build_message(actor, payload), delay=delay_ms).message_id
+def enqueue(
+    broker: Broker,
+    actor: ActorName,
+    payload: Payload,
+    *,
+    queue: Queue | None = None,
+    delay_ms: int | None = None,
+    **options: object,
+) -> str:
+    """Enqueue one message (on ``queue``, default the actor's); returns its message id."""
+    return broker.enqueue(build_message(actor, payload, queue=queue, **options), delay=delay_ms).message_id
 
 
 def enqueue_many(broker: Broker, actor: ActorName, payloads: Iterable[Payload]) -> list[str]:

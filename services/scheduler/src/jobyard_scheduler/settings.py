@@ -2,8 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from jobyard_libs.imports.settings import ImportSettings
+from pydantic import Field
 
 
 class SchedulerSettings(ImportSettings):
-    pass
+    scheduler_tick_seconds: float = Field(1.0, gt=0, description="How often the leader looks for due runs.")
+    scheduler_lease_ms: int = Field(
+        10_000, ge=100, description="Leadership lease; a dead leader is replaced after it."
+    )
+    scheduler_misfire_grace_seconds: int = Field(
+        60, ge=1, description="A run later than this was missed (no leader): its misfire policy decides."
+    )
+    scheduler_clock_start: datetime | None = Field(
+        None, description="Tests and drills only: start the scheduler's clock at this instant (ISO 8601)."
+    )
+    scheduler_clock_speed: float = Field(
+        1.0, gt=0, description="Tests and drills only: how many scheduler seconds pass per real second."
+    )

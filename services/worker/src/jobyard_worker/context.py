@@ -21,10 +21,11 @@ from jobyard_libs.imports.import_logs import INDEXES as LOG_INDEXES
 from jobyard_libs.imports.jobs import INDEXES as JOB_INDEXES
 from jobyard_libs.imports.raw_feeds import INDEXES as RAW_INDEXES
 from jobyard_libs.request_id import bind_request_id
+from jobyard_libs.tasks.repository import INDEXES as TASK_INDEXES
 
 from jobyard_worker.settings import WorkerSettings
 
-INDEXES = [*SOURCE_INDEXES, *LOG_INDEXES, *JOB_INDEXES, *RAW_INDEXES]
+INDEXES = [*SOURCE_INDEXES, *LOG_INDEXES, *JOB_INDEXES, *RAW_INDEXES, *TASK_INDEXES]
 
 
 @dataclass

@@ -15,6 +15,13 @@ class WorkerSettings(ImportSettings):
     worker_queues: list[Queue] = Field(
         default_factory=lambda: list(Queue), description="Queues this worker consumes (JSON list)."
     )
+    task_retry_base_ms: int = Field(
+        1000, ge=1, description="First retry delay of a failed task (doubles, with jitter)."
+    )
+    task_retry_max_ms: int = Field(300_000, ge=1, description="Longest retry delay of a failed task.")
+    task_cancel_poll_seconds: float = Field(
+        0.5, gt=0, description="How often a running task checks for a cancel."
+    )
     worker_prefetch: int = Field(
         0, ge=0, description="Messages prefetched per queue per process; 0 keeps Dramatiq's 2 x threads."
     )

@@ -1,0 +1,323 @@
+"""The ``tasks``, ``executions`` and ``dead_letters`` collections.
+
+Firing a scheduled run is a conditional update on the task's ``nextRunAt``, and an
+execution is unique on ``(taskId, scheduledFor)``: two schedulers that both believe they
+lead still create one execution per run.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bson import ObjectId
+from pymongo import ReturnDocument
+from pymongo.asynchronous.cursor import AsyncCursor
+from pymongo.errors import DuplicateKeyError
+
+from jobyard_libs.mongo import Database, Document, IndexSpec, hint_for, utcnow
+from jobyard_libs.tasks.models import ExecutionStatus, TaskStatus
+
+TASKS = "tasks"
+EXECUTIONS = "executions"
+DEAD_LETTERS = "dead_letters"
+NEWEST = [("createdAt", -1), ("_id", -1)]
+TASK_FILTERS = [  # in order of preference; every list is per owner or (admin) over all
+    IndexSpec(TASKS, [("ownerId", 1), ("status", 1), *NEWEST]),
+    IndexSpec(TASKS, [("ownerId", 1), ("kind", 1), *NEWEST]),
+    IndexSpec(TASKS, [("ownerId", 1), ("type", 1), *NEWEST]),
+    IndexSpec(TASKS, [("ownerId", 1), *NEWEST]),
+    IndexSpec(TASKS, [("status", 1), *NEWEST]),
+    IndexSpec(TASKS, [("kind", 1), *NEWEST]),
+    IndexSpec(TASKS, [("type", 1), *NEWEST]),
+]
+TASK_LIST = IndexSpec(TASKS, NEWEST)
+EXECUTION_LIST = IndexSpec(EXECUTIONS, [("taskId", 1), *NEWEST])
+DEAD_LETTER_FILTERS = [IndexSpec(DEAD_LETTERS, [("ownerId", 1), *NEWEST])]
+DEAD_LETTER_LIST = IndexSpec(DEAD_LETTERS, NEWEST)
+INDEXES = [
+    *TASK_FILTERS,
+    TASK_LIST,
+    IndexSpec(TASKS, [("status", 1), ("nextRunAt", 1)]),  # what is due
+    IndexSpec(
+        TASKS,
+        [("ownerId", 1), ("idempotencyKey", 1)],
+        unique=True,
+        partial_filter={"idempotencyKey": {"$type": "string"}},
+    ),
+    EXECUTION_LIST,
+    IndexSpec(EXECUTIONS, [("taskId", 1), ("scheduledFor", 1)], unique=True),
+    IndexSpec(EXECUTIONS, [("status", 1), ("enqueuedAt", 1)]),  # pending, never queued
+    *DEAD_LETTER_FILTERS,
+    DEAD_LETTER_LIST,
+    IndexSpec(DEAD_LETTERS, [("executionId", 1)], unique=True),
+]
+
+
+class TaskRepository:
+    def __init__(self, db: Database) -> None:
+        self.collection = db[TASKS]
+
+    async def insert(self, doc: Document) -> Document:
+        now = utcnow()
+        doc = {**doc, "createdAt": now, "updatedAt": now, "runCount": 0, "lastRunAt": None}
+        doc["_id"] = (await self.collection.insert_one(doc)).inserted_id
+        return doc
+
+    async def insert_many(self, docs: list[Document]) -> list[Document]:
+        now = utcnow()
+        docs = [{**d, "createdAt": now, "updatedAt": now, "runCount": 0, "lastRunAt": None} for d in docs]
+        result = await self.collection.insert_many(docs, ordered=True)
+        for doc, oid in zip(docs, result.inserted_ids, strict=True):
+            doc["_id"] = oid
+        return docs
+
+    async def by_idempotency_key(self, owner_id: str, key: str) -> Document | None:
+        return await self.collection.find_one({"ownerId": owner_id, "idempotencyKey": key})
+
+    async def get(self, task_id: ObjectId, owner_id: str | None) -> Document | None:
+        query: Document = {"_id": task_id, "status": {"$ne": TaskStatus.DELETED.value}}
+        if owner_id is not None:
+            query["ownerId"] = owner_id
+        return await self.collection.find_one(query)
+
+    def listing(self, query: Document) -> AsyncCursor[Document]:
+        hint = hint_for(query, TASK_FILTERS) or TASK_LIST.name
+        return self.collection.find(query).sort(NEWEST).hint(hint)
+
+    async def page(self, query: Document, skip: int, limit: int) -> tuple[list[Document], int]:
+        hint = hint_for(query, TASK_FILTERS) or TASK_LIST.name
+        items = await self.listing(query).skip(skip).limit(limit).to_list()
+        return items, await self.collection.count_documents(query, hint=hint)
+
+    async def update(
+        self, task_id: ObjectId, fields: dict[str, Any], *, expect: Document | None = None
+    ) -> Document | None:
+        return await self.collection.find_one_and_update(
+            {"_id": task_id, **(expect or {})},
+            {"$set": {**fields, "updatedAt": utcnow()}},
+            return_document=ReturnDocument.AFTER,
+        )
+
+    async def due(self, now: datetime, limit: int = 500) -> list[Document]:
+        query = {"status": TaskStatus.ACTIVE.value, "nextRunAt": {"$lte": now}}
+        return await self.collection.find(query).sort("nextRunAt", 1).limit(limit).to_list()
+
+    async def claim_run(
+        self, task: Document, *, next_run_at: datetime | None, status: TaskStatus, fence: int
+    ) -> bool:
+        """Move ``nextRunAt`` past the run it held; one claimer wins each run.
+
+        ``fence`` is the scheduler's fencing token: a claim with a token older than the
+        last one this task saw (a leader that lost its lease) is refused.
+        """
+        result = await self.collection.update_one(
+            {
+                "_id": task["_id"],
+                "status": TaskStatus.ACTIVE.value,
+                "nextRunAt": task["nextRunAt"],
+                "$or": [{"fence": None}, {"fence": {"$lte": fence}}],
+            },
+            {
+                "$set": {
+                    "nextRunAt": next_run_at,
+                    "status": status.value,
+                    "lastRunAt": task["nextRunAt"],
+                    "fence": fence,
+                    "updatedAt": utcnow(),
+                },
+                "$inc": {"runCount": 1},
+            },
+        )
+        return result.modified_count == 1
+
+
+class ExecutionRepository:
+    def __init__(self, db: Database) -> None:
+        self.collection = db[EXECUTIONS]
+
+    @staticmethod
+    def new(task: Document, scheduled_for: datetime, trigger: str) -> Document:
+        return {
+            "taskId": task["_id"],
+            "ownerId": task["ownerId"],
+            "kind": task["kind"],
+            "payload": task["payload"],
+            "queue": task["queue"],
+            "maxRetries": task["maxRetries"],
+            "timeoutMs": task["timeoutMs"],
+            "trigger": trigger,
+            "status": ExecutionStatus.PENDING.value,
+            "scheduledFor": scheduled_for,
+            "attempts": 0,
+            "attemptHistory": [],
+            "enqueuedAt": None,
+            "startedAt": None,
+            "completedAt": None,
+            "durationMs": None,
+            "result": None,
+            "error": None,
+            "cancelRequested": False,
+            "createdAt": utcnow(),
+            "updatedAt": utcnow(),
+        }
+
+    async def create(self, task: Document, scheduled_for: datetime, trigger: str) -> Document | None:
+        """A new pending execution; ``None`` when that run exists already."""
+        doc = self.new(task, scheduled_for, trigger)
+        try:
+            doc["_id"] = (await self.collection.insert_one(doc)).inserted_id
+        except DuplicateKeyError:
+            return None
+        return doc
+
+    async def insert_many(self, docs: list[Document]) -> list[Document]:
+        result = await self.collection.insert_many(docs, ordered=True)
+        for doc, oid in zip(docs, result.inserted_ids, strict=True):
+            doc["_id"] = oid
+        return docs
+
+    async def get(self, execution_id: ObjectId, owner_id: str | None = None) -> Document | None:
+        query: Document = {"_id": execution_id}
+        if owner_id is not None:
+            query["ownerId"] = owner_id
+        return await self.collection.find_one(query)
+
+    async def mark_enqueued(self, execution_ids: list[ObjectId]) -> None:
+        await self.collection.update_many({"_id": {"$in": execution_ids}}, {"$set": {"enqueuedAt": utcnow()}})
+
+    async def never_enqueued(self, limit: int = 500) -> list[Document]:
+        query = {"status": ExecutionStatus.PENDING.value, "enqueuedAt": None}
+        return await self.collection.find(query).limit(limit).to_list()
+
+    async def start_attempt(self, execution_id: ObjectId) -> Document | None:
+        """pending/retrying → processing with one more attempt; ``None`` if it must not run."""
+        now = utcnow()
+        return await self.collection.find_one_and_update(
+            {
+                "_id": execution_id,
+                "status": {"$in": [ExecutionStatus.PENDING.value, ExecutionStatus.RETRYING.value]},
+                "cancelRequested": False,
+            },
+            {
+                "$set": {"status": ExecutionStatus.PROCESSING.value, "updatedAt": now, "lastAttemptAt": now},
+                "$min": {"startedAt": now},
+                "$inc": {"attempts": 1},
+            },
+            return_document=ReturnDocument.AFTER,
+        )
+
+    async def finish_attempt(
+        self,
+        execution_id: ObjectId,
+        *,
+        attempt: int,
+        status: ExecutionStatus,
+        started_at: datetime,
+        result: Any = None,
+        error: str | None = None,
+        retry_at: datetime | None = None,
+    ) -> Document | None:
+        now = utcnow()
+        finished = status is not ExecutionStatus.RETRYING
+        fields: Document = {"status": status.value, "updatedAt": now, "error": error, "retryAt": retry_at}
+        if finished:
+            fields.update(
+                completedAt=now, durationMs=int((now - started_at).total_seconds() * 1000), result=result
+            )
+        entry = {
+            "attempt": attempt,
+            "startedAt": started_at,
+            "finishedAt": now,
+            "status": status.value,
+            "error": error,
+        }
+        return await self.collection.find_one_and_update(
+            {"_id": execution_id, "status": ExecutionStatus.PROCESSING.value, "attempts": attempt},
+            {"$set": fields, "$push": {"attemptHistory": entry}},
+            return_document=ReturnDocument.AFTER,
+        )
+
+    async def cancel(self, execution_id: ObjectId) -> Document | None:
+        """Cancel a queued execution at once; a running one is asked to stop."""
+        now = utcnow()
+        queued = await self.collection.find_one_and_update(
+            {
+                "_id": execution_id,
+                "status": {"$in": [ExecutionStatus.PENDING.value, ExecutionStatus.RETRYING.value]},
+            },
+            {
+                "$set": {
+                    "status": ExecutionStatus.CANCELLED.value,
+                    "cancelRequested": True,
+                    "completedAt": now,
+                    "updatedAt": now,
+                }
+            },
+            return_document=ReturnDocument.AFTER,
+        )
+        if queued is not None:
+            return queued
+        return await self.collection.find_one_and_update(
+            {"_id": execution_id, "status": ExecutionStatus.PROCESSING.value},
+            {"$set": {"cancelRequested": True, "updatedAt": now}},
+            return_document=ReturnDocument.AFTER,
+        )
+
+    async def cancel_requested(self, execution_id: ObjectId) -> bool:
+        doc = await self.collection.find_one({"_id": execution_id}, {"cancelRequested": 1})
+        return bool(doc and doc.get("cancelRequested"))
+
+    async def reset_for_replay(self, execution_id: ObjectId) -> Document | None:
+        now = utcnow()
+        return await self.collection.find_one_and_update(
+            {"_id": execution_id, "status": ExecutionStatus.DEAD.value},
+            {
+                "$set": {"status": ExecutionStatus.PENDING.value, "attempts": 0, "enqueuedAt": None, "error": None,
+                         "completedAt": None, "durationMs": None, "updatedAt": now, "replayedAt": now},
+            },
+            return_document=ReturnDocument.AFTER,
+        )  # fmt: skip
+
+    def listing(self, task_id: ObjectId) -> AsyncCursor[Document]:
+        return self.collection.find({"taskId": task_id}).sort(NEWEST).hint(EXECUTION_LIST.name)
+
+    async def page(self, task_id: ObjectId, skip: int, limit: int) -> tuple[list[Document], int]:
+        items = await self.listing(task_id).skip(skip).limit(limit).to_list()
+        return items, await self.collection.count_documents({"taskId": task_id}, hint=EXECUTION_LIST.name)
+
+
+class DeadLetterRepository:
+    def __init__(self, db: Database) -> None:
+        self.collection = db[DEAD_LETTERS]
+
+    async def record(self, execution: Document, error: str) -> None:
+        doc = {
+            "executionId": execution["_id"],
+            "taskId": execution["taskId"],
+            "ownerId": execution["ownerId"],
+            "kind": execution["kind"],
+            "queue": execution["queue"],
+            "payload": execution["payload"],
+            "attempts": execution["attempts"],
+            "error": error,
+            "createdAt": utcnow(),
+        }
+        await self.collection.update_one(
+            {"executionId": execution["_id"]}, {"$setOnInsert": doc}, upsert=True
+        )
+
+    async def get(self, dead_id: ObjectId, owner_id: str | None) -> Document | None:
+        query: Document = {"_id": dead_id}
+        if owner_id is not None:
+            query["ownerId"] = owner_id
+        return await self.collection.find_one(query)
+
+    async def page(self, owner_id: str | None, skip: int, limit: int) -> tuple[list[Document], int]:
+        query: Document = {} if owner_id is None else {"ownerId": owner_id}
+        hint = hint_for(query, DEAD_LETTER_FILTERS) or DEAD_LETTER_LIST.name
+        cursor = self.collection.find(query).sort(NEWEST).hint(hint).skip(skip).limit(limit)
+        return await cursor.to_list(), await self.collection.count_documents(query, hint=hint)
+
+    async def delete(self, dead_id: ObjectId) -> bool:
+        return (await self.collection.delete_one({"_id": dead_id})).deleted_count == 1

@@ -1,0 +1,60 @@
+"""``jobyard-scheduler run``: while leader, fire due runs and queue what was never queued."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import timedelta
+
+import structlog
+from jobyard_libs.app import open_resources
+from jobyard_libs.queue.broker import create_broker
+from jobyard_libs.tasks.repository import INDEXES, ExecutionRepository, TaskRepository
+from redis.exceptions import RedisError
+
+from jobyard_scheduler.loop.clock import Clock, fast_clock, real_clock
+from jobyard_scheduler.loop.firing import Firing
+from jobyard_scheduler.loop.leader import LeaderLease
+from jobyard_scheduler.settings import SchedulerSettings
+
+log = structlog.get_logger(__name__)
+
+
+def clock_for(settings: SchedulerSettings) -> Clock:
+    if settings.scheduler_clock_start is None and settings.scheduler_clock_speed == 1.0:
+        return real_clock
+    return fast_clock(settings.scheduler_clock_start or real_clock(), settings.scheduler_clock_speed)
+
+
+async def run_loop(settings: SchedulerSettings, stop: asyncio.Event) -> None:
+    clock = clock_for(settings)
+    broker = create_broker(settings)
+    try:
+        async with open_resources(settings, INDEXES) as resources:
+            lease = LeaderLease(
+                resources.redis, resources.keys.key("scheduler"), lease_ms=settings.scheduler_lease_ms
+            )
+            firing = Firing(
+                TaskRepository(resources.db),
+                ExecutionRepository(resources.db),
+                broker,
+                misfire_grace=timedelta(seconds=settings.scheduler_misfire_grace_seconds),
+            )
+            leading = False
+            while not stop.is_set():
+                try:
+                    now_leading = await lease.hold()
+                    if now_leading != leading:
+                        log.info("scheduler_leadership", leader=now_leading, fence=lease.fence)
+                        leading = now_leading
+                    if leading and lease.fence is not None:
+                        await firing.tick(clock(), lease.fence)
+                except RedisError as exc:
+                    log.warning("scheduler_redis_unavailable", error=str(exc))
+                    leading = False
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), settings.scheduler_tick_seconds)
+            if leading:
+                await lease.release()
+    finally:
+        broker.close()

@@ -1,0 +1,73 @@
+"""Fire due delayed and recurring runs, exactly once each; queue what was never queued.
+
+For each due task the execution of that run is created first (unique on
+``(taskId, scheduledFor)``), then the run is claimed by moving ``nextRunAt`` on,
+guarded by the run it held and by the leader's fencing token. Whoever loses either race
+creates nothing. A run missed by more than the misfire grace (no leader lived) follows
+the task's policy: ``fire_once`` runs it once late and moves on; ``skip`` only moves on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
+from dramatiq import Broker
+from jobyard_libs.mongo import Document
+from jobyard_libs.tasks.dispatch import dispatch
+from jobyard_libs.tasks.models import MisfirePolicy, TaskStatus, TaskType
+from jobyard_libs.tasks.repository import ExecutionRepository, TaskRepository
+from jobyard_libs.tasks.schedule import next_run
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class TickResult:
+    fired: int = 0
+    skipped: int = 0
+    queued: int = 0
+
+
+class Firing:
+    def __init__(
+        self,
+        tasks: TaskRepository,
+        executions: ExecutionRepository,
+        broker: Broker,
+        *,
+        misfire_grace: timedelta,
+    ) -> None:
+        self.tasks = tasks
+        self.executions = executions
+        self.broker = broker
+        self.misfire_grace = misfire_grace
+
+    async def tick(self, now: datetime, fence: int) -> TickResult:
+        result = TickResult()
+        for task in await self.tasks.due(now):
+            await self._fire(task, now, fence, result)
+        result.queued += await dispatch(self.broker, self.executions, await self.executions.never_enqueued())
+        return result
+
+    async def _fire(self, task: Document, now: datetime, fence: int, result: TickResult) -> None:
+        due: datetime = task["nextRunAt"]
+        missed = now - due > self.misfire_grace
+        fire = not missed or task.get("misfirePolicy", MisfirePolicy.FIRE_ONCE) == MisfirePolicy.FIRE_ONCE
+        if task["type"] == TaskType.RECURRING:
+            following = next_run(task["cron"], task["timezone"], after=now if missed else due)
+            status = TaskStatus.ACTIVE
+        else:
+            following, status = None, TaskStatus.DONE
+        execution = await self.executions.create(task, due, "schedule") if fire else None
+        if not await self.tasks.claim_run(task, next_run_at=following, status=status, fence=fence):
+            return  # another scheduler claimed this run; the execution (if any) is the same one
+        if fire:
+            result.fired += 1
+            log.info("run_fired", task_id=str(task["_id"]), scheduled_for=due.isoformat(), late=missed)
+        else:
+            result.skipped += 1
+            log.info("run_skipped", task_id=str(task["_id"]), scheduled_for=due.isoformat(), reason="misfire")
+        if execution is not None:
+            result.queued += await dispatch(self.broker, self.executions, [execution])

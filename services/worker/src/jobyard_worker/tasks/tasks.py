@@ -1,0 +1,26 @@
+"""The task actor: run one attempt of an execution."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bson import ObjectId
+from jobyard_libs.queue.actors import actor
+from jobyard_libs.queue.contracts import ActorName, ExecutePayload
+from jobyard_libs.tasks.repository import DeadLetterRepository, ExecutionRepository
+
+from jobyard_worker.context import worker_context
+from jobyard_worker.tasks.service import Executor
+
+# No Dramatiq time limit: each attempt enforces its task's own timeoutMs.
+NO_LIMIT_MS = 7 * 24 * 3600 * 1000
+
+
+@actor(ActorName.TASK_EXECUTE, time_limit=NO_LIMIT_MS)
+async def execute(payload: dict[str, Any]) -> None:
+    context = worker_context()
+    db = context.resources.db
+    executor = Executor(
+        ExecutionRepository(db), DeadLetterRepository(db), context.broker, context.settings, context.resources
+    )
+    await executor.execute(ObjectId(ExecutePayload.model_validate(payload).execution_id))
