@@ -264,20 +264,43 @@ class ExecutionRepository:
             return_document=ReturnDocument.AFTER,
         )
 
+    async def first_of(self, task_id: ObjectId) -> Document | None:
+        return await self.collection.find_one({"taskId": task_id}, sort=NEWEST[::-1])
+
+    async def in_flight(self, task_id: ObjectId) -> list[ObjectId]:
+        statuses = [
+            ExecutionStatus.PENDING.value,
+            ExecutionStatus.RETRYING.value,
+            ExecutionStatus.PROCESSING.value,
+        ]
+        cursor = self.collection.find({"taskId": task_id, "status": {"$in": statuses}}, {"_id": 1})
+        return [doc["_id"] async for doc in cursor]
+
     async def cancel_requested(self, execution_id: ObjectId) -> bool:
         doc = await self.collection.find_one({"_id": execution_id}, {"cancelRequested": 1})
         return bool(doc and doc.get("cancelRequested"))
 
     async def reset_for_replay(self, execution_id: ObjectId) -> Document | None:
+        """dead → pending with a fresh retry budget; attempt numbers go on counting."""
+        dead = await self.collection.find_one({"_id": execution_id, "status": ExecutionStatus.DEAD.value})
+        if dead is None:
+            return None
         now = utcnow()
+        fields = {
+            "status": ExecutionStatus.PENDING.value,
+            "attemptBase": dead["attempts"],
+            "enqueuedAt": None,
+            "error": None,
+            "completedAt": None,
+            "durationMs": None,
+            "updatedAt": now,
+            "replayedAt": now,
+        }
         return await self.collection.find_one_and_update(
-            {"_id": execution_id, "status": ExecutionStatus.DEAD.value},
-            {
-                "$set": {"status": ExecutionStatus.PENDING.value, "attempts": 0, "enqueuedAt": None, "error": None,
-                         "completedAt": None, "durationMs": None, "updatedAt": now, "replayedAt": now},
-            },
+            {"_id": execution_id, "status": ExecutionStatus.DEAD.value, "attempts": dead["attempts"]},
+            {"$set": fields, "$inc": {"replays": 1}},
             return_document=ReturnDocument.AFTER,
-        )  # fmt: skip
+        )
 
     def listing(self, task_id: ObjectId) -> AsyncCursor[Document]:
         return self.collection.find({"taskId": task_id}).sort(NEWEST).hint(EXECUTION_LIST.name)

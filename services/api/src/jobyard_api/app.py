@@ -13,9 +13,13 @@ from jobyard_libs.imports.import_logs import INDEXES as LOG_INDEXES
 from jobyard_libs.imports.jobs import INDEXES as JOB_INDEXES
 from jobyard_libs.imports.raw_feeds import INDEXES as RAW_INDEXES
 from jobyard_libs.queue.broker import create_broker
+from jobyard_libs.rate_limit import RateLimiter
+from jobyard_libs.tasks.repository import INDEXES as TASK_INDEXES
 from jobyard_libs.tokens import JwtVerifier, RemoteJwks
 
 from jobyard_api.deps import ApiContext
+from jobyard_api.executions import endpoints as execution_endpoints
+from jobyard_api.executions.service import ExecutionService
 from jobyard_api.feed_sources import endpoints as feed_source_endpoints
 from jobyard_api.feed_sources.service import FeedSourceService
 from jobyard_api.imports import endpoints as import_endpoints
@@ -23,8 +27,10 @@ from jobyard_api.imports.service import ImportService
 from jobyard_api.jobs import endpoints as job_endpoints
 from jobyard_api.jobs.service import JobService
 from jobyard_api.settings import ApiSettings
+from jobyard_api.tasks import endpoints as task_endpoints
+from jobyard_api.tasks.service import TaskService
 
-INDEXES = [*SOURCE_INDEXES, *LOG_INDEXES, *JOB_INDEXES, *RAW_INDEXES]
+INDEXES = [*SOURCE_INDEXES, *LOG_INDEXES, *JOB_INDEXES, *RAW_INDEXES, *TASK_INDEXES]
 
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
@@ -42,7 +48,23 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         feed_sources = FeedSourceService(resources.db)
         await feed_sources.seed(settings.feeds)
         app.state.api = ApiContext(
-            feed_sources, ImportService(resources.db, broker), JobService(resources.db)
+            feed_sources,
+            ImportService(resources.db, broker),
+            JobService(resources.db),
+            TaskService(
+                resources.db,
+                broker,
+                payload_max_bytes=settings.task_payload_max_bytes,
+                batch_max=settings.task_batch_max,
+            ),
+            ExecutionService(resources.db, broker),
+            RateLimiter(
+                resources.redis,
+                resources.keys,
+                "tasks",
+                limit=settings.task_submit_rate_per_minute,
+                window=60,
+            ),
         )
         try:
             yield
@@ -54,7 +76,13 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     return create_service_app(
         service="api",
         settings=settings,
-        routers=[feed_source_endpoints.router, import_endpoints.router, job_endpoints.router],
+        routers=[
+            feed_source_endpoints.router,
+            import_endpoints.router,
+            job_endpoints.router,
+            task_endpoints.router,
+            execution_endpoints.router,
+        ],
         indexes=INDEXES,
         setup=setup,
         title="Jobyard API",

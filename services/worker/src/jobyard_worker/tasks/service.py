@@ -114,8 +114,9 @@ class Executor:
     async def _failed(
         self, doc: Document, attempt: int, started: Any, error: str, bound: Any
     ) -> ExecutionStatus:
-        if attempt <= doc["maxRetries"]:
-            delay = self.backoff_ms(attempt)
+        retry = attempt - doc.get("attemptBase", 0)  # a replay starts a fresh retry budget
+        if retry <= doc["maxRetries"]:
+            delay = self.backoff_ms(retry)
             await self.executions.finish_attempt(
                 doc["_id"], attempt=attempt, status=ExecutionStatus.RETRYING, started_at=started, error=error,
                 retry_at=utcnow() + timedelta(milliseconds=delay),

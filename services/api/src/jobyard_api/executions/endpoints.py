@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+from jobyard_libs.schemas import Page
+
+from jobyard_api.deps import CurrentPrincipal, Executions, Pagination
+from jobyard_api.executions.schemas import DeadLetterOut, ExecutionOut
+from jobyard_api.executions.service import dead_letter_out, to_out
+
+router = APIRouter(prefix="/api/v1", tags=["executions"])
+
+
+@router.get("/executions/{execution_id}")
+async def get_execution(
+    execution_id: str, principal: CurrentPrincipal, executions: Executions
+) -> ExecutionOut:
+    return to_out(await executions.get(execution_id, principal))
+
+
+@router.post("/executions/{execution_id}/cancel")
+async def cancel_execution(
+    execution_id: str, principal: CurrentPrincipal, executions: Executions
+) -> ExecutionOut:
+    """A queued execution is cancelled at once; a running one is stopped within a second."""
+    return to_out(await executions.cancel(execution_id, principal))
+
+
+@router.get("/dead-letters")
+async def list_dead_letters(
+    principal: CurrentPrincipal, executions: Executions, page: Pagination
+) -> Page[DeadLetterOut]:
+    items, total = await executions.dead_letter_page(principal, page.skip, page.limit)
+    return Page(items=[dead_letter_out(d) for d in items], page=page.page, limit=page.limit, total=total)
+
+
+@router.post("/dead-letters/{dead_id}/replay", status_code=status.HTTP_202_ACCEPTED)
+async def replay_dead_letter(
+    dead_id: str, principal: CurrentPrincipal, executions: Executions
+) -> ExecutionOut:
+    return to_out(await executions.replay(dead_id, principal))
+
+
+@router.delete("/dead-letters/{dead_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_dead_letter(dead_id: str, principal: CurrentPrincipal, executions: Executions) -> Response:
+    await executions.discard(dead_id, principal)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from jobyard_libs.schemas import ApiModel
+from jobyard_libs.tasks.models import ExecutionStatus
+
+
+class Attempt(ApiModel):
+    attempt: int
+    started_at: datetime
+    finished_at: datetime | None
+    status: str
+    error: str | None
+
+
+class ExecutionOut(ApiModel):
+    id: str
+    task_id: str
+    kind: str
+    queue: str
+    trigger: str
+    status: ExecutionStatus
+    scheduled_for: datetime
+    attempts: int
+    max_retries: int
+    replays: int
+    attempt_history: list[Attempt]
+    enqueued_at: datetime | None
+    started_at: datetime | None
+    completed_at: datetime | None
+    duration_ms: int | None
+    retry_at: datetime | None
+    result: dict[str, Any] | None
+    error: str | None
+    cancel_requested: bool
+    created_at: datetime
+
+
+class DeadLetterOut(ApiModel):
+    id: str
+    execution_id: str
+    task_id: str
+    kind: str
+    queue: str
+    payload: dict[str, Any]
+    attempts: int
+    error: str
+    created_at: datetime

@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Response, status
+from jobyard_libs.errors import ValidationFailed
+from jobyard_libs.schemas import Page
+from jobyard_libs.tasks.models import TaskStatus, TaskType
+
+from jobyard_api.deps import CurrentPrincipal, Executions, Pagination, SubmitLimit, Tasks
+from jobyard_api.executions.schemas import ExecutionOut
+from jobyard_api.executions.service import to_out as execution_out
+from jobyard_api.tasks.schemas import (
+    BatchCreated,
+    BatchIn,
+    RunStarted,
+    TaskCreated,
+    TaskIn,
+    TaskOut,
+    TaskPatch,
+)
+from jobyard_api.tasks.service import to_out
+
+router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def create_task(
+    body: TaskIn,
+    principal: CurrentPrincipal,
+    tasks: Tasks,
+    limit: SubmitLimit,
+    idempotency_key: IdempotencyKey = None,
+) -> TaskCreated:
+    await limit.take(principal.subject)
+    task, execution = await tasks.submit(body, principal, idempotency_key)
+    return TaskCreated(**to_out(task), execution_id=str(execution["_id"]) if execution else None)
+
+
+@router.post(":batch", status_code=status.HTTP_201_CREATED)
+async def create_tasks(
+    body: BatchIn, principal: CurrentPrincipal, tasks: Tasks, limit: SubmitLimit
+) -> BatchCreated:
+    if len(body.tasks) > tasks.batch_max:
+        raise ValidationFailed(f"at most {tasks.batch_max} tasks per batch", field="tasks")
+    await limit.take(principal.subject, len(body.tasks))
+    created, executions, queued = await tasks.submit_batch(body.tasks, principal)
+    return BatchCreated(
+        task_ids=[str(t["_id"]) for t in created],
+        execution_ids=[str(e["_id"]) for e in executions],
+        queued=queued,
+    )
+
+
+@router.get("")
+async def list_tasks(
+    principal: CurrentPrincipal,
+    tasks: Tasks,
+    page: Pagination,
+    status_: Annotated[TaskStatus | None, Query(alias="status")] = None,
+    type_: Annotated[TaskType | None, Query(alias="type")] = None,
+    kind: Annotated[str | None, Query(max_length=64)] = None,
+) -> Page[TaskOut]:
+    """The caller's tasks (an admin's: everyone's), newest first."""
+    filters = {
+        "status": status_.value if status_ else None,
+        "type": type_.value if type_ else None,
+        "kind": kind,
+    }
+    items, total = await tasks.page(principal, filters, page.skip, page.limit)
+    return Page(items=[TaskOut(**to_out(t)) for t in items], page=page.page, limit=page.limit, total=total)
+
+
+@router.get("/{task_id}")
+async def get_task(task_id: str, principal: CurrentPrincipal, tasks: Tasks) -> TaskOut:
+    return TaskOut(**to_out(await tasks.get(task_id, principal)))
+
+
+@router.patch("/{task_id}")
+async def change_task(task_id: str, body: TaskPatch, principal: CurrentPrincipal, tasks: Tasks) -> TaskOut:
+    return TaskOut(**to_out(await tasks.change(task_id, body, principal)))
+
+
+@router.delete("/{task_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_task(task_id: str, principal: CurrentPrincipal, tasks: Tasks) -> Response:
+    await tasks.delete(task_id, principal)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/{task_id}/run", status_code=status.HTTP_202_ACCEPTED)
+async def run_task(task_id: str, principal: CurrentPrincipal, tasks: Tasks) -> RunStarted:
+    return RunStarted(execution_id=str((await tasks.run_now(task_id, principal))["_id"]))
+
+
+@router.post("/{task_id}/pause")
+async def pause_task(task_id: str, principal: CurrentPrincipal, tasks: Tasks) -> TaskOut:
+    return TaskOut(**to_out(await tasks.pause(task_id, principal)))
+
+
+@router.post("/{task_id}/resume")
+async def resume_task(task_id: str, principal: CurrentPrincipal, tasks: Tasks) -> TaskOut:
+    return TaskOut(**to_out(await tasks.resume(task_id, principal)))
+
+
+@router.post("/{task_id}/cancel")
+async def cancel_task(task_id: str, principal: CurrentPrincipal, tasks: Tasks) -> TaskOut:
+    """No more runs; queued executions are cancelled and running ones stopped."""
+    return TaskOut(**to_out(await tasks.cancel(task_id, principal)))
+
+
+@router.get("/{task_id}/executions")
+async def list_executions(
+    task_id: str, principal: CurrentPrincipal, tasks: Tasks, executions: Executions, page: Pagination
+) -> Page[ExecutionOut]:
+    task = await tasks.get(task_id, principal)
+    items, total = await executions.of_task(task, page.skip, page.limit)
+    return Page(items=[execution_out(e) for e in items], page=page.page, limit=page.limit, total=total)

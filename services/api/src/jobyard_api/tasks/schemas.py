@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from jobyard_libs.schemas import ApiModel
+from jobyard_libs.tasks.models import MisfirePolicy, TaskStatus, TaskType
+from pydantic import Field
+
+
+class TaskIn(ApiModel):
+    name: str = Field(min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=2000)
+    type: TaskType = TaskType.ONE_TIME
+    kind: str = Field(min_length=1, max_length=64)
+    payload: dict[str, Any] = Field(default_factory=dict)
+    priority: int = Field(
+        5, ge=0, le=10, description="0-10; 7+ → tasks.high, 4-6 → tasks.default, 0-3 → tasks.low"
+    )
+    scheduled_at: datetime | None = Field(None, description="delayed tasks: when to run (ISO 8601, future)")
+    cron: str | None = Field(
+        None, max_length=120, description="recurring tasks: 5 fields, or 6 with seconds last"
+    )
+    timezone: str = Field("UTC", max_length=64)
+    misfire_policy: MisfirePolicy = MisfirePolicy.FIRE_ONCE
+    max_retries: int = Field(3, ge=0, le=20)
+    timeout_ms: int = Field(300_000, ge=100, le=24 * 3600 * 1000)
+
+
+class TaskPatch(ApiModel):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=2000)
+    payload: dict[str, Any] | None = None
+    priority: int | None = Field(None, ge=0, le=10)
+    scheduled_at: datetime | None = None
+    cron: str | None = Field(None, max_length=120)
+    timezone: str | None = Field(None, max_length=64)
+    misfire_policy: MisfirePolicy | None = None
+    max_retries: int | None = Field(None, ge=0, le=20)
+    timeout_ms: int | None = Field(None, ge=100, le=24 * 3600 * 1000)
+
+
+class TaskOut(ApiModel):
+    id: str
+    owner_id: str
+    name: str
+    description: str | None
+    type: TaskType
+    kind: str
+    payload: dict[str, Any]
+    priority: int
+    queue: str
+    status: TaskStatus
+    scheduled_at: datetime | None
+    cron: str | None
+    timezone: str
+    misfire_policy: MisfirePolicy
+    next_run_at: datetime | None
+    max_retries: int
+    timeout_ms: int
+    run_count: int
+    last_run_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class TaskCreated(TaskOut):
+    execution_id: str | None = Field(None, description="one-time tasks: the execution queued now")
+
+
+class BatchIn(ApiModel):
+    tasks: list[TaskIn] = Field(min_length=1)
+
+
+class BatchCreated(ApiModel):
+    task_ids: list[str]
+    execution_ids: list[str]
+    queued: int
+
+
+class RunStarted(ApiModel):
+    execution_id: str
