@@ -27,15 +27,17 @@ FAST = {
 
 
 def settings_for(isolation: Isolation, cls: type[Any] = WorkerSettings, **overrides: Any) -> Any:
-    return cls(
-        _env_file=None,
-        environment="test",
-        mongodb_url=isolation.mongodb_url,
-        mongodb_database=isolation.database,
-        redis_url=isolation.redis_url,
-        redis_key_prefix=isolation.key_prefix,
-        **{**{k: v for k, v in FAST.items() if k in cls.model_fields}, **overrides},
-    )
+    """``cls`` on this test's database and key prefix, fast retries; ``overrides`` win."""
+    fields: dict[str, Any] = {
+        "environment": "test",
+        "mongodb_url": isolation.mongodb_url,
+        "mongodb_database": isolation.database,
+        "redis_url": isolation.redis_url,
+        "redis_key_prefix": isolation.key_prefix,
+        **{k: v for k, v in FAST.items() if k in cls.model_fields},
+        **overrides,
+    }
+    return cls(_env_file=None, **fields)
 
 
 @contextmanager

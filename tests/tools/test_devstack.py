@@ -121,8 +121,21 @@ def test_up_register_login_me_then_ctrl_c(devstack: DevStack) -> None:
     ).json()
     assert jobs["total"] == 2
 
+    # and a task, run by the worker make run started
+    created = httpx.post(
+        f"{api}/api/v1/tasks", json={"name": "hello", "kind": "noop"}, headers=headers, timeout=10
+    ).json()
+
+    def completed() -> bool:
+        execution = httpx.get(
+            f"{api}/api/v1/executions/{created['executionId']}", headers=headers, timeout=10
+        ).json()
+        return bool(execution["status"] == "completed")
+
+    wait_until(completed, timeout=30, what="the task to complete", interval=0.2)
+
     children = [int(p.read_text()) for p in (devstack.data_dir / "run").glob("*.pid")]
-    assert len(children) == 4  # mongodb, auth, api, worker (Redis is the session's own)
+    assert len(children) == 5  # mongodb, auth, api, worker, scheduler (Redis is the session's own)
     assert devstack.stop(signal.SIGINT, times=2) == 0
     with pytest.raises(httpx.HTTPError):
         httpx.get(base + "/healthz", timeout=1)

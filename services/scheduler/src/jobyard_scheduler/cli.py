@@ -1,29 +1,36 @@
-"""``jobyard-scheduler``: ``import`` runs one feed import (what the hourly CronJob runs)."""
+"""``jobyard-scheduler``: ``import`` runs one feed import (what the hourly CronJob runs);
+``run`` fires due delayed and recurring tasks, leader-elected (the scheduler Deployment)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
+import signal
 import sys
 
 from jobyard_libs.logging import configure_logging
 
 from jobyard_scheduler.imports.command import UnknownFeed, run_import
+from jobyard_scheduler.loop.command import run_loop
 from jobyard_scheduler.settings import SchedulerSettings
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="jobyard-scheduler", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("import", help="import every enabled feed source once")
-    run.add_argument(
+    one = commands.add_parser("import", help="import every enabled feed source once")
+    one.add_argument(
         "--feed", action="append", dest="feeds", metavar="URL", help="only this source (repeatable)"
     )
+    commands.add_parser("run", help="fire due delayed and recurring tasks (leader-elected), until SIGTERM")
     args = parser.parse_args(argv)
 
     settings = SchedulerSettings()
     configure_logging(service="scheduler", level=settings.log_level, fmt=settings.log_format.value)
+    if args.command == "run":
+        asyncio.run(_run_until_signalled(settings))
+        return 0
     try:
         summary = asyncio.run(run_import(settings, args.feeds))
     except UnknownFeed as exc:
@@ -31,6 +38,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     sys.stdout.write(json.dumps(summary, default=str) + "\n")
     return 1 if summary["status"] == "failed" else 0
+
+
+async def _run_until_signalled(settings: SchedulerSettings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await run_loop(settings, stop)
 
 
 if __name__ == "__main__":

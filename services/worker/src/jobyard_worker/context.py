@@ -66,7 +66,9 @@ class WorkerContextMiddleware(Middleware):
         # The AsyncIO middleware, earlier in the list, has started the loop by now.
         _loop().run_coroutine(self._open(broker))
 
-    def before_worker_shutdown(self, broker: Broker, worker: Worker) -> None:
+    def after_worker_shutdown(self, broker: Broker, worker: Worker) -> None:
+        # Not before_worker_shutdown: in-flight messages still finish after that, and need
+        # MongoDB. after_* hooks run in reverse order, so the event loop still runs here.
         _loop().run_coroutine(self._close())
 
 

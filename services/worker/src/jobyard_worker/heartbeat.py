@@ -40,7 +40,8 @@ class WorkerHeartbeat(Middleware):
         self._thread = threading.Thread(target=beat, name="jobyard-heartbeat", daemon=True)
         self._thread.start()
 
-    def before_worker_shutdown(self, broker: RedisBroker, worker: Worker) -> None:  # type: ignore[override]
+    def after_worker_shutdown(self, broker: RedisBroker, worker: Worker) -> None:  # type: ignore[override]
+        # Beat until in-flight messages are done: they are still ours while they run.
         self._stop.set()
         if self._thread is not None:
             self._thread.join(5)

@@ -3,7 +3,7 @@
 ``up`` starts Redis (the machine's ``redis-server``, or ``JOBYARD_REDIS_URL``), the
 embedded MongoDB (secantusdb under ``.data/mongo``, or ``JOBYARD_MONGODB_URL``), serves
 the sample feeds on loopback (unless ``JOBYARD_FEEDS`` is set), creates the first admin,
-starts auth, api and the worker, runs one feed import, prints the URLs and waits; Ctrl-C
+starts auth, api, the worker and the scheduler loop, runs one feed import, prints the URLs and waits; Ctrl-C
 stops all it started. ``ensure-redis`` only makes sure ``redis-server`` is installed (``make test``).
 """
 
@@ -150,6 +150,7 @@ def up(dev: DevSettings) -> int:
         _start_http_service(supervisor, "auth", dev.auth_port, env, timeout)
         api_url = _start_http_service(supervisor, "api", dev.api_port, env, timeout)
         supervisor.start("worker", [_bin("jobyard-worker")], env)
+        supervisor.start("scheduler", [_bin("jobyard-scheduler"), "run"], env)
 
         summary = _run_command([_bin("jobyard-scheduler"), "import"], env, "the first import")
         password = account["password"] or "(the JOBYARD_ADMIN_PASSWORD you set)"
@@ -158,6 +159,7 @@ def up(dev: DevSettings) -> int:
         say(f"  auth     {auth_url}        (docs: {auth_url}/docs)")
         say(f"  api      {api_url}        (docs: {api_url}/docs)")
         say("  worker   running (queues: imports, tasks.*)")
+        say("  scheduler running (fires delayed and recurring tasks)")
         if feeds is not None:
             say(f"  feeds    {feeds.base_url}/  (sample feeds, served locally)")
         say(

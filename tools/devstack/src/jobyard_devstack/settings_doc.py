@@ -19,7 +19,9 @@ SETTINGS_CLASSES = [
     ("jobyard_libs.settings", "TokenVerificationSettings", "api"),
     ("jobyard_auth.settings", "AuthSettings", "auth"),
     ("jobyard_libs.imports.settings", "ImportSettings", "api, scheduler, worker"),
+    ("jobyard_api.settings", "ApiSettings", "api"),
     ("jobyard_worker.settings", "WorkerSettings", "worker"),
+    ("jobyard_scheduler.settings", "SchedulerSettings", "scheduler"),
     ("jobyard_devstack.settings", "DevSettings", "make run"),
 ]
 

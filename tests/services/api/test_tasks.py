@@ -1,0 +1,230 @@
+"""The task engine through the API, with a real Dramatiq worker on real Redis."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from jobyard_worker.settings import WorkerSettings
+
+from tests.conftest import Isolation
+from tests.support.auth_service import AuthService
+from tests.support.imports import running_worker, settings_for
+from tests.support.tasks import wait_execution
+
+FAST_RETRIES = {"task_retry_base_ms": 20, "task_retry_max_ms": 100, "task_cancel_poll_seconds": 0.05}
+
+
+@pytest.fixture
+def worker(isolation: Isolation) -> Iterator[None]:
+    with running_worker(settings_for(isolation, WorkerSettings, **FAST_RETRIES), threads=4):
+        yield
+
+
+def task(**fields: Any) -> dict[str, Any]:
+    return {"name": "t", "kind": "noop", **fields}
+
+
+async def _create(
+    api: httpx.AsyncClient, headers: dict[str, str], body: dict[str, Any], **kw: Any
+) -> dict[str, Any]:
+    response = await api.post("/api/v1/tasks", json=body, headers=headers, **kw)
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+async def test_one_time_task_runs_and_is_recorded(
+    api: httpx.AsyncClient, auth: AuthService, worker: None
+) -> None:
+    me = auth.user_headers("runner@example.com")
+    created = await _create(api, me, task(kind="sleep", payload={"seconds": 0.05}, priority=9))
+    assert created["queue"] == "tasks.high"
+    assert created["status"] == "done"
+    done = await wait_execution(api, me, created["executionId"])
+    assert done["status"] == "completed"
+    assert done["attempts"] == 1
+    assert done["result"] == {"slept": 0.05}
+    assert done["durationMs"] >= 50
+    assert done["attemptHistory"][0]["status"] == "completed"
+    listed = (await api.get(f"/api/v1/tasks/{created['id']}/executions", headers=me)).json()
+    assert [e["id"] for e in listed["items"]] == [created["executionId"]]
+
+
+async def test_retries_then_dead_letter_then_replay_completes(
+    api: httpx.AsyncClient, auth: AuthService, worker: None
+) -> None:
+    me = auth.user_headers("retry@example.com")
+    created = await _create(api, me, task(kind="sleep", payload={"seconds": 0, "failTimes": 3}, maxRetries=2))
+    dead = await wait_execution(api, me, created["executionId"])
+    assert dead["status"] == "dead"
+    assert dead["attempts"] == 3
+    assert [a["status"] for a in dead["attemptHistory"]] == ["retrying", "retrying", "dead"]
+    assert "failing attempt 3" in dead["error"]
+
+    letters = (await api.get("/api/v1/dead-letters", headers=me)).json()
+    assert letters["total"] == 1
+    letter = letters["items"][0]
+    assert letter["executionId"] == created["executionId"]
+    assert letter["attempts"] == 3
+
+    replayed = await api.post(f"/api/v1/dead-letters/{letter['id']}/replay", headers=me)
+    assert replayed.status_code == 202
+    done = await wait_execution(api, me, created["executionId"])
+    assert done["status"] == "completed"  # attempt 4: the failure was transient
+    assert done["attempts"] == 4
+    assert done["replays"] == 1
+    assert (await api.get("/api/v1/dead-letters", headers=me)).json()["total"] == 0
+    again = await api.post(f"/api/v1/dead-letters/{letter['id']}/replay", headers=me)
+    assert again.status_code == 404
+
+
+async def test_timeout_fails_the_attempt(api: httpx.AsyncClient, auth: AuthService, worker: None) -> None:
+    me = auth.user_headers("slow@example.com")
+    created = await _create(api, me, task(kind="sleep", payload={"seconds": 5}, timeoutMs=200, maxRetries=0))
+    dead = await wait_execution(api, me, created["executionId"])
+    assert dead["status"] == "dead"
+    assert "timed out after 200 ms" in dead["error"]
+    assert dead["durationMs"] < 3000
+
+
+async def test_cancel_a_running_execution(api: httpx.AsyncClient, auth: AuthService, worker: None) -> None:
+    me = auth.user_headers("canceller@example.com")
+    created = await _create(api, me, task(kind="sleep", payload={"seconds": 30}))
+    await wait_execution(api, me, created["executionId"], {"processing"})
+    response = await api.post(f"/api/v1/executions/{created['executionId']}/cancel", headers=me)
+    assert response.status_code == 200
+    assert response.json()["cancelRequested"] is True
+    done = await wait_execution(api, me, created["executionId"], within=5)
+    assert done["status"] == "cancelled"
+
+
+async def test_cancel_a_queued_execution(api: httpx.AsyncClient, auth: AuthService) -> None:
+    me = auth.user_headers("queued@example.com")  # no worker: it stays queued
+    created = await _create(api, me, task())
+    response = await api.post(f"/api/v1/executions/{created['executionId']}/cancel", headers=me)
+    assert response.json()["status"] == "cancelled"
+    with running_worker(settings_for_isolation(api)):
+        pass  # even a worker that comes along later must not run it
+    final = (await api.get(f"/api/v1/executions/{created['executionId']}", headers=me)).json()
+    assert final["status"] == "cancelled"
+    assert final["attempts"] == 0
+
+
+def settings_for_isolation(api: httpx.AsyncClient) -> WorkerSettings:
+    app = api._transport.app  # type: ignore[attr-defined]
+    settings = app.state.settings
+    worker: WorkerSettings = WorkerSettings(
+        **{k: getattr(settings, k) for k in WorkerSettings.model_fields if hasattr(settings, k)}
+    )
+    return worker
+
+
+async def test_pause_resume_and_cancel_a_recurring_task(api: httpx.AsyncClient, auth: AuthService) -> None:
+    me = auth.user_headers("cron@example.com")
+    created = await _create(api, me, task(type="recurring", cron="*/5 * * * *", timezone="Europe/Berlin"))
+    assert created["status"] == "active"
+    next_run = datetime.fromisoformat(created["nextRunAt"])
+    assert next_run > datetime.now(UTC)
+    assert next_run.minute % 5 == 0
+    paused = (await api.post(f"/api/v1/tasks/{created['id']}/pause", headers=me)).json()
+    assert paused["status"] == "paused"
+    assert (await api.post(f"/api/v1/tasks/{created['id']}/pause", headers=me)).status_code == 409
+    resumed = (await api.post(f"/api/v1/tasks/{created['id']}/resume", headers=me)).json()
+    assert resumed["status"] == "active"
+    assert resumed["nextRunAt"] is not None
+    cancelled = (await api.post(f"/api/v1/tasks/{created['id']}/cancel", headers=me)).json()
+    assert cancelled["status"] == "cancelled"
+    assert cancelled["nextRunAt"] is None
+    assert (await api.post(f"/api/v1/tasks/{created['id']}/run", headers=me)).status_code == 409
+
+
+async def test_run_now_and_delete(api: httpx.AsyncClient, auth: AuthService, worker: None) -> None:
+    me = auth.user_headers("manual@example.com")
+    later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    created = await _create(api, me, task(type="delayed", scheduledAt=later))
+    assert created["nextRunAt"] == created["scheduledAt"]
+    started = await api.post(f"/api/v1/tasks/{created['id']}/run", headers=me)
+    assert started.status_code == 202
+    done = await wait_execution(api, me, started.json()["executionId"])
+    assert done["trigger"] == "manual"
+    assert done["status"] == "completed"
+    assert (await api.delete(f"/api/v1/tasks/{created['id']}", headers=me)).status_code == 204
+    assert (await api.get(f"/api/v1/tasks/{created['id']}", headers=me)).status_code == 404
+
+
+async def test_idempotency_key(api: httpx.AsyncClient, auth: AuthService) -> None:
+    me = auth.user_headers("idem@example.com")
+    keyed = {**me, "Idempotency-Key": "k-1"}
+    first = await _create(api, keyed, task(name="once"))
+    again = await _create(api, keyed, task(name="once"))
+    assert again["id"] == first["id"]
+    assert again["executionId"] == first["executionId"]
+    other = await api.post(
+        "/api/v1/tasks", json=task(name="different"), headers={**me, "Idempotency-Key": "k-1"}
+    )
+    assert other.status_code == 409
+    assert other.json()["error"]["code"] == "idempotency_key_reused"
+    someone_else = await _create(
+        api, {**auth.user_headers("idem2@example.com"), "Idempotency-Key": "k-1"}, task(name="once")
+    )
+    assert someone_else["id"] != first["id"]  # keys are per user
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (task(kind="teleport"), "kind"),
+        (task(type="recurring", cron="61 * * * *"), "cron"),
+        (task(type="recurring", cron="* * *"), "cron"),
+        (task(type="recurring"), "cron"),
+        (task(type="recurring", cron="* * * * *", timezone="Mars/Olympus"), "timezone"),
+        (task(type="delayed", scheduledAt="2020-01-01T00:00:00Z"), "scheduledAt"),
+        (task(type="delayed"), "scheduledAt"),
+        (task(kind="sleep", payload={"seconds": -1}), "payload.seconds"),
+        (task(kind="sleep", payload={"minutes": 1}), "payload.minutes"),
+        (task(kind="noop", payload={"blob": "x" * 70_000}), "payload"),
+        (task(priority=11), "priority"),
+        (task(maxRetries=-1), "maxRetries"),
+    ],
+)
+async def test_bad_submissions_name_the_field(
+    api: httpx.AsyncClient, auth: AuthService, body: dict[str, Any], field: str
+) -> None:
+    me = auth.user_headers("picky@example.com")
+    response = await api.post("/api/v1/tasks", json=body, headers=me)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["field"] == field
+    assert (await api.get("/api/v1/tasks", headers=me)).json()["total"] == 0  # nothing stored
+
+
+async def test_another_users_task_is_404(api: httpx.AsyncClient, auth: AuthService) -> None:
+    mine = await _create(api, auth.user_headers("owner@example.com"), task())
+    stranger = auth.user_headers("stranger@example.com")
+    assert (await api.get(f"/api/v1/tasks/{mine['id']}", headers=stranger)).status_code == 404
+    assert (await api.get(f"/api/v1/executions/{mine['executionId']}", headers=stranger)).status_code == 404
+    assert (
+        await api.post(f"/api/v1/executions/{mine['executionId']}/cancel", headers=stranger)
+    ).status_code == 404
+    assert (await api.get(f"/api/v1/tasks/{mine['id']}", headers=auth.admin_headers())).status_code == 200
+    listed = (await api.get("/api/v1/tasks", headers=stranger)).json()
+    assert listed["total"] == 0
+
+
+async def test_batch(api: httpx.AsyncClient, auth: AuthService, worker: None) -> None:
+    me = auth.user_headers("batch@example.com")
+    response = await api.post(
+        "/api/v1/tasks:batch", json={"tasks": [task(name=f"n{i}") for i in range(50)]}, headers=me
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert len(body["executionIds"]) == 50
+    assert body["queued"] == 50
+    for execution_id in body["executionIds"][::10]:
+        assert (await wait_execution(api, me, execution_id))["status"] == "completed"
+    bad = await api.post("/api/v1/tasks:batch", json={"tasks": [task(), task(kind="nope")]}, headers=me)
+    assert bad.status_code == 422
+    assert bad.json()["error"]["field"] == "tasks.1.kind"

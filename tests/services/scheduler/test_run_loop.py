@@ -1,0 +1,199 @@
+"""``jobyard-scheduler run``: leader election, exactly-once runs, misfires, Redis outages."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import signal
+import subprocess
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from jobyard_api.app import create_app
+from jobyard_api.settings import ApiSettings
+from jobyard_devstack.net import free_port
+from jobyard_libs.queue.broker import create_broker
+from jobyard_libs.tasks.models import MisfirePolicy, TaskStatus, TaskType
+from jobyard_libs.tasks.repository import INDEXES, ExecutionRepository, TaskRepository
+from jobyard_scheduler.loop.firing import Firing
+from jobyard_scheduler.loop.leader import LeaderLease
+from jobyard_scheduler.settings import SchedulerSettings
+from jobyard_worker.settings import WorkerSettings
+from redis.asyncio import Redis
+
+from tests.conftest import Isolation
+from tests.support.asgi import client_for
+from tests.support.auth_service import AuthService
+from tests.support.imports import mongo, running_worker, settings_for, wait_until_async
+from tests.support.processes import bin_path
+from tests.support.tasks import wait_execution
+
+START = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def db(isolation: Isolation) -> AsyncIterator[Any]:
+    client, database = mongo(isolation)
+    await database.tasks.create_indexes([s.model() for s in INDEXES if s.collection == "tasks"])
+    await database.executions.create_indexes([s.model() for s in INDEXES if s.collection == "executions"])
+    yield database
+    await client.close()
+
+
+def _task(
+    cron: str = "* * * * *", *, next_run_at: datetime = START, policy: MisfirePolicy = MisfirePolicy.FIRE_ONCE
+) -> dict[str, Any]:
+    return {
+        "ownerId": "u1", "name": "every minute", "description": None, "type": TaskType.RECURRING.value,
+        "kind": "noop", "payload": {}, "priority": 5, "queue": "tasks.default", "status": TaskStatus.ACTIVE.value,
+        "scheduledAt": None, "cron": cron, "timezone": "UTC", "misfirePolicy": policy.value,
+        "nextRunAt": next_run_at, "maxRetries": 0, "timeoutMs": 1000,
+    }  # fmt: skip
+
+
+async def test_two_scheduler_processes_fire_every_run_exactly_once(
+    isolation: Isolation, db: Any, tmp_path: Path
+) -> None:
+    task = await TaskRepository(db).insert(_task())
+    env = {
+        **os.environ,
+        **isolation.env(),
+        "JOBYARD_SCHEDULER_CLOCK_START": START.isoformat(),
+        "JOBYARD_SCHEDULER_CLOCK_SPEED": "600",  # ten minutes a second
+        "JOBYARD_SCHEDULER_TICK_SECONDS": "0.05",
+        "JOBYARD_SCHEDULER_LEASE_MS": "400",
+        "JOBYARD_LOG_LEVEL": "WARNING",
+    }
+    processes = [_start_scheduler(env, tmp_path / f"{name}.log") for name in ("a", "b")]
+
+    async def fired(at_least: int) -> bool:
+        return bool(await db.executions.count_documents({}) >= at_least)
+
+    try:
+        await wait_until_async(lambda: fired(40), within=60, what="40 runs")
+        processes[0].send_signal(signal.SIGKILL)  # the leader (or not) dies; the other one goes on
+        count = await db.executions.count_documents({})
+        await wait_until_async(lambda: fired(count + 20), within=60, what="20 more runs after the kill")
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        codes = [process.wait(30) for process in processes]
+    assert codes[1] == 0
+    runs = sorted([e["scheduledFor"] async for e in db.executions.find({"taskId": task["_id"]})])
+    assert len(runs) >= 60
+    assert len(runs) == len(set(runs)), "a run fired twice"
+    gaps = [b - a for a, b in itertools.pairwise(runs)]
+    assert all(g >= timedelta(minutes=1) for g in gaps)
+    # a leader dying costs at most the lease: the survivor catches up with one run (fire_once)
+    assert sum(1 for g in gaps if g > timedelta(minutes=1)) <= 1
+    assert runs[0] == START
+
+
+def _start_scheduler(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [bin_path("jobyard-scheduler"), "run"], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+
+
+async def test_a_stale_leader_cannot_fire(isolation: Isolation, db: Any) -> None:
+    tasks, executions = TaskRepository(db), ExecutionRepository(db)
+    settings = settings_for(isolation, SchedulerSettings)
+    broker = create_broker(settings)
+    try:
+        await tasks.insert(_task(next_run_at=START))
+        firing = Firing(tasks, executions, broker, misfire_grace=timedelta(seconds=60))
+        assert (await firing.tick(START, fence=7)).fired == 1
+        await db.tasks.update_one({}, {"$set": {"nextRunAt": START + timedelta(minutes=1)}})
+        assert (await firing.tick(START + timedelta(minutes=1), fence=6)).fired == 0  # older token
+        assert (await firing.tick(START + timedelta(minutes=1), fence=8)).fired == 1
+        assert await db.executions.count_documents({}) == 2
+    finally:
+        broker.close()
+
+
+@pytest.mark.parametrize(("policy", "runs"), [(MisfirePolicy.FIRE_ONCE, 1), (MisfirePolicy.SKIP, 0)])
+async def test_misfire_policy(isolation: Isolation, db: Any, policy: MisfirePolicy, runs: int) -> None:
+    tasks, executions = TaskRepository(db), ExecutionRepository(db)
+    broker = create_broker(settings_for(isolation, SchedulerSettings))
+    try:
+        await tasks.insert(_task(next_run_at=START, policy=policy))
+        late = START + timedelta(hours=3, seconds=30)  # no scheduler lived for three hours
+        result = await Firing(tasks, executions, broker, misfire_grace=timedelta(seconds=60)).tick(
+            late, fence=1
+        )
+        assert result.fired == runs
+        assert await db.executions.count_documents({}) == runs
+        task = await db.tasks.find_one({})
+        assert task["nextRunAt"] == START + timedelta(hours=3, minutes=1)  # the next one after now
+    finally:
+        broker.close()
+
+
+async def test_leadership_moves_when_the_lease_lapses(isolation: Isolation) -> None:
+    redis = Redis.from_url(isolation.redis_url)
+    try:
+        first = LeaderLease(redis, f"{isolation.key_prefix}scheduler", lease_ms=200)
+        second = LeaderLease(redis, f"{isolation.key_prefix}scheduler", lease_ms=200)
+        assert await first.hold()
+        assert not await second.hold()
+        assert await first.hold()  # renewing keeps it
+        await asyncio.sleep(0.3)  # the first leader froze past its lease
+        assert await second.hold()
+        assert second.fence is not None
+        assert first.fence is not None
+        assert second.fence > first.fence
+        assert not await first.hold()
+    finally:
+        await redis.aclose()
+
+
+async def test_redis_down_at_submission_then_queued_when_back(
+    isolation: Isolation, db: Any, auth: AuthService
+) -> None:
+    down: ApiSettings = settings_for(
+        isolation,
+        ApiSettings,
+        redis_url=f"redis://127.0.0.1:{free_port()}/0",
+        auth_url=auth.url,
+        auth_jwks_url=auth.jwks_url,
+    )
+    me = auth.user_headers("outage@example.com")
+    async with client_for(create_app(down)) as api:
+        response = await api.post("/api/v1/tasks", json={"name": "during outage", "kind": "noop"}, headers=me)
+        assert response.status_code == 201, response.text
+        execution_id = response.json()["executionId"]
+        pending = (await api.get(f"/api/v1/executions/{execution_id}", headers=me)).json()
+        assert pending["status"] == "pending"
+        assert pending["enqueuedAt"] is None
+
+    back = settings_for(isolation, SchedulerSettings)  # Redis is back: the leader's sweep queues it
+    broker = create_broker(back)
+    try:
+        result = await Firing(
+            TaskRepository(db), ExecutionRepository(db), broker, misfire_grace=timedelta(seconds=60)
+        ).tick(datetime.now(UTC), fence=1)
+        assert result.queued == 1
+    finally:
+        broker.close()
+    up: ApiSettings = settings_for(isolation, ApiSettings, auth_url=auth.url, auth_jwks_url=auth.jwks_url)
+    with running_worker(settings_for(isolation, WorkerSettings)):
+        async with client_for(create_app(up)) as api:
+            done = await wait_execution(api, me, execution_id)
+    assert done["status"] == "completed"
+
+
+@pytest.fixture(scope="module")
+def auth(mongodb_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    from tests.support.auth_service import auth_service
+
+    with auth_service(mongodb_url, redis_url, tmp_path_factory.mktemp("auth")) as service:
+        yield service
+
+
+_ = httpx  # typing only

@@ -1,0 +1,75 @@
+"""SIGTERM to the worker mid-task: the in-flight task finishes; nothing is lost."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from bson import ObjectId
+from jobyard_libs.mongo import utcnow
+from jobyard_libs.queue.broker import create_broker
+from jobyard_libs.tasks.dispatch import dispatch
+from jobyard_libs.tasks.models import TaskStatus, TaskType
+from jobyard_libs.tasks.repository import ExecutionRepository, TaskRepository
+
+from tests.conftest import Isolation
+from tests.services.worker.test_import_batches import _stop_gracefully
+from tests.support.imports import mongo, settings_for, wait_until_async
+from tests.support.processes import bin_path
+
+
+@pytest.fixture
+async def db(isolation: Isolation) -> AsyncIterator[Any]:
+    client, database = mongo(isolation)
+    yield database
+    await client.close()
+
+
+async def _status(db: Any, execution_id: ObjectId) -> str:
+    doc = await db.executions.find_one({"_id": execution_id})
+    return str(doc["status"])
+
+
+def _start_worker(isolation: Isolation, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        env = {**os.environ, **isolation.env()}
+        return subprocess.Popen(
+            [bin_path("jobyard-worker")],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+async def test_sigterm_mid_task_lets_it_finish(isolation: Isolation, db: Any, tmp_path: Path) -> None:
+    tasks, executions = TaskRepository(db), ExecutionRepository(db)
+    task = await tasks.insert({
+        "ownerId": "u1", "name": "slow", "description": None, "type": TaskType.ONE_TIME.value, "kind": "sleep",
+        "payload": {"seconds": 2}, "priority": 5, "queue": "tasks.default", "status": TaskStatus.DONE.value,
+        "scheduledAt": None, "cron": None, "timezone": "UTC", "misfirePolicy": "fire_once", "nextRunAt": None,
+        "maxRetries": 0, "timeoutMs": 30_000,
+    })  # fmt: skip
+    execution = await executions.create(task, utcnow(), "submit")
+    assert execution is not None
+    broker = create_broker(settings_for(isolation))
+    try:
+        assert await dispatch(broker, executions, [execution]) == 1
+    finally:
+        broker.close()
+
+    worker = _start_worker(isolation, tmp_path / "worker.log")
+
+    async def running() -> bool:
+        return await _status(db, execution["_id"]) == "processing"
+
+    await wait_until_async(running, within=60, what="the task to start")
+    code = _stop_gracefully(worker)  # SIGTERM while the 2-second task runs
+    assert code == 0, (tmp_path / "worker.log").read_text()[-2000:]
+    done = await db.executions.find_one({"_id": execution["_id"]})
+    assert done["status"] == "completed"
+    assert done["attempts"] == 1
