@@ -17,10 +17,13 @@ from jobyard_libs.queue.sender import enqueue
 from jobyard_libs.tasks.repository import ExecutionRepository
 
 log = structlog.get_logger(__name__)
+INFRASTRUCTURE_RETRIES = 5
 
 
-async def dispatch(broker: Broker, executions: ExecutionRepository, docs: list[Document]) -> int:
-    """Queue ``docs``; returns how many were queued (the rest wait for the scheduler)."""
+async def dispatch(
+    broker: Broker, executions: ExecutionRepository, docs: list[Document], *, delay_ms: int | None = None
+) -> int:
+    """Queue ``docs`` (after ``delay_ms``); returns how many were queued (the rest wait for the scheduler)."""
     queued = []
     for doc in docs:
         try:
@@ -29,7 +32,10 @@ async def dispatch(broker: Broker, executions: ExecutionRepository, docs: list[D
                 ActorName.TASK_EXECUTE,
                 ExecutePayload(execution_id=str(doc["_id"])),
                 queue=Queue(doc["queue"]),
-                max_retries=doc["maxRetries"],
+                delay_ms=delay_ms,
+                # A task's own failures are retried per execution (tasks.outcomes); these
+                # Dramatiq retries only cover infrastructure errors (MongoDB briefly away).
+                max_retries=INFRASTRUCTURE_RETRIES,
             )
         except RedisError as exc:
             log.warning("execution_not_queued", execution_id=str(doc["_id"]), error=str(exc))

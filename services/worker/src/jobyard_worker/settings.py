@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from jobyard_libs.imports.settings import ImportSettings
 from jobyard_libs.queue.contracts import Queue
+from jobyard_libs.tasks.settings import TaskSettings
 from pydantic import Field
 
 
-class WorkerSettings(ImportSettings):
+class WorkerSettings(ImportSettings, TaskSettings):
     worker_processes: int = Field(1, ge=1, le=64, description="Worker processes (Dramatiq --processes).")
     worker_threads: int = Field(
         8, ge=1, le=256, description="Threads per worker process (Dramatiq --threads)."
@@ -15,10 +16,6 @@ class WorkerSettings(ImportSettings):
     worker_queues: list[Queue] = Field(
         default_factory=lambda: list(Queue), description="Queues this worker consumes (JSON list)."
     )
-    task_retry_base_ms: int = Field(
-        1000, ge=1, description="First retry delay of a failed task (doubles, with jitter)."
-    )
-    task_retry_max_ms: int = Field(300_000, ge=1, description="Longest retry delay of a failed task.")
     task_cancel_poll_seconds: float = Field(
         0.5, gt=0, description="How often a running task checks for a cancel."
     )

@@ -23,7 +23,8 @@ class KindContext:
     owner_id: str
     attempt: int
     resources: Any  # jobyard_libs.app.Resources in the worker
-    settings: Any
+    settings: Any  # the worker's settings
+    broker: Any  # the worker's Dramatiq broker
 
 
 @dataclass(frozen=True)

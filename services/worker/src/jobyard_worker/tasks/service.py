@@ -9,20 +9,18 @@ execution is ``dead`` and a dead letter is recorded, from which it can be replay
 from __future__ import annotations
 
 import asyncio
-import random
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-import dramatiq
 import structlog
 from bson import ObjectId
 from dramatiq import Broker
 from jobyard_libs.mongo import Document, utcnow
-from jobyard_libs.queue.contracts import ActorName, ExecutePayload, Queue
-from jobyard_libs.queue.sender import enqueue
+from jobyard_libs.tasks.dispatch import dispatch
 from jobyard_libs.tasks.kinds import KINDS, KindContext
 from jobyard_libs.tasks.models import ExecutionStatus
+from jobyard_libs.tasks.outcomes import settle_failure
 from jobyard_libs.tasks.repository import DeadLetterRepository, ExecutionRepository
 from pydantic import ValidationError
 
@@ -47,11 +45,6 @@ class Executor:
     broker: Broker
     settings: WorkerSettings
     resources: Any
-
-    def backoff_ms(self, attempt: int) -> int:
-        """Exponential with full jitter in its upper half: base x 2^(attempt-1), capped."""
-        ceiling = min(self.settings.task_retry_base_ms * 2 ** (attempt - 1), self.settings.task_retry_max_ms)
-        return int(ceiling * random.uniform(0.5, 1.0))  # noqa: S311 - jitter, not cryptography
 
     async def execute(self, execution_id: ObjectId) -> ExecutionStatus | None:
         doc = await self.executions.start_attempt(execution_id)
@@ -88,7 +81,9 @@ class Executor:
             payload = kind.payload.model_validate(doc["payload"])
         except ValidationError as exc:
             raise ValueError(f"invalid payload: {exc.errors()[0]['msg']}") from exc
-        context = KindContext(str(doc["_id"]), doc["ownerId"], attempt, self.resources, self.settings)
+        context = KindContext(
+            str(doc["_id"]), doc["ownerId"], attempt, self.resources, self.settings, self.broker
+        )
         work = asyncio.ensure_future(kind.run(context, payload))
         watch = asyncio.ensure_future(self._watch_cancel(doc["_id"]))
         try:
@@ -114,21 +109,17 @@ class Executor:
     async def _failed(
         self, doc: Document, attempt: int, started: Any, error: str, bound: Any
     ) -> ExecutionStatus:
-        retry = attempt - doc.get("attemptBase", 0)  # a replay starts a fresh retry budget
-        if retry <= doc["maxRetries"]:
-            delay = self.backoff_ms(retry)
-            await self.executions.finish_attempt(
-                doc["_id"], attempt=attempt, status=ExecutionStatus.RETRYING, started_at=started, error=error,
-                retry_at=utcnow() + timedelta(milliseconds=delay),
-            )  # fmt: skip
-            bound.warning("execution_retrying", error=error, delay_ms=delay)
-            raise dramatiq.Retry(message=error, delay=delay)
-        final = await self.executions.finish_attempt(
-            doc["_id"], attempt=attempt, status=ExecutionStatus.DEAD, started_at=started, error=error
+        bound.info("attempt_failed", error=error)
+        return await settle_failure(
+            self.executions,
+            self.dead_letters,
+            self.broker,
+            self.settings,
+            doc,
+            attempt=attempt,
+            started=started,
+            error=error,
         )
-        await self.dead_letters.record(final or doc, error)
-        bound.error("execution_dead", error=error)
-        return ExecutionStatus.DEAD
 
     async def _not_started(self, execution_id: ObjectId) -> None:
         """Cancelled, finished, or still running elsewhere: decide what this delivery means."""
@@ -154,6 +145,5 @@ class Executor:
             return None
         # A redelivery while the attempt may still run: look again when it must have ended.
         delay = int((stale_at - utcnow()).total_seconds() * 1000) + 1
-        enqueue(self.broker, ActorName.TASK_EXECUTE, ExecutePayload(execution_id=str(execution_id)),
-                queue=Queue(doc["queue"]), delay_ms=delay, max_retries=doc["maxRetries"])  # fmt: skip
+        await dispatch(self.broker, self.executions, [doc], delay_ms=delay)
         return None

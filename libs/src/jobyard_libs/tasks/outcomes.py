@@ -1,0 +1,61 @@
+"""What happens after an attempt fails: a retry later, or a dead letter.
+
+Shared by the worker (a task raised or timed out), the api (a callback reported failure)
+and the scheduler (a callback never came). A retry is queued again with an exponential
+backoff with jitter, counted from the last replay; when no retry is left, the execution
+is ``dead`` and a dead letter is recorded.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+
+import structlog
+from dramatiq import Broker
+
+from jobyard_libs.mongo import Document, utcnow
+from jobyard_libs.tasks.dispatch import dispatch
+from jobyard_libs.tasks.models import ExecutionStatus
+from jobyard_libs.tasks.repository import DeadLetterRepository, ExecutionRepository
+from jobyard_libs.tasks.settings import TaskSettings
+
+log = structlog.get_logger(__name__)
+
+
+def backoff_ms(retry: int, settings: TaskSettings) -> int:
+    """base x 2^(retry-1), capped, with jitter over its upper half."""
+    ceiling = min(settings.task_retry_base_ms * 2 ** (retry - 1), settings.task_retry_max_ms)
+    return int(ceiling * random.uniform(0.5, 1.0))  # noqa: S311 - jitter, not cryptography
+
+
+async def settle_failure(
+    executions: ExecutionRepository,
+    dead_letters: DeadLetterRepository,
+    broker: Broker,
+    settings: TaskSettings,
+    doc: Document,
+    *,
+    attempt: int,
+    started: datetime,
+    error: str,
+) -> ExecutionStatus:
+    retry = attempt - doc.get("attemptBase", 0)  # a replay starts a fresh retry budget
+    if retry <= doc["maxRetries"]:
+        delay = backoff_ms(retry, settings)
+        updated = await executions.finish_attempt(
+            doc["_id"], attempt=attempt, status=ExecutionStatus.RETRYING, started_at=started, error=error,
+            retry_at=utcnow() + timedelta(milliseconds=delay),
+        )  # fmt: skip
+        if updated is not None:
+            await dispatch(broker, executions, [updated], delay_ms=delay)
+        log.warning(
+            "execution_retrying", execution_id=str(doc["_id"]), attempt=attempt, error=error, delay_ms=delay
+        )
+        return ExecutionStatus.RETRYING
+    final = await executions.finish_attempt(
+        doc["_id"], attempt=attempt, status=ExecutionStatus.DEAD, started_at=started, error=error
+    )
+    await dead_letters.record(final or doc, error)
+    log.error("execution_dead", execution_id=str(doc["_id"]), attempt=attempt, error=error)
+    return ExecutionStatus.DEAD
