@@ -30,9 +30,15 @@ class FeedServer:
         self.routes: dict[str, Route] = {}
         self.hits: Counter[str] = Counter()
         self.conditional_hits: Counter[str] = Counter()
+        self.bodies: dict[str, bytes] = {}
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # webhooks and notifications: read the body, answer as GET does
+                length = int(self.headers.get("Content-Length") or 0)
+                outer.bodies[self.path] = self.rfile.read(length)
+                self.do_GET()
+
             def do_GET(self) -> None:
                 outer.hits[self.path] += 1
                 route = outer.routes.get(self.path)

@@ -19,7 +19,7 @@ from jobyard_api.settings import ApiSettings
 from jobyard_devstack.net import free_port
 from jobyard_libs.queue.broker import create_broker
 from jobyard_libs.tasks.models import MisfirePolicy, TaskStatus, TaskType
-from jobyard_libs.tasks.repository import INDEXES, ExecutionRepository, TaskRepository
+from jobyard_libs.tasks.repository import INDEXES, DeadLetterRepository, ExecutionRepository, TaskRepository
 from jobyard_scheduler.loop.firing import Firing
 from jobyard_scheduler.loop.leader import LeaderLease
 from jobyard_scheduler.settings import SchedulerSettings
@@ -101,13 +101,20 @@ def _start_scheduler(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
         )
 
 
+def _firing(db: Any, broker: Any) -> Firing:
+    return Firing(
+        TaskRepository(db), ExecutionRepository(db), DeadLetterRepository(db), broker,
+        SchedulerSettings(_env_file=None), misfire_grace=timedelta(seconds=60),
+    )  # fmt: skip
+
+
 async def test_a_stale_leader_cannot_fire(isolation: Isolation, db: Any) -> None:
-    tasks, executions = TaskRepository(db), ExecutionRepository(db)
+    tasks = TaskRepository(db)
     settings = settings_for(isolation, SchedulerSettings)
     broker = create_broker(settings)
     try:
         await tasks.insert(_task(next_run_at=START))
-        firing = Firing(tasks, executions, broker, misfire_grace=timedelta(seconds=60))
+        firing = _firing(db, broker)
         assert (await firing.tick(START, fence=7)).fired == 1
         await db.tasks.update_one({}, {"$set": {"nextRunAt": START + timedelta(minutes=1)}})
         assert (await firing.tick(START + timedelta(minutes=1), fence=6)).fired == 0  # older token
@@ -119,14 +126,12 @@ async def test_a_stale_leader_cannot_fire(isolation: Isolation, db: Any) -> None
 
 @pytest.mark.parametrize(("policy", "runs"), [(MisfirePolicy.FIRE_ONCE, 1), (MisfirePolicy.SKIP, 0)])
 async def test_misfire_policy(isolation: Isolation, db: Any, policy: MisfirePolicy, runs: int) -> None:
-    tasks, executions = TaskRepository(db), ExecutionRepository(db)
+    tasks = TaskRepository(db)
     broker = create_broker(settings_for(isolation, SchedulerSettings))
     try:
         await tasks.insert(_task(next_run_at=START, policy=policy))
         late = START + timedelta(hours=3, seconds=30)  # no scheduler lived for three hours
-        result = await Firing(tasks, executions, broker, misfire_grace=timedelta(seconds=60)).tick(
-            late, fence=1
-        )
+        result = await _firing(db, broker).tick(late, fence=1)
         assert result.fired == runs
         assert await db.executions.count_documents({}) == runs
         task = await db.tasks.find_one({})
@@ -175,9 +180,7 @@ async def test_redis_down_at_submission_then_queued_when_back(
     back = settings_for(isolation, SchedulerSettings)  # Redis is back: the leader's sweep queues it
     broker = create_broker(back)
     try:
-        result = await Firing(
-            TaskRepository(db), ExecutionRepository(db), broker, misfire_grace=timedelta(seconds=60)
-        ).tick(datetime.now(UTC), fence=1)
+        result = await _firing(db, broker).tick(datetime.now(UTC), fence=1)
         assert result.queued == 1
     finally:
         broker.close()

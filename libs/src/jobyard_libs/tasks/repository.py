@@ -48,6 +48,7 @@ INDEXES = [
     EXECUTION_LIST,
     IndexSpec(EXECUTIONS, [("taskId", 1), ("scheduledFor", 1)], unique=True),
     IndexSpec(EXECUTIONS, [("status", 1), ("enqueuedAt", 1)]),  # pending, never queued
+    IndexSpec(EXECUTIONS, [("awaitingCallback", 1), ("callbackDeadline", 1)]),  # callbacks overdue
     *DEAD_LETTER_FILTERS,
     DEAD_LETTER_LIST,
     IndexSpec(DEAD_LETTERS, [("executionId", 1)], unique=True),
@@ -220,7 +221,14 @@ class ExecutionRepository:
     ) -> Document | None:
         now = utcnow()
         finished = status is not ExecutionStatus.RETRYING
-        fields: Document = {"status": status.value, "updatedAt": now, "error": error, "retryAt": retry_at}
+        fields: Document = {
+            "status": status.value,
+            "updatedAt": now,
+            "error": error,
+            "retryAt": retry_at,
+            "awaitingCallback": False,
+            "callbackDeadline": None,
+        }
         if finished:
             fields.update(
                 completedAt=now, durationMs=int((now - started_at).total_seconds() * 1000), result=result
@@ -238,26 +246,36 @@ class ExecutionRepository:
             return_document=ReturnDocument.AFTER,
         )
 
-    async def cancel(self, execution_id: ObjectId) -> Document | None:
-        """Cancel a queued execution at once; a running one is asked to stop."""
-        now = utcnow()
-        queued = await self.collection.find_one_and_update(
-            {
-                "_id": execution_id,
-                "status": {"$in": [ExecutionStatus.PENDING.value, ExecutionStatus.RETRYING.value]},
-            },
-            {
-                "$set": {
-                    "status": ExecutionStatus.CANCELLED.value,
-                    "cancelRequested": True,
-                    "completedAt": now,
-                    "updatedAt": now,
-                }
-            },
+    async def await_callback(
+        self, execution_id: ObjectId, *, attempt: int, deadline: datetime
+    ) -> Document | None:
+        """The attempt goes on outside the worker until a callback or ``deadline``."""
+        return await self.collection.find_one_and_update(
+            {"_id": execution_id, "status": ExecutionStatus.PROCESSING.value, "attempts": attempt},
+            {"$set": {"awaitingCallback": True, "callbackDeadline": deadline, "updatedAt": utcnow()}},
             return_document=ReturnDocument.AFTER,
         )
-        if queued is not None:
-            return queued
+
+    async def overdue_callbacks(self, now: datetime, limit: int = 500) -> list[Document]:
+        query = {"awaitingCallback": True, "callbackDeadline": {"$lt": now}}
+        return await self.collection.find(query).limit(limit).to_list()
+
+    async def cancel(self, execution_id: ObjectId) -> Document | None:
+        """Cancel queued or callback-waiting work at once; running work is asked to stop."""
+        now = utcnow()
+        done = {"status": ExecutionStatus.CANCELLED.value, "cancelRequested": True, "completedAt": now,
+                "updatedAt": now, "awaitingCallback": False}  # fmt: skip
+        idle = {
+            "$or": [
+                {"status": {"$in": [ExecutionStatus.PENDING.value, ExecutionStatus.RETRYING.value]}},
+                {"status": ExecutionStatus.PROCESSING.value, "awaitingCallback": True},
+            ]
+        }
+        stopped = await self.collection.find_one_and_update(
+            {"_id": execution_id, **idle}, {"$set": done}, return_document=ReturnDocument.AFTER
+        )
+        if stopped is not None:
+            return stopped
         return await self.collection.find_one_and_update(
             {"_id": execution_id, "status": ExecutionStatus.PROCESSING.value},
             {"$set": {"cancelRequested": True, "updatedAt": now}},

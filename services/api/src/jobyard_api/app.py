@@ -17,6 +17,8 @@ from jobyard_libs.rate_limit import RateLimiter
 from jobyard_libs.tasks.repository import INDEXES as TASK_INDEXES
 from jobyard_libs.tokens import JwtVerifier, RemoteJwks
 
+from jobyard_api.callbacks import endpoints as callback_endpoints
+from jobyard_api.callbacks.service import CallbackService
 from jobyard_api.deps import ApiContext
 from jobyard_api.executions import endpoints as execution_endpoints
 from jobyard_api.executions.service import ExecutionService
@@ -65,6 +67,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
                 limit=settings.task_submit_rate_per_minute,
                 window=60,
             ),
+            CallbackService(resources.db, broker, settings),
         )
         try:
             yield
@@ -82,6 +85,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             job_endpoints.router,
             task_endpoints.router,
             execution_endpoints.router,
+            callback_endpoints.router,
         ],
         indexes=INDEXES,
         setup=setup,

@@ -10,6 +10,7 @@ from jobyard_libs.auth import AdminPrincipal, CurrentPrincipal
 from jobyard_libs.rate_limit import RateLimiter
 from jobyard_libs.schemas import PageParams, page_params
 
+from jobyard_api.callbacks.service import CallbackService
 from jobyard_api.executions.service import ExecutionService
 from jobyard_api.feed_sources.service import FeedSourceService
 from jobyard_api.imports.service import ImportService
@@ -25,6 +26,7 @@ class ApiContext:
     tasks: TaskService
     executions: ExecutionService
     submit_limit: RateLimiter
+    callbacks: CallbackService
 
 
 def _context(request: Request) -> ApiContext:

@@ -35,6 +35,8 @@ class ExecutionOut(ApiModel):
     result: dict[str, Any] | None
     error: str | None
     cancel_requested: bool
+    awaiting_callback: bool
+    callback_deadline: datetime | None
     created_at: datetime
 
 

@@ -42,6 +42,8 @@ def to_out(doc: Document) -> ExecutionOut:
         result=doc.get("result"),
         error=doc.get("error"),
         cancel_requested=doc.get("cancelRequested", False),
+        awaiting_callback=doc.get("awaitingCallback", False),
+        callback_deadline=doc.get("callbackDeadline"),
         created_at=doc["createdAt"],
     )
 

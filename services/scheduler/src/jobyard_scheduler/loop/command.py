@@ -9,7 +9,7 @@ from datetime import timedelta
 import structlog
 from jobyard_libs.app import open_resources
 from jobyard_libs.queue.broker import create_broker
-from jobyard_libs.tasks.repository import INDEXES, ExecutionRepository, TaskRepository
+from jobyard_libs.tasks.repository import INDEXES, DeadLetterRepository, ExecutionRepository, TaskRepository
 from redis.exceptions import RedisError
 
 from jobyard_scheduler.loop.clock import Clock, fast_clock, real_clock
@@ -37,7 +37,9 @@ async def run_loop(settings: SchedulerSettings, stop: asyncio.Event) -> None:
             firing = Firing(
                 TaskRepository(resources.db),
                 ExecutionRepository(resources.db),
+                DeadLetterRepository(resources.db),
                 broker,
+                settings,
                 misfire_grace=timedelta(seconds=settings.scheduler_misfire_grace_seconds),
             )
             leading = False

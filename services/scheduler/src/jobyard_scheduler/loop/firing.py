@@ -5,6 +5,8 @@ For each due task the execution of that run is created first (unique on
 guarded by the run it held and by the leader's fencing token. Whoever loses either race
 creates nothing. A run missed by more than the misfire grace (no leader lived) follows
 the task's policy: ``fire_once`` runs it once late and moves on; ``skip`` only moves on.
+Each tick also queues executions stored while Redis was down, and fails the attempts of
+``webhook-callback`` executions whose callback is overdue.
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ from dramatiq import Broker
 from jobyard_libs.mongo import Document
 from jobyard_libs.tasks.dispatch import dispatch
 from jobyard_libs.tasks.models import MisfirePolicy, TaskStatus, TaskType
-from jobyard_libs.tasks.repository import ExecutionRepository, TaskRepository
+from jobyard_libs.tasks.outcomes import settle_failure
+from jobyard_libs.tasks.repository import DeadLetterRepository, ExecutionRepository, TaskRepository
 from jobyard_libs.tasks.schedule import next_run
+from jobyard_libs.tasks.settings import TaskSettings
 
 log = structlog.get_logger(__name__)
 
@@ -28,6 +32,7 @@ class TickResult:
     fired: int = 0
     skipped: int = 0
     queued: int = 0
+    callbacks_overdue: int = 0
 
 
 class Firing:
@@ -35,13 +40,17 @@ class Firing:
         self,
         tasks: TaskRepository,
         executions: ExecutionRepository,
+        dead_letters: DeadLetterRepository,
         broker: Broker,
+        settings: TaskSettings,
         *,
         misfire_grace: timedelta,
     ) -> None:
         self.tasks = tasks
         self.executions = executions
+        self.dead_letters = dead_letters
         self.broker = broker
+        self.settings = settings
         self.misfire_grace = misfire_grace
 
     async def tick(self, now: datetime, fence: int) -> TickResult:
@@ -49,7 +58,18 @@ class Firing:
         for task in await self.tasks.due(now):
             await self._fire(task, now, fence, result)
         result.queued += await dispatch(self.broker, self.executions, await self.executions.never_enqueued())
+        result.callbacks_overdue = await self._overdue_callbacks(now)
         return result
+
+    async def _overdue_callbacks(self, now: datetime) -> int:
+        """A callback that never came fails its attempt (retried like any failure)."""
+        overdue = await self.executions.overdue_callbacks(now)
+        for doc in overdue:
+            await settle_failure(
+                self.executions, self.dead_letters, self.broker, self.settings, doc, attempt=doc["attempts"],
+                started=doc["lastAttemptAt"], error="no callback before the deadline",
+            )  # fmt: skip
+        return len(overdue)
 
     async def _fire(self, task: Document, now: datetime, fence: int, result: TickResult) -> None:
         due: datetime = task["nextRunAt"]

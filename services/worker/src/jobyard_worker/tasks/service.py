@@ -19,6 +19,7 @@ from dramatiq import Broker
 from jobyard_libs.mongo import Document, utcnow
 from jobyard_libs.tasks.dispatch import dispatch
 from jobyard_libs.tasks.kinds import KINDS, KindContext
+from jobyard_libs.tasks.kinds.webhook_callback import AwaitCallback
 from jobyard_libs.tasks.models import ExecutionStatus
 from jobyard_libs.tasks.outcomes import settle_failure
 from jobyard_libs.tasks.repository import DeadLetterRepository, ExecutionRepository
@@ -55,6 +56,11 @@ class Executor:
         bound = log.bind(execution_id=str(execution_id), kind=doc["kind"], attempt=attempt)
         try:
             result = await self._run(doc, attempt)
+        except AwaitCallback as waiting:
+            deadline = utcnow() + timedelta(milliseconds=waiting.timeout_ms)
+            await self.executions.await_callback(execution_id, attempt=attempt, deadline=deadline)
+            bound.info("execution_awaiting_callback", deadline=deadline.isoformat())
+            return ExecutionStatus.PROCESSING
         except AttemptCancelled:
             await self.executions.finish_attempt(
                 execution_id,

@@ -1,0 +1,215 @@
+"""Every task kind through the API and a real worker; callbacks and their signatures."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from jobyard_libs.mongo import utcnow
+from jobyard_libs.queue.broker import create_broker
+from jobyard_libs.signing import sign_headers
+from jobyard_libs.tasks.settings import DEV_WEBHOOK_SECRET
+from jobyard_worker.settings import WorkerSettings
+
+from tests.conftest import Isolation
+from tests.support.auth_service import AuthService
+from tests.support.feed_server import FeedServer
+from tests.support.imports import running_worker, settings_for
+from tests.support.tasks import wait_execution
+
+WORKER = {"task_retry_base_ms": 20, "task_retry_max_ms": 100, "task_cancel_poll_seconds": 0.05}
+
+
+@pytest.fixture
+def worker(isolation: Isolation) -> Iterator[None]:
+    with running_worker(
+        settings_for(isolation, WorkerSettings, http_task_allowed_hosts="127.0.0.1", **WORKER), threads=4
+    ):
+        yield
+
+
+async def _submit(api: httpx.AsyncClient, headers: dict[str, str], **body: Any) -> dict[str, Any]:
+    response = await api.post("/api/v1/tasks", json={"name": "k", **body}, headers=headers)
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+async def test_http_kind_calls_an_allowed_host(
+    api: httpx.AsyncClient, auth: AuthService, feeds: FeedServer, worker: None
+) -> None:
+    me = auth.user_headers("http@example.com")
+    url = feeds.serve("/hook", b'{"ok": true}', content_type="application/json")
+    created = await _submit(api, me, kind="http", payload={"url": url, "method": "GET"})
+    done = await wait_execution(api, me, created["executionId"])
+    assert done["status"] == "completed"
+    assert done["result"] == {"status": 200, "body": '{"ok": true}', "truncated": False}
+    failing = await _submit(api, me, kind="http", payload={"url": feeds.base_url + "/missing"}, maxRetries=1)
+    dead = await wait_execution(api, me, failing["executionId"])
+    assert dead["status"] == "dead"
+    assert "HTTP 404" in dead["error"]
+    assert dead["attempts"] == 2
+
+
+async def test_http_kind_refuses_loopback_unless_allowed(
+    api: httpx.AsyncClient, auth: AuthService, feeds: FeedServer, isolation: Isolation
+) -> None:
+    me = auth.user_headers("ssrf@example.com")
+    url = feeds.serve("/internal", b"secret")
+    with running_worker(settings_for(isolation, WorkerSettings, **WORKER)):  # no allowlist
+        created = await _submit(api, me, kind="http", payload={"url": url}, maxRetries=0)
+        dead = await wait_execution(api, me, created["executionId"])
+    assert dead["status"] == "dead"
+    assert "loopback, link-local and metadata addresses need an explicit allowlist entry" in dead["error"]
+    assert feeds.hits["/internal"] == 0
+    with running_worker(
+        settings_for(isolation, WorkerSettings, http_task_allowed_hosts="example.org", **WORKER)
+    ):
+        created = await _submit(api, me, kind="http", payload={"url": url}, maxRetries=0)
+        dead = await wait_execution(api, me, created["executionId"])
+    assert "not in JOBYARD_HTTP_TASK_ALLOWED_HOSTS" in dead["error"]
+    assert feeds.hits["/internal"] == 0
+
+
+async def test_import_feeds_kind(
+    api: httpx.AsyncClient, auth: AuthService, feeds: FeedServer, worker: None, db: Any
+) -> None:
+    admin = auth.admin_headers()
+    url = feeds.serve("/atom.xml", fixture="atom.xml")
+    await api.post("/api/v1/feed-sources", json={"url": url}, headers=admin)
+    created = await _submit(api, admin, kind="import-feeds", payload={"feedUrls": [url]})
+    done = await wait_execution(api, admin, created["executionId"])
+    assert done["status"] == "completed", done
+    [log_id] = done["result"]["importLogIds"]
+    log = (await api.get(f"/api/v1/imports/{log_id}", headers=admin)).json()
+    assert log["trigger"] == "task"
+
+
+def _signed(
+    body: dict[str, Any], *, secret: str = DEV_WEBHOOK_SECRET, age: float = 0
+) -> tuple[bytes, dict[str, str]]:
+    raw = json.dumps(body).encode()
+    return raw, {
+        "Content-Type": "application/json",
+        **sign_headers(raw, secret=secret, now=time.time() - age),
+    }
+
+
+async def test_webhook_callback_signature_checks(
+    api: httpx.AsyncClient, auth: AuthService, feeds: FeedServer, worker: None, db: Any
+) -> None:
+    me = auth.user_headers("callback@example.com")
+    notify = feeds.serve("/notify", b"{}")
+    created = await _submit(
+        api, me, kind="webhook-callback", payload={"notifyUrl": notify, "callbackTimeoutMs": 60_000}
+    )
+    await _wait_awaiting_attempt(db, created["executionId"], 1)
+    waiting = (await api.get(f"/api/v1/executions/{created['executionId']}", headers=me)).json()
+    assert waiting["awaitingCallback"] is True
+    assert waiting["callbackDeadline"] is not None
+    assert feeds.hits["/notify"] == 1
+    assert json.loads(feeds.bodies["/notify"]) == {
+        "executionId": created["executionId"],
+        "callbackPath": f"/api/v1/callbacks/{created['executionId']}",
+    }
+    path = f"/api/v1/callbacks/{created['executionId']}"
+    report = {"status": "completed", "result": {"rows": 42}}
+
+    raw = json.dumps(report).encode()
+    for headers, why in [
+        ({"Content-Type": "application/json"}, "unsigned"),
+        (_signed(report, secret="wrong-secret")[1], "signature does not match"),
+        (_signed(report, age=600)[1], "outside the 5-minute window"),
+        ({**_signed(report)[1], "X-Jobyard-Signature": "sha256=" + "0" * 64}, "signature does not match"),
+    ]:
+        refused = await api.post(path, content=raw, headers=headers)
+        assert refused.status_code == 401, why
+        assert why in refused.json()["error"]["message"]
+        unchanged = (await api.get(f"/api/v1/executions/{created['executionId']}", headers=me)).json()
+        assert unchanged["status"] == "processing"
+    tampered, headers = _signed(report)
+    assert (await api.post(path, content=tampered.replace(b"42", b"43"), headers=headers)).status_code == 401
+
+    body, headers = _signed(report)
+    accepted = await api.post(path, content=body, headers=headers)
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.json()["status"] == "completed"
+    assert accepted.json()["result"] == {"rows": 42}
+    assert waiting["attempts"] == 1
+    again = await api.post(path, content=body, headers=headers)
+    assert again.status_code == 409  # settled once; a replayed callback changes nothing
+
+
+async def test_a_failed_callback_is_retried_then_dead(
+    api: httpx.AsyncClient, auth: AuthService, worker: None, db: Any
+) -> None:
+    me = auth.user_headers("failing-callback@example.com")
+    created = await _submit(
+        api, me, kind="webhook-callback", payload={"callbackTimeoutMs": 60_000}, maxRetries=1
+    )
+    for attempt in (1, 2):
+        await _wait_awaiting_attempt(db, created["executionId"], attempt)
+        body, headers = _signed({"status": "failed", "error": f"upstream said no ({attempt})"})
+        assert (
+            await api.post(f"/api/v1/callbacks/{created['executionId']}", content=body, headers=headers)
+        ).status_code == 200
+    dead = await wait_execution(api, me, created["executionId"])
+    assert dead["status"] == "dead"
+    assert dead["error"] == "callback reported failure: upstream said no (2)"
+
+
+async def _wait_awaiting_attempt(db: Any, execution_id: str, attempt: int) -> None:
+    from bson import ObjectId
+
+    from tests.support.imports import wait_until_async
+
+    async def ready() -> bool:
+        doc = await db.executions.find_one({"_id": ObjectId(execution_id)})
+        return bool(doc and doc.get("awaitingCallback") and doc["attempts"] == attempt)
+
+    await wait_until_async(ready, within=30, what=f"attempt {attempt} to wait for its callback")
+
+
+async def test_no_callback_before_the_deadline_fails_the_attempt(
+    api: httpx.AsyncClient, auth: AuthService, worker: None, db: Any, isolation: Isolation
+) -> None:
+    from jobyard_libs.tasks.repository import DeadLetterRepository, ExecutionRepository, TaskRepository
+    from jobyard_scheduler.loop.firing import Firing
+    from jobyard_scheduler.settings import SchedulerSettings
+
+    me = auth.user_headers("silent@example.com")
+    created = await _submit(
+        api, me, kind="webhook-callback", payload={"callbackTimeoutMs": 100}, maxRetries=0
+    )
+    await _wait_awaiting_attempt(db, created["executionId"], 1)
+    settings = settings_for(isolation, SchedulerSettings)
+    broker = create_broker(settings)
+    try:
+        firing = Firing(TaskRepository(db), ExecutionRepository(db), DeadLetterRepository(db), broker, settings,
+                        misfire_grace=timedelta(seconds=60))  # fmt: skip
+        result = await firing.tick(utcnow() + timedelta(seconds=1), fence=1)
+    finally:
+        broker.close()
+    assert result.callbacks_overdue == 1
+    dead = await wait_execution(api, me, created["executionId"])
+    assert dead["status"] == "dead"
+    assert dead["error"] == "no callback before the deadline"
+
+
+async def test_a_waiting_execution_can_be_cancelled(
+    api: httpx.AsyncClient, auth: AuthService, worker: None, db: Any
+) -> None:
+    me = auth.user_headers("cancel-wait@example.com")
+    created = await _submit(api, me, kind="webhook-callback", payload={"callbackTimeoutMs": 60_000})
+    await _wait_awaiting_attempt(db, created["executionId"], 1)
+    cancelled = (await api.post(f"/api/v1/executions/{created['executionId']}/cancel", headers=me)).json()
+    assert cancelled["status"] == "cancelled"
+    body, headers = _signed({"status": "completed"})
+    assert (
+        await api.post(f"/api/v1/callbacks/{created['executionId']}", content=body, headers=headers)
+    ).status_code == 409
