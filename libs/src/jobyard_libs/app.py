@@ -27,6 +27,7 @@ from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
 from jobyard_libs.errors import install_error_handlers
+from jobyard_libs.events import EventPublisher
 from jobyard_libs.health import health_router
 from jobyard_libs.metrics import HttpMetricsMiddleware, metrics_endpoint
 from jobyard_libs.mongo import (
@@ -49,6 +50,10 @@ class Resources:
     db: Database
     redis: Redis
     keys: RedisKeys
+
+    @property
+    def events(self) -> EventPublisher:
+        return EventPublisher(self.redis, self.keys)
 
 
 Setup = Callable[[FastAPI, Resources], AbstractAsyncContextManager[None]]

@@ -6,6 +6,7 @@ counts once; the log finishes when every queued batch is applied or dead.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -26,12 +27,30 @@ LIST_INDEX = IndexSpec(COLLECTION, NEWEST)
 INDEXES = [LIST_INDEX, *FILTER_INDEXES]
 
 
+Notify = Callable[[Document], Awaitable[None]]
+
+
 class ImportLogRepository:
-    def __init__(self, db: Database) -> None:
+    """``notify`` (optional) hears status and progress changes: live updates come from it."""
+
+    def __init__(self, db: Database, notify: Notify | None = None) -> None:
         self.collection = db[COLLECTION]
+        self.notify = notify
+
+    async def _changed(self, log_id: ObjectId) -> None:
+        if self.notify is not None:
+            doc = await self.collection.find_one({"_id": log_id}, {"failedJobs": 0, "appliedBatchIds": 0})
+            if doc is not None:
+                await self.notify(doc)
 
     async def create(
-        self, *, feed_url: str, source_id: ObjectId | None, trigger: ImportTrigger, request_id: str | None
+        self,
+        *,
+        feed_url: str,
+        source_id: ObjectId | None,
+        trigger: ImportTrigger,
+        request_id: str | None,
+        requested_by: str | None = None,
     ) -> ObjectId:
         now = utcnow()
         doc: Document = {
@@ -40,6 +59,7 @@ class ImportLogRepository:
             "feedSourceId": source_id,
             "trigger": trigger.value,
             "requestId": request_id,
+            "requestedBy": requested_by,
             "status": ImportStatus.PENDING.value,
             "timestamp": now,
             "startedAt": None,
@@ -87,6 +107,8 @@ class ImportLogRepository:
 
     async def set_fields(self, log_id: ObjectId, fields: dict[str, Any]) -> None:
         await self.collection.update_one({"_id": log_id}, {"$set": fields})
+        if "status" in fields:
+            await self._changed(log_id)
 
     async def finish(
         self, log_id: ObjectId, status: ImportStatus, *, error: str | None = None, **fields: Any
@@ -123,6 +145,8 @@ class ImportLogRepository:
         result = await self.collection.update_one(
             {"_id": log_id, "appliedBatchIds": {"$ne": batch_id}}, update
         )
+        if result.modified_count == 1:
+            await self._changed(log_id)
         return result.modified_count == 1
 
     async def complete_if_done(self, log_id: ObjectId) -> Document | None:
@@ -138,7 +162,10 @@ class ImportLogRepository:
             {"_id": log_id, "status": ImportStatus.PROCESSING.value, "batchesDone": total},
             {"$set": {"status": status.value, "finishedAt": utcnow()}},
         )
-        return doc if result.modified_count == 1 else None
+        if result.modified_count != 1:
+            return None
+        await self._changed(log_id)
+        return doc
 
     def listing(self, query: Document) -> AsyncCursor[Document]:
         """Newest first, without the long lists, through the index the filters call for."""

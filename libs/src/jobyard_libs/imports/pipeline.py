@@ -27,6 +27,7 @@ import structlog
 from bson import ObjectId
 from dramatiq import Broker
 
+from jobyard_libs.events import EventPublisher
 from jobyard_libs.feeds.errors import FeedError
 from jobyard_libs.feeds.fetcher import fetch_feed
 from jobyard_libs.feeds.parser import ItemFailure, iter_feed
@@ -69,12 +70,13 @@ class ImportRunner:
         settings: ImportSettings,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
+        events: EventPublisher | None = None,
     ) -> None:
         self.broker = broker
         self.settings = settings
         self.transport = transport
         self.sources = FeedSourceRepository(db)
-        self.logs = ImportLogRepository(db)
+        self.logs = ImportLogRepository(db, events.import_changed if events else None)
         self.raw = RawFeedRepository(db)
 
     async def create_logs(

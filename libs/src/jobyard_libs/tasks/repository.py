@@ -7,6 +7,7 @@ lead still create one execution per run.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -133,9 +134,20 @@ class TaskRepository:
         return result.modified_count == 1
 
 
+Notify = Callable[[Document], Awaitable[None]]
+
+
 class ExecutionRepository:
-    def __init__(self, db: Database) -> None:
+    """``notify`` (optional) hears every status change: live updates are published from it."""
+
+    def __init__(self, db: Database, notify: Notify | None = None) -> None:
         self.collection = db[EXECUTIONS]
+        self.notify = notify
+
+    async def _changed(self, doc: Document | None) -> Document | None:
+        if doc is not None and self.notify is not None:
+            await self.notify(doc)
+        return doc
 
     @staticmethod
     def new(task: Document, scheduled_for: datetime, trigger: str) -> Document:
@@ -194,18 +206,24 @@ class ExecutionRepository:
     async def start_attempt(self, execution_id: ObjectId) -> Document | None:
         """pending/retrying → processing with one more attempt; ``None`` if it must not run."""
         now = utcnow()
-        return await self.collection.find_one_and_update(
-            {
-                "_id": execution_id,
-                "status": {"$in": [ExecutionStatus.PENDING.value, ExecutionStatus.RETRYING.value]},
-                "cancelRequested": False,
-            },
-            {
-                "$set": {"status": ExecutionStatus.PROCESSING.value, "updatedAt": now, "lastAttemptAt": now},
-                "$min": {"startedAt": now},
-                "$inc": {"attempts": 1},
-            },
-            return_document=ReturnDocument.AFTER,
+        return await self._changed(
+            await self.collection.find_one_and_update(
+                {
+                    "_id": execution_id,
+                    "status": {"$in": [ExecutionStatus.PENDING.value, ExecutionStatus.RETRYING.value]},
+                    "cancelRequested": False,
+                },
+                {
+                    "$set": {
+                        "status": ExecutionStatus.PROCESSING.value,
+                        "updatedAt": now,
+                        "lastAttemptAt": now,
+                    },
+                    "$min": {"startedAt": now},
+                    "$inc": {"attempts": 1},
+                },
+                return_document=ReturnDocument.AFTER,
+            )
         )
 
     async def finish_attempt(
@@ -240,20 +258,24 @@ class ExecutionRepository:
             "status": status.value,
             "error": error,
         }
-        return await self.collection.find_one_and_update(
-            {"_id": execution_id, "status": ExecutionStatus.PROCESSING.value, "attempts": attempt},
-            {"$set": fields, "$push": {"attemptHistory": entry}},
-            return_document=ReturnDocument.AFTER,
+        return await self._changed(
+            await self.collection.find_one_and_update(
+                {"_id": execution_id, "status": ExecutionStatus.PROCESSING.value, "attempts": attempt},
+                {"$set": fields, "$push": {"attemptHistory": entry}},
+                return_document=ReturnDocument.AFTER,
+            )
         )
 
     async def await_callback(
         self, execution_id: ObjectId, *, attempt: int, deadline: datetime
     ) -> Document | None:
         """The attempt goes on outside the worker until a callback or ``deadline``."""
-        return await self.collection.find_one_and_update(
-            {"_id": execution_id, "status": ExecutionStatus.PROCESSING.value, "attempts": attempt},
-            {"$set": {"awaitingCallback": True, "callbackDeadline": deadline, "updatedAt": utcnow()}},
-            return_document=ReturnDocument.AFTER,
+        return await self._changed(
+            await self.collection.find_one_and_update(
+                {"_id": execution_id, "status": ExecutionStatus.PROCESSING.value, "attempts": attempt},
+                {"$set": {"awaitingCallback": True, "callbackDeadline": deadline, "updatedAt": utcnow()}},
+                return_document=ReturnDocument.AFTER,
+            )
         )
 
     async def overdue_callbacks(self, now: datetime, limit: int = 500) -> list[Document]:
@@ -275,11 +297,13 @@ class ExecutionRepository:
             {"_id": execution_id, **idle}, {"$set": done}, return_document=ReturnDocument.AFTER
         )
         if stopped is not None:
-            return stopped
-        return await self.collection.find_one_and_update(
-            {"_id": execution_id, "status": ExecutionStatus.PROCESSING.value},
-            {"$set": {"cancelRequested": True, "updatedAt": now}},
-            return_document=ReturnDocument.AFTER,
+            return await self._changed(stopped)
+        return await self._changed(
+            await self.collection.find_one_and_update(
+                {"_id": execution_id, "status": ExecutionStatus.PROCESSING.value},
+                {"$set": {"cancelRequested": True, "updatedAt": now}},
+                return_document=ReturnDocument.AFTER,
+            )
         )
 
     async def first_of(self, task_id: ObjectId) -> Document | None:
@@ -314,10 +338,12 @@ class ExecutionRepository:
             "updatedAt": now,
             "replayedAt": now,
         }
-        return await self.collection.find_one_and_update(
-            {"_id": execution_id, "status": ExecutionStatus.DEAD.value, "attempts": dead["attempts"]},
-            {"$set": fields, "$inc": {"replays": 1}},
-            return_document=ReturnDocument.AFTER,
+        return await self._changed(
+            await self.collection.find_one_and_update(
+                {"_id": execution_id, "status": ExecutionStatus.DEAD.value, "attempts": dead["attempts"]},
+                {"$set": fields, "$inc": {"replays": 1}},
+                return_document=ReturnDocument.AFTER,
+            )
         )
 
     def listing(self, task_id: ObjectId) -> AsyncCursor[Document]:

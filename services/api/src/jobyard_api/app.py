@@ -20,6 +20,7 @@ from jobyard_libs.tokens import JwtVerifier, RemoteJwks
 from jobyard_api.callbacks import endpoints as callback_endpoints
 from jobyard_api.callbacks.service import CallbackService
 from jobyard_api.deps import ApiContext
+from jobyard_api.events import endpoints as event_endpoints
 from jobyard_api.executions import endpoints as execution_endpoints
 from jobyard_api.executions.service import ExecutionService
 from jobyard_api.feed_sources import endpoints as feed_source_endpoints
@@ -51,15 +52,16 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         await feed_sources.seed(settings.feeds)
         app.state.api = ApiContext(
             feed_sources,
-            ImportService(resources.db, broker),
+            ImportService(resources.db, broker, resources.events),
             JobService(resources.db),
             TaskService(
                 resources.db,
                 broker,
                 payload_max_bytes=settings.task_payload_max_bytes,
                 batch_max=settings.task_batch_max,
+                notify=resources.events.execution_changed,
             ),
-            ExecutionService(resources.db, broker),
+            ExecutionService(resources.db, broker, resources.events.execution_changed),
             RateLimiter(
                 resources.redis,
                 resources.keys,
@@ -67,7 +69,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
                 limit=settings.task_submit_rate_per_minute,
                 window=60,
             ),
-            CallbackService(resources.db, broker, settings),
+            CallbackService(resources.db, broker, settings, resources.events.execution_changed),
         )
         try:
             yield
@@ -86,6 +88,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             task_endpoints.router,
             execution_endpoints.router,
             callback_endpoints.router,
+            event_endpoints.router,
         ],
         indexes=INDEXES,
         setup=setup,

@@ -11,7 +11,7 @@ from jobyard_libs.mongo import Database, Document
 from jobyard_libs.signing import verify
 from jobyard_libs.tasks.models import ExecutionStatus
 from jobyard_libs.tasks.outcomes import settle_failure
-from jobyard_libs.tasks.repository import DeadLetterRepository, ExecutionRepository
+from jobyard_libs.tasks.repository import DeadLetterRepository, ExecutionRepository, Notify
 from jobyard_libs.tasks.settings import TaskSettings
 from pydantic import ValidationError
 
@@ -28,8 +28,10 @@ class NotAwaitingCallback(Conflict):
 
 
 class CallbackService:
-    def __init__(self, db: Database, broker: Broker, settings: TaskSettings) -> None:
-        self.executions = ExecutionRepository(db)
+    def __init__(
+        self, db: Database, broker: Broker, settings: TaskSettings, notify: Notify | None = None
+    ) -> None:
+        self.executions = ExecutionRepository(db, notify)
         self.dead_letters = DeadLetterRepository(db)
         self.broker = broker
         self.settings = settings

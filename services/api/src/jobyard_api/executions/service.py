@@ -7,7 +7,7 @@ from jobyard_libs.auth import Principal
 from jobyard_libs.errors import Conflict, NotFoundError
 from jobyard_libs.mongo import Database, Document
 from jobyard_libs.tasks.dispatch import dispatch
-from jobyard_libs.tasks.repository import DeadLetterRepository, ExecutionRepository
+from jobyard_libs.tasks.repository import DeadLetterRepository, ExecutionRepository, Notify
 
 from jobyard_api.executions.schemas import Attempt, DeadLetterOut, ExecutionOut
 from jobyard_api.ids import object_id
@@ -63,8 +63,8 @@ def dead_letter_out(doc: Document) -> DeadLetterOut:
 
 
 class ExecutionService:
-    def __init__(self, db: Database, broker: Broker) -> None:
-        self.executions = ExecutionRepository(db)
+    def __init__(self, db: Database, broker: Broker, notify: Notify | None = None) -> None:
+        self.executions = ExecutionRepository(db, notify)
         self.dead_letters = DeadLetterRepository(db)
         self.broker = broker
 

@@ -15,10 +15,10 @@ router = APIRouter(prefix="/api/v1/imports", tags=["imports"])
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED)
 async def start_import(
-    _: AdminPrincipal, imports: Imports, body: Annotated[ImportStartIn | None, Body()] = None
+    admin: AdminPrincipal, imports: Imports, body: Annotated[ImportStartIn | None, Body()] = None
 ) -> ImportStarted:
     """Start an import of the given feed sources (default: every enabled one)."""
-    ids, urls = await imports.start(body.feed_urls if body else None)
+    ids, urls = await imports.start(body.feed_urls if body else None, requested_by=admin.subject)
     return ImportStarted(import_log_ids=ids, feed_urls=urls)
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from dramatiq import Broker
 from jobyard_libs.errors import Conflict, NotFoundError, ServiceUnavailable, ValidationFailed
+from jobyard_libs.events import EventPublisher
 from jobyard_libs.imports.feed_sources import FeedSourceRepository
 from jobyard_libs.imports.import_logs import ImportLogRepository
 from jobyard_libs.imports.models import ImportStatus, ImportTrigger
@@ -66,12 +67,14 @@ def to_detail(doc: Document) -> ImportLogDetail:
 
 
 class ImportService:
-    def __init__(self, db: Database, broker: Broker) -> None:
-        self.logs = ImportLogRepository(db)
+    def __init__(self, db: Database, broker: Broker, events: EventPublisher | None = None) -> None:
+        self.logs = ImportLogRepository(db, events.import_changed if events else None)
         self.sources = FeedSourceRepository(db)
         self.broker = broker
 
-    async def start(self, feed_urls: list[str] | None) -> tuple[list[str], list[str]]:
+    async def start(
+        self, feed_urls: list[str] | None, requested_by: str | None = None
+    ) -> tuple[list[str], list[str]]:
         if feed_urls:
             sources = await self.sources.by_urls(feed_urls)
             unknown = sorted(set(feed_urls) - {s["url"] for s in sources})
@@ -89,6 +92,7 @@ class ImportService:
                 source_id=source["_id"],
                 trigger=ImportTrigger.API,
                 request_id=current_request_id(),
+                requested_by=requested_by,
             )
             payload = RunFeedPayload(import_log_id=str(log_id), feed_url=url)
             try:

@@ -14,7 +14,7 @@ from jobyard_libs.mongo import Database, Document, utcnow
 from jobyard_libs.tasks.dispatch import dispatch
 from jobyard_libs.tasks.kinds import KINDS
 from jobyard_libs.tasks.models import TaskStatus, TaskType, queue_for
-from jobyard_libs.tasks.repository import ExecutionRepository, TaskRepository
+from jobyard_libs.tasks.repository import ExecutionRepository, Notify, TaskRepository
 from jobyard_libs.tasks.schedule import BadSchedule, next_run, validate_cron, zone
 from pydantic import ValidationError
 from pymongo.errors import DuplicateKeyError
@@ -54,9 +54,17 @@ def request_hash(body: TaskIn) -> str:
 
 
 class TaskService:
-    def __init__(self, db: Database, broker: Broker, *, payload_max_bytes: int, batch_max: int) -> None:
+    def __init__(
+        self,
+        db: Database,
+        broker: Broker,
+        *,
+        payload_max_bytes: int,
+        batch_max: int,
+        notify: Notify | None = None,
+    ) -> None:
         self.tasks = TaskRepository(db)
-        self.executions = ExecutionRepository(db)
+        self.executions = ExecutionRepository(db, notify)
         self.broker = broker
         self.payload_max_bytes = payload_max_bytes
         self.batch_max = batch_max

@@ -31,7 +31,7 @@ async def run_import(settings: SchedulerSettings, feed_urls: list[str] | None = 
     broker = create_broker(settings)
     try:
         async with open_resources(settings, INDEXES) as resources:
-            runner = ImportRunner(resources.db, broker, settings)
+            runner = ImportRunner(resources.db, broker, settings, events=resources.events)
             await runner.sources.seed_once(settings.feeds)
             if feed_urls:
                 sources = await runner.sources.by_urls(feed_urls)

@@ -36,7 +36,7 @@ async def run_loop(settings: SchedulerSettings, stop: asyncio.Event) -> None:
             )
             firing = Firing(
                 TaskRepository(resources.db),
-                ExecutionRepository(resources.db),
+                ExecutionRepository(resources.db, resources.events.execution_changed),
                 DeadLetterRepository(resources.db),
                 broker,
                 settings,

@@ -22,7 +22,9 @@ def _applier() -> BatchApplier:
     context = worker_context()
     db = context.resources.db
     return BatchApplier(
-        JobRepository(db), ImportLogRepository(db), failed_limit=context.settings.import_failed_jobs_limit
+        JobRepository(db),
+        ImportLogRepository(db, context.resources.events.import_changed),
+        failed_limit=context.settings.import_failed_jobs_limit,
     )
 
 
@@ -39,5 +41,7 @@ async def apply_batch(payload: dict[str, Any]) -> None:
 async def run_feed(payload: dict[str, Any]) -> None:
     context = worker_context()
     request = RunFeedPayload.model_validate(payload)
-    runner = ImportRunner(context.resources.db, context.broker, context.settings)
+    runner = ImportRunner(
+        context.resources.db, context.broker, context.settings, events=context.resources.events
+    )
     await runner.run_log(ObjectId(request.import_log_id))

@@ -21,6 +21,10 @@ async def execute(payload: dict[str, Any]) -> None:
     context = worker_context()
     db = context.resources.db
     executor = Executor(
-        ExecutionRepository(db), DeadLetterRepository(db), context.broker, context.settings, context.resources
+        ExecutionRepository(db, context.resources.events.execution_changed),
+        DeadLetterRepository(db),
+        context.broker,
+        context.settings,
+        context.resources,
     )
     await executor.execute(ObjectId(ExecutePayload.model_validate(payload).execution_id))
