@@ -213,3 +213,40 @@ async def test_a_waiting_execution_can_be_cancelled(
     assert (
         await api.post(f"/api/v1/callbacks/{created['executionId']}", content=body, headers=headers)
     ).status_code == 409
+
+
+async def test_export_jobs_csv_kind_and_its_artifact(
+    api: httpx.AsyncClient, auth: AuthService, feeds: FeedServer, worker: None, isolation: Isolation, db: Any
+) -> None:
+    import csv
+    import io
+
+    from tests.support.imports import wait_finished
+
+    admin = auth.admin_headers()
+    url = feeds.serve("/jobicy.xml", fixture="jobicy.xml")
+    await api.post("/api/v1/feed-sources", json={"url": url}, headers=admin)
+    [log_id] = (await api.post("/api/v1/imports", headers=admin)).json()["importLogIds"]
+    await wait_finished(db, log_id)
+
+    me = auth.user_headers("exporter@example.com")
+    created = await _submit(api, me, kind="export-jobs-csv", payload={"company": "Northwind Data"})
+    done = await wait_execution(api, me, created["executionId"])
+    assert done["status"] == "completed", done
+    assert done["result"]["rows"] == 2
+    download = await api.get(f"/api/v1/executions/{created['executionId']}/artifact", headers=me)
+    assert download.status_code == 200
+    assert download.headers["content-type"].startswith("text/csv")
+    assert f"jobs-{created['executionId']}.csv" in download.headers["content-disposition"]
+    rows = list(csv.DictReader(io.StringIO(download.text)))
+    assert [r["title"] for r in rows] == ["Senior Backend Engineer (Python)", "DevOps Engineer (Kubernetes)"]
+    assert rows[0]["publishedAt"] == "2026-11-23T08:41:05+00:00"
+    stranger = auth.user_headers("not-the-exporter@example.com")
+    assert (
+        await api.get(f"/api/v1/executions/{created['executionId']}/artifact", headers=stranger)
+    ).status_code == 404
+    noop = await _submit(api, me, kind="noop")
+    await wait_execution(api, me, noop["executionId"])
+    assert (
+        await api.get(f"/api/v1/executions/{noop['executionId']}/artifact", headers=me)
+    ).status_code == 404

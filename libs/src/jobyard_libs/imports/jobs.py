@@ -53,6 +53,15 @@ class WriteOutcome:
     errors: dict[str, str]  # externalId → reason
 
 
+def jobs_query(filters: dict[str, str | None], title_search: str | None) -> Document:
+    """The filter of a jobs listing: exact fields, and every word of ``title_search`` in the title."""
+    query: Document = {field: value for field, value in filters.items() if value}
+    words = title_words(title_search or "")
+    if words:
+        query["titleWords"] = {"$all": words}
+    return query
+
+
 def _hint(query: Document) -> str:
     return hint_for(query, FILTER_INDEXES) or LIST_INDEX.name
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from jobyard_libs.tasks.kinds import http, import_feeds, noop, sleep, webhook_callback
+from jobyard_libs.tasks.kinds import export_jobs_csv, http, import_feeds, noop, sleep, webhook_callback
 
 
 @dataclass(frozen=True)
@@ -37,5 +37,5 @@ class Kind:
 
 KINDS: dict[str, Kind] = {
     module.NAME: Kind(module.NAME, module.Payload, module.run, (module.__doc__ or "").strip().splitlines()[0])
-    for module in (noop, sleep, http, import_feeds, webhook_callback)
+    for module in (noop, sleep, http, import_feeds, export_jobs_csv, webhook_callback)
 }

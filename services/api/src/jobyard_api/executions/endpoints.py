@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
+from fastapi.responses import StreamingResponse
 from jobyard_libs.schemas import Page
 
 from jobyard_api.deps import CurrentPrincipal, Executions, Pagination
@@ -15,6 +16,22 @@ async def get_execution(
     execution_id: str, principal: CurrentPrincipal, executions: Executions
 ) -> ExecutionOut:
     return to_out(await executions.get(execution_id, principal))
+
+
+@router.get("/executions/{execution_id}/artifact", response_class=StreamingResponse)
+async def download_artifact(
+    execution_id: str, principal: CurrentPrincipal, executions: Executions
+) -> StreamingResponse:
+    """The file an execution produced (an export-jobs-csv CSV), streamed."""
+    artifact = await executions.artifact(execution_id, principal)
+    return StreamingResponse(
+        artifact.chunks,
+        media_type=artifact.content_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{artifact.filename}"',
+            "Content-Length": str(artifact.length),
+        },
+    )
 
 
 @router.post("/executions/{execution_id}/cancel")

@@ -6,6 +6,7 @@ from dramatiq import Broker
 from jobyard_libs.auth import Principal
 from jobyard_libs.errors import Conflict, NotFoundError
 from jobyard_libs.mongo import Database, Document
+from jobyard_libs.tasks.artifacts import Artifact, ArtifactRepository
 from jobyard_libs.tasks.dispatch import dispatch
 from jobyard_libs.tasks.repository import DeadLetterRepository, ExecutionRepository, Notify
 
@@ -65,6 +66,7 @@ def dead_letter_out(doc: Document) -> DeadLetterOut:
 class ExecutionService:
     def __init__(self, db: Database, broker: Broker, notify: Notify | None = None) -> None:
         self.executions = ExecutionRepository(db, notify)
+        self.artifacts = ArtifactRepository(db)
         self.dead_letters = DeadLetterRepository(db)
         self.broker = broker
 
@@ -81,6 +83,14 @@ class ExecutionService:
 
     async def of_task(self, task: Document, skip: int, limit: int) -> tuple[list[Document], int]:
         return await self.executions.page(task["_id"], skip, limit)
+
+    async def artifact(self, execution_id: str, principal: Principal) -> Artifact:
+        doc = await self.get(execution_id, principal)
+        artifact_id = object_id(str((doc.get("result") or {}).get("artifactId", "")))
+        artifact = await self.artifacts.read(artifact_id) if artifact_id else None
+        if artifact is None:
+            raise NotFoundError("this execution has no artifact")
+        return artifact
 
     async def cancel(self, execution_id: str, principal: Principal) -> Document:
         doc = await self.get(execution_id, principal)

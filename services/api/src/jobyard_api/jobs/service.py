@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from jobyard_libs.errors import NotFoundError
-from jobyard_libs.imports.jobs import JobRepository
-from jobyard_libs.imports.models import title_words
+from jobyard_libs.imports.jobs import JobRepository, jobs_query
 from jobyard_libs.mongo import Database, Document
 
 from jobyard_api.ids import object_id
@@ -51,11 +50,7 @@ class JobService:
     async def page(
         self, filters: dict[str, str | None], q: str | None, skip: int, limit: int
     ) -> tuple[list[Document], int]:
-        query: Document = {field: value for field, value in filters.items() if value}
-        words = title_words(q or "")
-        if words:
-            query["titleWords"] = {"$all": words}
-        return await self.repository.page(query, skip, limit)
+        return await self.repository.page(jobs_query(filters, q), skip, limit)
 
     async def get(self, job_id: str) -> Document:
         oid = object_id(job_id)
