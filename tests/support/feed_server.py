@@ -31,12 +31,14 @@ class FeedServer:
         self.hits: Counter[str] = Counter()
         self.conditional_hits: Counter[str] = Counter()
         self.bodies: dict[str, bytes] = {}
+        self.request_headers: dict[str, dict[str, str]] = {}
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # webhooks and notifications: read the body, answer as GET does
                 length = int(self.headers.get("Content-Length") or 0)
                 outer.bodies[self.path] = self.rfile.read(length)
+                outer.request_headers[self.path] = dict(self.headers)
                 self.do_GET()
 
             def do_GET(self) -> None:

@@ -250,3 +250,41 @@ async def test_export_jobs_csv_kind_and_its_artifact(
     assert (
         await api.get(f"/api/v1/executions/{noop['executionId']}/artifact", headers=me)
     ).status_code == 404
+
+
+async def test_completion_webhook_is_signed_and_delivered(
+    api: httpx.AsyncClient, auth: AuthService, feeds: FeedServer, worker: None
+) -> None:
+    from jobyard_libs.signing import verify
+
+    from tests.support.imports import wait_until_async
+
+    me = auth.user_headers("hooked@example.com")
+    hook = feeds.serve("/done", b"{}")
+    created = await _submit(api, me, kind="sleep", payload={"seconds": 0}, webhookUrl=hook)
+    assert created["webhookUrl"] == hook
+    await wait_execution(api, me, created["executionId"])
+
+    async def delivered() -> bool:
+        return "/done" in feeds.bodies
+
+    await wait_until_async(delivered, within=30, what="the completion webhook")
+    verify(feeds.bodies["/done"], feeds.request_headers["/done"], secret=DEV_WEBHOOK_SECRET)  # signed by us
+    body = json.loads(feeds.bodies["/done"])
+    assert body["event"] == "execution.finished"
+    assert body["executionId"] == created["executionId"]
+    assert body["status"] == "completed"
+    assert body["result"] == {"slept": 0.0}
+    assert feeds.hits["/done"] == 1
+
+
+async def test_webhook_signature_round_trip() -> None:
+    from jobyard_libs.signing import BadSignature, verify
+
+    body = b'{"status":"completed"}'
+    headers = sign_headers(body, secret="s3cret-s3cret-s3cret-s3cret", now=1_800_000_000)
+    verify(body, headers, secret="s3cret-s3cret-s3cret-s3cret", now=1_800_000_299)
+    with pytest.raises(BadSignature):
+        verify(body, headers, secret="s3cret-s3cret-s3cret-s3cret", now=1_800_000_301)
+    with pytest.raises(BadSignature):
+        verify(body + b" ", headers, secret="s3cret-s3cret-s3cret-s3cret", now=1_800_000_000)

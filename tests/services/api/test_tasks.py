@@ -102,25 +102,18 @@ async def test_cancel_a_running_execution(api: httpx.AsyncClient, auth: AuthServ
     assert done["status"] == "cancelled"
 
 
-async def test_cancel_a_queued_execution(api: httpx.AsyncClient, auth: AuthService) -> None:
+async def test_cancel_a_queued_execution(
+    api: httpx.AsyncClient, auth: AuthService, isolation: Isolation
+) -> None:
     me = auth.user_headers("queued@example.com")  # no worker: it stays queued
     created = await _create(api, me, task())
     response = await api.post(f"/api/v1/executions/{created['executionId']}/cancel", headers=me)
     assert response.json()["status"] == "cancelled"
-    with running_worker(settings_for_isolation(api)):
+    with running_worker(settings_for(isolation, WorkerSettings)):
         pass  # even a worker that comes along later must not run it
     final = (await api.get(f"/api/v1/executions/{created['executionId']}", headers=me)).json()
     assert final["status"] == "cancelled"
     assert final["attempts"] == 0
-
-
-def settings_for_isolation(api: httpx.AsyncClient) -> WorkerSettings:
-    app = api._transport.app  # type: ignore[attr-defined]
-    settings = app.state.settings
-    worker: WorkerSettings = WorkerSettings(
-        **{k: getattr(settings, k) for k in WorkerSettings.model_fields if hasattr(settings, k)}
-    )
-    return worker
 
 
 async def test_pause_resume_and_cancel_a_recurring_task(api: httpx.AsyncClient, auth: AuthService) -> None:

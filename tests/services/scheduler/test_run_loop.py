@@ -200,3 +200,33 @@ def auth(mongodb_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFact
 
 
 _ = httpx  # typing only
+
+
+async def test_a_delayed_task_fires_once_at_its_time(isolation: Isolation, db: Any) -> None:
+    tasks = TaskRepository(db)
+    due = START + timedelta(minutes=30)
+    delayed = {**_task(next_run_at=due), "type": TaskType.DELAYED.value, "cron": None, "scheduledAt": due}
+    await tasks.insert(delayed)
+    broker = create_broker(settings_for(isolation, SchedulerSettings))
+    try:
+        firing = _firing(db, broker)
+        assert (await firing.tick(due - timedelta(seconds=1), fence=1)).fired == 0  # not yet
+        assert (await firing.tick(due, fence=1)).fired == 1
+        assert (await firing.tick(due + timedelta(minutes=5), fence=1)).fired == 0  # once
+    finally:
+        broker.close()
+    task = await db.tasks.find_one({})
+    assert task["status"] == "done"
+    assert task["nextRunAt"] is None
+    [execution] = await db.executions.find({}).to_list()
+    assert execution["scheduledFor"] == due
+
+
+async def test_a_paused_task_is_not_fired(isolation: Isolation, db: Any) -> None:
+    await TaskRepository(db).insert({**_task(next_run_at=START), "status": TaskStatus.PAUSED.value})
+    broker = create_broker(settings_for(isolation, SchedulerSettings))
+    try:
+        assert (await _firing(db, broker).tick(START + timedelta(minutes=10), fence=1)).fired == 0
+    finally:
+        broker.close()
+    assert await db.executions.count_documents({}) == 0

@@ -23,12 +23,14 @@ class ActorName(StrEnum):
     IMPORT_APPLY_BATCH = "imports.apply_batch"
     IMPORT_RUN_FEED = "imports.run_feed"
     TASK_EXECUTE = "tasks.execute"
+    TASK_SEND_WEBHOOK = "tasks.send_webhook"
 
 
 ACTOR_QUEUES: dict[ActorName, Queue] = {
     ActorName.IMPORT_APPLY_BATCH: Queue.IMPORTS,
     ActorName.IMPORT_RUN_FEED: Queue.IMPORTS,
     ActorName.TASK_EXECUTE: Queue.TASKS_DEFAULT,  # each message goes to its priority's queue
+    ActorName.TASK_SEND_WEBHOOK: Queue.TASKS_DEFAULT,
 }
 
 

@@ -171,6 +171,7 @@ class ExecutionRepository:
             "result": None,
             "error": None,
             "cancelRequested": False,
+            "webhookUrl": task.get("webhookUrl"),
             "createdAt": utcnow(),
             "updatedAt": utcnow(),
         }
@@ -317,6 +318,9 @@ class ExecutionRepository:
         ]
         cursor = self.collection.find({"taskId": task_id, "status": {"$in": statuses}}, {"_id": 1})
         return [doc["_id"] async for doc in cursor]
+
+    async def record_webhook(self, execution_id: ObjectId, outcome: Document) -> None:
+        await self.collection.update_one({"_id": execution_id}, {"$set": {"webhook": outcome}})
 
     async def cancel_requested(self, execution_id: ObjectId) -> bool:
         doc = await self.collection.find_one({"_id": execution_id}, {"cancelRequested": 1})

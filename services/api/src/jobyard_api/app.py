@@ -15,6 +15,7 @@ from jobyard_libs.imports.raw_feeds import INDEXES as RAW_INDEXES
 from jobyard_libs.queue.broker import create_broker
 from jobyard_libs.rate_limit import RateLimiter
 from jobyard_libs.tasks.repository import INDEXES as TASK_INDEXES
+from jobyard_libs.tasks.webhooks import execution_notifier
 from jobyard_libs.tokens import JwtVerifier, RemoteJwks
 
 from jobyard_api.callbacks import endpoints as callback_endpoints
@@ -49,6 +50,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         app.state.authenticator = Authenticator(verifier, api_keys)
         broker = create_broker(settings)
         feed_sources = FeedSourceService(resources.db)
+        notify = execution_notifier(resources.events, broker)
         await feed_sources.seed(settings.feeds)
         app.state.api = ApiContext(
             feed_sources,
@@ -59,9 +61,9 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
                 broker,
                 payload_max_bytes=settings.task_payload_max_bytes,
                 batch_max=settings.task_batch_max,
-                notify=resources.events.execution_changed,
+                notify=notify,
             ),
-            ExecutionService(resources.db, broker, resources.events.execution_changed),
+            ExecutionService(resources.db, broker, notify),
             RateLimiter(
                 resources.redis,
                 resources.keys,
@@ -69,7 +71,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
                 limit=settings.task_submit_rate_per_minute,
                 window=60,
             ),
-            CallbackService(resources.db, broker, settings, resources.events.execution_changed),
+            CallbackService(resources.db, broker, settings, notify),
         )
         try:
             yield

@@ -12,8 +12,9 @@ from jobyard_worker.heartbeat import WorkerHeartbeat
 from jobyard_worker.imports import tasks as import_tasks
 from jobyard_worker.settings import WorkerSettings
 from jobyard_worker.tasks import tasks as task_tasks
+from jobyard_worker.tasks import webhooks as task_webhooks
 
-ACTOR_MODULES = (import_tasks, task_tasks)  # importing them records their actors
+ACTOR_MODULES = (import_tasks, task_tasks, task_webhooks)  # importing them records their actors
 
 
 def create_worker_broker(settings: WorkerSettings) -> RedisBroker:

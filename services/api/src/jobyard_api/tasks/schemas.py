@@ -5,7 +5,7 @@ from typing import Any
 
 from jobyard_libs.schemas import ApiModel
 from jobyard_libs.tasks.models import MisfirePolicy, TaskStatus, TaskType
-from pydantic import Field
+from pydantic import Field, HttpUrl
 
 
 class TaskIn(ApiModel):
@@ -25,6 +25,9 @@ class TaskIn(ApiModel):
     misfire_policy: MisfirePolicy = MisfirePolicy.FIRE_ONCE
     max_retries: int = Field(3, ge=0, le=20)
     timeout_ms: int = Field(300_000, ge=100, le=24 * 3600 * 1000)
+    webhook_url: HttpUrl | None = Field(
+        None, description="POSTed a signed JSON body when an execution finishes"
+    )
 
 
 class TaskPatch(ApiModel):
@@ -38,6 +41,7 @@ class TaskPatch(ApiModel):
     misfire_policy: MisfirePolicy | None = None
     max_retries: int | None = Field(None, ge=0, le=20)
     timeout_ms: int | None = Field(None, ge=100, le=24 * 3600 * 1000)
+    webhook_url: HttpUrl | None = None
 
 
 class TaskOut(ApiModel):
@@ -58,6 +62,7 @@ class TaskOut(ApiModel):
     next_run_at: datetime | None
     max_retries: int
     timeout_ms: int
+    webhook_url: str | None
     run_count: int
     last_run_at: datetime | None
     created_at: datetime

@@ -43,7 +43,7 @@ def to_out(doc: Document, **extra: Any) -> dict[str, Any]:
            ("kind", "kind"), ("payload", "payload"), ("priority", "priority"), ("queue", "queue"),
            ("status", "status"), ("scheduled_at", "scheduledAt"), ("cron", "cron"), ("timezone", "timezone"),
            ("misfire_policy", "misfirePolicy"), ("next_run_at", "nextRunAt"), ("max_retries", "maxRetries"),
-           ("timeout_ms", "timeoutMs"), ("run_count", "runCount"), ("last_run_at", "lastRunAt"),
+           ("timeout_ms", "timeoutMs"), ("webhook_url", "webhookUrl"), ("run_count", "runCount"), ("last_run_at", "lastRunAt"),
            ("created_at", "createdAt"), ("updated_at", "updatedAt"))},
     }  # fmt: skip
     return {**TaskOut(**fields).model_dump(), **extra}
@@ -130,6 +130,7 @@ class TaskService:
             "nextRunAt": next_run_at,
             "maxRetries": body.max_retries,
             "timeoutMs": body.timeout_ms,
+            "webhookUrl": str(body.webhook_url) if body.webhook_url else None,
         }
 
     async def submit(
@@ -208,6 +209,8 @@ class TaskService:
         )
         fresh = self.build(merged, task["ownerId"]) if task["type"] != TaskType.ONE_TIME else None
         fields = patch.model_dump(exclude_none=True, by_alias=True)
+        if "webhookUrl" in fields:
+            fields["webhookUrl"] = str(fields["webhookUrl"])
         if fresh is not None:
             fields.update(queue=fresh["queue"], cron=fresh["cron"])
             if task["status"] == TaskStatus.ACTIVE:

@@ -10,6 +10,7 @@ import structlog
 from jobyard_libs.app import open_resources
 from jobyard_libs.queue.broker import create_broker
 from jobyard_libs.tasks.repository import INDEXES, DeadLetterRepository, ExecutionRepository, TaskRepository
+from jobyard_libs.tasks.webhooks import execution_notifier
 from redis.exceptions import RedisError
 
 from jobyard_scheduler.loop.clock import Clock, fast_clock, real_clock
@@ -36,7 +37,7 @@ async def run_loop(settings: SchedulerSettings, stop: asyncio.Event) -> None:
             )
             firing = Firing(
                 TaskRepository(resources.db),
-                ExecutionRepository(resources.db, resources.events.execution_changed),
+                ExecutionRepository(resources.db, execution_notifier(resources.events, broker)),
                 DeadLetterRepository(resources.db),
                 broker,
                 settings,

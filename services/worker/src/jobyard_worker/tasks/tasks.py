@@ -8,6 +8,7 @@ from bson import ObjectId
 from jobyard_libs.queue.actors import actor
 from jobyard_libs.queue.contracts import ActorName, ExecutePayload
 from jobyard_libs.tasks.repository import DeadLetterRepository, ExecutionRepository
+from jobyard_libs.tasks.webhooks import execution_notifier
 
 from jobyard_worker.context import worker_context
 from jobyard_worker.tasks.service import Executor
@@ -21,7 +22,7 @@ async def execute(payload: dict[str, Any]) -> None:
     context = worker_context()
     db = context.resources.db
     executor = Executor(
-        ExecutionRepository(db, context.resources.events.execution_changed),
+        ExecutionRepository(db, execution_notifier(context.resources.events, context.broker)),
         DeadLetterRepository(db),
         context.broker,
         context.settings,
