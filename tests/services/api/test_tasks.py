@@ -221,3 +221,26 @@ async def test_batch(api: httpx.AsyncClient, auth: AuthService, worker: None) ->
     bad = await api.post("/api/v1/tasks:batch", json={"tasks": [task(), task(kind="nope")]}, headers=me)
     assert bad.status_code == 422
     assert bad.json()["error"]["field"] == "tasks.1.kind"
+
+
+async def test_submission_rate_limit_per_user(api_settings: Any, auth: AuthService) -> None:
+    from jobyard_api.app import create_app
+
+    from tests.support.asgi import client_for
+
+    limited = api_settings.model_copy(update={"task_submit_rate_per_minute": 3})
+    me, other = auth.user_headers("eager@example.com"), auth.user_headers("patient@example.com")
+    async with client_for(create_app(limited)) as api:
+        for _ in range(3):
+            assert (await api.post("/api/v1/tasks", json=task(), headers=me)).status_code == 201
+        refused = await api.post("/api/v1/tasks", json=task(), headers=me)
+        assert refused.status_code == 429
+        assert 0 < int(refused.headers["retry-after"]) <= 60
+        assert refused.json()["error"]["code"] == "rate_limited"
+        batch = await api.post("/api/v1/tasks:batch", json={"tasks": [task(), task()]}, headers=other)
+        assert batch.status_code == 201  # limits are per user; a batch counts each task
+        over = await api.post("/api/v1/tasks:batch", json={"tasks": [task(), task()]}, headers=other)
+        assert over.status_code == 429
+        assert (await api.get("/api/v1/tasks", headers=other)).json()[
+            "total"
+        ] == 2  # the refused batch stored nothing
