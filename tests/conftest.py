@@ -4,6 +4,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pymongo import AsyncMongoClient
@@ -56,6 +57,14 @@ async def isolation(mongodb_url: str, redis_url: str) -> AsyncIterator[Isolation
     if keys:
         await redis.delete(*keys)
     await redis.aclose()
+
+
+@pytest.fixture
+async def db(isolation: Isolation) -> AsyncIterator[Any]:
+    """This test's database (PyMongo async, tz-aware)."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(isolation.mongodb_url, tz_aware=True)
+    yield client[isolation.database]
+    await client.close()
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from bson import ObjectId
 from jobyard_libs.imports.models import FINISHED
 from jobyard_worker.settings import WorkerSettings
 from jobyard_worker.setup import create_worker_broker
-from pymongo import AsyncMongoClient
 
 from tests.conftest import Isolation
 
@@ -73,8 +72,3 @@ async def wait_until_async(condition: Any, within: float = 30, what: str = "a co
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
-
-
-def mongo(isolation: Isolation) -> Any:
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(isolation.mongodb_url, tz_aware=True)
-    return client, client[isolation.database]

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
 
 import httpx
 import pytest
@@ -11,7 +10,7 @@ from jobyard_api.settings import ApiSettings
 from tests.conftest import Isolation
 from tests.support.asgi import client_for
 from tests.support.auth_service import AuthService, auth_service
-from tests.support.imports import mongo, settings_for
+from tests.support.imports import settings_for
 
 
 @pytest.fixture(scope="session")
@@ -32,10 +31,3 @@ def api_settings(isolation: Isolation, auth: AuthService) -> ApiSettings:
 async def api(api_settings: ApiSettings) -> AsyncIterator[httpx.AsyncClient]:
     async with client_for(create_app(api_settings)) as client:
         yield client
-
-
-@pytest.fixture
-async def db(isolation: Isolation) -> AsyncIterator[Any]:
-    client, database = mongo(isolation)
-    yield database
-    await client.close()

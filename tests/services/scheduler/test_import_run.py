@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,20 +15,13 @@ from jobyard_worker.settings import WorkerSettings
 from tests.conftest import Isolation
 from tests.support.feed_factory import feed_bytes
 from tests.support.feed_server import FIXTURES, FeedServer
-from tests.support.imports import mongo, running_worker, settings_for, wait_finished
+from tests.support.imports import running_worker, settings_for, wait_finished
 
 
 @pytest.fixture
 def worker(isolation: Isolation) -> Iterator[None]:
     with running_worker(settings_for(isolation, WorkerSettings)):
         yield
-
-
-@pytest.fixture
-async def db(isolation: Isolation) -> AsyncIterator[Any]:
-    client, database = mongo(isolation)
-    yield database
-    await client.close()
 
 
 async def _import(isolation: Isolation, db: Any, urls: list[str], **overrides: Any) -> list[dict[str, Any]]:

@@ -7,7 +7,6 @@ import itertools
 import os
 import signal
 import subprocess
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ from redis.asyncio import Redis
 from tests.conftest import Isolation
 from tests.support.asgi import client_for
 from tests.support.auth_service import AuthService
-from tests.support.imports import mongo, running_worker, settings_for, wait_until_async
+from tests.support.imports import running_worker, settings_for, wait_until_async
 from tests.support.processes import bin_path
 from tests.support.tasks import wait_execution
 
@@ -37,12 +36,10 @@ START = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-async def db(isolation: Isolation) -> AsyncIterator[Any]:
-    client, database = mongo(isolation)
-    await database.tasks.create_indexes([s.model() for s in INDEXES if s.collection == "tasks"])
-    await database.executions.create_indexes([s.model() for s in INDEXES if s.collection == "executions"])
-    yield database
-    await client.close()
+async def db(db: Any) -> Any:
+    await db.tasks.create_indexes([s.model() for s in INDEXES if s.collection == "tasks"])
+    await db.executions.create_indexes([s.model() for s in INDEXES if s.collection == "executions"])
+    return db
 
 
 def _task(

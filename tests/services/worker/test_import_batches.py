@@ -6,11 +6,9 @@ import contextlib
 import os
 import signal
 import subprocess
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from bson import ObjectId
 from jobyard_libs.imports.import_logs import ImportLogRepository
 from jobyard_libs.imports.jobs import JobRepository
@@ -21,7 +19,7 @@ from jobyard_libs.queue.sender import enqueue
 from jobyard_worker.settings import WorkerSettings
 
 from tests.conftest import Isolation
-from tests.support.imports import mongo, running_worker, settings_for, wait_finished, wait_until_async
+from tests.support.imports import running_worker, settings_for, wait_finished, wait_until_async
 from tests.support.processes import bin_path
 
 
@@ -37,13 +35,6 @@ def _jobs(count: int, start: int = 0) -> list[dict[str, Any]]:
         }
         for i in range(start, start + count)
     ]
-
-
-@pytest.fixture
-async def db(isolation: Isolation) -> AsyncIterator[Any]:
-    client, database = mongo(isolation)
-    yield database
-    await client.close()
 
 
 async def _log(db: Any, batches: int) -> ObjectId:

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from bson import ObjectId
 from jobyard_libs.mongo import utcnow
 from jobyard_libs.queue.broker import create_broker
@@ -18,15 +16,8 @@ from jobyard_libs.tasks.repository import ExecutionRepository, TaskRepository
 
 from tests.conftest import Isolation
 from tests.services.worker.test_import_batches import _stop_gracefully
-from tests.support.imports import mongo, settings_for, wait_until_async
+from tests.support.imports import settings_for, wait_until_async
 from tests.support.processes import bin_path
-
-
-@pytest.fixture
-async def db(isolation: Isolation) -> AsyncIterator[Any]:
-    client, database = mongo(isolation)
-    yield database
-    await client.close()
 
 
 async def _status(db: Any, execution_id: ObjectId) -> str:

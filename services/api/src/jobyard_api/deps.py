@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from jobyard_libs.auth import AdminPrincipal, CurrentPrincipal
@@ -29,40 +30,20 @@ class ApiContext:
     callbacks: CallbackService
 
 
-def _context(request: Request) -> ApiContext:
-    context: ApiContext = request.app.state.api
-    return context
+def _part(name: str) -> Callable[[Request], Any]:
+    """A dependency returning one part of the app's ApiContext (set up in app.py)."""
+
+    def get(request: Request) -> Any:
+        return getattr(request.app.state.api, name)
+
+    return get
 
 
-def _feed_sources(request: Request) -> FeedSourceService:
-    return _context(request).feed_sources
-
-
-def _imports(request: Request) -> ImportService:
-    return _context(request).imports
-
-
-def _jobs(request: Request) -> JobService:
-    return _context(request).jobs
-
-
-def _tasks(request: Request) -> TaskService:
-    return _context(request).tasks
-
-
-def _executions(request: Request) -> ExecutionService:
-    return _context(request).executions
-
-
-def _submit_limit(request: Request) -> RateLimiter:
-    return _context(request).submit_limit
-
-
-FeedSources = Annotated[FeedSourceService, Depends(_feed_sources)]
-Tasks = Annotated[TaskService, Depends(_tasks)]
-Executions = Annotated[ExecutionService, Depends(_executions)]
-SubmitLimit = Annotated[RateLimiter, Depends(_submit_limit)]
-Imports = Annotated[ImportService, Depends(_imports)]
-Jobs = Annotated[JobService, Depends(_jobs)]
+FeedSources = Annotated[FeedSourceService, Depends(_part("feed_sources"))]
+Tasks = Annotated[TaskService, Depends(_part("tasks"))]
+Executions = Annotated[ExecutionService, Depends(_part("executions"))]
+SubmitLimit = Annotated[RateLimiter, Depends(_part("submit_limit"))]
+Imports = Annotated[ImportService, Depends(_part("imports"))]
+Jobs = Annotated[JobService, Depends(_part("jobs"))]
 Pagination = Annotated[PageParams, Depends(page_params)]
 __all__ = ["AdminPrincipal", "CurrentPrincipal"]
