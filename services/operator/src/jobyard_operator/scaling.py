@@ -1,0 +1,115 @@
+"""How many workers a WorkerAutoscaler wants: a pure function of spec, state and depth.
+
+``depth`` is what needs a worker now (ready + due delayed + in flight, see
+:mod:`jobyard_libs.queue.depth`). The raw wish is ``ceil(depth / targetDepthPerReplica)``,
+then:
+
+1. **activation**: from zero replicas, only a depth above ``activationDepth`` starts one;
+2. **clamp** to ``[minReplicas, maxReplicas]``;
+3. **scale-down stabilization**: scaling down takes the highest wish of the last
+   ``stabilizationWindowSeconds`` (no flapping on a bursty queue);
+4. **step limits**: at most ``maxStep`` replicas more (or fewer) per ``periodSeconds``;
+5. **cooldown**: going to zero waits ``cooldownSeconds`` after the queue last held work.
+
+Scaling down never goes below what the in-flight messages need, since in-flight work
+is part of ``depth``. ``paused`` keeps the current count.
+
+Examples
+--------
+>>> spec = Spec(min_replicas=0, max_replicas=10, target_depth_per_replica=100)
+>>> decide(spec, current=0, depth=250, now=1000.0, state=State()).desired
+3
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+
+
+@dataclass(frozen=True)
+class Policy:
+    max_step: int | None = None  # replicas per period; None: no limit
+    period_seconds: float = 15
+
+
+@dataclass(frozen=True)
+class Spec:
+    min_replicas: int = 0
+    max_replicas: int = 10
+    target_depth_per_replica: int = 100
+    activation_depth: int = 0
+    cooldown_seconds: float = 300
+    stabilization_window_seconds: float = 300
+    scale_up: Policy = Policy()
+    scale_down: Policy = Policy()
+    paused: bool = False
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.min_replicas <= self.max_replicas:
+            raise ValueError("need 0 <= minReplicas <= maxReplicas")
+        if self.target_depth_per_replica < 1:
+            raise ValueError("targetDepthPerReplica must be positive")
+
+
+@dataclass(frozen=True)
+class State:
+    """What the decision remembers between polls (kept in the resource's status)."""
+
+    wishes: tuple[tuple[float, int], ...] = ()  # (time, wished replicas) within the window
+    last_scale_time: float | None = None
+    last_busy_time: float | None = None  # last time depth > 0
+
+
+@dataclass(frozen=True)
+class Decision:
+    desired: int
+    reason: str
+    state: State = field(default_factory=State)
+
+
+def raw_wish(spec: Spec, depth: int, current: int) -> int:
+    if current == 0 and depth <= spec.activation_depth:
+        return 0
+    return math.ceil(depth / spec.target_depth_per_replica) if depth > 0 else 0
+
+
+def decide(spec: Spec, *, current: int, depth: int, now: float, state: State) -> Decision:
+    busy = now if depth > 0 else state.last_busy_time
+    if spec.paused:
+        return Decision(current, "paused", replace(state, last_busy_time=busy))
+    wish = min(max(raw_wish(spec, depth, current), spec.min_replicas), spec.max_replicas)
+    window = spec.stabilization_window_seconds
+    wishes = (*((t, w) for t, w in state.wishes if now - t < window), (now, wish))
+    desired, reason = wish, "depth"
+    if wish < current:
+        stabilized = max(w for _, w in wishes)
+        if stabilized > wish:
+            desired, reason = stabilized, "stabilization window"
+    desired, reason = _limit_steps(spec, current, desired, reason, now, state)
+    if desired == 0 and current > 0 and busy is not None and now - busy < spec.cooldown_seconds:
+        desired, reason = max(1, spec.min_replicas), "cooldown before zero"
+    desired = min(max(desired, spec.min_replicas), spec.max_replicas)
+    scaled = state.last_scale_time if desired == current else now
+    return Decision(desired, reason, State(wishes, scaled, busy))
+
+
+def _in_period(state: State, now: float, policy: Policy) -> bool:
+    return state.last_scale_time is not None and now - state.last_scale_time < policy.period_seconds
+
+
+def _limit_steps(
+    spec: Spec, current: int, desired: int, reason: str, now: float, state: State
+) -> tuple[int, str]:
+    up, down = spec.scale_up, spec.scale_down
+    if desired > current and up.max_step is not None:
+        if _in_period(state, now, up):
+            return current, "scale-up period"
+        if desired - current > up.max_step:
+            return current + up.max_step, "scale-up step limit"
+    if desired < current and down.max_step is not None:
+        if _in_period(state, now, down):
+            return current, "scale-down period"
+        if current - desired > down.max_step:
+            return current - down.max_step, "scale-down step limit"
+    return desired, reason
