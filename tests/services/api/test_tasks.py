@@ -244,3 +244,23 @@ async def test_submission_rate_limit_per_user(api_settings: Any, auth: AuthServi
         assert (await api.get("/api/v1/tasks", headers=other)).json()[
             "total"
         ] == 2  # the refused batch stored nothing
+
+
+async def test_patch_changes_only_what_it_names(api: httpx.AsyncClient, auth: AuthService) -> None:
+    me = auth.user_headers("patcher@example.com")
+    created = await _create(api, me, task(type="recurring", cron="0 3 * * *", timezone="UTC"))
+    renamed = await api.patch(
+        f"/api/v1/tasks/{created['id']}", json={"name": "nightly", "priority": 9}, headers=me
+    )
+    assert renamed.status_code == 200
+    assert renamed.json()["queue"] == "tasks.high"
+    assert renamed.json()["nextRunAt"] == created["nextRunAt"]
+    moved = (
+        await api.patch(f"/api/v1/tasks/{created['id']}", json={"cron": "30 4 * * *"}, headers=me)
+    ).json()
+    assert datetime.fromisoformat(moved["nextRunAt"]).hour == 4
+    bad = await api.patch(f"/api/v1/tasks/{created['id']}", json={"cron": "nope"}, headers=me)
+    assert bad.status_code == 422
+    assert bad.json()["error"]["field"] == "cron"
+    kept = (await api.get(f"/api/v1/tasks/{created['id']}", headers=me)).json()
+    assert kept["cron"] == "30 4 * * *"  # the refused change stored nothing

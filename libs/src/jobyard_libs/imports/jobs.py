@@ -148,6 +148,3 @@ class JobRepository:
     async def page(self, query: Document, skip: int, limit: int) -> tuple[list[Document], int]:
         items = await self.listing(query).skip(skip).limit(limit).to_list()
         return items, await self.collection.count_documents(query, hint=_hint(query))
-
-    async def count(self, query: Document) -> int:
-        return await self.collection.count_documents(query)

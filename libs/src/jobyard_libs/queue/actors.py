@@ -52,10 +52,6 @@ def actor(
     return record
 
 
-def registered() -> dict[ActorName, ActorSpec]:
-    return dict(_REGISTRY)
-
-
 def register_actors(broker: Broker) -> None:
     hooks: dict[str, DeadHook] = {}
     for spec in _REGISTRY.values():

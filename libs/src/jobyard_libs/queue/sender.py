@@ -7,8 +7,6 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from dramatiq import Broker, Message
 
 from jobyard_libs.queue.contracts import ACTOR_QUEUES, ActorName, Payload, Queue
@@ -41,7 +39,3 @@ def enqueue(
 ) -> str:
     """Enqueue one message (on ``queue``, default the actor's); returns its message id."""
     return broker.enqueue(build_message(actor, payload, queue=queue, **options), delay=delay_ms).message_id
-
-
-def enqueue_many(broker: Broker, actor: ActorName, payloads: Iterable[Payload]) -> list[str]:
-    return [enqueue(broker, actor, payload) for payload in payloads]

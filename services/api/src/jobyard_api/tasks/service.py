@@ -198,25 +198,26 @@ class TaskService:
         return await self.tasks.page(query, skip, limit)
 
     async def change(self, task_id: str, patch: TaskPatch, principal: Principal) -> Document:
+        """Change what the patch names; only those parts are validated again."""
         task = await self.get(task_id, principal)
         if task["status"] in (TaskStatus.CANCELLED, TaskStatus.DELETED):
             raise TaskStateConflict(f"a {task['status']} task cannot change")
-        merged = TaskIn.model_validate(
-            {
-                **{k: v for k, v in to_out(task).items() if k in TaskIn.model_fields},
-                **patch.model_dump(exclude_none=True),
-            }
-        )
-        fresh = self.build(merged, task["ownerId"]) if task["type"] != TaskType.ONE_TIME else None
+        changes = patch.model_dump(exclude_none=True)
         fields = patch.model_dump(exclude_none=True, by_alias=True)
         if "webhookUrl" in fields:
             fields["webhookUrl"] = str(fields["webhookUrl"])
-        if fresh is not None:
-            fields.update(queue=fresh["queue"], cron=fresh["cron"])
-            if task["status"] == TaskStatus.ACTIVE:
-                fields["nextRunAt"] = fresh["nextRunAt"]
-        elif patch.priority is not None:
-            fields["queue"] = queue_for(patch.priority).value
+        if "priority" in changes:
+            fields["queue"] = queue_for(patch.priority or 0).value
+        schedule = {"payload", "cron", "timezone", "scheduled_at"} & changes.keys()
+        if schedule:
+            merged = TaskIn.model_validate(
+                {**{k: v for k, v in to_out(task).items() if k in TaskIn.model_fields}, **changes}
+            )
+            fresh = self.build(merged, task["ownerId"])  # 422 naming the field, as on create
+            if task["type"] != TaskType.ONE_TIME:
+                fields["cron"] = fresh["cron"]
+                if task["status"] == TaskStatus.ACTIVE:
+                    fields["nextRunAt"] = fresh["nextRunAt"]
         updated = await self.tasks.update(task["_id"], fields)
         if updated is None:
             raise TaskNotFound()
