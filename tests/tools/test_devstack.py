@@ -28,6 +28,7 @@ class DevStack:
             "JOBYARD_DEV_MONGODB_PORT": str(free_port()),
             "JOBYARD_DEV_AUTH_PORT": str(self.auth_port),
             "JOBYARD_DEV_API_PORT": str(self.api_port),
+            "JOBYARD_DEV_MONITOR_PORT": str(free_port()),
             "JOBYARD_DEV_FEEDS_PORT": str(free_port()),
             "JOBYARD_DEV_SAMPLE_FEEDS_DIR": str(Path(__file__).resolve().parents[1] / "fixtures" / "feeds"),
             "JOBYARD_REDIS_URL": redis_url,
@@ -135,7 +136,7 @@ def test_up_register_login_me_then_ctrl_c(devstack: DevStack) -> None:
     wait_until(completed, timeout=30, what="the task to complete", interval=0.2)
 
     children = [int(p.read_text()) for p in (devstack.data_dir / "run").glob("*.pid")]
-    assert len(children) == 5  # mongodb, auth, api, worker, scheduler (Redis is the session's own)
+    assert len(children) == 6  # mongodb, auth, api, monitor, worker, scheduler (Redis is the session's own)
     assert devstack.stop(signal.SIGINT, times=2) == 0
     with pytest.raises(httpx.HTTPError):
         httpx.get(base + "/healthz", timeout=1)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -9,14 +9,8 @@ from jobyard_api.settings import ApiSettings
 
 from tests.conftest import Isolation
 from tests.support.asgi import client_for
-from tests.support.auth_service import AuthService, auth_service
+from tests.support.auth_service import AuthService
 from tests.support.imports import settings_for
-
-
-@pytest.fixture(scope="session")
-def auth(mongodb_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthService]:
-    with auth_service(mongodb_url, redis_url, tmp_path_factory.mktemp("auth")) as service:
-        yield service
 
 
 @pytest.fixture

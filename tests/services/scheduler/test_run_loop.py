@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from jobyard_api.app import create_app
 from jobyard_api.settings import ApiSettings
@@ -186,17 +185,6 @@ async def test_redis_down_at_submission_then_queued_when_back(
         async with client_for(create_app(up)) as api:
             done = await wait_execution(api, me, execution_id)
     assert done["status"] == "completed"
-
-
-@pytest.fixture(scope="module")
-def auth(mongodb_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    from tests.support.auth_service import auth_service
-
-    with auth_service(mongodb_url, redis_url, tmp_path_factory.mktemp("auth")) as service:
-        yield service
-
-
-_ = httpx  # typing only
 
 
 async def test_a_delayed_task_fires_once_at_its_time(isolation: Isolation, db: Any) -> None:

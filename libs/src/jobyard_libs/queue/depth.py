@@ -46,7 +46,19 @@ class QueueDepth:
         return self.ready + self.delayed_due + self.in_flight
 
 
+def workers_key(namespace: str) -> str:
+    """Where worker processes (not senders) mark themselves alive; Dramatiq's own
+    heartbeats also list every broker that merely enqueued a message."""
+    return f"{namespace}:jobyard:workers"
+
+
+async def count_workers(redis: Redis, namespace: str, *, within_ms: int, now_ms: int | None = None) -> int:
+    now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
+    return int(await redis.zcount(workers_key(namespace), now_ms - within_ms, "+inf"))
+
+
 async def live_workers(redis: Redis, namespace: str) -> list[str]:
+    """Every broker Dramatiq saw lately (workers and senders): whose ack sets to read."""
     return [
         w.decode() if isinstance(w, bytes) else str(w)
         for w in await redis.zrange(f"{namespace}:__heartbeats__", 0, -1)

@@ -15,6 +15,7 @@ import time
 import structlog
 from dramatiq import Middleware, Worker
 from dramatiq.brokers.redis import RedisBroker
+from jobyard_libs.queue.depth import workers_key
 from redis.exceptions import RedisError
 
 log = structlog.get_logger(__name__)
@@ -29,10 +30,12 @@ class WorkerHeartbeat(Middleware):
         interval = broker.heartbeat_timeout / 4000
 
         def beat() -> None:
-            key = f"{broker.namespace}:__heartbeats__"
+            keys = (f"{broker.namespace}:__heartbeats__", workers_key(broker.namespace))
             while not self._stop.wait(interval):
                 try:
-                    broker.client.zadd(key, {broker.broker_id: int(time.time() * 1000)})
+                    now = int(time.time() * 1000)
+                    for key in keys:
+                        broker.client.zadd(key, {broker.broker_id: now})
                 except RedisError as exc:
                     log.warning("worker_heartbeat_failed", error=str(exc))
 

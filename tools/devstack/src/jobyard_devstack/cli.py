@@ -149,6 +149,7 @@ def up(dev: DevSettings) -> int:
         timeout = dev.start_timeout_seconds
         _start_http_service(supervisor, "auth", dev.auth_port, env, timeout)
         api_url = _start_http_service(supervisor, "api", dev.api_port, env, timeout)
+        monitor_url = _start_http_service(supervisor, "monitor", dev.monitor_port, env, timeout)
         supervisor.start("worker", [_bin("jobyard-worker")], env)
         supervisor.start("scheduler", [_bin("jobyard-scheduler"), "run"], env)
 
@@ -158,6 +159,7 @@ def up(dev: DevSettings) -> int:
         say("Jobyard is up:")
         say(f"  auth     {auth_url}        (docs: {auth_url}/docs)")
         say(f"  api      {api_url}        (docs: {api_url}/docs)")
+        say(f"  monitor  {monitor_url}        (metrics: {monitor_url}/metrics)")
         say("  worker   running (queues: imports, tasks.*)")
         say("  scheduler running (fires delayed and recurring tasks)")
         if feeds is not None:

@@ -16,6 +16,7 @@ class DevSettings(BaseSettings):
     mongodb_port: int = Field(27018, description="Port of the embedded MongoDB make run starts.")
     auth_port: int = Field(8001, description="Port of the auth service under make run.")
     api_port: int = Field(8000, description="Port of the api service under make run.")
+    monitor_port: int = Field(8002, description="Port of the monitor service under make run.")
     feeds_port: int = Field(8090, description="Port of the local server for the sample feeds.")
     sample_feeds_dir: Path = Field(
         Path("tests/fixtures/feeds"), description="Folder of sample feeds served locally by make run."

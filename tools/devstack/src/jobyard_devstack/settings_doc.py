@@ -15,13 +15,14 @@ from pydantic_settings import BaseSettings
 # (module, class, who reads it); a class lists only the fields it adds to its base.
 SETTINGS_CLASSES = [
     ("jobyard_libs.settings", "BaseServiceSettings", "every service"),
-    ("jobyard_libs.settings", "HttpServiceSettings", "auth, api"),
-    ("jobyard_libs.settings", "TokenVerificationSettings", "api"),
+    ("jobyard_libs.settings", "HttpServiceSettings", "auth, api, monitor"),
+    ("jobyard_libs.settings", "TokenVerificationSettings", "api, monitor"),
     ("jobyard_auth.settings", "AuthSettings", "auth"),
     ("jobyard_libs.imports.settings", "ImportSettings", "api, scheduler, worker"),
     ("jobyard_api.settings", "ApiSettings", "api"),
     ("jobyard_worker.settings", "WorkerSettings", "worker"),
     ("jobyard_scheduler.settings", "SchedulerSettings", "scheduler"),
+    ("jobyard_monitor.settings", "MonitorSettings", "monitor"),
     ("jobyard_devstack.settings", "DevSettings", "make run"),
 ]
 

@@ -12,7 +12,7 @@ from jobyard_libs.mongo import utcnow
 from jobyard_libs.queue.actors import actor
 from jobyard_libs.queue.contracts import ActorName, ExecutePayload
 from jobyard_libs.signing import sign_headers
-from jobyard_libs.tasks.kinds.http import check_host
+from jobyard_libs.tasks.kinds.http import HostNotAllowed, check_host
 from jobyard_libs.tasks.repository import ExecutionRepository
 from jobyard_libs.tasks.webhooks import webhook_body
 
@@ -25,7 +25,7 @@ class WebhookRefused(Exception):
     pass
 
 
-@actor(ActorName.TASK_SEND_WEBHOOK, min_backoff=1000, max_backoff=60_000)
+@actor(ActorName.TASK_SEND_WEBHOOK, min_backoff=1000, max_backoff=60_000, throws=(HostNotAllowed,))
 async def send_webhook(payload: dict[str, Any]) -> None:
     context = worker_context()
     executions = ExecutionRepository(context.resources.db)

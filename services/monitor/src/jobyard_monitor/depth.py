@@ -1,0 +1,76 @@
+"""Queue depth as Prometheus gauges, refreshed on an interval so that a scrape costs nothing.
+
+Gauges: ``jobyard_queue_messages{queue,state}`` (state: ready, delayed, due, in_flight,
+dead), ``jobyard_queue_oldest_message_age_seconds{queue}``, ``jobyard_workers_live`` and
+``jobyard_monitor_last_refresh_timestamp_seconds``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import structlog
+from jobyard_libs.queue.depth import QueueDepth, count_workers, queue_depths
+from prometheus_client import Gauge
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+log = structlog.get_logger(__name__)
+QUEUE_MESSAGES = Gauge(
+    "jobyard_queue_messages", "Messages Dramatiq holds, by queue and state.", ["queue", "state"]
+)
+OLDEST_AGE = Gauge("jobyard_queue_oldest_message_age_seconds", "Age of the oldest ready message.", ["queue"])
+WORKERS = Gauge("jobyard_workers_live", "Worker processes with a recent heartbeat.")
+REFRESHED = Gauge("jobyard_monitor_last_refresh_timestamp_seconds", "When the monitor last read queue depth.")
+
+
+@dataclass
+class Snapshot:
+    queues: list[QueueDepth] = field(default_factory=list)
+    workers: int = 0
+    refreshed_at: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "queues": [{**asdict(q), "backlog": q.backlog} for q in self.queues],
+            "workers": self.workers,
+            "refreshedAt": self.refreshed_at,
+        }
+
+
+class DepthWatcher:
+    def __init__(self, redis: Redis, namespace: str, queues: list[str], *, worker_timeout_ms: int) -> None:
+        self.redis = redis
+        self.namespace = namespace
+        self.queues = queues
+        self.worker_timeout_ms = worker_timeout_ms
+        self.snapshot = Snapshot()
+
+    async def refresh(self) -> Snapshot:
+        depths = await queue_depths(self.redis, self.namespace, self.queues)
+        workers = await count_workers(self.redis, self.namespace, within_ms=self.worker_timeout_ms)
+        for depth in depths:
+            states = {"ready": depth.ready, "delayed": depth.delayed, "due": depth.delayed_due,
+                      "in_flight": depth.in_flight, "dead": depth.dead}  # fmt: skip
+            for state, value in states.items():
+                QUEUE_MESSAGES.labels(depth.queue, state).set(value)
+            OLDEST_AGE.labels(depth.queue).set(depth.oldest_ready_age_seconds)
+        WORKERS.set(workers)
+        now = time.time()
+        REFRESHED.set(now)
+        self.snapshot = Snapshot(depths, workers, now)
+        return self.snapshot
+
+    async def run(self, every: float, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.refresh()
+            except RedisError as exc:
+                log.warning("depth_refresh_failed", error=str(exc))
+            try:
+                await asyncio.wait_for(stop.wait(), every)
+            except TimeoutError:
+                continue

@@ -1,0 +1,63 @@
+"""The monitor: queue depth as Prometheus gauges and JSON, from real Redis."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jobyard_libs.queue.broker import create_broker
+from jobyard_libs.queue.contracts import ActorName, ExecutePayload, Queue
+from jobyard_libs.queue.sender import enqueue
+from jobyard_monitor.app import create_app
+from jobyard_monitor.settings import MonitorSettings
+from jobyard_worker.settings import WorkerSettings
+
+from tests.conftest import Isolation
+from tests.support.asgi import client_for
+from tests.support.auth_service import AuthService
+from tests.support.imports import running_worker, settings_for, wait_until_async
+
+
+async def _one_worker(app: Any) -> bool:
+    return bool((await app.state.watcher.refresh()).workers == 1)
+
+
+async def test_depth_gauges_and_stats(isolation: Isolation, auth: AuthService) -> None:
+    settings: MonitorSettings = settings_for(
+        isolation,
+        MonitorSettings,
+        auth_url=auth.url,
+        auth_jwks_url=auth.jwks_url,
+        monitor_refresh_seconds=3600,
+    )
+    broker = create_broker(settings)
+    try:
+        for i in range(3):
+            enqueue(
+                broker, ActorName.TASK_EXECUTE, ExecutePayload(execution_id=f"e{i}"), queue=Queue.TASKS_HIGH
+            )
+        enqueue(
+            broker,
+            ActorName.TASK_EXECUTE,
+            ExecutePayload(execution_id="later"),
+            queue=Queue.TASKS_HIGH,
+            delay_ms=600_000,
+        )
+    finally:
+        broker.close()
+    app = create_app(settings)
+    async with client_for(app) as monitor:
+        await app.state.watcher.refresh()  # what the interval does
+        metrics = (await monitor.get("/metrics")).text
+        assert 'jobyard_queue_messages{queue="tasks.high",state="ready"} 3.0' in metrics
+        assert 'jobyard_queue_messages{queue="tasks.high",state="delayed"} 1.0' in metrics
+        assert 'jobyard_queue_messages{queue="tasks.high",state="due"} 0.0' in metrics
+        assert "jobyard_workers_live 0.0" in metrics  # the broker that enqueued is not a worker
+        assert (await monitor.get("/api/v1/stats")).status_code == 401
+        stats: dict[str, Any] = (
+            await monitor.get("/api/v1/stats", headers=auth.user_headers("watcher@example.com"))
+        ).json()
+        with running_worker(settings_for(isolation, WorkerSettings, queue_heartbeat_timeout_ms=2000)):
+            await wait_until_async(lambda: _one_worker(app), within=10, what="the worker's heartbeat")
+    high = next(q for q in stats["queues"] if q["queue"] == "tasks.high")
+    assert (high["ready"], high["delayed"], high["backlog"]) == (3, 1, 3)
+    assert stats["refreshedAt"] is not None
