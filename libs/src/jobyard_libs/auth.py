@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any, Protocol
@@ -26,7 +28,8 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPBearer
 
 from jobyard_libs.errors import Forbidden, ServiceUnavailable, Unauthorized
-from jobyard_libs.tokens import InvalidToken, JwtVerifier
+from jobyard_libs.settings import TokenVerificationSettings
+from jobyard_libs.tokens import InvalidToken, JwtVerifier, RemoteJwks
 
 API_KEY_PREFIX = "jy_"
 
@@ -142,3 +145,18 @@ async def admin_principal(principal: Annotated[Principal, Depends(current_princi
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 AdminPrincipal = Annotated[Principal, Depends(admin_principal)]
+
+
+@asynccontextmanager
+async def remote_authenticator(settings: TokenVerificationSettings) -> AsyncIterator[Authenticator]:
+    """How every service but auth trusts callers: the auth service's JWKS, and its API-key check."""
+    jwks = RemoteJwks(settings.auth_jwks_url, cache_seconds=settings.jwks_cache_seconds)
+    api_keys = RemoteApiKeyChecker(settings.auth_url, cache_seconds=settings.api_key_cache_seconds)
+    verifier = JwtVerifier(
+        jwks, issuer=settings.jwt_issuer, audience=settings.jwt_audience, algorithms=("EdDSA", "RS256")
+    )
+    try:
+        yield Authenticator(verifier, api_keys)
+    finally:
+        await api_keys.aclose()
+        await jwks.aclose()

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 from jobyard_libs.app import Resources, create_service_app
-from jobyard_libs.auth import Authenticator, RemoteApiKeyChecker
+from jobyard_libs.auth import remote_authenticator
 from jobyard_libs.imports.feed_sources import INDEXES as SOURCE_INDEXES
 from jobyard_libs.imports.import_logs import INDEXES as LOG_INDEXES
 from jobyard_libs.imports.jobs import INDEXES as JOB_INDEXES
@@ -16,7 +16,6 @@ from jobyard_libs.queue.broker import create_broker
 from jobyard_libs.rate_limit import RateLimiter
 from jobyard_libs.tasks.repository import INDEXES as TASK_INDEXES
 from jobyard_libs.tasks.webhooks import execution_notifier
-from jobyard_libs.tokens import JwtVerifier, RemoteJwks
 
 from jobyard_api.callbacks import endpoints as callback_endpoints
 from jobyard_api.callbacks.service import CallbackService
@@ -42,12 +41,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def setup(app: FastAPI, resources: Resources) -> AsyncIterator[None]:
-        jwks = RemoteJwks(settings.auth_jwks_url, cache_seconds=settings.jwks_cache_seconds)
-        api_keys = RemoteApiKeyChecker(settings.auth_url, cache_seconds=settings.api_key_cache_seconds)
-        verifier = JwtVerifier(
-            jwks, issuer=settings.jwt_issuer, audience=settings.jwt_audience, algorithms=("EdDSA", "RS256")
-        )
-        app.state.authenticator = Authenticator(verifier, api_keys)
+        stack = AsyncExitStack()
+        app.state.authenticator = await stack.enter_async_context(remote_authenticator(settings))
         broker = create_broker(settings)
         feed_sources = FeedSourceService(resources.db)
         notify = execution_notifier(resources.events, broker)
@@ -77,8 +72,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             yield
         finally:
             broker.close()
-            await api_keys.aclose()
-            await jwks.aclose()
+            await stack.aclose()
 
     return create_service_app(
         service="api",

@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from jobyard_libs.app import Resources, create_service_app
-from jobyard_libs.auth import Authenticator, CurrentPrincipal, RemoteApiKeyChecker
+from jobyard_libs.auth import CurrentPrincipal, remote_authenticator
 from jobyard_libs.queue.broker import broker_namespace
-from jobyard_libs.tokens import JwtVerifier, RemoteJwks
 
 from jobyard_monitor.depth import DepthWatcher
 from jobyard_monitor.settings import MonitorSettings
@@ -32,12 +31,8 @@ def create_app(settings: MonitorSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def setup(app: FastAPI, resources: Resources) -> AsyncIterator[None]:
-        jwks = RemoteJwks(settings.auth_jwks_url, cache_seconds=settings.jwks_cache_seconds)
-        api_keys = RemoteApiKeyChecker(settings.auth_url, cache_seconds=settings.api_key_cache_seconds)
-        verifier = JwtVerifier(
-            jwks, issuer=settings.jwt_issuer, audience=settings.jwt_audience, algorithms=("EdDSA", "RS256")
-        )
-        app.state.authenticator = Authenticator(verifier, api_keys)
+        stack = AsyncExitStack()
+        app.state.authenticator = await stack.enter_async_context(remote_authenticator(settings))
         watcher = DepthWatcher(
             resources.redis,
             broker_namespace(settings),
@@ -53,8 +48,7 @@ def create_app(settings: MonitorSettings | None = None) -> FastAPI:
             stop.set()
             with contextlib.suppress(asyncio.CancelledError):
                 await refresher
-            await api_keys.aclose()
-            await jwks.aclose()
+            await stack.aclose()
 
     return create_service_app(
         service="monitor",
