@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 
-from jobyard_libs.serve import serve
+from jobyard_libs.serve import serve_command
 
 from jobyard_monitor.app import create_app
 from jobyard_monitor.settings import MonitorSettings
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="jobyard-monitor", description=__doc__)
-    parser.add_argument("command", nargs="?", choices=["serve"], default="serve")
-    parser.parse_args(argv)
-    settings = MonitorSettings()
-    serve(create_app(settings), settings, service="monitor")
-    return 0
+    return serve_command(
+        argv, service="monitor", description=__doc__, settings=MonitorSettings, create_app=create_app
+    )
 
 
 if __name__ == "__main__":
