@@ -23,6 +23,7 @@ test: install
 
 bench: install
 	$(UV) run --frozen python -m bench.parse
+	$(UV) run --frozen python -m bench.operator_reaction
 
 lint: install
 	$(UV) run --frozen ruff check .

@@ -7,8 +7,6 @@ no mapping and no prolog check: the ratio says what Jobyard's safety and field m
 
 from __future__ import annotations
 
-import json
-import platform
 import statistics
 import subprocess
 import sys
@@ -17,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.results import record
 from tests.support.feed_factory import write_feed
 
 ITEMS = 100_000
@@ -73,9 +72,7 @@ def run() -> dict[str, Any]:
 def main() -> int:
     started = time.time()
     results = run()
-    machine = {"python": platform.python_version(), "machine": platform.machine(), "cpus": _cpus()}
-    out_dir = Path(__file__).resolve().parent
-    (out_dir / "results.json").write_text(json.dumps({"machine": machine, "parse": results}, indent=2) + "\n")
+    record("parse", results)
     j, b = results["jobyard"], results["baseline"]
     rows = [
         (
@@ -99,12 +96,6 @@ def main() -> int:
         f"peak RSS target < {RSS_TARGET_MB} MB: {'met' if ok else 'MISSED'} ({time.time() - started:.0f} s)\n"
     )
     return 0 if ok else 1
-
-
-def _cpus() -> int:
-    import os
-
-    return len(os.sched_getaffinity(0))
 
 
 if __name__ == "__main__":

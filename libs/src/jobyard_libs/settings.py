@@ -33,10 +33,19 @@ class LogFormat(StrEnum):
     CONSOLE = "console"
 
 
-class BaseServiceSettings(BaseSettings):
-    """MongoDB, Redis, logging: what every service needs."""
+class LoggingSettings(BaseSettings):
+    """How a process logs; the base of every settings class."""
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", frozen=True)
+
+    log_level: str = Field("INFO", description="Log level: DEBUG, INFO, WARNING, ERROR.")
+    log_format: LogFormat = Field(
+        LogFormat.JSON, description="json (one JSON object a line) or console (coloured)."
+    )
+
+
+class BaseServiceSettings(LoggingSettings):
+    """MongoDB, Redis, logging: what every service needs."""
 
     environment: Environment = Field(
         Environment.DEVELOPMENT,
@@ -61,10 +70,6 @@ class BaseServiceSettings(BaseSettings):
         ge=1,
         le=1_000_000,
         description="Queue commands in a million that also requeue dead workers' messages.",
-    )
-    log_level: str = Field("INFO", description="Log level: DEBUG, INFO, WARNING, ERROR.")
-    log_format: LogFormat = Field(
-        LogFormat.JSON, description="json (one JSON object a line) or console (coloured)."
     )
 
     @property

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from jobyard_operator.scaling import Decision, Policy, Spec, State, decide
 
 SPEC = Spec(min_replicas=0, max_replicas=10, target_depth_per_replica=100, activation_depth=5,
-            cooldown_seconds=300, stabilization_window_seconds=60)  # fmt: skip
+            cooldown_seconds=300, scale_down=Policy(stabilization_window_seconds=60))  # fmt: skip
 
 
 def step(spec: Spec, current: int, depth: int, now: float, state: State | None = None) -> Decision:
@@ -56,7 +56,7 @@ def test_cooldown_before_zero() -> None:
 
 def test_step_limits_and_periods() -> None:
     spec = Spec(max_replicas=50, target_depth_per_replica=10, scale_up=Policy(max_step=4, period_seconds=15),
-                scale_down=Policy(max_step=2, period_seconds=15), stabilization_window_seconds=0)  # fmt: skip
+                scale_down=Policy(max_step=2, period_seconds=15))  # fmt: skip
     up = step(spec, 1, 500, 0.0)
     assert (up.desired, up.reason) == (5, "scale-up step limit")
     held = step(spec, 5, 500, 5.0, up.state)
@@ -88,10 +88,9 @@ def _spec(
         max_replicas=lo + span,
         target_depth_per_replica=target,
         activation_depth=activation,
-        stabilization_window_seconds=window,
         cooldown_seconds=window,
         scale_up=Policy(max_step=up, period_seconds=10),
-        scale_down=Policy(max_step=down, period_seconds=10),
+        scale_down=Policy(max_step=down, period_seconds=10, stabilization_window_seconds=window),
     )
 
 
@@ -127,6 +126,20 @@ def test_properties(spec: Spec, start: int, seen: list[tuple[int, int, float]]) 
             needed = min(spec.max_replicas, math.ceil(in_flight / spec.target_depth_per_replica))
             assert decision.desired >= needed
             # never below a wish it had inside the stabilization window (no flapping)
-            recent = [w for t, w in decision.state.wishes if now - t < spec.stabilization_window_seconds]
+            recent = [
+                w for t, w in decision.state.wishes if now - t < spec.scale_down.stabilization_window_seconds
+            ]
             assert decision.desired >= max(recent, default=0) or decision.reason.endswith("step limit")
         current, state = decision.desired, decision.state
+
+
+def test_scale_up_stabilization_takes_the_lowest_recent_wish() -> None:
+    spec = Spec(
+        max_replicas=20, target_depth_per_replica=10, scale_up=Policy(stabilization_window_seconds=30)
+    )
+    first = step(spec, 1, 20, 0.0)  # wish 2: the lowest wish so far
+    assert first.desired == 2
+    spike = step(spec, 2, 150, 10.0, first.state)  # a spike: wish 15, but 2 was wished 10 s ago
+    assert (spike.desired, spike.reason) == (2, "scale-up stabilization window")
+    steady = step(spec, 2, 150, 31.0, spike.state)  # the low wish left the window
+    assert steady.desired == 15

@@ -6,8 +6,9 @@ then:
 
 1. **activation**: from zero replicas, only a depth above ``activationDepth`` starts one;
 2. **clamp** to ``[minReplicas, maxReplicas]``;
-3. **scale-down stabilization**: scaling down takes the highest wish of the last
-   ``stabilizationWindowSeconds`` (no flapping on a bursty queue);
+3. **stabilization**: scaling down takes the highest wish of the last
+   ``scaleDown.stabilizationWindowSeconds`` (no flapping on a bursty queue); scaling up
+   takes the lowest wish of ``scaleUp.stabilizationWindowSeconds`` (0 by default: at once);
 4. **step limits**: at most ``maxStep`` replicas more (or fewer) per ``periodSeconds``;
 5. **cooldown**: going to zero waits ``cooldownSeconds`` after the queue last held work.
 
@@ -31,6 +32,7 @@ from dataclasses import dataclass, field, replace
 class Policy:
     max_step: int | None = None  # replicas per period; None: no limit
     period_seconds: float = 15
+    stabilization_window_seconds: float = 0
 
 
 @dataclass(frozen=True)
@@ -40,9 +42,8 @@ class Spec:
     target_depth_per_replica: int = 100
     activation_depth: int = 0
     cooldown_seconds: float = 300
-    stabilization_window_seconds: float = 300
     scale_up: Policy = Policy()
-    scale_down: Policy = Policy()
+    scale_down: Policy = Policy(stabilization_window_seconds=300)
     paused: bool = False
 
     def __post_init__(self) -> None:
@@ -56,7 +57,7 @@ class Spec:
 class State:
     """What the decision remembers between polls (kept in the resource's status)."""
 
-    wishes: tuple[tuple[float, int], ...] = ()  # (time, wished replicas) within the window
+    wishes: tuple[tuple[float, int], ...] = ()  # (time, wished replicas) within the windows
     last_scale_time: float | None = None
     last_busy_time: float | None = None  # last time depth > 0
 
@@ -79,13 +80,19 @@ def decide(spec: Spec, *, current: int, depth: int, now: float, state: State) ->
     if spec.paused:
         return Decision(current, "paused", replace(state, last_busy_time=busy))
     wish = min(max(raw_wish(spec, depth, current), spec.min_replicas), spec.max_replicas)
-    window = spec.stabilization_window_seconds
-    wishes = (*((t, w) for t, w in state.wishes if now - t < window), (now, wish))
+    up_window = spec.scale_up.stabilization_window_seconds
+    down_window = spec.scale_down.stabilization_window_seconds
+    kept = max(up_window, down_window)
+    wishes = (*((t, w) for t, w in state.wishes if now - t < kept), (now, wish))
     desired, reason = wish, "depth"
     if wish < current:
-        stabilized = max(w for _, w in wishes)
+        stabilized = max(w for t, w in wishes if now - t < down_window or t == now)
         if stabilized > wish:
-            desired, reason = stabilized, "stabilization window"
+            desired, reason = min(stabilized, current), "stabilization window"
+    elif wish > current and up_window > 0:
+        stabilized = min(w for t, w in wishes if now - t < up_window or t == now)
+        if stabilized < wish:
+            desired, reason = max(stabilized, current), "scale-up stabilization window"
     desired, reason = _limit_steps(spec, current, desired, reason, now, state)
     if desired == 0 and current > 0 and busy is not None and now - busy < spec.cooldown_seconds:
         desired, reason = max(1, spec.min_replicas), "cooldown before zero"

@@ -14,7 +14,8 @@ from pydantic_settings import BaseSettings
 
 # (module, class, who reads it); a class lists only the fields it adds to its base.
 SETTINGS_CLASSES = [
-    ("jobyard_libs.settings", "BaseServiceSettings", "every service"),
+    ("jobyard_libs.settings", "LoggingSettings", "every service"),
+    ("jobyard_libs.settings", "BaseServiceSettings", "every service but the operator"),
     ("jobyard_libs.settings", "HttpServiceSettings", "auth, api, monitor"),
     ("jobyard_libs.settings", "TokenVerificationSettings", "api, monitor"),
     ("jobyard_auth.settings", "AuthSettings", "auth"),
@@ -23,6 +24,7 @@ SETTINGS_CLASSES = [
     ("jobyard_worker.settings", "WorkerSettings", "worker"),
     ("jobyard_scheduler.settings", "SchedulerSettings", "scheduler"),
     ("jobyard_monitor.settings", "MonitorSettings", "monitor"),
+    ("jobyard_operator.settings", "OperatorSettings", "operator"),
     ("jobyard_devstack.settings", "DevSettings", "make run"),
 ]
 
@@ -53,7 +55,12 @@ def settings_docs() -> list[SettingDoc]:
             env = (prefix + field).upper()
             known = docs.get(env)
             if known is None:
-                docs[env] = SettingDoc(env, _default(info.default), used_by, info.description or "")
+                docs[env] = SettingDoc(
+                    env,
+                    _default(info.get_default(call_default_factory=True)),
+                    used_by,
+                    info.description or "",
+                )
             elif used_by not in known.used_by and field not in _inherited(cls):
                 docs[env] = SettingDoc(env, known.default, f"{known.used_by}, {used_by}", known.description)
     return list(docs.values())
