@@ -41,6 +41,9 @@ class Isolation:
             "JOBYARD_REDIS_URL": self.redis_url,
             "JOBYARD_REDIS_KEY_PREFIX": self.key_prefix,
             "JOBYARD_ENVIRONMENT": "test",
+            # parallel tests run several workers and schedulers: no fixed metrics ports
+            "JOBYARD_WORKER_METRICS_PORT": "0",
+            "JOBYARD_SCHEDULER_METRICS_PORT": "0",
         }
 
 

@@ -33,6 +33,8 @@ class DevStack:
             "JOBYARD_DEV_SAMPLE_FEEDS_DIR": str(Path(__file__).resolve().parents[1] / "fixtures" / "feeds"),
             "JOBYARD_REDIS_URL": redis_url,
             "JOBYARD_REDIS_KEY_PREFIX": f"devstack{free_port()}:",
+            "JOBYARD_WORKER_METRICS_PORT": str(free_port()),
+            "JOBYARD_SCHEDULER_METRICS_PORT": str(free_port()),
         }
         for name in ("JOBYARD_MONGODB_URL", "JOBYARD_ADMIN_PASSWORD", "JOBYARD_ADMIN_EMAIL", "JOBYARD_FEEDS"):
             self.env.pop(name, None)

@@ -60,6 +60,10 @@ class BaseServiceSettings(LoggingSettings):
     redis_key_prefix: str = Field(
         "jobyard:", description="Prefix of every Redis key Jobyard writes (not Dramatiq's)."
     )
+    metrics_host: str = Field(
+        "127.0.0.1",
+        description="Address the worker's and scheduler's /metrics listen on (HTTP services use JOBYARD_HOST).",
+    )
     queue_heartbeat_timeout_ms: int = Field(
         60000,
         ge=1000,

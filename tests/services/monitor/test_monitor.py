@@ -18,7 +18,7 @@ from tests.support.imports import running_worker, settings_for, wait_until_async
 
 
 async def _one_worker(app: Any) -> bool:
-    return bool((await app.state.watcher.refresh()).workers == 1)
+    return bool((await app.state.depth.refresh()).workers == 1)
 
 
 async def test_depth_gauges_and_stats(isolation: Isolation, auth: AuthService) -> None:
@@ -46,7 +46,7 @@ async def test_depth_gauges_and_stats(isolation: Isolation, auth: AuthService) -
         broker.close()
     app = create_app(settings)
     async with client_for(app) as monitor:
-        await app.state.watcher.refresh()  # what the interval does
+        await app.state.depth.refresh()  # what the interval does
         metrics = (await monitor.get("/metrics")).text
         assert 'jobyard_queue_messages{queue="tasks.high",state="ready"} 3.0' in metrics
         assert 'jobyard_queue_messages{queue="tasks.high",state="delayed"} 1.0' in metrics

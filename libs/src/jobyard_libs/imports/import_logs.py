@@ -24,7 +24,8 @@ FILTER_INDEXES = [  # in order of preference
     IndexSpec(COLLECTION, [("status", 1), *NEWEST]),
 ]
 LIST_INDEX = IndexSpec(COLLECTION, NEWEST)
-INDEXES = [LIST_INDEX, *FILTER_INDEXES]
+PER_FEED_INDEX = IndexSpec(COLLECTION, [("feedUrl", 1), *NEWEST])  # a feed's latest runs (the monitor)
+INDEXES = [LIST_INDEX, *FILTER_INDEXES, PER_FEED_INDEX]
 
 
 Notify = Callable[[Document], Awaitable[None]]

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from jobyard_libs.app import Resources, create_service_app
 from jobyard_libs.auth import CurrentPrincipal, remote_authenticator
+from jobyard_libs.imports.import_logs import PER_FEED_INDEX
 from jobyard_libs.queue.broker import broker_namespace
+from jobyard_libs.tasks.repository import FINISHED_INDEX
 
-from jobyard_monitor.depth import DepthWatcher
+from jobyard_monitor.depth import DepthWatcher, refresh_every
+from jobyard_monitor.health import HealthWatcher
 from jobyard_monitor.settings import MonitorSettings
 
 router = APIRouter(prefix="/api/v1", tags=["stats"])
@@ -21,9 +24,10 @@ router = APIRouter(prefix="/api/v1", tags=["stats"])
 
 @router.get("/stats")
 async def stats(_: CurrentPrincipal, request: Request) -> dict[str, Any]:
-    """Queue depth per queue (ready, delayed, due, in flight, dead, oldest age) and live workers."""
-    watcher: DepthWatcher = request.app.state.watcher
-    return watcher.snapshot.as_dict()
+    """Queue depth per queue, live workers, the scheduler's leader, feed health and task stats."""
+    depth: DepthWatcher = request.app.state.depth
+    health: HealthWatcher = request.app.state.health
+    return {**depth.snapshot.as_dict(), **health.as_dict()}
 
 
 def create_app(settings: MonitorSettings | None = None) -> FastAPI:
@@ -33,27 +37,30 @@ def create_app(settings: MonitorSettings | None = None) -> FastAPI:
     async def setup(app: FastAPI, resources: Resources) -> AsyncIterator[None]:
         stack = AsyncExitStack()
         app.state.authenticator = await stack.enter_async_context(remote_authenticator(settings))
-        watcher = DepthWatcher(
+        depth = DepthWatcher(
             resources.redis,
             broker_namespace(settings),
             [q.value for q in settings.monitor_queues],
             worker_timeout_ms=settings.queue_heartbeat_timeout_ms,
+            leader_key=resources.keys.key("scheduler", "leader"),
         )
-        app.state.watcher = watcher
+        health = HealthWatcher(resources.db, timedelta(seconds=settings.monitor_task_window_seconds))
+        app.state.depth, app.state.health = depth, health
         stop = asyncio.Event()
-        refresher = asyncio.create_task(watcher.run(settings.monitor_refresh_seconds, stop))
+        every = settings.monitor_refresh_seconds
+        refreshers = [asyncio.create_task(refresh_every(w.refresh, every, stop)) for w in (depth, health)]
         try:
             yield
         finally:
             stop.set()
-            with contextlib.suppress(asyncio.CancelledError):
-                await refresher
+            await asyncio.gather(*refreshers, return_exceptions=True)
             await stack.aclose()
 
     return create_service_app(
         service="monitor",
         settings=settings,
         routers=[router],
+        indexes=[PER_FEED_INDEX, FINISHED_INDEX],
         setup=setup,
         title="Jobyard monitor",
         version="0.1.0",

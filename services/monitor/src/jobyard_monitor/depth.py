@@ -1,20 +1,23 @@
 """Queue depth as Prometheus gauges, refreshed on an interval so that a scrape costs nothing.
 
 Gauges: ``jobyard_queue_messages{queue,state}`` (state: ready, delayed, due, in_flight,
-dead), ``jobyard_queue_oldest_message_age_seconds{queue}``, ``jobyard_workers_live`` and
-``jobyard_monitor_last_refresh_timestamp_seconds``.
+dead), ``jobyard_queue_oldest_message_age_seconds{queue}``, ``jobyard_workers_live``,
+``jobyard_scheduler_leader_present`` and ``jobyard_monitor_last_refresh_timestamp_seconds``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import structlog
 from jobyard_libs.queue.depth import QueueDepth, count_workers, queue_depths
 from prometheus_client import Gauge
+from pymongo.errors import PyMongoError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -25,26 +28,32 @@ QUEUE_MESSAGES = Gauge(
 OLDEST_AGE = Gauge("jobyard_queue_oldest_message_age_seconds", "Age of the oldest ready message.", ["queue"])
 WORKERS = Gauge("jobyard_workers_live", "Worker processes with a recent heartbeat.")
 REFRESHED = Gauge("jobyard_monitor_last_refresh_timestamp_seconds", "When the monitor last read queue depth.")
+LEADER = Gauge("jobyard_scheduler_leader_present", "1 while some scheduler holds the leader lease.")
 
 
 @dataclass
 class Snapshot:
     queues: list[QueueDepth] = field(default_factory=list)
     workers: int = 0
+    scheduler_leader: bool = False
     refreshed_at: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "queues": [{**asdict(q), "backlog": q.backlog} for q in self.queues],
             "workers": self.workers,
+            "schedulerLeader": self.scheduler_leader,
             "refreshedAt": self.refreshed_at,
         }
 
 
 class DepthWatcher:
-    def __init__(self, redis: Redis, namespace: str, queues: list[str], *, worker_timeout_ms: int) -> None:
+    def __init__(
+        self, redis: Redis, namespace: str, queues: list[str], *, worker_timeout_ms: int, leader_key: str
+    ) -> None:
         self.redis = redis
         self.namespace = namespace
+        self.leader_key = leader_key
         self.queues = queues
         self.worker_timeout_ms = worker_timeout_ms
         self.snapshot = Snapshot()
@@ -59,18 +68,20 @@ class DepthWatcher:
                 QUEUE_MESSAGES.labels(depth.queue, state).set(value)
             OLDEST_AGE.labels(depth.queue).set(depth.oldest_ready_age_seconds)
         WORKERS.set(workers)
+        leader = bool(await self.redis.exists(self.leader_key))
+        LEADER.set(int(leader))
         now = time.time()
         REFRESHED.set(now)
-        self.snapshot = Snapshot(depths, workers, now)
+        self.snapshot = Snapshot(depths, workers, leader, now)
         return self.snapshot
 
-    async def run(self, every: float, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await self.refresh()
-            except RedisError as exc:
-                log.warning("depth_refresh_failed", error=str(exc))
-            try:
-                await asyncio.wait_for(stop.wait(), every)
-            except TimeoutError:
-                continue
+
+async def refresh_every(refresh: Callable[[], Awaitable[object]], every: float, stop: asyncio.Event) -> None:
+    """Call ``refresh`` until ``stop``; a failed reading is logged and the last one kept."""
+    while not stop.is_set():
+        try:
+            await refresh()
+        except (RedisError, PyMongoError) as exc:
+            log.warning("monitor_refresh_failed", error=str(exc))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every)

@@ -19,3 +19,6 @@ class MonitorSettings(TokenVerificationSettings):
     monitor_queues: list[Queue] = Field(
         default_factory=lambda: list(Queue), description="Queues the monitor watches."
     )
+    monitor_task_window_seconds: int = Field(
+        300, ge=10, description="Window of the task stats: executions completed in the last N seconds."
+    )

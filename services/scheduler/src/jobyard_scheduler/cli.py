@@ -10,6 +10,7 @@ import signal
 import sys
 
 from jobyard_libs.logging import configure_logging
+from prometheus_client import start_http_server
 
 from jobyard_scheduler.imports.command import UnknownFeed, run_import
 from jobyard_scheduler.loop.command import run_loop
@@ -29,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = SchedulerSettings()
     configure_logging(service="scheduler", level=settings.log_level, fmt=settings.log_format.value)
     if args.command == "run":
+        if settings.scheduler_metrics_port:
+            start_http_server(settings.scheduler_metrics_port, addr=settings.metrics_host)
         asyncio.run(_run_until_signalled(settings))
         return 0
     try:

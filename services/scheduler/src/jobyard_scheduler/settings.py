@@ -23,3 +23,6 @@ class SchedulerSettings(ImportSettings, TaskSettings):
     scheduler_clock_speed: float = Field(
         1.0, gt=0, description="Tests and drills only: how many scheduler seconds pass per real second."
     )
+    scheduler_metrics_port: int = Field(
+        9192, description="Port `jobyard-scheduler run` serves /metrics on; 0: off."
+    )

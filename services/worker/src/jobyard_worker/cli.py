@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
+from jobyard_worker.metrics import prepare_multiprocess_dir
 from jobyard_worker.settings import WorkerSettings
 
 
@@ -49,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = WorkerSettings(**overrides)
     if settings.worker_prefetch:
         os.environ["dramatiq_queue_prefetch"] = str(settings.worker_prefetch)  # noqa: SIM112 - the name Dramatiq reads
+    if settings.worker_metrics_port:
+        prepare_multiprocess_dir(Path(settings.worker_metrics_dir))
     command = dramatiq_command(settings, extra)
     os.execv(command[0], command)  # noqa: S606 - replaces this process with Dramatiq's CLI
 

@@ -26,3 +26,10 @@ class WorkerSettings(ImportSettings, TaskSettings):
     worker_prefetch: int = Field(
         0, ge=0, description="Messages prefetched per queue per process; 0 keeps Dramatiq's 2 x threads."
     )
+    worker_metrics_port: int = Field(
+        9191, description="Port the worker serves /metrics on (summed over its processes); 0: off."
+    )
+    worker_metrics_dir: str = Field(
+        "/tmp/jobyard-worker-metrics",  # noqa: S108 - an emptyDir in the chart
+        description="Folder the worker processes share their metric samples through (emptied at start).",
+    )

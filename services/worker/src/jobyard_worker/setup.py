@@ -10,6 +10,7 @@ from jobyard_libs.queue.broker import create_broker
 from jobyard_worker.context import MessageContext, WorkerContextMiddleware
 from jobyard_worker.heartbeat import WorkerHeartbeat
 from jobyard_worker.imports import tasks as import_tasks
+from jobyard_worker.metrics import WorkerMetrics
 from jobyard_worker.settings import WorkerSettings
 from jobyard_worker.tasks import tasks as task_tasks
 from jobyard_worker.tasks import webhooks as task_webhooks
@@ -27,6 +28,7 @@ def create_worker_broker(settings: WorkerSettings) -> RedisBroker:
     )
     broker.add_middleware(WorkerHeartbeat())
     broker.add_middleware(MessageContext(), before=AgeLimit)  # first in, last out: wraps the rest
+    broker.add_middleware(WorkerMetrics(), before=MessageContext)  # its after_* see Retries' verdict
     broker.add_middleware(WorkerContextMiddleware(settings))
     register_actors(broker)
     return broker

@@ -132,6 +132,9 @@ def up(dev: DevSettings) -> int:
         env.setdefault("JOBYARD_ENVIRONMENT", "development")
         env.setdefault("JOBYARD_LOG_FORMAT", "console")
         env.setdefault("JOBYARD_SIGNING_KEYS_DIR", str(data / "auth-keys"))
+        env.setdefault("JOBYARD_WORKER_METRICS_DIR", str(data / "worker-metrics"))
+        env.setdefault("JOBYARD_WORKER_METRICS_PORT", "9191")
+        env.setdefault("JOBYARD_SCHEDULER_METRICS_PORT", "9192")
         auth_url = f"http://127.0.0.1:{dev.auth_port}"
         env.setdefault("JOBYARD_AUTH_URL", auth_url)
         env.setdefault("JOBYARD_AUTH_JWKS_URL", f"{auth_url}/.well-known/jwks.json")
@@ -160,8 +163,12 @@ def up(dev: DevSettings) -> int:
         say(f"  auth     {auth_url}        (docs: {auth_url}/docs)")
         say(f"  api      {api_url}        (docs: {api_url}/docs)")
         say(f"  monitor  {monitor_url}        (metrics: {monitor_url}/metrics)")
-        say("  worker   running (queues: imports, tasks.*)")
-        say("  scheduler running (fires delayed and recurring tasks)")
+        say(
+            f"  worker   queues imports, tasks.*  (metrics: http://127.0.0.1:{env['JOBYARD_WORKER_METRICS_PORT']}/metrics)"
+        )
+        say(
+            f"  scheduler fires delayed and recurring tasks  (metrics: http://127.0.0.1:{env['JOBYARD_SCHEDULER_METRICS_PORT']}/metrics)"
+        )
         if feeds is not None:
             say(f"  feeds    {feeds.base_url}/  (sample feeds, served locally)")
         say(
@@ -189,8 +196,14 @@ def up(dev: DevSettings) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="jobyard-dev", description=__doc__)
-    parser.add_argument("command", choices=["up", "ensure-redis", "settings-table"])
+    parser.add_argument("command", choices=["up", "ensure-redis", "settings-table", "dashboards"])
     args = parser.parse_args(argv)
+    if args.command == "dashboards":
+        from jobyard_devstack.dashboards import write
+
+        for path in write(Path.cwd()):
+            say(f"wrote {path}")
+        return 0
     if args.command == "settings-table":
         from jobyard_devstack.settings_doc import settings_table
 

@@ -5,17 +5,20 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import structlog
 from bson import ObjectId
-from jobyard_libs.errors import Forbidden, NotFoundError, Unauthorized
+from jobyard_libs.errors import Forbidden, JobyardError, NotFoundError, Unauthorized
 from jobyard_libs.mongo import Document
 
 from jobyard_auth.keystore import KeyStore
 from jobyard_auth.passwords import verify_password
 from jobyard_auth.sessions.google import GoogleVerifier
 from jobyard_auth.sessions.login_throttle import LoginThrottle
+from jobyard_auth.sessions.metrics import LOGINS, REFRESH_REUSE, TOKENS_ISSUED
 from jobyard_auth.sessions.repository import RefreshTokenRepository
 from jobyard_auth.sessions.schemas import TokenPair
 from jobyard_auth.settings import AuthSettings
@@ -63,6 +66,10 @@ class SessionService:
         self.google = google
 
     async def login(self, email: str, password: str, client_ip: str) -> TokenPair:
+        with counted_login("password"):
+            return await self._login(email, password, client_ip)
+
+    async def _login(self, email: str, password: str, client_ip: str) -> TokenPair:
         email = email.strip().lower()
         await self.throttle.check(email, client_ip)
         user = await self.users.by_email(email)
@@ -75,9 +82,13 @@ class SessionService:
             raise AccountDeactivated()
         await self.throttle.clear_account(email)
         log.info("login_succeeded", user_id=str(user["_id"]), method="password")
-        return await self._issue(user, family_id=uuid.uuid4().hex)
+        return await self._issue(user, family_id=uuid.uuid4().hex, grant="password")
 
     async def login_with_google(self, id_token: str) -> TokenPair:
+        with counted_login("google"):
+            return await self._login_with_google(id_token)
+
+    async def _login_with_google(self, id_token: str) -> TokenPair:
         if self.google is None:
             raise GoogleSignInDisabled()
         identity = await self.google.verify(id_token)
@@ -87,7 +98,7 @@ class SessionService:
         if not user["active"]:
             raise AccountDeactivated()
         log.info("login_succeeded", user_id=str(user["_id"]), method="google")
-        return await self._issue(user, family_id=uuid.uuid4().hex)
+        return await self._issue(user, family_id=uuid.uuid4().hex, grant="google")
 
     async def refresh(self, refresh_token: str) -> TokenPair:
         token_hash = hash_token(refresh_token)
@@ -97,12 +108,13 @@ class SessionService:
             if stale is not None and stale["rotatedAt"] is not None and stale["revokedAt"] is None:
                 revoked = await self.refresh_tokens.revoke_family(stale["familyId"])
                 log.warning("refresh_token_reuse", user_id=str(stale["userId"]), revoked_tokens=revoked)
+                REFRESH_REUSE.inc()
             raise InvalidRefreshToken()
         user = await self.users.get(record["userId"])
         if not user["active"]:
             await self.refresh_tokens.revoke_family(record["familyId"])
             raise InvalidRefreshToken()
-        return await self._issue(user, family_id=record["familyId"])
+        return await self._issue(user, family_id=record["familyId"], grant="refresh")
 
     async def logout(self, refresh_token: str) -> None:
         record = await self.refresh_tokens.get(hash_token(refresh_token))
@@ -127,7 +139,8 @@ class SessionService:
             }
         )
 
-    async def _issue(self, user: Document, *, family_id: str) -> TokenPair:
+    async def _issue(self, user: Document, *, family_id: str, grant: str) -> TokenPair:
+        TOKENS_ISSUED.labels(grant).inc()
         refresh_token = secrets.token_urlsafe(32)
         ttl = self.settings.refresh_token_ttl_seconds
         await self.refresh_tokens.insert(
@@ -142,3 +155,14 @@ class SessionService:
             expires_in=self.settings.access_token_ttl_seconds,
             refresh_expires_in=ttl,
         )
+
+
+@contextmanager
+def counted_login(method: str) -> Iterator[None]:
+    """Count a sign-in by its result: succeeded, or the refusing error's code."""
+    try:
+        yield
+    except JobyardError as error:
+        LOGINS.labels(method, error.code).inc()
+        raise
+    LOGINS.labels(method, "succeeded").inc()

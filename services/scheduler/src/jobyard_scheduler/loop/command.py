@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from datetime import timedelta
 
 import structlog
@@ -13,6 +14,7 @@ from jobyard_libs.tasks.repository import INDEXES, DeadLetterRepository, Executi
 from jobyard_libs.tasks.webhooks import execution_notifier
 from redis.exceptions import RedisError
 
+from jobyard_scheduler.loop import metrics
 from jobyard_scheduler.loop.clock import Clock, fast_clock, real_clock
 from jobyard_scheduler.loop.firing import Firing
 from jobyard_scheduler.loop.leader import LeaderLease
@@ -50,11 +52,16 @@ async def run_loop(settings: SchedulerSettings, stop: asyncio.Event) -> None:
                     if now_leading != leading:
                         log.info("scheduler_leadership", leader=now_leading, fence=lease.fence)
                         leading = now_leading
+                        metrics.IS_LEADER.set(int(leading))
                     if leading and lease.fence is not None:
-                        await firing.tick(clock(), lease.fence)
+                        started = time.perf_counter()
+                        result = await firing.tick(clock(), lease.fence)
+                        metrics.record_tick(result, time.perf_counter() - started)
                 except RedisError as exc:
                     log.warning("scheduler_redis_unavailable", error=str(exc))
+                    metrics.ERRORS.inc()
                     leading = False
+                    metrics.IS_LEADER.set(0)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), settings.scheduler_tick_seconds)
             if leading:

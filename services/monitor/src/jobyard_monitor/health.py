@@ -1,0 +1,212 @@
+"""Import health per feed and task outcomes, read from MongoDB on the refresh interval.
+
+Every query goes through an index and reads a bounded number of documents: each enabled
+feed's last runs (``feedUrl`` + newest), and the executions completed within the stats
+window (``completedAt``). A scrape reads none of them; it serves the last reading.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from jobyard_libs.imports.feed_sources import COLLECTION as FEED_SOURCES
+from jobyard_libs.imports.import_logs import COLLECTION as IMPORT_LOGS
+from jobyard_libs.imports.import_logs import PER_FEED_INDEX
+from jobyard_libs.imports.models import ImportStatus
+from jobyard_libs.mongo import Database, utcnow
+from jobyard_libs.tasks.repository import EXECUTIONS, FINISHED_INDEX
+from prometheus_client import Gauge
+
+FINISHED = {ImportStatus.COMPLETED.value, ImportStatus.FAILED.value, ImportStatus.NOT_MODIFIED.value}
+SUCCEEDED = {ImportStatus.COMPLETED.value, ImportStatus.NOT_MODIFIED.value}
+RUNS_READ = 10  # per feed: enough to count consecutive failures up to 10
+EXECUTIONS_READ = 50_000  # per window: a cap, so a flood cannot make the refresh unbounded
+QUANTILES = (0.5, 0.95, 0.99)
+
+LAST_RUN = Gauge(
+    "jobyard_import_last_run_timestamp_seconds", "When the feed's last import started.", ["feed"]
+)
+LAST_SUCCESS = Gauge(
+    "jobyard_import_last_success_timestamp_seconds", "When the feed last imported successfully.", ["feed"]
+)
+CONSECUTIVE_FAILURES = Gauge(
+    "jobyard_import_consecutive_failures",
+    "Failed imports in a row, newest first (0 after a success).",
+    ["feed"],
+)
+LAST_ITEMS = Gauge(
+    "jobyard_import_last_items",
+    "Items of the feed's last finished import, by result: fetched, new, updated, unchanged, failed.",
+    ["feed", "result"],
+)
+TASK_EXECUTIONS = Gauge(
+    "jobyard_task_executions_recent",
+    "Executions completed within the stats window, by kind and status.",
+    ["kind", "status"],
+)
+TASK_DURATION = Gauge(
+    "jobyard_task_duration_seconds",
+    "Run time of executions completed within the window.",
+    ["kind", "quantile"],
+)
+TASK_LATENCY = Gauge(
+    "jobyard_task_latency_seconds",
+    "Due time to completion of executions completed within the window (queueing + retries + run).",
+    ["kind", "quantile"],
+)
+WINDOW = Gauge("jobyard_task_stats_window_seconds", "The window the task stats cover.")
+
+
+@dataclass
+class FeedHealth:
+    feed: str
+    last_run_at: datetime | None = None
+    last_success_at: datetime | None = None
+    consecutive_failures: int = 0
+    last_items: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class TaskStats:
+    window_seconds: float
+    counts: dict[tuple[str, str], int]
+    duration: dict[str, dict[float, float]]
+    latency: dict[str, dict[float, float]]
+
+    def as_dict(self) -> dict[str, Any]:
+        kinds = sorted({k for k, _ in self.counts})
+        return {
+            "windowSeconds": self.window_seconds,
+            "byKind": {
+                kind: {
+                    "counts": {s: n for (k, s), n in self.counts.items() if k == kind},
+                    "durationSeconds": {
+                        f"p{int(q * 100)}": v for q, v in self.duration.get(kind, {}).items()
+                    },
+                    "latencySeconds": {f"p{int(q * 100)}": v for q, v in self.latency.get(kind, {}).items()},
+                }
+                for kind in kinds
+            },
+        }
+
+
+class HealthWatcher:
+    """Reads feed health and task stats on the refresh interval; keeps the last reading."""
+
+    def __init__(self, db: Database, window: timedelta) -> None:
+        self.db, self.window = db, window
+        self.feeds: list[FeedHealth] = []
+        self.tasks = TaskStats(window.total_seconds(), {}, {}, {})
+
+    async def refresh(self) -> None:
+        feeds, tasks = await feed_health(self.db), await task_stats(self.db, self.window)
+        export(feeds, tasks)
+        self.feeds, self.tasks = feeds, tasks
+
+    def as_dict(self) -> dict[str, Any]:
+        def when(moment: datetime | None) -> str | None:
+            return moment.isoformat() if moment else None
+
+        return {
+            "imports": [
+                {"feed": f.feed, "lastRunAt": when(f.last_run_at), "lastSuccessAt": when(f.last_success_at),
+                 "consecutiveFailures": f.consecutive_failures, "lastItems": f.last_items}
+                for f in self.feeds
+            ],
+            "tasks": self.tasks.as_dict(),
+        }  # fmt: skip
+
+
+async def feed_health(db: Database) -> list[FeedHealth]:
+    found = []
+    async for source in db[FEED_SOURCES].find({"enabled": True}, {"url": 1}):
+        url = source["url"]
+        runs = (
+            await db[IMPORT_LOGS]
+            .find({"feedUrl": url}, {"failedJobs": 0, "appliedBatchIds": 0})
+            .sort([("timestamp", -1), ("_id", -1)])
+            .hint(PER_FEED_INDEX.name)
+            .limit(RUNS_READ)
+            .to_list()
+        )
+        found.append(_health(url, runs))
+    return found
+
+
+def _health(url: str, runs: list[dict[str, Any]]) -> FeedHealth:
+    health = FeedHealth(url, last_run_at=runs[0]["timestamp"] if runs else None)
+    finished = [r for r in runs if r["status"] in FINISHED]
+    for run in finished:
+        if run["status"] in SUCCEEDED:
+            break
+        health.consecutive_failures += 1
+    success = next((r for r in finished if r["status"] in SUCCEEDED), None)
+    if success is not None:
+        health.last_success_at = success.get("finishedAt") or success["timestamp"]
+    if finished:
+        last = finished[0]
+        health.last_items = {
+            "fetched": last.get("totalFetched", 0), "new": last.get("newJobs", 0),
+            "updated": last.get("updatedJobs", 0), "unchanged": last.get("unchangedJobs", 0),
+            "failed": last.get("failedCount", 0),
+        }  # fmt: skip
+    return health
+
+
+async def task_stats(db: Database, window: timedelta) -> TaskStats:
+    since = utcnow() - window
+    counts: Counter[tuple[str, str]] = Counter()
+    durations: dict[str, list[float]] = defaultdict(list)
+    latencies: dict[str, list[float]] = defaultdict(list)
+    cursor = (
+        db[EXECUTIONS]
+        .find(
+            {"completedAt": {"$gte": since}},
+            {"kind": 1, "status": 1, "durationMs": 1, "scheduledFor": 1, "completedAt": 1, "_id": 0},
+        )
+        .hint(FINISHED_INDEX.name)
+        .limit(EXECUTIONS_READ)
+    )
+    async for doc in cursor:
+        kind = doc.get("kind", "unknown")
+        counts[kind, doc["status"]] += 1
+        if doc.get("durationMs") is not None:
+            durations[kind].append(doc["durationMs"] / 1000)
+        if doc.get("scheduledFor") is not None:
+            latencies[kind].append(max(0.0, (doc["completedAt"] - doc["scheduledFor"]).total_seconds()))
+    return TaskStats(window.total_seconds(), dict(counts), _quantiles(durations), _quantiles(latencies))
+
+
+def _quantiles(samples: dict[str, list[float]]) -> dict[str, dict[float, float]]:
+    result = {}
+    for kind, values in samples.items():
+        if len(values) == 1:
+            result[kind] = dict.fromkeys(QUANTILES, values[0])
+        elif values:
+            cuts = statistics.quantiles(values, n=100, method="inclusive")
+            result[kind] = {q: cuts[int(q * 100) - 1] for q in QUANTILES}
+    return result
+
+
+def export(feeds: list[FeedHealth], tasks: TaskStats) -> None:
+    for gauge in (LAST_RUN, LAST_SUCCESS, CONSECUTIVE_FAILURES, LAST_ITEMS, TASK_EXECUTIONS, TASK_DURATION,
+                  TASK_LATENCY):  # fmt: skip
+        gauge.clear()  # a deleted feed or a quiet kind leaves no stale series
+    for f in feeds:
+        if f.last_run_at is not None:
+            LAST_RUN.labels(f.feed).set(f.last_run_at.timestamp())
+        LAST_SUCCESS.labels(f.feed).set(f.last_success_at.timestamp() if f.last_success_at else 0)
+        CONSECUTIVE_FAILURES.labels(f.feed).set(f.consecutive_failures)
+        for result, n in f.last_items.items():
+            LAST_ITEMS.labels(f.feed, result).set(n)
+    WINDOW.set(tasks.window_seconds)
+    for (kind, status), n in tasks.counts.items():
+        TASK_EXECUTIONS.labels(kind, status).set(n)
+    for gauge, table in ((TASK_DURATION, tasks.duration), (TASK_LATENCY, tasks.latency)):
+        for kind, quantiles in table.items():
+            for q, v in quantiles.items():
+                gauge.labels(kind, str(q)).set(v)

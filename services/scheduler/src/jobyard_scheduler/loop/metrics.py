@@ -1,0 +1,28 @@
+"""The scheduler loop's metrics, served on ``JOBYARD_SCHEDULER_METRICS_PORT``."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+from jobyard_scheduler.loop.firing import TickResult
+
+IS_LEADER = Gauge("jobyard_scheduler_is_leader", "1 while this scheduler holds the leader lease.")
+RUNS = Counter(
+    "jobyard_scheduler_runs_total",
+    "Task runs the leader handled, by outcome: fired, skipped (misfire), queued, callback_overdue.",
+    ["outcome"],
+)
+TICK_DURATION = Histogram(
+    "jobyard_scheduler_tick_duration_seconds",
+    "Time one leader tick takes (due tasks, queueing, overdue callbacks).",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+ERRORS = Counter("jobyard_scheduler_errors_total", "Ticks that failed because Redis was unreachable.")
+
+
+def record_tick(result: TickResult, seconds: float) -> None:
+    TICK_DURATION.observe(seconds)
+    for outcome, count in (("fired", result.fired), ("skipped", result.skipped), ("queued", result.queued),
+                           ("callback_overdue", result.callbacks_overdue)):  # fmt: skip
+        if count:
+            RUNS.labels(outcome).inc(count)
