@@ -119,8 +119,19 @@ def _work(platform: Platform) -> None:
             assert response.status_code in (201, 202), response.text
 
 
-def _until(prometheus: Prometheus, expr: str, expected: float, timeout: float = 60) -> None:
-    wait_until(lambda: prometheus.value(expr) == expected, timeout=timeout, what=f"{expr} == {expected}")
+def _until(prometheus: Prometheus, expr: str, expected: float, timeout: float = 90) -> None:
+    seen: list[float | None] = []
+
+    def reached() -> bool:
+        seen.append(prometheus.value(expr))
+        return seen[-1] == expected
+
+    try:
+        wait_until(reached, timeout=timeout, what=f"{expr} == {expected}", interval=0.2)
+    except TimeoutError as exc:
+        raise AssertionError(
+            f"{exc}; last values {seen[-5:]}; monitor stats: {prometheus.query('jobyard_queue_messages')}"
+        ) from exc
 
 
 def _exported_by_operator() -> set[str]:

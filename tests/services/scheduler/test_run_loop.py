@@ -99,10 +99,10 @@ def _start_scheduler(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
         )
 
 
-def _firing(db: Any, broker: Any) -> Firing:
+def _firing(db: Any, broker: Any, requeue_after: timedelta = timedelta(seconds=30)) -> Firing:
     return Firing(
         TaskRepository(db), ExecutionRepository(db), DeadLetterRepository(db), broker,
-        SchedulerSettings(_env_file=None), misfire_grace=timedelta(seconds=60),
+        SchedulerSettings(_env_file=None), misfire_grace=timedelta(seconds=60), requeue_after=requeue_after,
     )  # fmt: skip
 
 
@@ -178,7 +178,10 @@ async def test_redis_down_at_submission_then_queued_when_back(
     back = settings_for(isolation, SchedulerSettings)  # Redis is back: the leader's sweep queues it
     broker = create_broker(back)
     try:
-        result = await _firing(db, broker).tick(datetime.now(UTC), fence=1)
+        firing = _firing(db, broker)
+        # just stored: the api may be queueing it right now, so the sweep leaves it alone
+        assert (await firing.tick(datetime.now(UTC), fence=1)).queued == 0
+        result = await _firing(db, broker, requeue_after=timedelta(0)).tick(datetime.now(UTC), fence=1)
         assert result.queued == 1
     finally:
         broker.close()

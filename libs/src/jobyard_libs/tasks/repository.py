@@ -202,8 +202,17 @@ class ExecutionRepository:
     async def mark_enqueued(self, execution_ids: list[ObjectId]) -> None:
         await self.collection.update_many({"_id": {"$in": execution_ids}}, {"$set": {"enqueuedAt": utcnow()}})
 
-    async def never_enqueued(self, limit: int = 500) -> list[Document]:
-        query = {"status": ExecutionStatus.PENDING.value, "enqueuedAt": None}
+    async def never_enqueued(self, stored_before: datetime, limit: int = 500) -> list[Document]:
+        """Pending executions no one queued (Redis was down when they were stored).
+
+        ``stored_before`` leaves alone the ones a service is queueing right now: it stores an
+        execution, then queues it, then marks it queued.
+        """
+        query = {
+            "status": ExecutionStatus.PENDING.value,
+            "enqueuedAt": None,
+            "createdAt": {"$lt": stored_before},
+        }
         return await self.collection.find(query).limit(limit).to_list()
 
     async def start_attempt(self, execution_id: ObjectId) -> Document | None:

@@ -17,6 +17,11 @@ class SchedulerSettings(ImportSettings, TaskSettings):
     scheduler_misfire_grace_seconds: int = Field(
         60, ge=1, description="A run later than this was missed (no leader): its misfire policy decides."
     )
+    scheduler_requeue_after_seconds: int = Field(
+        30,
+        ge=0,
+        description="A pending execution never queued for this long (Redis was down) is queued by the leader.",
+    )
     scheduler_clock_start: datetime | None = Field(
         None, description="Tests and drills only: start the scheduler's clock at this instant (ISO 8601)."
     )

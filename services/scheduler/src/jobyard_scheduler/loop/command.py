@@ -44,6 +44,7 @@ async def run_loop(settings: SchedulerSettings, stop: asyncio.Event) -> None:
                 broker,
                 settings,
                 misfire_grace=timedelta(seconds=settings.scheduler_misfire_grace_seconds),
+                requeue_after=timedelta(seconds=settings.scheduler_requeue_after_seconds),
             )
             leading = False
             while not stop.is_set():

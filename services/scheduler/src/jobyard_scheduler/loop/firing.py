@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 import structlog
 from dramatiq import Broker
-from jobyard_libs.mongo import Document
+from jobyard_libs.mongo import Document, utcnow
 from jobyard_libs.tasks.dispatch import dispatch
 from jobyard_libs.tasks.models import MisfirePolicy, TaskStatus, TaskType
 from jobyard_libs.tasks.outcomes import settle_failure
@@ -45,6 +45,7 @@ class Firing:
         settings: TaskSettings,
         *,
         misfire_grace: timedelta,
+        requeue_after: timedelta = timedelta(seconds=30),
     ) -> None:
         self.tasks = tasks
         self.executions = executions
@@ -52,12 +53,15 @@ class Firing:
         self.broker = broker
         self.settings = settings
         self.misfire_grace = misfire_grace
+        self.requeue_after = requeue_after
 
     async def tick(self, now: datetime, fence: int) -> TickResult:
         result = TickResult()
         for task in await self.tasks.due(now):
             await self._fire(task, now, fence, result)
-        result.queued += await dispatch(self.broker, self.executions, await self.executions.never_enqueued())
+        # real time, not the (possibly simulated) scheduling clock: createdAt is real time
+        unqueued = await self.executions.never_enqueued(stored_before=utcnow() - self.requeue_after)
+        result.queued += await dispatch(self.broker, self.executions, unqueued)
         result.callbacks_overdue = await self._overdue_callbacks(now)
         return result
 
