@@ -16,7 +16,7 @@ from jobyard_devstack.settings_doc import settings_docs
 
 from tests.chart.conftest import CHART, ROOT, VALUES, helm, render
 
-KUBERNETES = "1.31.0"  # the oldest version the chart targets that kubernetes-validate ships
+KUBERNETES = ["1.27.0", "1.34.0"]  # the oldest the chart allows (Chart.yaml kubeVersion), and a current one
 CRD = yaml.safe_load((CHART / "crds/workerautoscalers.jobyard.io.yaml").read_text())
 AUTOSCALER_SCHEMA = CRD["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
 CUSTOM_KINDS = {"WorkerAutoscaler", "ServiceMonitor", "PodMonitor", "PrometheusRule", "KopfPeering"}
@@ -49,13 +49,16 @@ def test_helm_lint_strict(name: str) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_every_builtin_object_is_valid_for_kubernetes(rendered: tuple[str, list[dict[str, Any]]]) -> None:
+@pytest.mark.parametrize("version", KUBERNETES)
+def test_every_builtin_object_is_valid_for_kubernetes(
+    rendered: tuple[str, list[dict[str, Any]]], version: str
+) -> None:
     _, docs = rendered
     checked = 0
     for doc in docs:
         if doc["kind"] in CUSTOM_KINDS:
             continue
-        kubernetes_validate.validate(doc, KUBERNETES, strict=True)
+        kubernetes_validate.validate(doc, version, strict=True)
         checked += 1
     assert checked > 20
 

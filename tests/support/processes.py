@@ -17,34 +17,42 @@ def bin_path(name: str) -> str:
     return str(Path(sys.executable).parent / name)
 
 
+def answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 @contextlib.contextmanager
-def running_service(command: list[str], env: dict[str, str], log: Path, timeout: float = 60) -> Iterator[str]:
-    """Start ``command`` on a free port (``JOBYARD_PORT``); yield its base URL."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
+def running_process(
+    command: list[str], env: dict[str, str], log: Path, ready_url: str, timeout: float = 60
+) -> Iterator[None]:
+    """Start ``command`` (its output into ``log``) until ``ready_url`` answers 200; stop it after."""
     with log.open("wb") as out:
-        process = subprocess.Popen(
-            command,
-            env={**os.environ, **env, "JOBYARD_PORT": str(port)},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+        process = subprocess.Popen(command, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
 
     def ready() -> bool:
         if process.poll() is not None:
             raise RuntimeError(f"{command[0]} exited {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            return httpx.get(url + "/readyz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
+        return answers(ready_url)
 
     try:
-        wait_until(ready, timeout=timeout, what=f"{command[0]} on {url}", interval=0.1)
-        yield url
+        wait_until(ready, timeout=timeout, what=f"{command[0]} at {ready_url}", interval=0.1)
+        yield
     finally:
         process.terminate()
         try:
-            process.wait(10)
+            process.wait(15)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@contextlib.contextmanager
+def running_service(command: list[str], env: dict[str, str], log: Path, timeout: float = 60) -> Iterator[str]:
+    """Start an HTTP service on a free port (``JOBYARD_PORT``) until its /readyz answers; yield its base URL."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with running_process(command, {**env, "JOBYARD_PORT": str(port)}, log, f"{url}/readyz", timeout):
+        yield url

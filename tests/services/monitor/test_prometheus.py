@@ -3,10 +3,7 @@ and every dashboard and alert expression parses and names only metrics that exis
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,7 +21,7 @@ from prometheus_client.metrics import MetricWrapperBase
 from tests.conftest import Isolation
 from tests.support.auth_service import AuthService
 from tests.support.feed_server import FeedServer
-from tests.support.processes import bin_path, running_service
+from tests.support.processes import bin_path, running_process, running_service
 from tests.support.prometheus import Prometheus, running_prometheus
 
 ROOT = Path(__file__).parents[3]
@@ -37,31 +34,6 @@ class Platform:
     prometheus: Prometheus
     api: str
     admin: dict[str, str]
-
-
-@contextlib.contextmanager
-def _process(command: list[str], env: dict[str, str], log: Path, metrics_port: int) -> Iterator[None]:
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
-
-    def serving() -> bool:
-        if process.poll() is not None:
-            raise RuntimeError(f"{command[0]} exited:\n{log.read_text()[-3000:]}")
-        try:
-            return httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    try:
-        wait_until(serving, timeout=60, what=f"{command[0]} metrics", interval=0.1)
-        yield
-    finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture
@@ -94,8 +66,13 @@ def platform(
     with (
         running_service([bin_path("jobyard-api"), "serve"], env, tmp_path / "api.log") as api,
         running_service([bin_path("jobyard-monitor"), "serve"], env, tmp_path / "monitor.log") as monitor,
-        _process(worker, env, tmp_path / "worker.log", worker_port),
-        _process([bin_path("jobyard-scheduler"), "run"], env, tmp_path / "scheduler.log", scheduler_port),
+        running_process(worker, env, tmp_path / "worker.log", f"http://127.0.0.1:{worker_port}/healthz"),
+        running_process(
+            [bin_path("jobyard-scheduler"), "run"],
+            env,
+            tmp_path / "scheduler.log",
+            f"http://127.0.0.1:{scheduler_port}/metrics",
+        ),
     ):
         targets = {
             "auth": auth.url.removeprefix("http://"), "api": api.removeprefix("http://"),

@@ -31,6 +31,7 @@ from jobyard_libs.events import EventPublisher
 from jobyard_libs.feeds.errors import FeedError
 from jobyard_libs.feeds.fetcher import fetch_feed
 from jobyard_libs.feeds.parser import ItemFailure, iter_feed
+from jobyard_libs.imports import metrics
 from jobyard_libs.imports.feed_sources import FeedSourceRepository
 from jobyard_libs.imports.import_logs import ImportLogRepository
 from jobyard_libs.imports.models import ImportStatus, ImportTrigger
@@ -110,16 +111,19 @@ class ImportRunner:
         bound = log.bind(import_log_id=str(log_id), feed_url=url)
         source = (await self.sources.by_urls([url]) or [{}])[0]
         try:
-            fetched = await fetch_feed(
-                url,
-                self.settings.fetch_options(),
-                etag=source.get("etag"),
-                last_modified=source.get("lastModified"),
-                transport=self.transport,
-            )
+            with metrics.FETCH_DURATION.labels(url).time():
+                fetched = await fetch_feed(
+                    url,
+                    self.settings.fetch_options(),
+                    etag=source.get("etag"),
+                    last_modified=source.get("lastModified"),
+                    transport=self.transport,
+                )
         except FeedError as exc:
+            metrics.RUNS.labels(url, "failed").inc()
             return await self._fail(log_id, url, str(exc), bound)
         if fetched.not_modified:
+            metrics.RUNS.labels(url, "not_modified").inc()
             await self.logs.finish(log_id, ImportStatus.NOT_MODIFIED, fetchedAt=utcnow(), httpStatus=304)
             await self.sources.record_run(
                 url, log_id=log_id, status=ImportStatus.NOT_MODIFIED, at=utcnow(), succeeded=True
@@ -166,6 +170,9 @@ class ImportRunner:
             last_modified=fetched.last_modified,
             succeeded=error is None,
         )
+        metrics.RUNS.labels(url, "failed" if status is ImportStatus.FAILED else "queued").inc()
+        metrics.ITEMS.labels(url, "fetched").inc(progress.total)
+        metrics.ITEMS.labels(url, "failed").inc(progress.failed)
         bound.info(
             "import_queued",
             items=progress.total,

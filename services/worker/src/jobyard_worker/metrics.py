@@ -105,14 +105,18 @@ class WorkerMetrics(dramatiq.Middleware):
 
 class _MetricsHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
-        if self.path.split("?")[0] != "/metrics":
+        path = self.path.split("?")[0]
+        if path in ("/healthz", "/readyz"):  # the pod's probes: this process answers while the worker runs
+            body, content_type = b"ok\n", "text/plain"
+        elif path == "/metrics":
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            body, content_type = generate_latest(registry), CONTENT_TYPE_LATEST
+        else:
             self.send_error(404)
             return
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-        body = generate_latest(registry)
         self.send_response(200)
-        self.send_header("Content-Type", CONTENT_TYPE_LATEST)
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)

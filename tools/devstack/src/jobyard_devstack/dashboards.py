@@ -104,6 +104,11 @@ IMPORTS = Dashboard("jobyard-imports", "Jobyard / Imports", [
           [('histogram_quantile(0.95, sum by (actor, le) '
             '(rate(jobyard_worker_message_duration_seconds_bucket{queue="imports"}[5m])))', "{{actor}}")], "s"),
     Panel("Imports queue depth", [('sum by (state) (jobyard_queue_messages{queue="imports"})', "{{state}}")]),
+    Panel("Feed runs /h by outcome",
+          [('sum by (feed, outcome) (increase(jobyard_import_runs_total{feed=~"$feed"}[1h]))', "{{feed}} {{outcome}}")]),
+    Panel("Feed fetch p95",
+          [('histogram_quantile(0.95, sum by (feed, le) '
+            '(rate(jobyard_import_fetch_duration_seconds_bucket{feed=~"$feed"}[1h])))', "{{feed}}")], "s"),
 ], variables=[("feed", "label_values(jobyard_import_last_run_timestamp_seconds, feed)")])  # fmt: skip
 
 TASKS = Dashboard("jobyard-tasks", "Jobyard / Tasks", [
