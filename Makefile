@@ -32,6 +32,7 @@ chart-check: install helm
 bench: install
 	$(UV) run --frozen python -m bench.parse
 	$(UV) run --frozen python -m bench.operator_reaction
+	$(UV) run --frozen python -m bench.monitor_scrape
 
 lint: install
 	$(UV) run --frozen ruff check .

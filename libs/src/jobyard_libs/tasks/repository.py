@@ -34,7 +34,6 @@ TASK_FILTERS = [  # in order of preference; every list is per owner or (admin) o
 ]
 TASK_LIST = IndexSpec(TASKS, NEWEST)
 EXECUTION_LIST = IndexSpec(EXECUTIONS, [("taskId", 1), *NEWEST])
-FINISHED_INDEX = IndexSpec(EXECUTIONS, [("completedAt", 1)])  # what finished lately (the monitor)
 DEAD_LETTER_FILTERS = [IndexSpec(DEAD_LETTERS, [("ownerId", 1), *NEWEST])]
 DEAD_LETTER_LIST = IndexSpec(DEAD_LETTERS, NEWEST)
 INDEXES = [
@@ -51,7 +50,6 @@ INDEXES = [
     IndexSpec(EXECUTIONS, [("taskId", 1), ("scheduledFor", 1)], unique=True),
     IndexSpec(EXECUTIONS, [("status", 1), ("enqueuedAt", 1)]),  # pending, never queued
     IndexSpec(EXECUTIONS, [("awaitingCallback", 1), ("callbackDeadline", 1)]),  # callbacks overdue
-    FINISHED_INDEX,
     *DEAD_LETTER_FILTERS,
     DEAD_LETTER_LIST,
     IndexSpec(DEAD_LETTERS, [("executionId", 1)], unique=True),

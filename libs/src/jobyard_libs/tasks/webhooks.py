@@ -22,6 +22,7 @@ from jobyard_libs.queue.contracts import ActorName, ExecutePayload
 from jobyard_libs.queue.sender import enqueue
 from jobyard_libs.tasks.models import FINISHED, ExecutionStatus
 from jobyard_libs.tasks.repository import Notify
+from jobyard_libs.tasks.stats import TaskStats
 
 log = structlog.get_logger(__name__)
 DELIVERY_RETRIES = 5
@@ -41,10 +42,16 @@ def webhook_body(doc: Document) -> dict[str, object]:
 
 
 def execution_notifier(events: EventPublisher, broker: Broker) -> Notify:
-    """Publish every change live; queue the completion webhook of a finished execution."""
+    """Publish every change live; count finished executions (the monitor's task stats);
+    queue the completion webhook of a finished execution."""
+    stats = TaskStats(events.redis, events.keys)
 
     async def notify(doc: Document) -> None:
         await events.execution_changed(doc)
+        try:
+            await stats.record(doc)
+        except RedisError as exc:  # stats are best effort: never fail the change itself
+            log.warning("task_stats_not_recorded", execution_id=str(doc["_id"]), error=str(exc))
         if doc.get("webhookUrl") and ExecutionStatus(doc["status"]) in FINISHED:
             try:
                 enqueue(broker, ActorName.TASK_SEND_WEBHOOK, ExecutePayload(execution_id=str(doc["_id"])),

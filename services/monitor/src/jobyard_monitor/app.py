@@ -13,7 +13,7 @@ from jobyard_libs.app import Resources, create_service_app
 from jobyard_libs.auth import CurrentPrincipal, remote_authenticator
 from jobyard_libs.imports.import_logs import PER_FEED_INDEX
 from jobyard_libs.queue.broker import broker_namespace
-from jobyard_libs.tasks.repository import FINISHED_INDEX
+from jobyard_libs.tasks.stats import TaskStats
 
 from jobyard_monitor.depth import DepthWatcher, refresh_every
 from jobyard_monitor.health import HealthWatcher
@@ -44,7 +44,11 @@ def create_app(settings: MonitorSettings | None = None) -> FastAPI:
             worker_timeout_ms=settings.queue_heartbeat_timeout_ms,
             leader_key=resources.keys.key("scheduler", "leader"),
         )
-        health = HealthWatcher(resources.db, timedelta(seconds=settings.monitor_task_window_seconds))
+        health = HealthWatcher(
+            resources.db,
+            TaskStats(resources.redis, resources.keys),
+            timedelta(seconds=settings.monitor_task_window_seconds),
+        )
         app.state.depth, app.state.health = depth, health
         stop = asyncio.Event()
         every = settings.monitor_refresh_seconds
@@ -60,7 +64,7 @@ def create_app(settings: MonitorSettings | None = None) -> FastAPI:
         service="monitor",
         settings=settings,
         routers=[router],
-        indexes=[PER_FEED_INDEX, FINISHED_INDEX],
+        indexes=[PER_FEED_INDEX],
         setup=setup,
         title="Jobyard monitor",
         version="0.1.0",

@@ -1,14 +1,14 @@
-"""Import health per feed and task outcomes, read from MongoDB on the refresh interval.
+"""Import health per feed and task outcomes, read on the refresh interval.
 
-Every query goes through an index and reads a bounded number of documents: each enabled
-feed's last runs (``feedUrl`` + newest), and the executions completed within the stats
-window (``completedAt``). A scrape reads none of them; it serves the last reading.
+Feed health: each enabled feed's last 10 import logs, through the ``feedUrl`` + newest
+index (bounded by the number of feeds). Task outcomes: the per-minute counters and samples
+in Redis (:mod:`jobyard_libs.tasks.stats`) over the window, so the cost does not grow with
+the executions stored. A scrape reads neither; it serves the last reading.
 """
 
 from __future__ import annotations
 
 import statistics
-from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,14 +17,13 @@ from jobyard_libs.imports.feed_sources import COLLECTION as FEED_SOURCES
 from jobyard_libs.imports.import_logs import COLLECTION as IMPORT_LOGS
 from jobyard_libs.imports.import_logs import PER_FEED_INDEX
 from jobyard_libs.imports.models import ImportStatus
-from jobyard_libs.mongo import Database, utcnow
-from jobyard_libs.tasks.repository import EXECUTIONS, FINISHED_INDEX
+from jobyard_libs.mongo import Database
+from jobyard_libs.tasks.stats import TaskStats as TaskStatsCounters
 from prometheus_client import Gauge
 
 FINISHED = {ImportStatus.COMPLETED.value, ImportStatus.FAILED.value, ImportStatus.NOT_MODIFIED.value}
 SUCCEEDED = {ImportStatus.COMPLETED.value, ImportStatus.NOT_MODIFIED.value}
 RUNS_READ = 10  # per feed: enough to count consecutive failures up to 10
-EXECUTIONS_READ = 50_000  # per window: a cap, so a flood cannot make the refresh unbounded
 QUANTILES = (0.5, 0.95, 0.99)
 
 LAST_RUN = Gauge(
@@ -97,13 +96,13 @@ class TaskStats:
 class HealthWatcher:
     """Reads feed health and task stats on the refresh interval; keeps the last reading."""
 
-    def __init__(self, db: Database, window: timedelta) -> None:
-        self.db, self.window = db, window
+    def __init__(self, db: Database, stats: TaskStatsCounters, window: timedelta) -> None:
+        self.db, self.stats, self.window = db, stats, window
         self.feeds: list[FeedHealth] = []
         self.tasks = TaskStats(window.total_seconds(), {}, {}, {})
 
     async def refresh(self) -> None:
-        feeds, tasks = await feed_health(self.db), await task_stats(self.db, self.window)
+        feeds, tasks = await feed_health(self.db), await task_stats(self.stats, self.window)
         export(feeds, tasks)
         self.feeds, self.tasks = feeds, tasks
 
@@ -157,28 +156,9 @@ def _health(url: str, runs: list[dict[str, Any]]) -> FeedHealth:
     return health
 
 
-async def task_stats(db: Database, window: timedelta) -> TaskStats:
-    since = utcnow() - window
-    counts: Counter[tuple[str, str]] = Counter()
-    durations: dict[str, list[float]] = defaultdict(list)
-    latencies: dict[str, list[float]] = defaultdict(list)
-    cursor = (
-        db[EXECUTIONS]
-        .find(
-            {"completedAt": {"$gte": since}},
-            {"kind": 1, "status": 1, "durationMs": 1, "scheduledFor": 1, "completedAt": 1, "_id": 0},
-        )
-        .hint(FINISHED_INDEX.name)
-        .limit(EXECUTIONS_READ)
-    )
-    async for doc in cursor:
-        kind = doc.get("kind", "unknown")
-        counts[kind, doc["status"]] += 1
-        if doc.get("durationMs") is not None:
-            durations[kind].append(doc["durationMs"] / 1000)
-        if doc.get("scheduledFor") is not None:
-            latencies[kind].append(max(0.0, (doc["completedAt"] - doc["scheduledFor"]).total_seconds()))
-    return TaskStats(window.total_seconds(), dict(counts), _quantiles(durations), _quantiles(latencies))
+async def task_stats(stats: TaskStatsCounters, window: timedelta) -> TaskStats:
+    read = await stats.read(window)
+    return TaskStats(read.seconds, read.counts, _quantiles(read.durations), _quantiles(read.latencies))
 
 
 def _quantiles(samples: dict[str, list[float]]) -> dict[str, dict[float, float]]:
