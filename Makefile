@@ -29,10 +29,14 @@ helm:
 chart-check: install helm
 	$(UV) run --frozen pytest -n $(PYTEST_WORKERS) tests/chart
 
+# Each benchmark prints its table and adds its section to bench/results.json. The import
+# benchmark uses 20,000 items: the embedded MongoDB-compatible server writes a few hundred
+# postings a second; with a real MongoDB (JOBYARD_MONGODB_URL) run `python -m bench.imports`.
 bench: install
 	$(UV) run --frozen python -m bench.parse
 	$(UV) run --frozen python -m bench.operator_reaction
 	$(UV) run --frozen python -m bench.monitor_scrape
+	$(UV) run --frozen python -m bench.imports --items 20000
 
 lint: install
 	$(UV) run --frozen ruff check .

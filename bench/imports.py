@@ -1,0 +1,141 @@
+"""Benchmark: the hourly import end to end, against raw PyMongo writes of the same postings.
+
+A generated WP Job Manager feed is served on loopback. ``jobyard-scheduler import`` fetches,
+parses and queues it, and a ``jobyard-worker`` (2 processes) upserts the batches, until the
+import log is completed. Then the unchanged feed is imported again. The baseline is
+measured in the same run, on the same MongoDB, with the same indexes: the same postings
+upserted straight through PyMongo in unordered ``bulk_write`` batches of the same size.
+
+    python -m bench.imports [--items N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from jobyard_libs.feeds.parser import ParsedJob, iter_feed
+from jobyard_libs.imports.jobs import INDEXES as JOB_INDEXES
+from jobyard_libs.mongo import ensure_indexes, utcnow
+from pymongo import AsyncMongoClient, UpdateOne
+
+from bench.results import record
+from tests.support.feed_factory import write_feed
+from tests.support.feed_server import FeedServer
+from tests.support.infra import mongodb_for_tests, redis_for_tests
+from tests.support.processes import bin_path
+
+BATCH = 200
+TARGET_RATIO = 0.7
+
+
+async def raw_baseline(mongodb_url: str, feed: bytes, url: str) -> float:
+    """Seconds to upsert every posting with bare PyMongo (parsing not included)."""
+    jobs = [item for item in iter_feed(io.BytesIO(feed), url) if isinstance(item, ParsedJob)]
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongodb_url)
+    db = client["bench_raw"]
+    await client.drop_database("bench_raw")
+    await ensure_indexes(db, JOB_INDEXES)
+    started = time.perf_counter()
+    for start in range(0, len(jobs), BATCH):
+        now = utcnow()
+        await db["jobs"].bulk_write(
+            [UpdateOne({"feedUrl": url, "externalId": job.external_id},
+                       {"$setOnInsert": {**job.fields, "externalId": job.external_id, "createdAt": now}},
+                       upsert=True)
+             for job in jobs[start : start + BATCH]],
+            ordered=False,
+        )  # fmt: skip
+    seconds = time.perf_counter() - started
+    await client.drop_database("bench_raw")
+    await client.close()
+    return seconds
+
+
+async def wait_completed(mongodb_url: str, database: str, runs: int) -> dict[str, Any]:
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongodb_url)
+    try:
+        while True:
+            logs = await client[database]["import_logs"].find().sort("timestamp", -1).to_list()
+            if len(logs) >= runs and logs[0]["status"] in ("completed", "failed"):
+                return logs[0]
+            await asyncio.sleep(0.2)
+    finally:
+        await client.close()
+
+
+def import_once(
+    env: dict[str, str], url: str, mongodb_url: str, database: str, runs: int
+) -> tuple[float, dict[str, Any]]:
+    started = time.perf_counter()
+    subprocess.run([bin_path("jobyard-scheduler"), "import", "--feed", url], env=env, check=True,
+                   capture_output=True)  # fmt: skip
+    log = asyncio.run(wait_completed(mongodb_url, database, runs))
+    return time.perf_counter() - started, log
+
+
+def run(items: int) -> dict[str, Any]:
+    with ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        mongodb_url = stack.enter_context(mongodb_for_tests(tmp / "mongo"))
+        redis_url = stack.enter_context(redis_for_tests(tmp / "redis"))
+        buffer = io.BytesIO()
+        write_feed(buffer, items)
+        feed = buffer.getvalue()
+        server = FeedServer()
+        stack.callback(server.stop)
+        url = server.serve("/feed.xml", feed, content_type="application/rss+xml")
+        env = {
+            **os.environ, "JOBYARD_MONGODB_URL": mongodb_url, "JOBYARD_MONGODB_DATABASE": "bench_import",
+            "JOBYARD_REDIS_URL": redis_url, "JOBYARD_REDIS_KEY_PREFIX": "bench:", "JOBYARD_ENVIRONMENT": "test",
+            "JOBYARD_FEEDS": f'["{url}"]', "JOBYARD_LOG_LEVEL": "WARNING", "JOBYARD_WORKER_METRICS_PORT": "0",
+        }  # fmt: skip
+        worker = subprocess.Popen(
+            [bin_path("jobyard-worker"), "--processes", "2", "--threads", "4", "--queues", "imports"],
+            env=env, stdout=subprocess.DEVNULL, stderr=(tmp / "worker.log").open("wb"),
+        )  # fmt: skip
+        stack.callback(worker.wait, 60)
+        stack.callback(worker.terminate)
+        first, log = import_once(env, url, mongodb_url, "bench_import", 1)
+        assert log["status"] == "completed" and log["newJobs"] == items, log
+        again, log = import_once(env, url, mongodb_url, "bench_import", 2)
+        assert log["status"] == "completed" and log["unchangedJobs"] == items, log
+        raw = asyncio.run(raw_baseline(mongodb_url, feed, url))
+    return {
+        "items": items,
+        "feedBytes": len(feed),
+        "firstImportItemsPerSecond": items / first,
+        "reimportItemsPerSecond": items / again,
+        "rawBulkWriteItemsPerSecond": items / raw,
+        "ratioToRaw": raw / first,
+        "reimportSpeedup": first / again,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--items", type=int, default=100_000)
+    results = run(parser.parse_args().items)
+    record("imports", results)
+    out = sys.stdout.write
+    out(f"import of a {results['items']:,}-item feed ({results['feedBytes'] / 1e6:.0f} MB), end to end:\n")
+    out(f"  first import                {results['firstImportItemsPerSecond']:10,.0f} items/s"
+        f"  ({results['ratioToRaw']:.2f}x raw bulk_write; target {TARGET_RATIO})\n")  # fmt: skip
+    out(f"  re-import (unchanged)       {results['reimportItemsPerSecond']:10,.0f} items/s"
+        f"  ({results['reimportSpeedup']:.1f}x the first; target 2)\n")  # fmt: skip
+    out(f"  baseline: raw bulk_write    {results['rawBulkWriteItemsPerSecond']:10,.0f} items/s\n")
+    met = results["ratioToRaw"] >= TARGET_RATIO and results["reimportSpeedup"] >= 2
+    return 0 if met else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
