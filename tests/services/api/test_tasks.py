@@ -49,6 +49,7 @@ async def test_one_time_task_runs_and_is_recorded(
     assert done["attempts"] == 1
     assert done["result"] == {"slept": 0.05}
     assert done["durationMs"] >= 50
+    assert done["startedAt"] is not None and done["startedAt"] <= done["completedAt"]
     assert done["attemptHistory"][0]["status"] == "completed"
     listed = (await api.get(f"/api/v1/tasks/{created['id']}/executions", headers=me)).json()
     assert [e["id"] for e in listed["items"]] == [created["executionId"]]

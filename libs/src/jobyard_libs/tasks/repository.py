@@ -165,7 +165,7 @@ class ExecutionRepository:
             "attempts": 0,
             "attemptHistory": [],
             "enqueuedAt": None,
-            "startedAt": None,
+            # no "startedAt" yet: $min on the first attempt sets it (a stored null would win $min)
             "completedAt": None,
             "durationMs": None,
             "result": None,
