@@ -165,7 +165,7 @@ class ExecutionRepository:
             "attempts": 0,
             "attemptHistory": [],
             "enqueuedAt": None,
-            # no "startedAt" yet: $min on the first attempt sets it (a stored null would win $min)
+            "startedAt": None,
             "completedAt": None,
             "durationMs": None,
             "result": None,
@@ -223,15 +223,19 @@ class ExecutionRepository:
                     "status": {"$in": [ExecutionStatus.PENDING.value, ExecutionStatus.RETRYING.value]},
                     "cancelRequested": False,
                 },
-                {
-                    "$set": {
-                        "status": ExecutionStatus.PROCESSING.value,
-                        "updatedAt": now,
-                        "lastAttemptAt": now,
-                    },
-                    "$min": {"startedAt": now},
-                    "$inc": {"attempts": 1},
-                },
+                # an update pipeline: startedAt is set once, whether stored null or absent
+                # ($min would keep a null, which sorts before every date)
+                [
+                    {
+                        "$set": {
+                            "status": ExecutionStatus.PROCESSING.value,
+                            "updatedAt": now,
+                            "lastAttemptAt": now,
+                            "startedAt": {"$ifNull": ["$startedAt", now]},
+                            "attempts": {"$add": ["$attempts", 1]},
+                        }
+                    }
+                ],
                 return_document=ReturnDocument.AFTER,
             )
         )

@@ -72,7 +72,9 @@ class TaskStats:
     async def read(self, window: timedelta, *, now: float | None = None) -> Window:
         now = now if now is not None else time.time()
         last = int(now) // BUCKET_SECONDS
-        minutes = range(last - int(window.total_seconds()) // BUCKET_SECONDS, last + 1)
+        # the window's whole minutes, the current (partial) one included
+        buckets = max(1, int(window.total_seconds()) // BUCKET_SECONDS)
+        minutes = range(last - buckets + 1, last + 1)
         async with self.redis.pipeline(transaction=False) as pipe:
             for minute in minutes:
                 pipe.hgetall(self._bucket(minute))
