@@ -28,8 +28,8 @@ from prometheus_client import generate_latest
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
+from bench.infra import mongodb_for_bench, redis_for_tests
 from bench.results import record
-from tests.support.infra import mongodb_for_tests, redis_for_tests
 
 STORED = 100_000
 RECENT = 500
@@ -115,7 +115,7 @@ async def run(url: str, redis_url: str) -> dict[str, Any]:
 def main() -> int:
     with (
         tempfile.TemporaryDirectory() as tmp,
-        mongodb_for_tests(Path(tmp) / "mongo") as url,
+        mongodb_for_bench(Path(tmp)) as url,
         redis_for_tests(Path(tmp) / "redis") as redis_url,
     ):
         results = asyncio.run(run(url, redis_url))

@@ -1,4 +1,4 @@
-"""The raw Dramatiq baseline of ``bench.tasks``: a no-op actor that counts its runs in Redis.
+"""The raw Dramatiq baseline: a no-op actor that counts its runs in Redis.
 
 Dramatiq's CLI imports this module (``python -m dramatiq bench.raw_dramatiq``); the broker
 comes from ``BENCH_REDIS_URL``.
@@ -13,7 +13,7 @@ from dramatiq.brokers.redis import RedisBroker
 from redis import Redis
 
 QUEUE = "raw"
-COUNTER = "bench:raw:done"
+COUNTER = "bench:dramatiq:done"
 broker = RedisBroker(url=os.environ["BENCH_REDIS_URL"], namespace="bench-raw")  # type: ignore[no-untyped-call]
 dramatiq.set_broker(broker)
 _counter = Redis.from_url(os.environ["BENCH_REDIS_URL"])

@@ -44,6 +44,7 @@ async def test_one_time_task_runs_and_is_recorded(
     created = await _create(api, me, task(kind="sleep", payload={"seconds": 0.05}, priority=9))
     assert created["queue"] == "tasks.high"
     assert created["status"] == "done"
+    assert created["runCount"] == 1 and created["lastRunAt"] is not None  # its one run starts now
     done = await wait_execution(api, me, created["executionId"])
     assert done["status"] == "completed"
     assert done["attempts"] == 1
@@ -219,6 +220,9 @@ async def test_batch(api: httpx.AsyncClient, auth: AuthService, worker: None) ->
     assert body["queued"] == 50
     for execution_id in body["executionIds"][::10]:
         assert (await wait_execution(api, me, execution_id))["status"] == "completed"
+    listed = (await api.get("/api/v1/tasks", params={"limit": 100}, headers=me)).json()["items"]
+    assert len(listed) == 50
+    assert all(t["runCount"] == 1 and t["lastRunAt"] is not None for t in listed)  # counted as they ran
     bad = await api.post("/api/v1/tasks:batch", json={"tasks": [task(), task(kind="nope")]}, headers=me)
     assert bad.status_code == 422
     assert bad.json()["error"]["field"] == "tasks.1.kind"

@@ -7,10 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
-from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from jobyard_libs.mongo import Database, Document, IndexSpec, utcnow
+from jobyard_libs.mongo import Database, Document, IndexSpec, update_by_id, utcnow
 
 COLLECTION = "feed_sources"
 META = "meta"
@@ -83,11 +82,7 @@ class FeedSourceRepository:
 
     async def update(self, source_id: ObjectId, fields: dict[str, Any]) -> Document | None:
         try:
-            return await self.collection.find_one_and_update(
-                {"_id": source_id},
-                {"$set": {**fields, "updatedAt": utcnow()}},
-                return_document=ReturnDocument.AFTER,
-            )
+            return await update_by_id(self.collection, source_id, {"$set": {**fields, "updatedAt": utcnow()}})
         except DuplicateKeyError as exc:
             raise FeedUrlTaken(str(fields.get("url"))) from exc
 

@@ -100,7 +100,7 @@ class ImportLogRepository:
             {
                 "_id": log_id,
                 "status": ImportStatus.PENDING.value,
-                "$or": [{"startedAt": None}, {"startedAt": {"$lt": now - stale_after}}],
+                "startedAt": {"$not": {"$gte": now - stale_after}},  # unclaimed, or claimed long ago
             },
             {"$set": {"startedAt": now}},
         )

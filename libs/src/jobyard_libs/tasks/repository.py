@@ -12,17 +12,17 @@ from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
-from pymongo import ReturnDocument
 from pymongo.asynchronous.cursor import AsyncCursor
 from pymongo.errors import DuplicateKeyError
 
-from jobyard_libs.mongo import Database, Document, IndexSpec, hint_for, utcnow
+from jobyard_libs.mongo import Database, Document, IndexSpec, hint_for, update_by_id, utcnow
 from jobyard_libs.tasks.models import ExecutionStatus, TaskStatus
 
 TASKS = "tasks"
 EXECUTIONS = "executions"
 DEAD_LETTERS = "dead_letters"
 NEWEST = [("createdAt", -1), ("_id", -1)]
+MARK_SLICE = 100
 TASK_FILTERS = [  # in order of preference; every list is per owner or (admin) over all
     IndexSpec(TASKS, [("ownerId", 1), ("status", 1), *NEWEST]),
     IndexSpec(TASKS, [("ownerId", 1), ("kind", 1), *NEWEST]),
@@ -62,13 +62,13 @@ class TaskRepository:
 
     async def insert(self, doc: Document) -> Document:
         now = utcnow()
-        doc = {**doc, "createdAt": now, "updatedAt": now, "runCount": 0, "lastRunAt": None}
+        doc = {"runCount": 0, "lastRunAt": None, **doc, "createdAt": now, "updatedAt": now}
         doc["_id"] = (await self.collection.insert_one(doc)).inserted_id
         return doc
 
     async def insert_many(self, docs: list[Document]) -> list[Document]:
         now = utcnow()
-        docs = [{**d, "createdAt": now, "updatedAt": now, "runCount": 0, "lastRunAt": None} for d in docs]
+        docs = [{"runCount": 0, "lastRunAt": None, **d, "createdAt": now, "updatedAt": now} for d in docs]
         result = await self.collection.insert_many(docs, ordered=True)
         for doc, oid in zip(docs, result.inserted_ids, strict=True):
             doc["_id"] = oid
@@ -95,10 +95,8 @@ class TaskRepository:
     async def update(
         self, task_id: ObjectId, fields: dict[str, Any], *, expect: Document | None = None
     ) -> Document | None:
-        return await self.collection.find_one_and_update(
-            {"_id": task_id, **(expect or {})},
-            {"$set": {**fields, "updatedAt": utcnow()}},
-            return_document=ReturnDocument.AFTER,
+        return await update_by_id(
+            self.collection, task_id, {"$set": {**fields, "updatedAt": utcnow()}}, expect=expect
         )
 
     async def due(self, now: datetime, limit: int = 500) -> list[Document]:
@@ -118,7 +116,7 @@ class TaskRepository:
                 "_id": task["_id"],
                 "status": TaskStatus.ACTIVE.value,
                 "nextRunAt": task["nextRunAt"],
-                "$or": [{"fence": None}, {"fence": {"$lte": fence}}],
+                "fence": {"$not": {"$gt": fence}},  # none yet, or not newer than ours
             },
             {
                 "$set": {
@@ -198,7 +196,12 @@ class ExecutionRepository:
         return await self.collection.find_one(query)
 
     async def mark_enqueued(self, execution_ids: list[ObjectId]) -> None:
-        await self.collection.update_many({"_id": {"$in": execution_ids}}, {"$set": {"enqueuedAt": utcnow()}})
+        now = utcnow()
+        # In slices: the embedded server matches each document against the whole $in list,
+        # so one update of 1,000 ids cost it 3.2 s, ten of 100 ids 1.0 s.
+        for start in range(0, len(execution_ids), MARK_SLICE):
+            ids = execution_ids[start : start + MARK_SLICE]
+            await self.collection.update_many({"_id": {"$in": ids}}, {"$set": {"enqueuedAt": now}})
 
     async def never_enqueued(self, stored_before: datetime, limit: int = 500) -> list[Document]:
         """Pending executions no one queued (Redis was down when they were stored).
@@ -217,12 +220,9 @@ class ExecutionRepository:
         """pending/retrying → processing with one more attempt; ``None`` if it must not run."""
         now = utcnow()
         return await self._changed(
-            await self.collection.find_one_and_update(
-                {
-                    "_id": execution_id,
-                    "status": {"$in": [ExecutionStatus.PENDING.value, ExecutionStatus.RETRYING.value]},
-                    "cancelRequested": False,
-                },
+            await update_by_id(
+                self.collection,
+                execution_id,
                 # an update pipeline: startedAt is set once, whether stored null or absent
                 # ($min would keep a null, which sorts before every date)
                 [
@@ -236,7 +236,10 @@ class ExecutionRepository:
                         }
                     }
                 ],
-                return_document=ReturnDocument.AFTER,
+                expect={
+                    "status": {"$in": [ExecutionStatus.PENDING.value, ExecutionStatus.RETRYING.value]},
+                    "cancelRequested": False,
+                },
             )
         )
 
@@ -273,10 +276,11 @@ class ExecutionRepository:
             "error": error,
         }
         return await self._changed(
-            await self.collection.find_one_and_update(
-                {"_id": execution_id, "status": ExecutionStatus.PROCESSING.value, "attempts": attempt},
+            await update_by_id(
+                self.collection,
+                execution_id,
                 {"$set": fields, "$push": {"attemptHistory": entry}},
-                return_document=ReturnDocument.AFTER,
+                expect={"status": ExecutionStatus.PROCESSING.value, "attempts": attempt},
             )
         )
 
@@ -285,10 +289,11 @@ class ExecutionRepository:
     ) -> Document | None:
         """The attempt goes on outside the worker until a callback or ``deadline``."""
         return await self._changed(
-            await self.collection.find_one_and_update(
-                {"_id": execution_id, "status": ExecutionStatus.PROCESSING.value, "attempts": attempt},
+            await update_by_id(
+                self.collection,
+                execution_id,
                 {"$set": {"awaitingCallback": True, "callbackDeadline": deadline, "updatedAt": utcnow()}},
-                return_document=ReturnDocument.AFTER,
+                expect={"status": ExecutionStatus.PROCESSING.value, "attempts": attempt},
             )
         )
 
@@ -301,22 +306,18 @@ class ExecutionRepository:
         now = utcnow()
         done = {"status": ExecutionStatus.CANCELLED.value, "cancelRequested": True, "completedAt": now,
                 "updatedAt": now, "awaitingCallback": False}  # fmt: skip
-        idle = {
-            "$or": [
-                {"status": {"$in": [ExecutionStatus.PENDING.value, ExecutionStatus.RETRYING.value]}},
-                {"status": ExecutionStatus.PROCESSING.value, "awaitingCallback": True},
-            ]
-        }
-        stopped = await self.collection.find_one_and_update(
-            {"_id": execution_id, **idle}, {"$set": done}, return_document=ReturnDocument.AFTER
-        )
-        if stopped is not None:
-            return await self._changed(stopped)
+        queued = {"status": {"$in": [ExecutionStatus.PENDING.value, ExecutionStatus.RETRYING.value]}}
+        waiting = {"status": ExecutionStatus.PROCESSING.value, "awaitingCallback": True}
+        for idle in (queued, waiting):
+            stopped = await update_by_id(self.collection, execution_id, {"$set": done}, expect=idle)
+            if stopped is not None:
+                return await self._changed(stopped)
         return await self._changed(
-            await self.collection.find_one_and_update(
-                {"_id": execution_id, "status": ExecutionStatus.PROCESSING.value},
+            await update_by_id(
+                self.collection,
+                execution_id,
                 {"$set": {"cancelRequested": True, "updatedAt": now}},
-                return_document=ReturnDocument.AFTER,
+                expect={"status": ExecutionStatus.PROCESSING.value},
             )
         )
 
@@ -356,10 +357,11 @@ class ExecutionRepository:
             "replayedAt": now,
         }
         return await self._changed(
-            await self.collection.find_one_and_update(
-                {"_id": execution_id, "status": ExecutionStatus.DEAD.value, "attempts": dead["attempts"]},
+            await update_by_id(
+                self.collection,
+                execution_id,
                 {"$set": fields, "$inc": {"replays": 1}},
-                return_document=ReturnDocument.AFTER,
+                expect={"status": ExecutionStatus.DEAD.value, "attempts": dead["attempts"]},
             )
         )
 

@@ -49,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
         if v is not None
     }
     settings = WorkerSettings(**overrides)
+    # An idle consumer backs off exponentially up to this between polls of its queue.
+    os.environ["dramatiq_worker_timeout"] = str(settings.worker_idle_poll_max_ms)  # noqa: SIM112 - Dramatiq's name
     if settings.worker_prefetch:
         os.environ["dramatiq_queue_prefetch"] = str(settings.worker_prefetch)  # noqa: SIM112 - the name Dramatiq reads
     if settings.worker_metrics_port:

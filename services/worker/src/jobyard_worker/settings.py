@@ -23,6 +23,13 @@ class WorkerSettings(ImportSettings, TaskSettings):
     task_cancel_poll_seconds: float = Field(
         0.5, gt=0, description="How often a running task checks for a cancel."
     )
+    worker_idle_poll_max_ms: int = Field(
+        100,
+        ge=10,
+        le=10_000,
+        description="Longest wait between polls of an empty queue (Dramatiq's worker timeout, 1000 by default): "
+        "the most a message that lands on an idle queue waits to be fetched.",
+    )
     worker_prefetch: int = Field(
         0, ge=0, description="Messages prefetched per queue per process; 0 keeps Dramatiq's 2 x threads."
     )

@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from jobyard_devstack.embedded_mongo import daemon_command, mongo_answers
+from jobyard_devstack.embedded_mongo import daemon_command, embedded_url, mongo_answers
 from jobyard_devstack.net import port_open, wait_until
 from jobyard_devstack.redis_server import RedisServer, RedisUnavailable, ensure_redis_server, redis_answers
 from jobyard_devstack.sample_feeds import SampleFeeds
@@ -61,7 +61,7 @@ def _redis_url(dev: DevSettings, supervisor: Supervisor) -> str:
 def _mongodb_url(dev: DevSettings, supervisor: Supervisor) -> str:
     if os.environ.get("JOBYARD_MONGODB_URL"):
         return os.environ["JOBYARD_MONGODB_URL"]
-    url = f"mongodb://127.0.0.1:{dev.mongodb_port}/"
+    url = embedded_url(dev.mongodb_port)
     if port_open(dev.mongodb_port):
         raise StartFailed(f"port {dev.mongodb_port} is taken; set JOBYARD_DEV_MONGODB_PORT")
     storage = (dev.data_dir / "mongo").resolve()

@@ -137,6 +137,9 @@ class TaskService:
         self, body: TaskIn, principal: Principal, idempotency_key: str | None
     ) -> tuple[Document, Document | None]:
         doc = self.build(body, principal.subject)
+        now = utcnow()
+        if body.type is TaskType.ONE_TIME:  # it runs now: counted at once, as in a batch
+            doc.update(runCount=1, lastRunAt=now)
         if idempotency_key:
             earlier = await self._replay(principal.subject, idempotency_key, body)
             if earlier is not None:
@@ -151,9 +154,8 @@ class TaskService:
             return earlier
         execution = None
         if body.type is TaskType.ONE_TIME:
-            execution = await self.executions.create(task, utcnow(), "submit")
+            execution = await self.executions.create(task, now, "submit")
             if execution is not None:
-                await self.tasks.update(task["_id"], {"lastRunAt": execution["scheduledFor"], "runCount": 1})
                 await dispatch(self.broker, self.executions, [execution])
         return task, execution
 

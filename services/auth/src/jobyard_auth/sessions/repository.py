@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bson import ObjectId
-from jobyard_libs.mongo import Database, Document, IndexSpec, utcnow
+from jobyard_libs.mongo import Database, Document, IndexSpec, update_by_id, utcnow
 
 COLLECTION = "refresh_tokens"
 INDEXES = [
@@ -42,9 +42,11 @@ class RefreshTokenRepository:
     async def rotate(self, token_hash: str) -> Document | None:
         """Mark a live token used, atomically; ``None`` when it is not live."""
         now = utcnow()
-        return await self.collection.find_one_and_update(
-            {"_id": token_hash, "rotatedAt": None, "revokedAt": None, "expiresAt": {"$gt": now}},
+        return await update_by_id(
+            self.collection,
+            token_hash,
             {"$set": {"rotatedAt": now}},
+            expect={"rotatedAt": None, "revokedAt": None, "expiresAt": {"$gt": now}},
         )
 
     async def get(self, token_hash: str) -> Document | None:

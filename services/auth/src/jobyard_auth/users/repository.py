@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bson import ObjectId
-from jobyard_libs.mongo import Database, Document, IndexSpec, utcnow
-from pymongo import ReturnDocument
+from jobyard_libs.mongo import Database, Document, IndexSpec, update_by_id, utcnow
 from pymongo.errors import DuplicateKeyError
 
 COLLECTION = "users"
@@ -74,11 +73,7 @@ class UserRepository:
         return items, await self.collection.count_documents({})
 
     async def update(self, user_id: ObjectId, fields: dict[str, Any]) -> Document | None:
-        return await self.collection.find_one_and_update(
-            {"_id": user_id},
-            {"$set": {**fields, "updatedAt": utcnow()}},
-            return_document=ReturnDocument.AFTER,
-        )
+        return await update_by_id(self.collection, user_id, {"$set": {**fields, "updatedAt": utcnow()}})
 
     async def count_active_admins(self) -> int:
         return await self.collection.count_documents({"role": "admin", "active": True})

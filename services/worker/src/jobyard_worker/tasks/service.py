@@ -108,9 +108,12 @@ class Executor:
         raise AttemptTimedOut(f"timed out after {doc['timeoutMs']} ms")
 
     async def _watch_cancel(self, execution_id: ObjectId) -> None:
-        # The cancel comes from another process (the api), through the execution record.
-        while not await self.executions.cancel_requested(execution_id):  # noqa: ASYNC110
+        # The cancel comes from another process (the api), through the execution record. A
+        # cancel stored before the attempt began kept it from starting: first look one poll in.
+        while True:
             await asyncio.sleep(self.settings.task_cancel_poll_seconds)
+            if await self.executions.cancel_requested(execution_id):
+                return
 
     async def _failed(
         self, doc: Document, attempt: int, started: Any, error: str, bound: Any
