@@ -36,6 +36,7 @@ from pymongo import AsyncMongoClient
 
 from bench.infra import mongodb_for_bench, redis_for_tests
 from bench.results import record
+from tests.conftest import Isolation
 from tests.support.auth_service import auth_service
 from tests.support.processes import bin_path, running_service
 
@@ -124,8 +125,7 @@ def main() -> int:
         fill_seconds = time.perf_counter() - started
         auth = stack.enter_context(auth_service(mongodb_url, redis_url, tmp))
         env = {
-            "JOBYARD_MONGODB_URL": mongodb_url, "JOBYARD_MONGODB_DATABASE": database,
-            "JOBYARD_REDIS_URL": redis_url, "JOBYARD_REDIS_KEY_PREFIX": "bench-api:", "JOBYARD_ENVIRONMENT": "test",
+            **Isolation(mongodb_url, redis_url, database, "bench-api:").env(),
             "JOBYARD_AUTH_URL": auth.url, "JOBYARD_AUTH_JWKS_URL": auth.jwks_url, "JOBYARD_LOG_LEVEL": "WARNING",
         }  # fmt: skip
         api = stack.enter_context(running_service([bin_path("jobyard-api"), "serve"], env, tmp / "api.log"))

@@ -32,6 +32,7 @@ from pymongo import AsyncMongoClient, UpdateOne
 
 from bench.infra import mongodb_for_bench, redis_for_tests
 from bench.results import record, summary
+from tests.conftest import Isolation
 from tests.support.feed_factory import write_feed
 from tests.support.feed_server import FeedServer
 from tests.support.processes import bin_path
@@ -102,9 +103,8 @@ def run(items: int, repeats: int) -> dict[str, Any]:
             server.serve(f"/feed-{r}.xml", feed, content_type="application/rss+xml") for r in range(repeats)
         ]
         env = {
-            **os.environ, "JOBYARD_MONGODB_URL": mongodb_url, "JOBYARD_MONGODB_DATABASE": "bench_import",
-            "JOBYARD_REDIS_URL": redis_url, "JOBYARD_REDIS_KEY_PREFIX": "bench:", "JOBYARD_ENVIRONMENT": "test",
-            "JOBYARD_FEEDS": json.dumps(urls), "JOBYARD_LOG_LEVEL": "WARNING", "JOBYARD_WORKER_METRICS_PORT": "0",
+            **os.environ, **Isolation(mongodb_url, redis_url, "bench_import", "bench:").env(),
+            "JOBYARD_FEEDS": json.dumps(urls), "JOBYARD_LOG_LEVEL": "WARNING",
         }  # fmt: skip
         worker = subprocess.Popen(
             [bin_path("jobyard-worker"), "--processes", "2", "--threads", "4", "--queues", "imports"],

@@ -36,7 +36,6 @@ PROCESSES, THREADS = 2, 4
 @dataclass(frozen=True)
 class Peer:
     name: str
-    module: str
     workers: Callable[[], list[list[str]]]  # the worker commands to start
 
 
@@ -45,15 +44,15 @@ def _python(*args: str) -> list[str]:
 
 
 PEERS = [
-    Peer("dramatiq", "bench.raw_dramatiq", lambda: [
+    Peer("dramatiq", lambda: [
         _python("-m", "dramatiq", "bench.raw_dramatiq", "--processes", str(PROCESSES), "--threads", str(THREADS)),
     ]),
-    Peer("celery", "bench.celery_peer", lambda: [
+    Peer("celery", lambda: [
         _python("-m", "celery", "-A", "bench.celery_peer", "worker", "--pool", "threads", "--concurrency",
                 str(THREADS), "--loglevel", "WARNING", "-n", f"bench{i}@%h")
         for i in range(PROCESSES)
     ]),
-    Peer("rq", "bench.rq_peer", lambda: [
+    Peer("rq", lambda: [
         [bin_path("rq"), "worker-pool", "--url", os.environ["BENCH_REDIS_URL"], "--num-workers",
          str(PROCESSES * THREADS), "--logging-level", "WARNING", "rq-bench"],
     ]),

@@ -43,6 +43,7 @@ from redis.asyncio import Redis
 from bench.infra import mongodb_for_bench, redis_for_tests
 from bench.peers import PROCESSES, THREADS, raw_dramatiq
 from bench.results import record, summary
+from tests.conftest import Isolation
 from tests.support.auth_service import auth_service
 from tests.support.processes import bin_path, running_service
 
@@ -88,10 +89,9 @@ def jobyard_platform(mongodb_url: str, redis_url: str, tmp: Path) -> Iterator[Pl
     with ExitStack() as stack:
         auth = stack.enter_context(auth_service(mongodb_url, redis_url, tmp))
         env = {
-            "JOBYARD_MONGODB_URL": mongodb_url, "JOBYARD_MONGODB_DATABASE": database,
-            "JOBYARD_REDIS_URL": redis_url, "JOBYARD_REDIS_KEY_PREFIX": prefix, "JOBYARD_ENVIRONMENT": "test",
+            **Isolation(mongodb_url, redis_url, database, prefix).env(),
             "JOBYARD_AUTH_URL": auth.url, "JOBYARD_AUTH_JWKS_URL": auth.jwks_url, "JOBYARD_LOG_LEVEL": "WARNING",
-            "JOBYARD_TASK_SUBMIT_RATE_PER_MINUTE": "10000000", "JOBYARD_WORKER_METRICS_PORT": "0",
+            "JOBYARD_TASK_SUBMIT_RATE_PER_MINUTE": "10000000",
         }  # fmt: skip
         api = stack.enter_context(running_service([bin_path("jobyard-api"), "serve"], env, tmp / "api.log"))
         worker = subprocess.Popen(

@@ -40,7 +40,7 @@ class RefreshTokenRepository:
         )
 
     async def rotate(self, token_hash: str) -> Document | None:
-        """Mark a live token used, atomically; ``None`` when it is not live."""
+        """Mark a live token used, atomically; the token as marked, or ``None`` when it is not live."""
         now = utcnow()
         return await update_by_id(
             self.collection,
