@@ -44,6 +44,8 @@ class Isolation:
             # parallel tests run several workers and schedulers: no fixed metrics ports
             "JOBYARD_WORKER_METRICS_PORT": "0",
             "JOBYARD_SCHEDULER_METRICS_PORT": "0",
+            # the feeds and webhook receivers of the tests (tests/support/feed_server.py)
+            "JOBYARD_EGRESS_ALLOWED_HOSTS": "127.0.0.2",
         }
 
 

@@ -12,7 +12,11 @@ import yaml
 ROOT = Path(__file__).parents[2]
 CHART = ROOT / "charts/jobyard"
 HELM = ROOT / ".tools/helm"
-VALUES = {"default": [], "dev": [ROOT / "helm/values/dev.yaml"], "prod": [ROOT / "helm/values/prod.yaml"]}
+VALUES = {
+    "default": [CHART / "ci/minimal-values.yaml"],
+    "dev": [ROOT / "helm/values/dev.yaml"],
+    "prod": [ROOT / "helm/values/prod.yaml"],
+}
 
 
 def helm(*args: str) -> subprocess.CompletedProcess[str]:

@@ -116,7 +116,7 @@ def test_every_container_has_probes_resources_and_a_locked_down_security_context
 
 
 def test_the_import_runs_hourly_and_never_twice_at_once() -> None:
-    [cron] = [d for d in render([]) if d["kind"] == "CronJob"]
+    [cron] = [d for d in render(VALUES["default"]) if d["kind"] == "CronJob"]
     assert cron["spec"]["schedule"] == "0 * * * *"
     assert cron["spec"]["concurrencyPolicy"] == "Forbid"
     assert cron["spec"]["startingDeadlineSeconds"] > 0
@@ -150,7 +150,7 @@ def test_every_jobyard_variable_the_chart_sets_is_a_setting(
 
 
 def test_the_operator_gets_only_what_it_needs() -> None:
-    docs = render([])
+    docs = render(VALUES["default"])
     [role] = [d for d in docs if d["kind"] == "Role"]
     rules = {(tuple(r["apiGroups"]), tuple(r["resources"])): set(r["verbs"]) for r in role["rules"]}
     assert rules[(("apps",), ("deployments/scale",))] == {"get", "patch"}
@@ -197,3 +197,71 @@ def test_the_dev_values_bring_their_own_databases() -> None:
     [secret] = [d for d in docs if d["kind"] == "Secret" and d["metadata"]["name"] == "jobyard-secrets"]
     assert secret["data"]["redis-url"]  # points at the in-chart Redis
     assert ROOT.joinpath("helm/values/dev.yaml").exists()
+
+
+def test_no_pod_but_the_operators_holds_a_kubernetes_api_token(
+    rendered: tuple[str, list[dict[str, Any]]],
+) -> None:
+    name, docs = rendered
+    for doc in docs:
+        if doc["kind"] in WORKLOADS:
+            expected = doc["metadata"]["name"].endswith("-operator")
+            assert pod_spec(doc).get("automountServiceAccountToken") is expected, (
+                name,
+                doc["metadata"]["name"],
+            )
+
+
+@pytest.mark.parametrize(
+    ("unset", "complaint"),
+    [
+        ("secrets.existingSecret=", "production needs secrets.existingSecret"),
+        ("auth.signingKeys.existingSecret=", "production needs auth.signingKeys.existingSecret"),
+        (
+            "networkPolicy.ingressNamespaceSelector=null",
+            "production needs networkPolicy.ingressNamespaceSelector",
+        ),
+    ],
+)
+def test_production_never_generates_secrets_nor_opens_every_namespace(unset: str, complaint: str) -> None:
+    args = ["template", "jobyard", str(CHART), "-f", str(VALUES["prod"][0]), "--set", unset]
+    result = helm(*args)
+    assert result.returncode != 0
+    assert complaint in result.stderr
+
+
+def test_the_ingress_never_routes_service_to_service_endpoints() -> None:
+    from jobyard_libs.auth import INTROSPECT_PATH
+
+    [ingress] = [d for d in render(VALUES["prod"]) if d["kind"] == "Ingress"]
+    prefixes = [p["path"] for p in ingress["spec"]["rules"][0]["http"]["paths"]]
+    assert not [prefix for prefix in prefixes if INTROSPECT_PATH.startswith(prefix.rstrip("/") + "/")]
+
+
+def test_outbound_traffic_is_walled_in() -> None:
+    docs = render(VALUES["prod"])
+    policies = {d["metadata"]["name"]: d for d in docs if d["kind"] == "NetworkPolicy"}
+    assert "Egress" in policies["jobyard-default-deny"]["spec"]["policyTypes"]
+    [public] = policies["jobyard-egress-public"]["spec"]["egress"][:1]
+    block = public["to"][0]["ipBlock"]
+    assert block["cidr"] == "0.0.0.0/0"
+    assert {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10"} <= set(
+        block["except"]
+    )
+    selected = policies["jobyard-egress-public"]["spec"]["podSelector"]["matchExpressions"][1]["values"]
+    assert set(selected) == {"worker-imports", "worker-tasks", "import"}  # not auth, api, monitor
+
+
+def test_the_egress_allowlist_and_trusted_proxies_reach_the_containers() -> None:
+    docs = render(
+        VALUES["prod"],
+        "egress.allowedHosts={feeds.internal,10.1.0.0/16:8080}",
+        "trustedProxies={10.42.0.0/16}",
+    )
+    env = {e["name"]: e.get("value") for _, c in containers(docs) for e in c.get("env", [])}
+    assert env["JOBYARD_EGRESS_ALLOWED_HOSTS"] == "feeds.internal,10.1.0.0/16:8080"
+    assert env["JOBYARD_FORWARDED_ALLOW_IPS"] == "10.42.0.0/16"
+    refused = helm(
+        "template", "jobyard", str(CHART), "-f", str(VALUES["prod"][0]), "--set", "trustedProxies={*}"
+    )
+    assert refused.returncode != 0 and "trustedProxies" in refused.stderr

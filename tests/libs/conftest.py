@@ -7,7 +7,7 @@ import pytest
 from fastapi import APIRouter, FastAPI
 from jobyard_libs.app import create_service_app
 from jobyard_libs.errors import Conflict
-from jobyard_libs.settings import BaseServiceSettings
+from jobyard_libs.settings import HttpServiceSettings
 from pydantic import BaseModel, Field
 
 from tests.conftest import Isolation
@@ -39,13 +39,13 @@ def demo_router() -> APIRouter:
     return router
 
 
-def demo_app(settings: BaseServiceSettings) -> FastAPI:
+def demo_app(settings: HttpServiceSettings) -> FastAPI:
     return create_service_app(service="demo", settings=settings, routers=[demo_router()])
 
 
 @pytest.fixture
-def demo_settings(isolation: Isolation) -> BaseServiceSettings:
-    return BaseServiceSettings(
+def demo_settings(isolation: Isolation) -> HttpServiceSettings:
+    return HttpServiceSettings(
         _env_file=None,
         mongodb_url=isolation.mongodb_url,
         mongodb_database=isolation.database,
@@ -55,6 +55,6 @@ def demo_settings(isolation: Isolation) -> BaseServiceSettings:
 
 
 @pytest.fixture
-async def demo_client(demo_settings: BaseServiceSettings) -> AsyncIterator[httpx.AsyncClient]:
+async def demo_client(demo_settings: HttpServiceSettings) -> AsyncIterator[httpx.AsyncClient]:
     async with client_for(demo_app(demo_settings), raise_app_exceptions=False) as client:
         yield client

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import httpx
 from jobyard_devstack.net import free_port
-from jobyard_libs.settings import BaseServiceSettings
+from jobyard_libs.settings import HttpServiceSettings
 from prometheus_client import REGISTRY
 
 from tests.libs.conftest import demo_app
@@ -63,7 +63,7 @@ async def test_readyz_ok(demo_client: httpx.AsyncClient) -> None:
     assert ready.json() == {"status": "ready", "checks": {"mongodb": "ok", "redis": "ok"}}
 
 
-async def test_readyz_names_what_failed(demo_settings: BaseServiceSettings) -> None:
+async def test_readyz_names_what_failed(demo_settings: HttpServiceSettings) -> None:
     broken = demo_settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{free_port()}/0"})
     async with client_for(demo_app(broken)) as client:
         response = await client.get("/readyz")

@@ -18,6 +18,8 @@ ADMIN_EMAIL = "ops@example.com"
 ADMIN_PASSWORD = "session-admin-password"
 USER_PASSWORD = "correct horse battery"
 TOKEN_REUSE_SECONDS = 300
+# Every test client comes from 127.0.0.1: per-address limits sized for a whole suite.
+TEST_LIMITS = {"JOBYARD_LOGIN_MAX_FAILURES_PER_IP": "1000", "JOBYARD_REGISTER_MAX_PER_HOUR": "100000"}
 
 
 class AuthService:
@@ -38,6 +40,11 @@ class AuthService:
         token = str(response.json()["accessToken"])
         self._tokens[email] = (time.monotonic(), token)
         return token
+
+    def subject(self, headers: dict[str, str]) -> str:
+        """The user id behind an Authorization header (its token's ``sub``)."""
+        with httpx.Client(base_url=self.url, timeout=30) as http:
+            return str(http.get("/auth/v1/me", headers=headers).json()["id"])
 
     def admin_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(ADMIN_EMAIL, ADMIN_PASSWORD)}"}
@@ -68,7 +75,7 @@ def auth_service(mongodb_url: str, redis_url: str, tmp: Path) -> Iterator[AuthSe
         "JOBYARD_SIGNING_KEYS_DIR": str(tmp / "keys"),
         "JOBYARD_ADMIN_EMAIL": ADMIN_EMAIL,
         "JOBYARD_ADMIN_PASSWORD": ADMIN_PASSWORD,
-        "JOBYARD_LOGIN_MAX_FAILURES_PER_IP": "1000",
+        **TEST_LIMITS,
     }
     subprocess.run(
         [bin_path("jobyard-auth"), "bootstrap-admin"],

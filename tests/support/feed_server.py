@@ -11,6 +11,10 @@ from pathlib import Path
 from typing import Any
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "feeds"
+# The feeds (and webhook receivers) stand for the public internet: they listen on
+# 127.0.0.2, which the tests' egress allowlist names. 127.0.0.1 stands for the cluster's
+# inside (the services, Redis, MongoDB), which outbound calls must never reach.
+PUBLIC_STAND_IN = "127.0.0.2"
 
 
 @dataclass
@@ -23,15 +27,17 @@ class Route:
     fail_first: int = 0  # answer 503 this many times first
     delay_seconds: float = 0
     redirect_to: str | None = None
+    repeat: int = 1  # the body sent this many times over: a huge answer without holding it
 
 
 class FeedServer:
-    def __init__(self) -> None:
+    def __init__(self, host: str = PUBLIC_STAND_IN) -> None:
         self.routes: dict[str, Route] = {}
         self.hits: Counter[str] = Counter()
         self.conditional_hits: Counter[str] = Counter()
         self.bodies: dict[str, bytes] = {}
         self.request_headers: dict[str, dict[str, str]] = {}
+        self.sent: Counter[str] = Counter()  # bytes of body written before the client hung up
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -43,6 +49,7 @@ class FeedServer:
 
             def do_GET(self) -> None:
                 outer.hits[self.path] += 1
+                outer.request_headers.setdefault(self.path, dict(self.headers))
                 route = outer.routes.get(self.path)
                 if route is None:
                     self._answer(404, b"not found", "text/plain")
@@ -68,7 +75,7 @@ class FeedServer:
                     self.end_headers()
                     return
                 headers = {"ETag": route.etag, "Last-Modified": route.last_modified}
-                self._answer(route.status, route.body, route.content_type, headers)
+                self._answer(route.status, route.body, route.content_type, headers, repeat=route.repeat)
 
             def _answer(
                 self,
@@ -76,21 +83,28 @@ class FeedServer:
                 body: bytes,
                 content_type: str,
                 headers: dict[str, str | None] | None = None,
+                repeat: int = 1,
             ) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Content-Length", str(len(body) * repeat))
                 for name, value in (headers or {}).items():
                     if value:
                         self.send_header(name, value)
                 self.end_headers()
-                self.wfile.write(body)
+                try:
+                    for _ in range(repeat):
+                        self.wfile.write(body)
+                        outer.sent[self.path] += len(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    return
 
             def log_message(self, *_: Any) -> None:
                 return
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.server = ThreadingHTTPServer((host, 0), Handler)
+        self.port = self.server.server_address[1]
+        self.base_url = f"http://{host}:{self.port}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def serve(

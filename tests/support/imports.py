@@ -15,8 +15,10 @@ from jobyard_worker.settings import WorkerSettings
 from jobyard_worker.setup import create_worker_broker
 
 from tests.conftest import Isolation
+from tests.support.feed_server import PUBLIC_STAND_IN
 
 FAST = {
+    "egress_allowed_hosts": PUBLIC_STAND_IN,
     "import_min_backoff_ms": 20,
     "import_max_backoff_ms": 100,
     "feed_fetch_backoff_seconds": 0.01,

@@ -64,6 +64,12 @@ http://{{ include "jobyard.fullname" . }}-auth:8001
   value: {{ .Values.auth.jwtIssuer | quote }}
 - name: JOBYARD_JWT_AUDIENCE
   value: {{ .Values.auth.jwtAudience | quote }}
+- name: JOBYARD_EGRESS_ALLOWED_HOSTS
+  value: {{ join "," .Values.egress.allowedHosts | quote }}
+- name: JOBYARD_EGRESS_MAX_RESPONSE_BYTES
+  value: {{ .Values.egress.maxResponseBytes | int64 | quote }}
+- name: JOBYARD_EGRESS_TIMEOUT_SECONDS
+  value: {{ .Values.egress.timeoutSeconds | quote }}
 - name: JOBYARD_HOST
   value: "0.0.0.0"
 - name: JOBYARD_METRICS_HOST
@@ -73,8 +79,13 @@ http://{{ include "jobyard.fullname" . }}-auth:8001
 {{- end }}
 {{- end -}}
 
-{{/* pod-level settings every Jobyard pod shares */}}
+{{/* pod-level settings of every Jobyard pod: no Kubernetes API token (only the operator has one) */}}
 {{- define "jobyard.podSpec" -}}
+automountServiceAccountToken: false
+{{ include "jobyard.podCommon" . }}
+{{- end -}}
+
+{{- define "jobyard.podCommon" -}}
 {{- with .Values.imagePullSecrets }}
 imagePullSecrets: {{ toYaml . | nindent 2 }}
 {{- end }}

@@ -1,8 +1,9 @@
 """The FastAPI application every service starts from.
 
 It opens MongoDB and Redis, creates the service's indexes, installs the request-id and
-metrics middleware, the one error shape, ``/healthz``, ``/readyz`` and ``/metrics``, then
-hands over to the service's own ``setup`` for the rest of the lifespan.
+metrics middleware, the body limit, authentication before any body is read, the one error
+shape, ``/healthz``, ``/readyz`` and ``/metrics``, then hands over to the service's own
+``setup`` for the rest of the lifespan.
 
 Examples
 --------
@@ -16,7 +17,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +27,9 @@ from fastapi import APIRouter, FastAPI
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
-from jobyard_libs.errors import install_error_handlers
+from jobyard_libs.auth import AuthenticateFirst
+from jobyard_libs.body_limit import BodyLimit
+from jobyard_libs.errors import COMMON_ERRORS, install_error_handlers
 from jobyard_libs.events import EventPublisher
 from jobyard_libs.health import health_router
 from jobyard_libs.metrics import HttpMetricsMiddleware, metrics_endpoint
@@ -39,7 +42,7 @@ from jobyard_libs.mongo import (
 )
 from jobyard_libs.redis_client import RedisKeys, create_redis_client
 from jobyard_libs.request_id import RequestIdMiddleware
-from jobyard_libs.settings import BaseServiceSettings
+from jobyard_libs.settings import BaseServiceSettings, HttpServiceSettings
 
 log = structlog.get_logger(__name__)
 
@@ -77,12 +80,17 @@ async def open_resources(
 def create_service_app(
     *,
     service: str,
-    settings: BaseServiceSettings,
+    settings: HttpServiceSettings,
     routers: Sequence[APIRouter],
     indexes: Sequence[IndexSpec] = (),
     setup: Setup | None = None,
+    public_paths: Sequence[str] = (),
+    body_limits: Mapping[str, int] | None = None,
     **fastapi_options: Any,
 ) -> FastAPI:
+    """``public_paths``: prefixes whose bodies are read without credentials (their handlers
+    check what they need); ``body_limits``: larger body limits by path prefix."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_resources(settings, indexes) as resources:
@@ -98,10 +106,12 @@ def create_service_app(
 
     app = FastAPI(lifespan=lifespan, **fastapi_options)
     install_error_handlers(app)
+    app.add_middleware(AuthenticateFirst, public=public_paths)
+    app.add_middleware(BodyLimit, max_bytes=settings.http_max_body_bytes, routes=body_limits)
     app.add_middleware(HttpMetricsMiddleware, service=service)
     app.add_middleware(RequestIdMiddleware)
     app.include_router(health_router())
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     for router in routers:
-        app.include_router(router)
+        app.include_router(router, responses=COMMON_ERRORS)
     return app

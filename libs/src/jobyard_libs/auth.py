@@ -6,6 +6,14 @@ tools that only speak bearer). API keys are checked by an :class:`ApiKeyChecker`
 service looks them up itself; every other service asks the auth service
 (:class:`RemoteApiKeyChecker`) and caches the answer for a short while.
 
+Whatever the credential, the caller then runs with their *current* role and activation
+(:mod:`jobyard_libs.principals`): a demoted admin or a deactivated user loses those rights
+on every service within about a second, not when the token expires.
+
+The caller is authenticated before a request body is read: :class:`AuthenticateFirst`
+(installed by every service) checks the credentials of every request that carries a body,
+except on the routes a service declares public (login, register, signed callbacks).
+
 Examples
 --------
 >>> app.state.authenticator = Authenticator(verifier, RemoteApiKeyChecker(auth_url))
@@ -17,26 +25,35 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from enum import StrEnum
+from dataclasses import dataclass, replace
 from typing import Annotated, Any, Protocol
 
 import httpx
+import structlog
 from fastapi import Depends, Request
+from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader, HTTPBearer
+from redis.asyncio import Redis
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from jobyard_libs.errors import Forbidden, ServiceUnavailable, Unauthorized
+from jobyard_libs.errors import Forbidden, JobyardError, ServiceUnavailable, Unauthorized, error_body
+from jobyard_libs.principals import DirectoryUnavailable, PrincipalDirectory, PrincipalResolver
+from jobyard_libs.redis_client import RedisKeys
+from jobyard_libs.roles import Role
 from jobyard_libs.settings import TokenVerificationSettings
 from jobyard_libs.tokens import InvalidToken, JwtVerifier, RemoteJwks
 
 API_KEY_PREFIX = "jy_"
+# Service to service only: not under /auth, so the ingress (which routes /auth) never exposes it.
+INTROSPECT_PATH = "/internal/v1/api-keys/introspect"
+log = structlog.get_logger(__name__)
+__all__ = ["Role"]
 
 
-class Role(StrEnum):
-    ADMIN = "admin"
-    USER = "user"
+class AccountInactive(Unauthorized):
+    code, message = "account_deactivated", "this account is deactivated"
 
 
 @dataclass(frozen=True)
@@ -71,7 +88,7 @@ class RemoteApiKeyChecker:
     def __init__(
         self, auth_url: str, *, cache_seconds: float = 30, client: httpx.AsyncClient | None = None
     ) -> None:
-        self.url = auth_url.rstrip("/") + "/auth/v1/api-keys/introspect"
+        self.url = auth_url.rstrip("/") + INTROSPECT_PATH
         self.cache_seconds = cache_seconds
         self._client = client or httpx.AsyncClient(timeout=5)
         self._cache: dict[str, tuple[float, Principal]] = {}
@@ -101,11 +118,34 @@ class RemoteApiKeyChecker:
 
 
 class Authenticator:
-    def __init__(self, verifier: JwtVerifier, api_keys: ApiKeyChecker) -> None:
+    def __init__(
+        self, verifier: JwtVerifier, api_keys: ApiKeyChecker, rights: PrincipalResolver | None = None
+    ) -> None:
         self.verifier = verifier
         self.api_keys = api_keys
+        self.rights = rights
 
     async def authenticate(self, request: Request) -> Principal:
+        return await self.current(await self._identify(request))
+
+    async def current(self, principal: Principal) -> Principal:
+        """The caller with the role and activation they hold now, not when the token was issued."""
+        if self.rights is None:
+            return principal
+        try:
+            state = await self.rights.state(principal.subject)
+        except DirectoryUnavailable as exc:
+            if principal.is_admin:  # admin rights are never taken on a token's word alone
+                raise ServiceUnavailable("cannot confirm admin rights right now; try again") from exc
+            log.warning("rights_unconfirmed", subject=principal.subject, error=str(exc))
+            return principal
+        if state is None:
+            return principal
+        if not state.active:
+            raise AccountInactive()
+        return replace(principal, role=state.role)
+
+    async def _identify(self, request: Request) -> Principal:
         scheme, _, value = request.headers.get("authorization", "").partition(" ")
         value = value.strip()
         api_key = request.headers.get("x-api-key")
@@ -131,10 +171,52 @@ async def current_principal(
     _b: Annotated[object, Depends(_bearer)] = None,
     _k: Annotated[object, Depends(_api_key)] = None,
 ) -> Principal:
+    known: Principal | None = getattr(request.state, "principal", None)  # AuthenticateFirst's
+    if known is not None:
+        return known
     authenticator: Authenticator = request.app.state.authenticator
     principal = await authenticator.authenticate(request)
     request.state.principal = principal
     return principal
+
+
+class AuthenticateFirst:
+    """Authenticate every request that carries a body before the body is read.
+
+    FastAPI reads and parses a body before it resolves dependencies, so without this an
+    anonymous caller could make a service read (and hold) a body only to refuse it.
+    Requests to ``public`` path prefixes (login, register, signed callbacks) pass through;
+    their handlers check what they need. The principal is kept for :func:`current_principal`.
+    """
+
+    BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+    def __init__(self, app: ASGIApp, *, public: Sequence[str] = ()) -> None:
+        self.app = app
+        self.public = tuple(public)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in self.BODY_METHODS
+            or str(scope["path"]).startswith(self.public)
+        ):
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        authenticator: Authenticator | None = getattr(request.app.state, "authenticator", None)
+        if authenticator is not None:
+            try:
+                request.state.principal = await authenticator.authenticate(request)
+            except JobyardError as exc:
+                response = JSONResponse(
+                    error_body(exc.code, exc.message, exc.field),
+                    status_code=exc.status_code,
+                    headers=exc.headers,
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 async def admin_principal(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
@@ -148,15 +230,19 @@ AdminPrincipal = Annotated[Principal, Depends(admin_principal)]
 
 
 @asynccontextmanager
-async def remote_authenticator(settings: TokenVerificationSettings) -> AsyncIterator[Authenticator]:
-    """How every service but auth trusts callers: the auth service's JWKS, and its API-key check."""
+async def remote_authenticator(
+    settings: TokenVerificationSettings, redis: Redis, keys: RedisKeys
+) -> AsyncIterator[Authenticator]:
+    """How every service but auth trusts callers: the auth service's JWKS and API-key check,
+    then the rights the auth service last published (:mod:`jobyard_libs.principals`)."""
     jwks = RemoteJwks(settings.auth_jwks_url, cache_seconds=settings.jwks_cache_seconds)
     api_keys = RemoteApiKeyChecker(settings.auth_url, cache_seconds=settings.api_key_cache_seconds)
     verifier = JwtVerifier(
         jwks, issuer=settings.jwt_issuer, audience=settings.jwt_audience, algorithms=("EdDSA", "RS256")
     )
+    rights = PrincipalDirectory(redis, keys, cache_seconds=settings.rights_cache_seconds)
     try:
-        yield Authenticator(verifier, api_keys)
+        yield Authenticator(verifier, api_keys, rights)
     finally:
         await api_keys.aclose()
         await jwks.aclose()

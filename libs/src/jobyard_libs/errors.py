@@ -21,6 +21,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = structlog.get_logger(__name__)
@@ -78,7 +79,52 @@ class TooManyRequests(JobyardError):
 
 
 class ServiceUnavailable(JobyardError):
+    """A dependency is away: always with ``Retry-After``, so clients and balancers back off."""
+
     status_code, code, message = 503, "unavailable", "service unavailable"
+    retry_after_seconds = 5
+
+    def __init__(
+        self, message: str | None = None, *, field: str | None = None, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(
+            message, field=field, headers={"Retry-After": str(self.retry_after_seconds), **(headers or {})}
+        )
+
+
+class ErrorDetail(BaseModel):
+    model_config = ConfigDict(extra="allow")  # validation errors add ``details``
+
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ErrorBody(BaseModel):
+    """What every error response holds (the OpenAPI shows it for every declared status)."""
+
+    error: ErrorDetail
+
+
+ERROR_DESCRIPTIONS = {
+    400: "Bad request",
+    401: "No valid credentials (or a bad signature)",
+    403: "Not allowed for this caller",
+    404: "Not found (or not the caller's)",
+    409: "Conflicts with the current state",
+    413: "Request body too large",
+    422: "Invalid input; `field` names it",
+    429: "Rate limited; see Retry-After",
+    503: "A dependency (MongoDB, Redis, the auth service) is unavailable; see Retry-After",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route or router: these statuses answer with :class:`ErrorBody`."""
+    return {status: {"model": ErrorBody, "description": ERROR_DESCRIPTIONS[status]} for status in statuses}
+
+
+COMMON_ERRORS = error_responses(*ERROR_DESCRIPTIONS)
 
 
 def error_body(code: str, message: str, field: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -116,7 +162,8 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}
+    codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden",
+             413: "body_too_large"}  # fmt: skip
     return JSONResponse(
         error_body(codes.get(exc.status_code, "http_error"), str(exc.detail)),
         status_code=exc.status_code,

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 Check = Callable[[Request], Awaitable[object]]
 CHECK_TIMEOUT_SECONDS = 2.0
@@ -32,15 +33,29 @@ async def _redis(request: Request) -> object:
 DEFAULT_CHECKS: dict[str, Check] = {"mongodb": _mongodb, "redis": _redis}
 
 
+class Alive(BaseModel):
+    status: str
+
+
+class Readiness(BaseModel):
+    status: str  # ready | unavailable
+    checks: dict[str, str]  # dependency → "ok" or the error
+
+
 def health_router(checks: dict[str, Check] | None = None) -> APIRouter:
     checks = checks or DEFAULT_CHECKS
     router = APIRouter(tags=["health"])
 
     @router.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    async def healthz() -> Alive:
+        """Alive: the process answers. Never depends on MongoDB or Redis."""
+        return Alive(status="ok")
 
-    @router.get("/readyz")
+    @router.get(
+        "/readyz",
+        response_model=Readiness,
+        responses={503: {"model": Readiness, "description": "A dependency is unreachable"}},
+    )
     async def readyz(request: Request) -> JSONResponse:
         async def run(check: Check) -> str:
             try:

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from jobyard_libs.egress import EgressPolicy
 
 ENV_PREFIX = "JOBYARD_"
 
@@ -90,8 +92,23 @@ class HttpServiceSettings(BaseServiceSettings):
     )
     forwarded_allow_ips: str = Field(
         "127.0.0.1",
-        description="Proxies whose X-Forwarded-For is trusted for the client IP (comma list, * for any).",
+        description="Proxies (addresses or CIDRs, comma list) whose X-Forwarded-For gives the client "
+        "address; set it to the ingress controller's pod network. `*` is refused in production.",
     )
+    http_max_body_bytes: int = Field(
+        1024 * 1024,
+        ge=1024,
+        description="Largest request body accepted (413 beyond), unless a route says more.",
+    )
+
+    @model_validator(mode="after")
+    def _no_wildcard_proxies_in_production(self) -> HttpServiceSettings:
+        if self.environment is Environment.PRODUCTION and "*" in self.forwarded_allow_ips:
+            raise ValueError(
+                "JOBYARD_FORWARDED_ALLOW_IPS='*' lets any client choose its own address (and dodge the "
+                "login throttle); list the ingress controller's addresses or CIDRs"
+            )
+        return self
 
 
 class TokenVerificationSettings(HttpServiceSettings):
@@ -112,3 +129,47 @@ class TokenVerificationSettings(HttpServiceSettings):
     api_key_cache_seconds: int = Field(
         30, ge=0, description="How long a verified API key is cached (revocation delay)."
     )
+    rights_cache_seconds: float = Field(
+        1.0,
+        ge=0,
+        le=60,
+        description="How long a caller's current role and activation are cached: a demotion or "
+        "deactivation reaches this service within it.",
+    )
+
+
+class EgressSettings(BaseServiceSettings):
+    """Where outbound requests that users aim (tasks, webhooks, feeds) may go."""
+
+    egress_allowed_hosts: str = Field(
+        "",
+        description="Exceptions to the public-addresses-only rule for outbound calls (http tasks, webhooks, "
+        "notifyUrl, feeds): comma list of host names, addresses or CIDRs, each optionally :port.",
+    )
+    egress_max_response_bytes: int = Field(
+        1024 * 1024,
+        ge=1024,
+        description="Most bytes read from the answer to an http task, webhook or notify call.",
+    )
+    egress_timeout_seconds: float = Field(
+        30,
+        gt=0,
+        le=3600,
+        description="Longest an http task, webhook or notify call may take, redirects included.",
+    )
+
+    @field_validator("egress_allowed_hosts")
+    @classmethod
+    def _parses(cls, value: str) -> str:
+        EgressPolicy.parse(value)  # a bad entry is a one-line error naming the setting
+        return value
+
+    def egress_policy(self, **limits: float) -> EgressPolicy:
+        return EgressPolicy.parse(
+            self.egress_allowed_hosts,
+            **{
+                "max_bytes": self.egress_max_response_bytes,
+                "timeout_seconds": self.egress_timeout_seconds,
+                **limits,
+            },
+        )

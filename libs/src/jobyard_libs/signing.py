@@ -2,8 +2,12 @@
 
 A signed request carries ``X-Jobyard-Timestamp`` (Unix seconds) and
 ``X-Jobyard-Signature: sha256=<hex>``, the HMAC-SHA256 of ``"<timestamp>.<body>"`` with
-the shared secret. A receiver refuses a signature that does not match, or a timestamp
-more than the window (5 minutes) away from its clock.
+a secret. A receiver refuses a signature that does not match, or a timestamp more than
+the window (5 minutes) away from its clock.
+
+No tenant ever holds the server's master secret (``JOBYARD_WEBHOOK_SECRET``): each task
+and each execution gets its own secret derived from it (:func:`derived_secret`), shown
+only to the task's owner. One tenant's secret signs nothing of another's.
 
 Examples
 --------
@@ -29,6 +33,11 @@ class BadSignature(Unauthorized):
     code = "bad_signature"
 
 
+def derived_secret(master: str, purpose: str, ident: str) -> str:
+    """The secret of one task or execution: HMAC of its id under the master secret."""
+    return hmac.new(master.encode(), f"jobyard:{purpose}:{ident}".encode(), hashlib.sha256).hexdigest()
+
+
 def signature(body: bytes, *, secret: str, timestamp: int) -> str:
     mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
     return "sha256=" + mac.hexdigest()
@@ -42,7 +51,13 @@ def sign_headers(body: bytes, *, secret: str, now: float | None = None) -> dict[
     }
 
 
-def verify(body: bytes, headers: Mapping[str, str], *, secret: str, now: float | None = None) -> None:
+def require_fresh(headers: Mapping[str, str], *, now: float | None = None) -> None:
+    """Refuse a request that is unsigned or outside the window, before its body is read."""
+    verify(None, headers, secret="", now=now)
+
+
+def verify(body: bytes | None, headers: Mapping[str, str], *, secret: str, now: float | None = None) -> None:
+    """``body=None`` checks the headers and the window only (:func:`require_fresh`)."""
     lowered = {k.lower(): v for k, v in headers.items()}
     raw_timestamp = lowered.get(TIMESTAMP_HEADER.lower())
     given = lowered.get(SIGNATURE_HEADER.lower())
@@ -58,5 +73,7 @@ def verify(body: bytes, headers: Mapping[str, str], *, secret: str, now: float |
         raise BadSignature(
             "timestamp outside the 5-minute window (replayed or clock skew)", field=TIMESTAMP_HEADER
         )
-    if not hmac.compare_digest(given, signature(body, secret=secret, timestamp=timestamp)):
+    if body is not None and not hmac.compare_digest(
+        given, signature(body, secret=secret, timestamp=timestamp)
+    ):
         raise BadSignature("signature does not match", field=SIGNATURE_HEADER)

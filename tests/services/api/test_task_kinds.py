@@ -11,10 +11,13 @@ from typing import Any
 import httpx
 import pytest
 from jobyard_libs.mongo import utcnow
+from jobyard_libs.principals import PrincipalDirectory
 from jobyard_libs.queue.broker import create_broker
-from jobyard_libs.signing import sign_headers
-from jobyard_libs.tasks.settings import DEV_WEBHOOK_SECRET
+from jobyard_libs.redis_client import RedisKeys
+from jobyard_libs.roles import Role
+from jobyard_libs.signing import sign_headers, verify
 from jobyard_worker.settings import WorkerSettings
+from redis.asyncio import Redis
 
 from tests.conftest import Isolation
 from tests.support.auth_service import AuthService
@@ -27,9 +30,7 @@ WORKER = {"task_retry_base_ms": 20, "task_retry_max_ms": 100, "task_cancel_poll_
 
 @pytest.fixture
 def worker(isolation: Isolation) -> Iterator[None]:
-    with running_worker(
-        settings_for(isolation, WorkerSettings, http_task_allowed_hosts="127.0.0.1", **WORKER), threads=4
-    ):
+    with running_worker(settings_for(isolation, WorkerSettings, **WORKER), threads=4):
         yield
 
 
@@ -56,30 +57,45 @@ async def test_http_kind_calls_an_allowed_host(
     assert dead["attempts"] == 2
 
 
-async def test_http_kind_refuses_loopback_unless_allowed(
-    api: httpx.AsyncClient, auth: AuthService, feeds: FeedServer, isolation: Isolation
+async def test_http_kind_refuses_the_inside_unless_allowed(
+    api: httpx.AsyncClient, auth: AuthService, isolation: Isolation
 ) -> None:
     me = auth.user_headers("ssrf@example.com")
-    url = feeds.serve("/internal", b"secret")
-    with running_worker(settings_for(isolation, WorkerSettings, **WORKER)):  # no allowlist
-        created = await _submit(api, me, kind="http", payload={"url": url}, maxRetries=0)
-        dead = await wait_execution(api, me, created["executionId"])
-    assert dead["status"] == "dead"
-    assert "loopback, link-local and metadata addresses need an explicit allowlist entry" in dead["error"]
-    assert feeds.hits["/internal"] == 0
-    with running_worker(
-        settings_for(isolation, WorkerSettings, http_task_allowed_hosts="example.org", **WORKER)
-    ):
-        created = await _submit(api, me, kind="http", payload={"url": url}, maxRetries=0)
-        dead = await wait_execution(api, me, created["executionId"])
-    assert "not in JOBYARD_HTTP_TASK_ALLOWED_HOSTS" in dead["error"]
-    assert feeds.hits["/internal"] == 0
+    inside = FeedServer(host="127.0.0.1")  # stands for a service inside the cluster
+    try:
+        url = inside.serve("/internal", b"secret")
+        with running_worker(settings_for(isolation, WorkerSettings, **WORKER)):
+            created = await _submit(api, me, kind="http", payload={"url": url}, maxRetries=0)
+            dead = await wait_execution(api, me, created["executionId"])
+        assert dead["status"] == "dead"
+        assert "(loopback): outbound calls reach only public addresses" in dead["error"]
+        assert inside.hits["/internal"] == 0
+        allowed = settings_for(
+            isolation, WorkerSettings, egress_allowed_hosts=f"127.0.0.1:{inside.port}", **WORKER
+        )
+        with running_worker(allowed):  # the operator's explicit exception, for this port only
+            created = await _submit(api, me, kind="http", payload={"url": url}, maxRetries=0)
+            done = await wait_execution(api, me, created["executionId"])
+        assert done["status"] == "completed", done
+        assert inside.hits["/internal"] == 1
+    finally:
+        inside.stop()
+
+
+async def _grant(isolation: Isolation, user_id: str, role: Role) -> None:
+    """Publish a user's rights where this test's services read them (auth does it in production)."""
+    redis = Redis.from_url(isolation.redis_url)
+    try:
+        await PrincipalDirectory(redis, RedisKeys(isolation.key_prefix)).publish(user_id, role, active=True)
+    finally:
+        await redis.aclose()
 
 
 async def test_import_feeds_kind(
-    api: httpx.AsyncClient, auth: AuthService, feeds: FeedServer, worker: None, db: Any
+    api: httpx.AsyncClient, auth: AuthService, feeds: FeedServer, worker: None, db: Any, isolation: Isolation
 ) -> None:
     admin = auth.admin_headers()
+    await _grant(isolation, auth.subject(admin), Role.ADMIN)
     url = feeds.serve("/atom.xml", fixture="atom.xml")
     await api.post("/api/v1/feed-sources", json={"url": url}, headers=admin)
     created = await _submit(api, admin, kind="import-feeds", payload={"feedUrls": [url]})
@@ -90,9 +106,7 @@ async def test_import_feeds_kind(
     assert log["trigger"] == "task"
 
 
-def _signed(
-    body: dict[str, Any], *, secret: str = DEV_WEBHOOK_SECRET, age: float = 0
-) -> tuple[bytes, dict[str, str]]:
+def _signed(body: dict[str, Any], *, secret: str, age: float = 0) -> tuple[bytes, dict[str, str]]:
     raw = json.dumps(body).encode()
     return raw, {
         "Content-Type": "application/json",
@@ -112,11 +126,14 @@ async def test_webhook_callback_signature_checks(
     waiting = (await api.get(f"/api/v1/executions/{created['executionId']}", headers=me)).json()
     assert waiting["awaitingCallback"] is True
     assert waiting["callbackDeadline"] is not None
+    secret = waiting["callbackSecret"]  # the owner's alone
     assert feeds.hits["/notify"] == 1
     assert json.loads(feeds.bodies["/notify"]) == {
         "executionId": created["executionId"],
         "callbackPath": f"/api/v1/callbacks/{created['executionId']}",
+        "callbackSecret": secret,
     }
+    verify(feeds.bodies["/notify"], feeds.request_headers["/notify"], secret=created["webhookSecret"])
     path = f"/api/v1/callbacks/{created['executionId']}"
     report = {"status": "completed", "result": {"rows": 42}}
 
@@ -124,18 +141,22 @@ async def test_webhook_callback_signature_checks(
     for headers, why in [
         ({"Content-Type": "application/json"}, "unsigned"),
         (_signed(report, secret="wrong-secret")[1], "signature does not match"),
-        (_signed(report, age=600)[1], "outside the 5-minute window"),
-        ({**_signed(report)[1], "X-Jobyard-Signature": "sha256=" + "0" * 64}, "signature does not match"),
+        (_signed(report, secret=created["webhookSecret"])[1], "signature does not match"),
+        (_signed(report, secret=secret, age=600)[1], "outside the 5-minute window"),
+        (
+            {**_signed(report, secret=secret)[1], "X-Jobyard-Signature": "sha256=" + "0" * 64},
+            "signature does not match",
+        ),
     ]:
         refused = await api.post(path, content=raw, headers=headers)
         assert refused.status_code == 401, why
         assert why in refused.json()["error"]["message"]
         unchanged = (await api.get(f"/api/v1/executions/{created['executionId']}", headers=me)).json()
         assert unchanged["status"] == "processing"
-    tampered, headers = _signed(report)
+    tampered, headers = _signed(report, secret=secret)
     assert (await api.post(path, content=tampered.replace(b"42", b"43"), headers=headers)).status_code == 401
 
-    body, headers = _signed(report)
+    body, headers = _signed(report, secret=secret)
     accepted = await api.post(path, content=body, headers=headers)
     assert accepted.status_code == 200, accepted.text
     assert accepted.json()["status"] == "completed"
@@ -152,15 +173,23 @@ async def test_a_failed_callback_is_retried_then_dead(
     created = await _submit(
         api, me, kind="webhook-callback", payload={"callbackTimeoutMs": 60_000}, maxRetries=1
     )
+    secret = await _callback_secret(api, me, created["executionId"])
     for attempt in (1, 2):
         await _wait_awaiting_attempt(db, created["executionId"], attempt)
-        body, headers = _signed({"status": "failed", "error": f"upstream said no ({attempt})"})
+        body, headers = _signed({"status": "failed", "error": f"upstream said no ({attempt})"}, secret=secret)
         assert (
             await api.post(f"/api/v1/callbacks/{created['executionId']}", content=body, headers=headers)
         ).status_code == 200
     dead = await wait_execution(api, me, created["executionId"])
     assert dead["status"] == "dead"
     assert dead["error"] == "callback reported failure: upstream said no (2)"
+
+
+async def _callback_secret(api: httpx.AsyncClient, headers: dict[str, str], execution_id: str) -> str:
+    secret: str = (await api.get(f"/api/v1/executions/{execution_id}", headers=headers)).json()[
+        "callbackSecret"
+    ]
+    return secret
 
 
 async def _wait_awaiting_attempt(db: Any, execution_id: str, attempt: int) -> None:
@@ -209,7 +238,7 @@ async def test_a_waiting_execution_can_be_cancelled(
     await _wait_awaiting_attempt(db, created["executionId"], 1)
     cancelled = (await api.post(f"/api/v1/executions/{created['executionId']}/cancel", headers=me)).json()
     assert cancelled["status"] == "cancelled"
-    body, headers = _signed({"status": "completed"})
+    body, headers = _signed({"status": "completed"}, secret=cancelled["callbackSecret"])
     assert (
         await api.post(f"/api/v1/callbacks/{created['executionId']}", content=body, headers=headers)
     ).status_code == 409
@@ -255,8 +284,6 @@ async def test_export_jobs_csv_kind_and_its_artifact(
 async def test_completion_webhook_is_signed_and_delivered(
     api: httpx.AsyncClient, auth: AuthService, feeds: FeedServer, worker: None
 ) -> None:
-    from jobyard_libs.signing import verify
-
     from tests.support.imports import wait_until_async
 
     me = auth.user_headers("hooked@example.com")
@@ -269,7 +296,8 @@ async def test_completion_webhook_is_signed_and_delivered(
         return "/done" in feeds.bodies
 
     await wait_until_async(delivered, within=30, what="the completion webhook")
-    verify(feeds.bodies["/done"], feeds.request_headers["/done"], secret=DEV_WEBHOOK_SECRET)  # signed by us
+    # signed with this task's own secret, which only its owner was shown
+    verify(feeds.bodies["/done"], feeds.request_headers["/done"], secret=created["webhookSecret"])
     body = json.loads(feeds.bodies["/done"])
     assert body["event"] == "execution.finished"
     assert body["executionId"] == created["executionId"]

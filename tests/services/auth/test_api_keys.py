@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
 import httpx
+from bson import ObjectId
+from jobyard_libs.auth import INTROSPECT_PATH
 
 from tests.services.auth.helpers import bearer, register, signed_up
 
@@ -43,7 +48,7 @@ async def test_revoked_key_stops_working(client: httpx.AsyncClient) -> None:
     assert revoke.json()["revokedAt"] is not None
     me = await client.get("/auth/v1/me", headers={"X-API-Key": created["key"]})
     assert me.status_code == 401
-    introspect = await client.post("/auth/v1/api-keys/introspect", json={"key": created["key"]})
+    introspect = await client.post("/internal/v1/api-keys/introspect", json={"key": created["key"]})
     assert introspect.json() == {"active": False, "subject": None, "role": None, "keyId": None}
 
 
@@ -67,7 +72,7 @@ async def test_a_key_carries_its_owners_current_role(client: httpx.AsyncClient, 
     assert (await client.get("/auth/v1/users", headers={"X-API-Key": key["key"]})).status_code == 403
     await client.patch(f"/auth/v1/users/{user['id']}", json={"role": "admin"}, headers=bearer(admin_token))
     assert (await client.get("/auth/v1/users", headers={"X-API-Key": key["key"]})).status_code == 200
-    introspect = (await client.post("/auth/v1/api-keys/introspect", json={"key": key["key"]})).json()
+    introspect = (await client.post("/internal/v1/api-keys/introspect", json={"key": key["key"]})).json()
     assert introspect["active"] is True and introspect["role"] == "admin"
     await client.patch(f"/auth/v1/users/{user['id']}", json={"active": False}, headers=bearer(admin_token))
     assert (await client.get("/auth/v1/me", headers={"X-API-Key": key["key"]})).status_code == 401
@@ -79,3 +84,25 @@ async def test_bad_key_requests(client: httpx.AsyncClient) -> None:
     assert response.status_code == 422
     assert response.json()["error"]["field"] == "name"
     assert (await client.get("/auth/v1/me", headers={"X-API-Key": "jy_made_up"})).status_code == 401
+
+
+async def test_every_key_expires(client: httpx.AsyncClient, db: Any) -> None:
+    pair = await signed_up(client)
+    key = await _create(client, pair["accessToken"])
+    lifetime = datetime.fromisoformat(key["expiresAt"]) - datetime.fromisoformat(key["createdAt"])
+    assert timedelta(days=89) < lifetime <= timedelta(days=90, seconds=1)  # the default
+    too_long = await client.post(
+        "/auth/v1/api-keys",
+        json={"name": "forever", "expiresInDays": 3650},
+        headers=bearer(pair["accessToken"]),
+    )
+    assert too_long.status_code == 422
+    assert too_long.json()["error"]["field"] == "expiresInDays"
+    # a key made before every key had an expiry lives at most the longest lifetime from its creation
+    old = await _create(client, pair["accessToken"], name="legacy")
+    created = datetime.now(UTC) - timedelta(days=400)
+    await db.api_keys.update_one(
+        {"_id": ObjectId(old["id"])}, {"$set": {"expiresAt": None, "createdAt": created}}
+    )
+    seen = await client.post(INTROSPECT_PATH, json={"key": old["key"]})
+    assert seen.json()["active"] is False

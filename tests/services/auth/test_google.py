@@ -25,14 +25,39 @@ async def test_google_sign_in_creates_a_user(client: httpx.AsyncClient, oidc_iss
     assert me_again["id"] == me["id"]
 
 
-async def test_google_links_an_existing_account_by_verified_email(
+async def test_a_pre_registered_unverified_email_is_not_handed_to_google(
+    client: httpx.AsyncClient, oidc_issuer: OidcIssuer
+) -> None:
+    """Account pre-hijacking: someone registers the victim's address (never verified) with a
+    password they know, waiting for the victim to sign in with Google."""
+    await register(client, "gina@example.com", password="attacker knows this")
+    response = await _google(client, oidc_issuer.id_token())
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "link_needs_password"
+    wrong = await client.post(
+        "/auth/v1/google", json={"idToken": oidc_issuer.id_token(), "password": "guess guess"}
+    )
+    assert wrong.status_code == 409
+    login = await client.post(
+        "/auth/v1/login", json={"email": "gina@example.com", "password": "attacker knows this"}
+    )
+    me = (await client.get("/auth/v1/me", headers=bearer(login.json()["accessToken"]))).json()
+    assert me["googleLinked"] is False  # nothing was linked
+
+
+async def test_google_links_an_existing_account_given_its_password(
     client: httpx.AsyncClient, oidc_issuer: OidcIssuer
 ) -> None:
     user = await register(client, "gina@example.com")
-    response = await _google(client, oidc_issuer.id_token())
+    response = await client.post(
+        "/auth/v1/google", json={"idToken": oidc_issuer.id_token(), "password": "correct horse battery"}
+    )
+    assert response.status_code == 200, response.text
     me = (await client.get("/auth/v1/me", headers=bearer(response.json()["accessToken"]))).json()
     assert me["id"] == user["id"]
     assert me["googleLinked"] is True and me["hasPassword"] is True
+    again = await _google(client, oidc_issuer.id_token())  # linked now: no password needed
+    assert again.status_code == 200
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
 import httpx
 
 from tests.services.auth.helpers import bearer, signed_up
@@ -55,3 +58,22 @@ async def test_unknown_and_empty_refresh_tokens(client: httpx.AsyncClient) -> No
     response = await client.post("/auth/v1/refresh", json={"refreshToken": ""})
     assert response.status_code == 422
     assert response.json()["error"]["field"] == "refreshToken"
+
+
+async def test_a_session_ends_however_often_it_is_refreshed(client: httpx.AsyncClient, db: Any) -> None:
+    first = await signed_up(client)
+    second = (await _refresh(client, first["refreshToken"])).json()
+    # the sign-in that started this family was longer ago than a session may live
+    started = datetime.now(UTC) - timedelta(days=31)
+    await db.refresh_tokens.update_many({}, {"$set": {"familyStartedAt": started}})
+    ended = await _refresh(client, second["refreshToken"])
+    assert ended.status_code == 401
+    assert ended.json()["error"]["code"] == "invalid_refresh_token"
+
+
+async def test_a_refresh_token_never_outlives_its_session(client: httpx.AsyncClient, db: Any) -> None:
+    first = await signed_up(client)
+    started = datetime.now(UTC) - timedelta(days=30) + timedelta(hours=1)
+    await db.refresh_tokens.update_many({}, {"$set": {"familyStartedAt": started}})
+    second = (await _refresh(client, first["refreshToken"])).json()
+    assert second["refreshExpiresIn"] <= 3600  # the session's end, not seven more days

@@ -1,12 +1,15 @@
-"""Fetch a feed over HTTP: timeouts, a size cap, few redirects, retries, conditional GET.
+"""Fetch a feed over HTTP through the egress guard: timeouts, a size cap, checked redirects,
+retries, conditional GET.
 
-The body streams into a spooled temporary file (memory up to 8 MiB, then disk), so a large
-feed never sits in memory whole. Timeouts, connection errors and 5xx are retried with
-exponential backoff; 4xx and oversized bodies are not.
+Every hop (the feed's URL and each redirect) is resolved once and must be a public address
+unless the operator allows it (:mod:`jobyard_libs.egress`). The body streams into a spooled
+temporary file (memory up to 8 MiB, then disk), so a large feed never sits in memory
+whole. Timeouts, connection errors and 5xx are retried with exponential backoff; 4xx,
+refused destinations and oversized bodies are not.
 
 Examples
 --------
->>> result = await fetch_feed(url, FetchOptions(), etag='"abc"')
+>>> result = await fetch_feed(url, FetchOptions(), guard, etag='"abc"')
 >>> result.not_modified, result.etag
 (False, '"def"')
 """
@@ -21,6 +24,7 @@ from typing import IO
 import httpx
 import structlog
 
+from jobyard_libs.egress import EgressFailed, EgressGuard, EgressRefused, EgressTooLarge, capped
 from jobyard_libs.feeds.errors import FeedFetchError, FeedTooLarge
 
 log = structlog.get_logger(__name__)
@@ -30,10 +34,6 @@ USER_AGENT = "Jobyard/0.1 (+feed importer)"
 
 @dataclass(frozen=True)
 class FetchOptions:
-    connect_timeout: float = 10
-    read_timeout: float = 30
-    max_bytes: int = 256 * 1024 * 1024
-    max_redirects: int = 5
     attempts: int = 3
     backoff_seconds: float = 1.0
 
@@ -60,10 +60,10 @@ class _Retryable(Exception):
 async def fetch_feed(
     url: str,
     options: FetchOptions,
+    guard: EgressGuard,
     *,
     etag: str | None = None,
     last_modified: str | None = None,
-    transport: httpx.AsyncBaseTransport | None = None,
 ) -> FetchResult:
     headers = {
         "User-Agent": USER_AGENT,
@@ -73,45 +73,34 @@ async def fetch_feed(
         headers["If-None-Match"] = etag
     if last_modified:
         headers["If-Modified-Since"] = last_modified
-    timeout = httpx.Timeout(options.read_timeout, connect=options.connect_timeout)
-    async with httpx.AsyncClient(
-        timeout=timeout,
-        follow_redirects=True,
-        max_redirects=options.max_redirects,
-        headers=headers,
-        transport=transport,
-    ) as client:
-        for attempt in range(1, options.attempts + 1):
-            try:
-                return await _fetch_once(client, url, options)
-            except _Retryable as exc:
-                if attempt == options.attempts:
-                    raise FeedFetchError(f"{exc} (after {attempt} attempts)") from exc
-                delay = options.backoff_seconds * 2 ** (attempt - 1)
-                log.info("feed_fetch_retry", url=url, attempt=attempt, error=str(exc), delay_s=delay)
-                await asyncio.sleep(delay)
+    for attempt in range(1, options.attempts + 1):
+        try:
+            return await _fetch_once(guard, url, headers)
+        except _Retryable as exc:
+            if attempt == options.attempts:
+                raise FeedFetchError(f"{exc} (after {attempt} attempts)") from exc
+            delay = options.backoff_seconds * 2 ** (attempt - 1)
+            log.info("feed_fetch_retry", url=url, attempt=attempt, error=str(exc), delay_s=delay)
+            await asyncio.sleep(delay)
     raise FeedFetchError("no attempt made")  # attempts < 1
 
 
-async def _fetch_once(client: httpx.AsyncClient, url: str, options: FetchOptions) -> FetchResult:
+async def _fetch_once(guard: EgressGuard, url: str, headers: dict[str, str]) -> FetchResult:
     try:
-        async with client.stream("GET", url) as response:
+        async with guard.stream("GET", url, headers=headers, follow_redirects=True) as response:
             if response.status_code == 304:
                 return FetchResult(True, None, 0, 304, _etag(response), _last_modified(response), None)
             if response.status_code >= 500:
                 raise _Retryable(f"HTTP {response.status_code} from {url}")
             if response.status_code >= 400:
                 raise FeedFetchError(f"HTTP {response.status_code} from {url}")
-            declared = response.headers.get("content-length")
-            if declared and declared.isdigit() and int(declared) > options.max_bytes:
-                raise FeedTooLarge(f"feed is {int(declared)} bytes, over the {options.max_bytes}-byte limit")
+            if response.status_code >= 300:
+                raise FeedFetchError(f"HTTP {response.status_code} from {url}")
             body: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 - handed to the caller
             size = 0
             try:
-                async for chunk in response.aiter_bytes():
+                async for chunk in capped(response, guard.policy.max_bytes):
                     size += len(chunk)
-                    if size > options.max_bytes:
-                        raise FeedTooLarge(f"feed exceeds the {options.max_bytes}-byte limit")
                     body.write(chunk)
             except BaseException:
                 body.close()
@@ -126,12 +115,14 @@ async def _fetch_once(client: httpx.AsyncClient, url: str, options: FetchOptions
                 _last_modified(response),
                 response.headers.get("content-type"),
             )
-    except httpx.TooManyRedirects as exc:
-        raise FeedFetchError(f"more than {options.max_redirects} redirects from {url}") from exc
-    except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-        raise _Retryable(f"{type(exc).__name__} fetching {url}") from exc
-    except httpx.InvalidURL as exc:
-        raise FeedFetchError(f"invalid feed URL {url!r}: {exc}") from exc
+    except EgressTooLarge as exc:
+        raise FeedTooLarge(f"feed {exc.args[0].removeprefix('the answer ')}") from exc
+    except EgressRefused as exc:
+        raise FeedFetchError(f"refused: {exc}") from exc
+    except EgressFailed as exc:
+        if not exc.retryable:
+            raise FeedFetchError(str(exc)) from exc
+        raise _Retryable(str(exc)) from exc
 
 
 def _etag(response: httpx.Response) -> str | None:

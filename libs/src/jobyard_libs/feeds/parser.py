@@ -1,8 +1,10 @@
 """Job feeds (RSS 2.0 with or without WP Job Manager fields, RSS 1.0, Atom 1.0) as a stream.
 
 :func:`iter_feed` yields one :class:`ParsedJob` or :class:`ItemFailure` per item, reading
-the document incrementally: each item is dropped from the tree once mapped, so memory
-stays flat however long the feed is. Elements are matched on their local name, because
+the document incrementally: each item is dropped from the tree once mapped, and so is
+every element outside an item once read (a feed padded with millions of other elements
+costs no more memory than one without), so memory stays flat however long the feed is.
+Nesting deeper than ``MAX_DEPTH`` is refused. Elements are matched on their local name, because
 WP Job Manager's namespace URI is each site's own (``job_listing:company`` is
 ``{https://jobicy.com}company`` on Jobicy).
 
@@ -33,6 +35,7 @@ from jobyard_libs.feeds.dates import parse_feed_date
 from jobyard_libs.feeds.errors import FeedFormatError, HostileFeed
 
 MAX_TITLE = 500
+MAX_DEPTH = 64
 MAX_FIELD = 1000
 RSS_ROOTS = {"rss", "RDF"}
 ATOM_ROOT = "feed"
@@ -199,21 +202,26 @@ def iter_feed(source: IO[bytes], feed_url: str) -> Iterator[ParsedJob | ItemFail
     events = ET.iterparse(source, events=("start", "end"))  # noqa: S314 - refuse_declarations ran first
     stack: list[ET.Element] = []
     item_tag: str | None = None
+    open_items = 0
     position = 0
     try:
         for event, element in events:
+            is_item = local_name(element.tag) == item_tag
             if event == "start":
                 if not stack:
                     item_tag = _item_tag_for(element)
+                elif len(stack) >= MAX_DEPTH:
+                    raise FeedFormatError(f"elements nested deeper than {MAX_DEPTH} levels")
+                open_items += is_item
                 stack.append(element)
                 continue
             stack.pop()
-            if local_name(element.tag) != item_tag:
-                continue
-            position += 1
-            yield map_item(element, feed_url, position)
-            if stack:
-                stack[-1].remove(element)  # keep memory flat
+            if is_item:
+                open_items -= 1
+                position += 1
+                yield map_item(element, feed_url, position)
+            if stack and (is_item or open_items == 0):
+                stack[-1].remove(element)  # an item once mapped, anything outside items once read
     except ET.ParseError as exc:
         raise FeedFormatError(f"malformed XML: {exc}") from exc
     if item_tag is None:

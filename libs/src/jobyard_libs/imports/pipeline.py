@@ -22,7 +22,6 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-import httpx
 import structlog
 from bson import ObjectId
 from dramatiq import Broker
@@ -70,12 +69,11 @@ class ImportRunner:
         broker: Broker,
         settings: ImportSettings,
         *,
-        transport: httpx.AsyncBaseTransport | None = None,
         events: EventPublisher | None = None,
     ) -> None:
         self.broker = broker
         self.settings = settings
-        self.transport = transport
+        self.guard = settings.feed_guard()
         self.sources = FeedSourceRepository(db)
         self.logs = ImportLogRepository(db, events.import_changed if events else None)
         self.raw = RawFeedRepository(db)
@@ -115,9 +113,9 @@ class ImportRunner:
                 fetched = await fetch_feed(
                     url,
                     self.settings.fetch_options(),
+                    self.guard,
                     etag=source.get("etag"),
                     last_modified=source.get("lastModified"),
-                    transport=self.transport,
                 )
         except FeedError as exc:
             metrics.RUNS.labels(url, "failed").inc()

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from jobyard_libs.egress import EgressGuard
 from jobyard_libs.feeds.fetcher import FetchOptions
-from jobyard_libs.settings import BaseServiceSettings
+from jobyard_libs.settings import EgressSettings
 
 
-class ImportSettings(BaseServiceSettings):
+class ImportSettings(EgressSettings):
     feeds: list[str] = Field(
         default_factory=list,
         description="Feed URLs (JSON list) stored as feed sources on first start.",
@@ -30,16 +31,26 @@ class ImportSettings(BaseServiceSettings):
     feed_max_bytes: int = Field(256 * 1024 * 1024, ge=1024, description="Largest feed accepted, in bytes.")
     feed_connect_timeout_seconds: float = Field(10, gt=0, description="Connect timeout fetching a feed.")
     feed_read_timeout_seconds: float = Field(30, gt=0, description="Read timeout fetching a feed.")
+    feed_fetch_timeout_seconds: float = Field(
+        600, gt=0, description="Longest one fetch of a feed may take, redirects and download included."
+    )
     feed_max_redirects: int = Field(5, ge=0, description="Redirects followed fetching a feed.")
     feed_fetch_attempts: int = Field(3, ge=1, description="Attempts on timeouts, connection errors and 5xx.")
     feed_fetch_backoff_seconds: float = Field(1.0, ge=0, description="Wait before the 2nd attempt (doubles).")
 
     def fetch_options(self) -> FetchOptions:
         return FetchOptions(
-            connect_timeout=self.feed_connect_timeout_seconds,
-            read_timeout=self.feed_read_timeout_seconds,
-            max_bytes=self.feed_max_bytes,
-            max_redirects=self.feed_max_redirects,
-            attempts=self.feed_fetch_attempts,
-            backoff_seconds=self.feed_fetch_backoff_seconds,
+            attempts=self.feed_fetch_attempts, backoff_seconds=self.feed_fetch_backoff_seconds
+        )
+
+    def feed_guard(self) -> EgressGuard:
+        """Feed fetches and their redirects: the egress rules, with the feed's own limits."""
+        return EgressGuard(
+            self.egress_policy(
+                max_bytes=self.feed_max_bytes,
+                timeout_seconds=self.feed_fetch_timeout_seconds,
+                connect_timeout_seconds=self.feed_connect_timeout_seconds,
+                read_timeout_seconds=self.feed_read_timeout_seconds,
+                max_redirects=self.feed_max_redirects,
+            )
         )

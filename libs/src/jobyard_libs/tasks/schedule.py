@@ -8,7 +8,8 @@ datetime.datetime(2026, 3, 29, 1, 0, tzinfo=datetime.timezone.utc)  # 02:30 does
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import itertools
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
@@ -27,19 +28,35 @@ def zone(name: str) -> ZoneInfo:
 
 
 def validate_cron(expression: str) -> str:
+    """The expression, normalised; :class:`BadSchedule` when it is malformed or never fires
+    (``0 0 30 2 *``: February has no 30th)."""
     fields = expression.split()
     if len(fields) not in (5, 6):
         raise BadSchedule("cron needs 5 fields (minute hour day month weekday), or 6 with seconds last")
+    normalised = " ".join(fields)
     try:
-        croniter(expression)
-    except (CroniterError, ValueError, KeyError) as exc:
+        croniter(normalised, datetime(2026, 1, 1, tzinfo=UTC)).get_next(datetime)
+    except (CroniterError, ValueError, KeyError, TypeError) as exc:
         raise BadSchedule(f"invalid cron {expression!r}: {exc}") from exc
-    return " ".join(fields)
+    return normalised
+
+
+def next_runs(expression: str, timezone: str, *, after: datetime, count: int) -> list[datetime]:
+    """The next ``count`` runs strictly after ``after``, in UTC at millisecond precision."""
+    try:
+        runs = croniter(validate_cron(expression), after.astimezone(zone(timezone)))
+        found = [runs.get_next(datetime).astimezone(UTC) for _ in range(count)]
+    except (CroniterError, ValueError) as exc:
+        raise BadSchedule(f"cron {expression!r} has no next run: {exc}") from exc
+    return [moment.replace(microsecond=moment.microsecond // 1000 * 1000) for moment in found]
 
 
 def next_run(expression: str, timezone: str, *, after: datetime) -> datetime:
     """The first run strictly after ``after``, in UTC at millisecond precision."""
-    local = after.astimezone(zone(timezone))
-    upcoming: datetime = croniter(validate_cron(expression), local).get_next(datetime)
-    upcoming = upcoming.astimezone(UTC)
-    return upcoming.replace(microsecond=upcoming.microsecond // 1000 * 1000)
+    return next_runs(expression, timezone, after=after, count=1)[0]
+
+
+def shortest_interval(expression: str, timezone: str, *, after: datetime, runs: int = 50) -> timedelta:
+    """The shortest gap between consecutive runs among the next ``runs``."""
+    upcoming = next_runs(expression, timezone, after=after, count=runs)
+    return min(b - a for a, b in itertools.pairwise(upcoming))

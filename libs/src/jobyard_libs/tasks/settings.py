@@ -4,20 +4,37 @@ from __future__ import annotations
 
 from pydantic import Field, SecretStr, model_validator
 
-from jobyard_libs.settings import BaseServiceSettings, Environment
+from jobyard_libs.settings import EgressSettings, Environment
+from jobyard_libs.signing import derived_secret
 
 DEV_WEBHOOK_SECRET = "jobyard-development-webhook-secret"  # noqa: S105 - refused outside development
 
 
-class TaskSettings(BaseServiceSettings):
+class TaskSettings(EgressSettings):
     task_retry_base_ms: int = Field(
         1000, ge=1, description="First retry delay of a failed task (doubles, with jitter)."
     )
     task_retry_max_ms: int = Field(300_000, ge=1, description="Longest retry delay of a failed task.")
     webhook_secret: SecretStr = Field(
         SecretStr(DEV_WEBHOOK_SECRET),
-        description="HMAC secret of task callbacks and completion webhooks; must be set in production.",
+        description="Master secret the per-task webhook and per-execution callback secrets are derived from; "
+        "never shown to users; must be set in production.",
     )
+
+    artifact_ttl_seconds: int = Field(
+        7 * 24 * 3600, ge=60, description="How long files executions produce (CSV exports) are kept."
+    )
+    export_max_rows: int = Field(
+        100_000, ge=1, le=10_000_000, description="Most rows one export-jobs-csv execution writes."
+    )
+
+    def callback_secret(self, execution_id: str) -> str:
+        """What signs the callback of one webhook-callback execution (its owner's alone)."""
+        return derived_secret(self.webhook_secret.get_secret_value(), "callback", execution_id)
+
+    def task_webhook_secret(self, task_id: str) -> str:
+        """What signs one task's completion webhooks and notify calls (its owner's alone)."""
+        return derived_secret(self.webhook_secret.get_secret_value(), "webhook", task_id)
 
     @model_validator(mode="after")
     def _real_secret_in_production(self) -> TaskSettings:

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 from jobyard_libs.app import Resources, create_service_app
-from jobyard_libs.auth import remote_authenticator
+from jobyard_libs.auth import Role, remote_authenticator
 from jobyard_libs.imports.feed_sources import INDEXES as SOURCE_INDEXES
 from jobyard_libs.imports.import_logs import INDEXES as LOG_INDEXES
 from jobyard_libs.imports.jobs import INDEXES as JOB_INDEXES
 from jobyard_libs.imports.raw_feeds import INDEXES as RAW_INDEXES
 from jobyard_libs.queue.broker import create_broker
 from jobyard_libs.rate_limit import RateLimiter
+from jobyard_libs.tasks.artifacts import INDEXES as ARTIFACT_INDEXES
 from jobyard_libs.tasks.repository import INDEXES as TASK_INDEXES
 from jobyard_libs.tasks.webhooks import execution_notifier
 
@@ -21,6 +23,7 @@ from jobyard_api.callbacks import endpoints as callback_endpoints
 from jobyard_api.callbacks.service import CallbackService
 from jobyard_api.deps import ApiContext
 from jobyard_api.events import endpoints as event_endpoints
+from jobyard_api.events.hub import EventHub
 from jobyard_api.executions import endpoints as execution_endpoints
 from jobyard_api.executions.service import ExecutionService
 from jobyard_api.feed_sources import endpoints as feed_source_endpoints
@@ -33,7 +36,7 @@ from jobyard_api.settings import ApiSettings
 from jobyard_api.tasks import endpoints as task_endpoints
 from jobyard_api.tasks.service import TaskService
 
-INDEXES = [*SOURCE_INDEXES, *LOG_INDEXES, *JOB_INDEXES, *RAW_INDEXES, *TASK_INDEXES]
+INDEXES = [*SOURCE_INDEXES, *LOG_INDEXES, *JOB_INDEXES, *RAW_INDEXES, *TASK_INDEXES, *ARTIFACT_INDEXES]
 
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
@@ -42,7 +45,18 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def setup(app: FastAPI, resources: Resources) -> AsyncIterator[None]:
         stack = AsyncExitStack()
-        app.state.authenticator = await stack.enter_async_context(remote_authenticator(settings))
+        app.state.authenticator = await stack.enter_async_context(
+            remote_authenticator(settings, resources.redis, resources.keys)
+        )
+        hub = EventHub(
+            resources.redis,
+            resources.keys,
+            per_user=settings.sse_max_streams_per_user,
+            total=settings.sse_max_streams,
+        )
+        await hub.start()
+        stack.push_async_callback(hub.stop)
+        app.state.events_hub = hub
         broker = create_broker(settings)
         feed_sources = FeedSourceService(resources.db)
         notify = execution_notifier(resources.events, broker)
@@ -56,9 +70,14 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
                 broker,
                 payload_max_bytes=settings.task_payload_max_bytes,
                 batch_max=settings.task_batch_max,
+                min_cron_interval={
+                    Role.USER: timedelta(seconds=settings.task_min_cron_interval_seconds),
+                    Role.ADMIN: timedelta(seconds=settings.task_min_cron_interval_seconds_admin),
+                },
+                secrets=settings,
                 notify=notify,
             ),
-            ExecutionService(resources.db, broker, notify),
+            ExecutionService(resources.db, broker, settings, notify),
             RateLimiter(
                 resources.redis,
                 resources.keys,
@@ -88,6 +107,11 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         ],
         indexes=INDEXES,
         setup=setup,
+        public_paths=[callback_endpoints.PREFIX],
+        body_limits={
+            "/api/v1/tasks:batch": settings.task_batch_max_body_bytes,
+            callback_endpoints.PREFIX: settings.callback_max_body_bytes,
+        },
         title="Jobyard API",
         version="0.1.0",
     )

@@ -18,3 +18,27 @@ class ApiSettings(TokenVerificationSettings, ImportSettings, TaskSettings):
     task_batch_max: int = Field(
         1000, ge=1, le=10_000, description="Tasks one POST /api/v1/tasks:batch may hold."
     )
+    task_batch_max_body_bytes: int = Field(
+        16 * 1024 * 1024,
+        ge=1024,
+        description="Largest body of POST /api/v1/tasks:batch (other routes: JOBYARD_HTTP_MAX_BODY_BYTES).",
+    )
+    callback_max_body_bytes: int = Field(
+        256 * 1024, ge=1024, description="Largest body of a task callback (POST /api/v1/callbacks/{id})."
+    )
+    task_min_cron_interval_seconds: int = Field(
+        60, ge=1, description="Shortest interval between two runs of a user's recurring task."
+    )
+    task_min_cron_interval_seconds_admin: int = Field(
+        1, ge=1, description="Shortest interval between two runs of an admin's recurring task."
+    )
+    sse_max_streams_per_user: int = Field(
+        5,
+        ge=1,
+        description="Live-update streams (GET /api/v1/events) one user may hold open per api process.",
+    )
+    sse_max_streams: int = Field(
+        1000,
+        ge=1,
+        description="Live-update streams one api process holds at most (they share one Redis subscription).",
+    )

@@ -7,7 +7,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from jobyard_libs.app import Resources, create_service_app
-from jobyard_libs.auth import Authenticator
+from jobyard_libs.auth import INTROSPECT_PATH, Authenticator
+from jobyard_libs.principals import PrincipalDirectory
+from jobyard_libs.rate_limit import RateLimiter
 from jobyard_libs.tokens import JwtVerifier, StaticKeySource
 
 from jobyard_auth import jwks
@@ -17,9 +19,10 @@ from jobyard_auth.api_keys.repository import ApiKeyRepository
 from jobyard_auth.api_keys.service import ApiKeyService, LocalApiKeyChecker
 from jobyard_auth.deps import AuthContext
 from jobyard_auth.keystore import KeyStore
+from jobyard_auth.passwords import PasswordWork
 from jobyard_auth.sessions import endpoints as sessions_endpoints
 from jobyard_auth.sessions.google import GoogleVerifier
-from jobyard_auth.sessions.login_throttle import LoginThrottle
+from jobyard_auth.sessions.login_throttle import LoginLimits, LoginThrottle
 from jobyard_auth.sessions.repository import INDEXES as SESSION_INDEXES
 from jobyard_auth.sessions.repository import RefreshTokenRepository
 from jobyard_auth.sessions.service import SessionService
@@ -30,6 +33,26 @@ from jobyard_auth.users.repository import UserRepository
 from jobyard_auth.users.service import UserService
 
 INDEXES = [*USER_INDEXES, *SESSION_INDEXES, *API_KEY_INDEXES]
+# Bodies read without credentials: these handlers check what they need themselves.
+PUBLIC_PATHS = [
+    "/auth/v1/login",
+    "/auth/v1/register",
+    "/auth/v1/refresh",
+    "/auth/v1/logout",
+    "/auth/v1/google",
+    INTROSPECT_PATH,
+]
+
+
+def login_limits(settings: AuthSettings) -> LoginLimits:
+    return LoginLimits(
+        per_client=settings.login_max_failures_per_client,
+        per_account=settings.login_max_failures_per_account,
+        per_ip=settings.login_max_failures_per_ip,
+        window=settings.login_failure_window_seconds,
+        max_delay=settings.login_max_delay_seconds,
+        account_max_delay=settings.login_account_max_delay_seconds,
+    )
 
 
 def load_keystore(settings: AuthSettings) -> KeyStore:
@@ -46,7 +69,14 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def setup(app: FastAPI, resources: Resources) -> AsyncIterator[None]:
-        users = UserService(UserRepository(resources.db))
+        passwords = PasswordWork(
+            concurrency=settings.password_hash_concurrency, backlog=settings.password_hash_backlog
+        )
+        users = UserService(
+            UserRepository(resources.db),
+            passwords,
+            PrincipalDirectory(resources.redis, resources.keys),
+        )
         google = (
             GoogleVerifier(
                 client_id=settings.google_client_id,
@@ -61,25 +91,28 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
             keystore=keystore,
             users=users,
             refresh_tokens=RefreshTokenRepository(resources.db),
-            throttle=LoginThrottle(
-                resources.redis,
-                resources.keys,
-                per_account=settings.login_max_failures_per_account,
-                per_ip=settings.login_max_failures_per_ip,
-                window=settings.login_failure_window_seconds,
-            ),
+            throttle=LoginThrottle(resources.redis, resources.keys, login_limits(settings)),
             google=google,
         )
         users.on_deactivated = sessions.revoke_all
-        api_keys = ApiKeyService(ApiKeyRepository(resources.db), users)
-        app.state.auth = AuthContext(settings, keystore, users, sessions, api_keys)
+        api_keys = ApiKeyService(
+            ApiKeyRepository(resources.db),
+            users,
+            default_days=settings.api_key_default_days,
+            max_days=settings.api_key_max_days,
+        )
+        register_limit = RateLimiter(
+            resources.redis, resources.keys, "register", limit=settings.register_max_per_hour, window=3600
+        )
+        app.state.auth = AuthContext(settings, keystore, users, sessions, api_keys, register_limit)
         verifier = JwtVerifier(
             StaticKeySource(keystore.jwks()),
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
             algorithms=keystore.algorithms,
         )
-        app.state.authenticator = Authenticator(verifier, LocalApiKeyChecker(api_keys))
+        # rights from MongoDB on every request: a demoted admin cannot use the old token here
+        app.state.authenticator = Authenticator(verifier, LocalApiKeyChecker(api_keys), users)
         try:
             yield
         finally:
@@ -93,10 +126,12 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
             users_endpoints.router,
             sessions_endpoints.router,
             api_keys_endpoints.router,
+            api_keys_endpoints.internal_router,
             jwks.router,
         ],
         indexes=INDEXES,
         setup=setup,
+        public_paths=PUBLIC_PATHS,
         title="Jobyard auth",
         version="0.1.0",
     )

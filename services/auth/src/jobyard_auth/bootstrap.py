@@ -14,7 +14,9 @@ from pathlib import Path
 
 from jobyard_libs.app import open_resources
 from jobyard_libs.auth import Role
+from jobyard_libs.principals import PrincipalDirectory
 
+from jobyard_auth.passwords import PasswordWork
 from jobyard_auth.settings import AuthSettings
 from jobyard_auth.users.repository import INDEXES, UserRepository
 from jobyard_auth.users.service import UserService
@@ -43,12 +45,18 @@ def keep_password(password_file: Path, password: str) -> None:
 async def bootstrap_admin(settings: AuthSettings, kept_password: str | None = None) -> BootstrapResult:
     """Returns the password to show: ``kept_password`` or a new one when none was configured."""
     async with open_resources(settings, INDEXES) as resources:
-        users = UserService(UserRepository(resources.db))
+        users = UserService(
+            UserRepository(resources.db), PasswordWork(), PrincipalDirectory(resources.redis, resources.keys)
+        )
         configured = settings.admin_password.get_secret_value() if settings.admin_password else None
         existing = await users.by_email(settings.admin_email)
         if existing is not None:
             if existing["role"] != Role.ADMIN or not existing["active"]:
-                await users.repository.update(existing["_id"], {"role": Role.ADMIN, "active": True})
+                promoted = await users.repository.update(
+                    existing["_id"], {"role": Role.ADMIN, "active": True}
+                )
+                if promoted is not None:
+                    await users.publish_rights(promoted)
             return BootstrapResult(settings.admin_email, False, None if configured else kept_password)
         password = configured or kept_password or secrets.token_urlsafe(18)
         await users.register(

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from jobyard_libs.auth import AdminPrincipal, CurrentPrincipal
+from jobyard_libs.rate_limit import RateLimiter
 from jobyard_libs.schemas import PageParams, page_params
 
 from jobyard_auth.api_keys.service import ApiKeyService
@@ -23,6 +24,7 @@ class AuthContext:
     users: UserService
     sessions: SessionService
     api_keys: ApiKeyService
+    register_limit: RateLimiter
 
 
 def _context(request: Request) -> AuthContext:
@@ -46,6 +48,10 @@ def _keystore(request: Request) -> KeyStore:
     return _context(request).keystore
 
 
+def _register_limit(request: Request) -> RateLimiter:
+    return _context(request).register_limit
+
+
 def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
@@ -55,5 +61,6 @@ Sessions = Annotated[SessionService, Depends(_sessions)]
 ApiKeys = Annotated[ApiKeyService, Depends(_api_keys)]
 Keys = Annotated[KeyStore, Depends(_keystore)]
 ClientIp = Annotated[str, Depends(client_ip)]
+RegisterLimit = Annotated[RateLimiter, Depends(_register_limit)]
 Pagination = Annotated[PageParams, Depends(page_params)]
 __all__ = ["AdminPrincipal", "CurrentPrincipal"]

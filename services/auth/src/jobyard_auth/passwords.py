@@ -3,6 +3,10 @@
 The policy follows NIST SP 800-63B: length over composition rules. A password must be
 10 to 128 characters, not a well-known password, and not contain the email's local part.
 
+Hashing costs tens of milliseconds of CPU and 64 MiB: :class:`PasswordWork` runs it off the
+event loop, at most ``concurrency`` at a time with at most ``backlog`` waiting; beyond that
+a request gets 503 with ``Retry-After`` instead of stalling every other request.
+
 Examples
 --------
 >>> policy_violation("correct horse battery", "ann@example.com") is None
@@ -13,8 +17,15 @@ True
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from typing import TypeVar
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from jobyard_libs.errors import ServiceUnavailable
+
+T = TypeVar("T")
 
 MIN_LENGTH = 10
 MAX_LENGTH = 128
@@ -54,3 +65,28 @@ def verify_password(password: str, password_hash: str | None) -> bool:
         return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
+
+
+class PasswordWork:
+    """argon2 hashing and verification in threads, bounded."""
+
+    def __init__(self, *, concurrency: int = 2, backlog: int = 64) -> None:
+        self._gate = asyncio.Semaphore(concurrency)
+        self._limit = concurrency + backlog
+        self._admitted = 0
+
+    async def _run(self, fn: Callable[..., T], *args: object) -> T:
+        if self._admitted >= self._limit:
+            raise ServiceUnavailable("too many sign-ins at once; try again", headers={"Retry-After": "1"})
+        self._admitted += 1
+        try:
+            async with self._gate:
+                return await asyncio.to_thread(fn, *args)
+        finally:
+            self._admitted -= 1
+
+    async def hash(self, password: str) -> str:
+        return await self._run(hash_password, password)
+
+    async def verify(self, password: str, password_hash: str | None) -> bool:
+        return await self._run(verify_password, password, password_hash)

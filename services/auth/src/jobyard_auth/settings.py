@@ -27,15 +27,46 @@ class AuthSettings(HttpServiceSettings):
     signing_key_id: str | None = Field(
         None, description="kid that signs new tokens; default: the last kid in sort order."
     )
+    login_max_failures_per_client: int = Field(
+        5,
+        ge=1,
+        description="Failed logins for one account from one address before each try must wait (1 s, 2 s, 4 s...).",
+    )
     login_max_failures_per_account: int = Field(
-        5, ge=1, description="Failed logins per account within the window before 429."
+        20,
+        ge=1,
+        description="Failed logins for one account from all addresses before it slows down (never locks).",
     )
     login_max_failures_per_ip: int = Field(
-        20, ge=1, description="Failed logins per client IP within the window before 429."
+        100, ge=1, description="Failed logins from one address over all accounts before it must wait."
     )
     login_failure_window_seconds: int = Field(
         900, ge=1, description="Window over which failed logins are counted."
     )
+    login_max_delay_seconds: int = Field(
+        900, ge=1, description="Longest wait imposed on one address (or one account from one address)."
+    )
+    login_account_max_delay_seconds: int = Field(
+        60, ge=1, description="Longest wait imposed on an account under attack from many addresses."
+    )
+    register_max_per_hour: int = Field(
+        20, ge=1, description="Registrations one client address may make per hour."
+    )
+    password_hash_concurrency: int = Field(
+        2, ge=1, le=64, description="argon2 hashes computed at once (each ~64 MiB); off the event loop."
+    )
+    password_hash_backlog: int = Field(
+        64, ge=0, description="Sign-ins waiting for a hash slot before 503 (Retry-After)."
+    )
+    session_max_lifetime_seconds: int = Field(
+        30 * 24 * 3600,
+        ge=300,
+        description="A session (refresh-token family) ends this long after its sign-in, however often refreshed.",
+    )
+    api_key_default_days: int = Field(
+        90, ge=1, description="Lifetime of an API key created without expiresInDays."
+    )
+    api_key_max_days: int = Field(365, ge=1, description="Longest lifetime an API key may be given.")
     google_client_id: str | None = Field(
         None,
         description="OAuth client id Google id_tokens must be issued for; unset disables Google sign-in.",

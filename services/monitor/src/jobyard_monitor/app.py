@@ -36,7 +36,9 @@ def create_app(settings: MonitorSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def setup(app: FastAPI, resources: Resources) -> AsyncIterator[None]:
         stack = AsyncExitStack()
-        app.state.authenticator = await stack.enter_async_context(remote_authenticator(settings))
+        app.state.authenticator = await stack.enter_async_context(
+            remote_authenticator(settings, resources.redis, resources.keys)
+        )
         depth = DepthWatcher(
             resources.redis,
             broker_namespace(settings),

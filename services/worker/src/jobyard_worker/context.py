@@ -16,16 +16,19 @@ from dramatiq import Broker, Middleware, Worker
 from dramatiq.asyncio import EventLoopThread, get_event_loop_thread
 from dramatiq.broker import MessageProxy
 from jobyard_libs.app import Resources, open_resources
+from jobyard_libs.egress import EgressGuard
 from jobyard_libs.imports.feed_sources import INDEXES as SOURCE_INDEXES
 from jobyard_libs.imports.import_logs import INDEXES as LOG_INDEXES
 from jobyard_libs.imports.jobs import INDEXES as JOB_INDEXES
 from jobyard_libs.imports.raw_feeds import INDEXES as RAW_INDEXES
+from jobyard_libs.principals import PrincipalDirectory
 from jobyard_libs.request_id import bind_request_id
+from jobyard_libs.tasks.artifacts import INDEXES as ARTIFACT_INDEXES
 from jobyard_libs.tasks.repository import INDEXES as TASK_INDEXES
 
 from jobyard_worker.settings import WorkerSettings
 
-INDEXES = [*SOURCE_INDEXES, *LOG_INDEXES, *JOB_INDEXES, *RAW_INDEXES, *TASK_INDEXES]
+INDEXES = [*SOURCE_INDEXES, *LOG_INDEXES, *JOB_INDEXES, *RAW_INDEXES, *TASK_INDEXES, *ARTIFACT_INDEXES]
 
 
 @dataclass
@@ -33,6 +36,8 @@ class WorkerContext:
     settings: WorkerSettings
     broker: Broker
     resources: Resources
+    guard: EgressGuard  # every outbound call users aim (http tasks, webhooks, notify)
+    rights: PrincipalDirectory  # task owners' current roles
 
 
 _context: WorkerContext | None = None
@@ -53,7 +58,13 @@ class WorkerContextMiddleware(Middleware):
         global _context
         self._stack = AsyncExitStack()
         resources = await self._stack.enter_async_context(open_resources(self.settings, INDEXES))
-        _context = WorkerContext(self.settings, broker, resources)
+        _context = WorkerContext(
+            self.settings,
+            broker,
+            resources,
+            EgressGuard(self.settings.egress_policy()),
+            PrincipalDirectory(resources.redis, resources.keys),
+        )
 
     async def _close(self) -> None:
         global _context

@@ -141,6 +141,8 @@ def up(dev: DevSettings) -> int:
         if "JOBYARD_FEEDS" not in env:
             feeds = SampleFeeds(dev.sample_feeds_dir.resolve(), dev.feeds_port).start()
             env["JOBYARD_FEEDS"] = json.dumps(feeds.urls)
+            # the sample feeds are on loopback, which outbound calls may not reach unless allowed
+            env.setdefault("JOBYARD_EGRESS_ALLOWED_HOSTS", f"127.0.0.1:{dev.feeds_port}")
         say(f"  redis    {env['JOBYARD_REDIS_URL']}")
         say(f"  mongodb  {env['JOBYARD_MONGODB_URL']}")
 
@@ -197,9 +199,15 @@ def up(dev: DevSettings) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="jobyard-dev", description=__doc__)
     parser.add_argument(
-        "command", choices=["up", "ensure-redis", "settings-table", "values-table", "dashboards"]
+        "command", choices=["up", "ensure-redis", "settings-table", "values-table", "dashboards", "docs"]
     )
     args = parser.parse_args(argv)
+    if args.command == "docs":
+        from jobyard_devstack.generated_docs import regenerate
+
+        for block in regenerate(Path.cwd()):
+            say(f"rewrote {block}")
+        return 0
     if args.command == "values-table":
         from jobyard_devstack.values_doc import values_table
 

@@ -18,6 +18,8 @@ SETTINGS_CLASSES = [
     ("jobyard_libs.settings", "BaseServiceSettings", "every service but the operator"),
     ("jobyard_libs.settings", "HttpServiceSettings", "auth, api, monitor"),
     ("jobyard_libs.settings", "TokenVerificationSettings", "api, monitor"),
+    ("jobyard_libs.settings", "EgressSettings", "api, scheduler, worker"),
+    ("jobyard_libs.tasks.settings", "TaskSettings", "api, scheduler, worker"),
     ("jobyard_auth.settings", "AuthSettings", "auth"),
     ("jobyard_libs.imports.settings", "ImportSettings", "api, scheduler, worker"),
     ("jobyard_api.settings", "ApiSettings", "api"),

@@ -1,41 +1,44 @@
-"""What a task runs: one module per kind, each a payload schema and one function.
+"""What a task may run: each kind's payload schema and who may submit it.
 
-The api validates a task's payload against its kind's schema; the worker runs the
-kind's function with the validated payload, inside the task's time limit.
+This is the contract the api validates submissions against; what a kind *does* lives in
+the worker (``jobyard_worker.tasks.kinds``), which has a runner for every kind listed
+here (a test checks both lists agree).
+
+Examples
+--------
+>>> KINDS["http"].payload.model_validate({"url": "https://example.com"}).method
+'GET'
+>>> KINDS["import-feeds"].allows(Role.USER)
+False
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 from pydantic import BaseModel
 
+from jobyard_libs.auth import Role
 from jobyard_libs.tasks.kinds import export_jobs_csv, http, import_feeds, noop, sleep, webhook_callback
 
-
-@dataclass(frozen=True)
-class KindContext:
-    """What a kind's function may use."""
-
-    execution_id: str
-    owner_id: str
-    attempt: int
-    resources: Any  # jobyard_libs.app.Resources in the worker
-    settings: Any  # the worker's settings
-    broker: Any  # the worker's Dramatiq broker
+EVERYONE = frozenset(Role)
+ADMINS = frozenset({Role.ADMIN})
 
 
 @dataclass(frozen=True)
-class Kind:
+class KindSpec:
     name: str
     payload: type[BaseModel]
-    run: Callable[[KindContext, Any], Awaitable[dict[str, Any]]]
     description: str
+    roles: frozenset[Role] = EVERYONE  # who may submit (and keep running) a task of this kind
+
+    def allows(self, role: Role) -> bool:
+        return role in self.roles
 
 
-KINDS: dict[str, Kind] = {
-    module.NAME: Kind(module.NAME, module.Payload, module.run, (module.__doc__ or "").strip().splitlines()[0])
+KINDS: dict[str, KindSpec] = {
+    module.NAME: KindSpec(
+        module.NAME, module.Payload, (module.__doc__ or "").strip().splitlines()[0], module.ROLES
+    )
     for module in (noop, sleep, http, import_feeds, export_jobs_csv, webhook_callback)
 }

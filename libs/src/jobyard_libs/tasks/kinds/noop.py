@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, ConfigDict
 
+from jobyard_libs.auth import Role
+
 NAME = "noop"
+ROLES = frozenset(Role)
 
 
 class Payload(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-async def run(context: Any, payload: Payload) -> dict[str, Any]:
-    return {}

@@ -7,11 +7,15 @@ from jobyard_api.executions.schemas import ExecutionOut
 from jobyard_api.executions.service import to_out
 
 router = APIRouter(prefix="/api/v1/callbacks", tags=["callbacks"])
+PREFIX = router.prefix + "/"
 
 
 @router.post("/{execution_id}")
 async def receive_callback(execution_id: str, request: Request) -> ExecutionOut:
-    """Signed with HMAC-SHA256 (X-Jobyard-Timestamp, X-Jobyard-Signature); no token needed."""
+    """Signed with the execution's callback secret (HMAC-SHA256; X-Jobyard-Timestamp,
+    X-Jobyard-Signature); no token needed. Unsigned or stale requests are refused before
+    the body is read; the body is bounded (JOBYARD_CALLBACK_MAX_BODY_BYTES)."""
     callbacks: CallbackService = request.app.state.api.callbacks
+    callbacks.precheck(request.headers)
     body = await request.body()
-    return to_out(await callbacks.receive(execution_id, body, dict(request.headers)))
+    return to_out(await callbacks.receive(execution_id, body, request.headers))

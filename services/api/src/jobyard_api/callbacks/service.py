@@ -1,14 +1,20 @@
-"""Callbacks: an external system reports the outcome of a ``webhook-callback`` execution."""
+"""Callbacks: an external system reports the outcome of a ``webhook-callback`` execution.
+
+Each execution has its own callback secret (derived from the server's master secret and
+the execution id; shown only to the task's owner and sent to its ``notifyUrl``), so one
+tenant cannot settle or forge another's execution.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 from bson import ObjectId
 from dramatiq import Broker
 from jobyard_libs.errors import Conflict, NotFoundError, ValidationFailed
 from jobyard_libs.mongo import Database, Document
-from jobyard_libs.signing import verify
+from jobyard_libs.signing import require_fresh, verify
 from jobyard_libs.tasks.models import ExecutionStatus
 from jobyard_libs.tasks.outcomes import settle_failure
 from jobyard_libs.tasks.repository import DeadLetterRepository, ExecutionRepository, Notify
@@ -36,9 +42,14 @@ class CallbackService:
         self.broker = broker
         self.settings = settings
 
-    async def receive(self, execution_id: str, body: bytes, headers: dict[str, str]) -> Document:
-        """Verify first: an unsigned or badly signed callback changes nothing (401)."""
-        verify(body, headers, secret=self.settings.webhook_secret.get_secret_value())
+    @staticmethod
+    def precheck(headers: Mapping[str, str]) -> None:
+        """Before the body is read: an unsigned or stale request goes no further (401)."""
+        require_fresh(headers)
+
+    async def receive(self, execution_id: str, body: bytes, headers: Mapping[str, str]) -> Document:
+        """Verify with this execution's own secret first: a bad signature changes nothing (401)."""
+        verify(body, headers, secret=self.settings.callback_secret(execution_id))
         try:
             report = CallbackIn.model_validate(json.loads(body or b"null"))
         except (ValueError, ValidationError) as exc:

@@ -6,7 +6,7 @@ from jobyard_libs.schemas import Page
 
 from jobyard_api.deps import CurrentPrincipal, Executions, Pagination
 from jobyard_api.executions.schemas import DeadLetterOut, ExecutionOut
-from jobyard_api.executions.service import dead_letter_out, to_out
+from jobyard_api.executions.service import dead_letter_out
 
 router = APIRouter(prefix="/api/v1", tags=["executions"])
 
@@ -15,7 +15,7 @@ router = APIRouter(prefix="/api/v1", tags=["executions"])
 async def get_execution(
     execution_id: str, principal: CurrentPrincipal, executions: Executions
 ) -> ExecutionOut:
-    return to_out(await executions.get(execution_id, principal))
+    return executions.view(await executions.get(execution_id, principal), principal)
 
 
 @router.get("/executions/{execution_id}/artifact", response_class=StreamingResponse)
@@ -39,7 +39,7 @@ async def cancel_execution(
     execution_id: str, principal: CurrentPrincipal, executions: Executions
 ) -> ExecutionOut:
     """A queued execution is cancelled at once; a running one is stopped within a second."""
-    return to_out(await executions.cancel(execution_id, principal))
+    return executions.view(await executions.cancel(execution_id, principal), principal)
 
 
 @router.get("/dead-letters")
@@ -54,7 +54,7 @@ async def list_dead_letters(
 async def replay_dead_letter(
     dead_id: str, principal: CurrentPrincipal, executions: Executions
 ) -> ExecutionOut:
-    return to_out(await executions.replay(dead_id, principal))
+    return executions.view(await executions.replay(dead_id, principal), principal)
 
 
 @router.delete("/dead-letters/{dead_id}", status_code=status.HTTP_204_NO_CONTENT)

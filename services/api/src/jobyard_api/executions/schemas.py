@@ -5,6 +5,7 @@ from typing import Any
 
 from jobyard_libs.schemas import ApiModel
 from jobyard_libs.tasks.models import ExecutionStatus
+from pydantic import Field
 
 
 class Attempt(ApiModel):
@@ -38,6 +39,11 @@ class ExecutionOut(ApiModel):
     awaiting_callback: bool
     callback_deadline: datetime | None
     created_at: datetime
+    callback_secret: str | None = Field(
+        None,
+        description="webhook-callback executions, to their owner alone: the secret that signs this "
+        "execution's callback",
+    )
 
 
 class DeadLetterOut(ApiModel):

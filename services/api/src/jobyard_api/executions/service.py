@@ -5,10 +5,12 @@ from __future__ import annotations
 from dramatiq import Broker
 from jobyard_libs.auth import Principal
 from jobyard_libs.errors import Conflict, NotFoundError
-from jobyard_libs.mongo import Database, Document
+from jobyard_libs.mongo import Database, Document, utcnow
 from jobyard_libs.tasks.artifacts import Artifact, ArtifactRepository
 from jobyard_libs.tasks.dispatch import dispatch
+from jobyard_libs.tasks.kinds.webhook_callback import NAME as CALLBACK_KIND
 from jobyard_libs.tasks.repository import DeadLetterRepository, ExecutionRepository, Notify
+from jobyard_libs.tasks.settings import TaskSettings
 
 from jobyard_api.executions.schemas import Attempt, DeadLetterOut, ExecutionOut
 from jobyard_api.ids import object_id
@@ -22,8 +24,20 @@ class DeadLetterNotFound(NotFoundError):
     message = "dead letter not found"
 
 
-def to_out(doc: Document) -> ExecutionOut:
+def to_out(
+    doc: Document, viewer: Principal | None = None, secrets: TaskSettings | None = None
+) -> ExecutionOut:
+    """The execution as the API shows it; a callback secret only to its owner."""
+    secret = None
+    if (
+        viewer is not None
+        and secrets is not None
+        and viewer.subject == doc["ownerId"]
+        and doc["kind"] == CALLBACK_KIND
+    ):
+        secret = secrets.callback_secret(str(doc["_id"]))
     return ExecutionOut(
+        callback_secret=secret,
         id=str(doc["_id"]),
         task_id=str(doc["taskId"]),
         kind=doc["kind"],
@@ -64,7 +78,10 @@ def dead_letter_out(doc: Document) -> DeadLetterOut:
 
 
 class ExecutionService:
-    def __init__(self, db: Database, broker: Broker, notify: Notify | None = None) -> None:
+    def __init__(
+        self, db: Database, broker: Broker, secrets: TaskSettings, notify: Notify | None = None
+    ) -> None:
+        self.secrets = secrets
         self.executions = ExecutionRepository(db, notify)
         self.artifacts = ArtifactRepository(db)
         self.dead_letters = DeadLetterRepository(db)
@@ -84,12 +101,16 @@ class ExecutionService:
     async def of_task(self, task: Document, skip: int, limit: int) -> tuple[list[Document], int]:
         return await self.executions.page(task["_id"], skip, limit)
 
+    def view(self, doc: Document, viewer: Principal) -> ExecutionOut:
+        return to_out(doc, viewer, self.secrets)
+
     async def artifact(self, execution_id: str, principal: Principal) -> Artifact:
+        """The file this execution wrote, to its owner: found by the execution, never by a
+        result's word (a callback's result can say anything)."""
         doc = await self.get(execution_id, principal)
-        artifact_id = object_id(str((doc.get("result") or {}).get("artifactId", "")))
-        artifact = await self.artifacts.read(artifact_id) if artifact_id else None
+        artifact = await self.artifacts.for_execution(str(doc["_id"]), doc["ownerId"], utcnow())
         if artifact is None:
-            raise NotFoundError("this execution has no artifact")
+            raise NotFoundError("this execution has no artifact (or it expired)")
         return artifact
 
     async def cancel(self, execution_id: str, principal: Principal) -> Document:

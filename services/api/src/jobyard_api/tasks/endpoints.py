@@ -9,7 +9,6 @@ from jobyard_libs.tasks.models import TaskStatus, TaskType
 
 from jobyard_api.deps import CurrentPrincipal, Executions, Pagination, SubmitLimit, Tasks
 from jobyard_api.executions.schemas import ExecutionOut
-from jobyard_api.executions.service import to_out as execution_out
 from jobyard_api.tasks.schemas import (
     BatchCreated,
     BatchIn,
@@ -19,7 +18,6 @@ from jobyard_api.tasks.schemas import (
     TaskOut,
     TaskPatch,
 )
-from jobyard_api.tasks.service import to_out
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
@@ -35,7 +33,9 @@ async def create_task(
 ) -> TaskCreated:
     await limit.take(principal.subject)
     task, execution = await tasks.submit(body, principal, idempotency_key)
-    return TaskCreated(**to_out(task), execution_id=str(execution["_id"]) if execution else None)
+    return TaskCreated(
+        **tasks.view(task, principal), execution_id=str(execution["_id"]) if execution else None
+    )
 
 
 @router.post(":batch", status_code=status.HTTP_201_CREATED)
@@ -69,17 +69,22 @@ async def list_tasks(
         "kind": kind,
     }
     items, total = await tasks.page(principal, filters, page.skip, page.limit)
-    return Page(items=[TaskOut(**to_out(t)) for t in items], page=page.page, limit=page.limit, total=total)
+    return Page(
+        items=[TaskOut(**tasks.view(t, principal)) for t in items],
+        page=page.page,
+        limit=page.limit,
+        total=total,
+    )
 
 
 @router.get("/{task_id}")
 async def get_task(task_id: str, principal: CurrentPrincipal, tasks: Tasks) -> TaskOut:
-    return TaskOut(**to_out(await tasks.get(task_id, principal)))
+    return TaskOut(**tasks.view(await tasks.get(task_id, principal), principal))
 
 
 @router.patch("/{task_id}")
 async def change_task(task_id: str, body: TaskPatch, principal: CurrentPrincipal, tasks: Tasks) -> TaskOut:
-    return TaskOut(**to_out(await tasks.change(task_id, body, principal)))
+    return TaskOut(**tasks.view(await tasks.change(task_id, body, principal), principal))
 
 
 @router.delete("/{task_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -89,24 +94,26 @@ async def delete_task(task_id: str, principal: CurrentPrincipal, tasks: Tasks) -
 
 
 @router.post("/{task_id}/run", status_code=status.HTTP_202_ACCEPTED)
-async def run_task(task_id: str, principal: CurrentPrincipal, tasks: Tasks) -> RunStarted:
+async def run_task(task_id: str, principal: CurrentPrincipal, tasks: Tasks, limit: SubmitLimit) -> RunStarted:
+    """Run now: one more execution, counted against the submit limit like a new task."""
+    await limit.take(principal.subject)
     return RunStarted(execution_id=str((await tasks.run_now(task_id, principal))["_id"]))
 
 
 @router.post("/{task_id}/pause")
 async def pause_task(task_id: str, principal: CurrentPrincipal, tasks: Tasks) -> TaskOut:
-    return TaskOut(**to_out(await tasks.pause(task_id, principal)))
+    return TaskOut(**tasks.view(await tasks.pause(task_id, principal), principal))
 
 
 @router.post("/{task_id}/resume")
 async def resume_task(task_id: str, principal: CurrentPrincipal, tasks: Tasks) -> TaskOut:
-    return TaskOut(**to_out(await tasks.resume(task_id, principal)))
+    return TaskOut(**tasks.view(await tasks.resume(task_id, principal), principal))
 
 
 @router.post("/{task_id}/cancel")
 async def cancel_task(task_id: str, principal: CurrentPrincipal, tasks: Tasks) -> TaskOut:
     """No more runs; queued executions are cancelled and running ones stopped."""
-    return TaskOut(**to_out(await tasks.cancel(task_id, principal)))
+    return TaskOut(**tasks.view(await tasks.cancel(task_id, principal), principal))
 
 
 @router.get("/{task_id}/executions")
@@ -115,4 +122,6 @@ async def list_executions(
 ) -> Page[ExecutionOut]:
     task = await tasks.get(task_id, principal)
     items, total = await executions.of_task(task, page.skip, page.limit)
-    return Page(items=[execution_out(e) for e in items], page=page.page, limit=page.limit, total=total)
+    return Page(
+        items=[executions.view(e, principal) for e in items], page=page.page, limit=page.limit, total=total
+    )

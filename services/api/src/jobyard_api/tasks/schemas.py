@@ -67,6 +67,11 @@ class TaskOut(ApiModel):
     last_run_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    webhook_secret: str | None = Field(
+        None,
+        description="the owner's alone: verifies this task's completion webhooks and notify calls "
+        "(X-Jobyard-Signature)",
+    )
 
 
 class TaskCreated(TaskOut):

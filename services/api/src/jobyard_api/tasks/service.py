@@ -8,14 +8,15 @@ from datetime import timedelta
 from typing import Any
 
 from dramatiq import Broker
-from jobyard_libs.auth import Principal
-from jobyard_libs.errors import Conflict, NotFoundError, ValidationFailed
+from jobyard_libs.auth import Principal, Role
+from jobyard_libs.errors import Conflict, Forbidden, NotFoundError, ValidationFailed
 from jobyard_libs.mongo import Database, Document, utcnow
 from jobyard_libs.tasks.dispatch import dispatch
 from jobyard_libs.tasks.kinds import KINDS
 from jobyard_libs.tasks.models import TaskStatus, TaskType, queue_for
 from jobyard_libs.tasks.repository import ExecutionRepository, Notify, TaskRepository
-from jobyard_libs.tasks.schedule import BadSchedule, next_run, validate_cron, zone
+from jobyard_libs.tasks.schedule import BadSchedule, next_run, shortest_interval, zone
+from jobyard_libs.tasks.settings import TaskSettings
 from pydantic import ValidationError
 from pymongo.errors import DuplicateKeyError
 
@@ -35,7 +36,13 @@ class TaskStateConflict(Conflict):
     code = "task_state"
 
 
-def to_out(doc: Document, **extra: Any) -> dict[str, Any]:
+class KindNotAllowed(Forbidden):
+    code = "kind_not_allowed"
+
+
+def to_out(doc: Document, viewer: Principal | None = None, secrets: TaskSettings | None = None,
+           **extra: Any) -> dict[str, Any]:  # fmt: skip
+    """The task as the API shows it; its webhook secret only to its owner."""
     fields = {
         "id": str(doc["_id"]),
         "owner_id": doc["ownerId"],
@@ -46,6 +53,8 @@ def to_out(doc: Document, **extra: Any) -> dict[str, Any]:
            ("timeout_ms", "timeoutMs"), ("webhook_url", "webhookUrl"), ("run_count", "runCount"), ("last_run_at", "lastRunAt"),
            ("created_at", "createdAt"), ("updated_at", "updatedAt"))},
     }  # fmt: skip
+    if viewer is not None and secrets is not None and viewer.subject == doc["ownerId"]:
+        fields["webhook_secret"] = secrets.task_webhook_secret(str(doc["_id"]))
     return {**TaskOut(**fields).model_dump(), **extra}
 
 
@@ -61,22 +70,33 @@ class TaskService:
         *,
         payload_max_bytes: int,
         batch_max: int,
+        min_cron_interval: dict[Role, timedelta],
+        secrets: TaskSettings,
         notify: Notify | None = None,
     ) -> None:
+        self.secrets = secrets
         self.tasks = TaskRepository(db)
         self.executions = ExecutionRepository(db, notify)
         self.broker = broker
         self.payload_max_bytes = payload_max_bytes
         self.batch_max = batch_max
+        self.min_cron_interval = min_cron_interval
+
+    def view(self, doc: Document, viewer: Principal) -> dict[str, Any]:
+        return to_out(doc, viewer, self.secrets)
 
     # --- submission -------------------------------------------------------------------
 
-    def build(self, body: TaskIn, owner: str, field_prefix: str = "") -> Document:
+    def build(self, body: TaskIn, owner: str, role: Role, field_prefix: str = "") -> Document:
         """Validate a submission into a task document; 422 naming the field otherwise."""
         kind = KINDS.get(body.kind)
         if kind is None:
             raise ValidationFailed(
                 f"unknown kind {body.kind!r}; known: {', '.join(sorted(KINDS))}", field=f"{field_prefix}kind"
+            )
+        if not kind.allows(role):
+            raise KindNotAllowed(
+                f"tasks of kind {body.kind!r} need the admin role", field=f"{field_prefix}kind"
             )
         if len(json.dumps(body.payload)) > self.payload_max_bytes:
             raise ValidationFailed(
@@ -110,9 +130,16 @@ class TaskService:
             if not body.cron:
                 raise ValidationFailed("recurring tasks need cron", field=f"{field_prefix}cron")
             try:
-                next_run_at = next_run(validate_cron(body.cron), body.timezone, after=now)
+                next_run_at = next_run(body.cron, body.timezone, after=now)
+                gap = shortest_interval(body.cron, body.timezone, after=now)
             except BadSchedule as exc:
                 raise ValidationFailed(str(exc), field=f"{field_prefix}cron") from exc
+            least = self.min_cron_interval[role]
+            if gap < least:
+                raise ValidationFailed(
+                    f"cron runs every {gap.total_seconds():g} s; at least {least.total_seconds():g} s apart allowed",
+                    field=f"{field_prefix}cron",
+                )
         return {
             "ownerId": owner,
             "name": body.name,
@@ -136,7 +163,7 @@ class TaskService:
     async def submit(
         self, body: TaskIn, principal: Principal, idempotency_key: str | None
     ) -> tuple[Document, Document | None]:
-        doc = self.build(body, principal.subject)
+        doc = self.build(body, principal.subject, principal.role)
         now = utcnow()
         if body.type is TaskType.ONE_TIME:  # it runs now: counted at once, as in a batch
             doc.update(runCount=1, lastRunAt=now)
@@ -174,7 +201,7 @@ class TaskService:
         for i, body in enumerate(bodies):
             if body.type is not TaskType.ONE_TIME:
                 raise ValidationFailed("a batch holds one-time tasks only", field=f"tasks.{i}.type")
-            docs.append(self.build(body, principal.subject, field_prefix=f"tasks.{i}."))
+            docs.append(self.build(body, principal.subject, principal.role, field_prefix=f"tasks.{i}."))
         now = utcnow()
         tasks = await self.tasks.insert_many([{**d, "runCount": 1, "lastRunAt": now} for d in docs])
         executions = await self.executions.insert_many([self.executions.new(t, now, "submit") for t in tasks])
@@ -215,7 +242,7 @@ class TaskService:
             merged = TaskIn.model_validate(
                 {**{k: v for k, v in to_out(task).items() if k in TaskIn.model_fields}, **changes}
             )
-            fresh = self.build(merged, task["ownerId"])  # 422 naming the field, as on create
+            fresh = self.build(merged, task["ownerId"], principal.role)  # 422 naming the field, as on create
             if task["type"] != TaskType.ONE_TIME:
                 fields["cron"] = fresh["cron"]
                 if task["status"] == TaskStatus.ACTIVE:
@@ -235,6 +262,9 @@ class TaskService:
         task = await self.get(task_id, principal)
         if task["status"] == TaskStatus.CANCELLED:
             raise TaskStateConflict("a cancelled task cannot run")
+        kind = KINDS.get(task["kind"])
+        if kind is None or not kind.allows(principal.role):
+            raise KindNotAllowed(f"tasks of kind {task['kind']!r} need the admin role", field="kind")
         execution = await self.executions.create(task, utcnow(), "manual")
         if execution is None:  # the same millisecond twice: the first one is this run
             raise TaskStateConflict("a run was just started")
@@ -255,9 +285,12 @@ class TaskService:
             raise TaskStateConflict(f"only a paused task can be resumed (this one is {task['status']})")
         fields: Document = {"status": TaskStatus.ACTIVE.value}
         if task["type"] == TaskType.RECURRING:  # runs missed while paused are not made up
-            fields["nextRunAt"] = next_run(
-                task["cron"], task["timezone"], after=utcnow() - timedelta(milliseconds=1)
-            )
+            try:
+                fields["nextRunAt"] = next_run(
+                    task["cron"], task["timezone"], after=utcnow() - timedelta(milliseconds=1)
+                )
+            except BadSchedule as exc:
+                raise TaskStateConflict(f"this task's schedule has no next run: {exc}") from exc
         return await self._set(task, fields, TaskStatus.PAUSED)
 
     async def cancel(self, task_id: str, principal: Principal) -> Document:

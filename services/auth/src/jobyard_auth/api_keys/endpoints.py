@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
+from jobyard_libs.auth import INTROSPECT_PATH
 from jobyard_libs.schemas import Page
 
 from jobyard_auth.api_keys.schemas import (
@@ -16,6 +17,8 @@ from jobyard_auth.api_keys.service import to_api_key_out
 from jobyard_auth.deps import ApiKeys, CurrentPrincipal, Pagination
 
 router = APIRouter(prefix="/auth/v1/api-keys", tags=["api-keys"])
+# Service to service: outside /auth, so the ingress (which routes /auth) never exposes it.
+internal_router = APIRouter(tags=["internal"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
@@ -39,7 +42,7 @@ async def revoke_api_key(key_id: str, principal: CurrentPrincipal, keys: ApiKeys
     return to_api_key_out(await keys.revoke(principal, key_id))
 
 
-@router.post("/introspect")
+@internal_router.post(INTROSPECT_PATH)
 async def introspect_api_key(body: IntrospectIn, keys: ApiKeys) -> IntrospectOut:
     """Used by the other services: is this key live, and whose is it?"""
     return await keys.introspect(body.key)

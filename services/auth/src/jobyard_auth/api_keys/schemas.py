@@ -9,7 +9,12 @@ from pydantic import Field
 
 class ApiKeyIn(ApiModel):
     name: str = Field(min_length=1, max_length=100)
-    expires_in_days: int | None = Field(None, ge=1, le=3650)
+    expires_in_days: int | None = Field(
+        None,
+        ge=1,
+        le=3650,
+        description="default JOBYARD_API_KEY_DEFAULT_DAYS; at most JOBYARD_API_KEY_MAX_DAYS",
+    )
 
 
 class ApiKeyOut(ApiModel):

@@ -1,7 +1,8 @@
 """API keys for automation: created with the secret shown once, listed, revoked, checked.
 
 A key authenticates as its owner with the owner's *current* role; it stops working when
-revoked, when it expires, or when its owner is deactivated.
+revoked, when it expires (every key does: by default after 90 days, at most after 365),
+or when its owner is deactivated.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import secrets
 from datetime import UTC, datetime, timedelta
 
 from jobyard_libs.auth import API_KEY_PREFIX, Principal, Role
-from jobyard_libs.errors import NotFoundError
+from jobyard_libs.errors import NotFoundError, ValidationFailed
 from jobyard_libs.mongo import Document
 
 from jobyard_auth.api_keys.repository import ApiKeyRepository
@@ -41,16 +42,21 @@ def _hash(key: str) -> str:
 
 
 class ApiKeyService:
-    def __init__(self, repository: ApiKeyRepository, users: UserService) -> None:
+    def __init__(
+        self, repository: ApiKeyRepository, users: UserService, *, default_days: int, max_days: int
+    ) -> None:
         self.repository = repository
         self.users = users
+        self.default_days = default_days
+        self.max_days = max_days
 
     async def create(self, owner: Principal, request: ApiKeyIn) -> ApiKeyCreated:
+        days = request.expires_in_days or self.default_days
+        if days > self.max_days:
+            raise ValidationFailed(f"an API key lives at most {self.max_days} days", field="expiresInDays")
         user = await self.users.get(owner.subject)
         key = API_KEY_PREFIX + secrets.token_urlsafe(32)
-        expires_at = (
-            datetime.now(UTC) + timedelta(days=request.expires_in_days) if request.expires_in_days else None
-        )
+        expires_at = datetime.now(UTC) + timedelta(days=days)
         doc = await self.repository.insert(
             user_id=user["_id"],
             name=request.name,
@@ -79,7 +85,9 @@ class ApiKeyService:
         now = datetime.now(UTC)
         if doc is None or doc["revokedAt"] is not None:
             return IntrospectOut(active=False)
-        if doc["expiresAt"] is not None and doc["expiresAt"] <= now:
+        # keys made before every key had an expiry live at most max_days from their creation
+        expires = doc["expiresAt"] or doc["createdAt"] + timedelta(days=self.max_days)
+        if expires <= now:
             return IntrospectOut(active=False)
         try:
             user = await self.users.get(doc["userId"])

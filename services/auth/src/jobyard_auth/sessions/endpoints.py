@@ -26,4 +26,4 @@ async def logout(body: RefreshIn, sessions: Sessions) -> Response:
 
 @router.post("/google")
 async def google(body: GoogleIn, sessions: Sessions) -> TokenPair:
-    return await sessions.login_with_google(body.id_token)
+    return await sessions.login_with_google(body.id_token, body.password)

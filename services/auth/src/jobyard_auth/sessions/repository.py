@@ -25,12 +25,19 @@ class RefreshTokenRepository:
         self.collection = db[COLLECTION]
 
     async def insert(
-        self, *, token_hash: str, family_id: str, user_id: ObjectId, expires_at: datetime
+        self,
+        *,
+        token_hash: str,
+        family_id: str,
+        family_started_at: datetime,
+        user_id: ObjectId,
+        expires_at: datetime,
     ) -> None:
         await self.collection.insert_one(
             {
                 "_id": token_hash,
                 "familyId": family_id,
+                "familyStartedAt": family_started_at,
                 "userId": user_id,
                 "createdAt": utcnow(),
                 "expiresAt": expires_at,

@@ -15,6 +15,11 @@ class RefreshIn(ApiModel):
 
 class GoogleIn(ApiModel):
     id_token: str = Field(min_length=1, max_length=8192)
+    password: str | None = Field(
+        None,
+        max_length=1024,
+        description="the existing account's password, to link Google to an account whose email was never verified",
+    )
 
 
 class TokenPair(ApiModel):

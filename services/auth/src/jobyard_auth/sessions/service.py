@@ -15,7 +15,6 @@ from jobyard_libs.errors import Forbidden, JobyardError, NotFoundError, Unauthor
 from jobyard_libs.mongo import Document
 
 from jobyard_auth.keystore import KeyStore
-from jobyard_auth.passwords import verify_password
 from jobyard_auth.sessions.google import GoogleVerifier
 from jobyard_auth.sessions.login_throttle import LoginThrottle
 from jobyard_auth.sessions.metrics import LOGINS, REFRESH_REUSE, TOKENS_ISSUED
@@ -71,29 +70,28 @@ class SessionService:
 
     async def _login(self, email: str, password: str, client_ip: str) -> TokenPair:
         email = email.strip().lower()
-        await self.throttle.check(email, client_ip)
+        await self.throttle.reserve(email, client_ip)  # counted as failed until it succeeds
         user = await self.users.by_email(email)
-        if not verify_password(password, user.get("passwordHash") if user else None):
-            await self.throttle.record_failure(email, client_ip)
+        if not await self.users.passwords.verify(password, user.get("passwordHash") if user else None):
             log.info("login_failed", reason="wrong_credentials")
             raise WrongCredentials()
         assert user is not None
         if not user["active"]:
             raise AccountDeactivated()
-        await self.throttle.clear_account(email)
+        await self.throttle.succeeded(email, client_ip)
         log.info("login_succeeded", user_id=str(user["_id"]), method="password")
         return await self._issue(user, family_id=uuid.uuid4().hex, grant="password")
 
-    async def login_with_google(self, id_token: str) -> TokenPair:
+    async def login_with_google(self, id_token: str, password: str | None = None) -> TokenPair:
         with counted_login("google"):
-            return await self._login_with_google(id_token)
+            return await self._login_with_google(id_token, password)
 
-    async def _login_with_google(self, id_token: str) -> TokenPair:
+    async def _login_with_google(self, id_token: str, password: str | None) -> TokenPair:
         if self.google is None:
             raise GoogleSignInDisabled()
         identity = await self.google.verify(id_token)
         user = await self.users.create_or_link_google(
-            sub=identity.sub, email=identity.email, name=identity.name
+            sub=identity.sub, email=identity.email, name=identity.name, password=password
         )
         if not user["active"]:
             raise AccountDeactivated()
@@ -111,10 +109,14 @@ class SessionService:
                 REFRESH_REUSE.inc()
             raise InvalidRefreshToken()
         user = await self.users.get(record["userId"])
-        if not user["active"]:
+        started = record.get("familyStartedAt") or record["createdAt"]
+        ended = started + timedelta(seconds=self.settings.session_max_lifetime_seconds) <= datetime.now(UTC)
+        if not user["active"] or ended:  # a session ends however often it is refreshed
             await self.refresh_tokens.revoke_family(record["familyId"])
             raise InvalidRefreshToken()
-        return await self._issue(user, family_id=record["familyId"], grant="refresh")
+        return await self._issue(
+            user, family_id=record["familyId"], grant="refresh", family_started_at=started
+        )
 
     async def logout(self, refresh_token: str) -> None:
         record = await self.refresh_tokens.get(hash_token(refresh_token))
@@ -139,15 +141,23 @@ class SessionService:
             }
         )
 
-    async def _issue(self, user: Document, *, family_id: str, grant: str) -> TokenPair:
+    async def _issue(
+        self, user: Document, *, family_id: str, grant: str, family_started_at: datetime | None = None
+    ) -> TokenPair:
         TOKENS_ISSUED.labels(grant).inc()
+        await self.users.publish_rights(user)  # the mirror every service checks rights against
         refresh_token = secrets.token_urlsafe(32)
-        ttl = self.settings.refresh_token_ttl_seconds
+        now = datetime.now(UTC)
+        started = family_started_at or now
+        session_end = started + timedelta(seconds=self.settings.session_max_lifetime_seconds)
+        expires_at = min(now + timedelta(seconds=self.settings.refresh_token_ttl_seconds), session_end)
+        ttl = max(0, int((expires_at - now).total_seconds()))
         await self.refresh_tokens.insert(
             token_hash=hash_token(refresh_token),
             family_id=family_id,
+            family_started_at=started,
             user_id=user["_id"],
-            expires_at=datetime.now(UTC) + timedelta(seconds=ttl),
+            expires_at=expires_at,
         )
         return TokenPair(
             access_token=self.access_token(user),

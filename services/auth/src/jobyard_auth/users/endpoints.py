@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 from jobyard_libs.schemas import Page
 
-from jobyard_auth.deps import AdminPrincipal, CurrentPrincipal, Pagination, Users
+from jobyard_auth.deps import AdminPrincipal, ClientIp, CurrentPrincipal, Pagination, RegisterLimit, Users
 from jobyard_auth.sessions.service import AccountDeactivated
 from jobyard_auth.users.schemas import RegisterIn, UserOut, UserPatch
 from jobyard_auth.users.service import to_user_out
@@ -12,7 +12,9 @@ router = APIRouter(prefix="/auth/v1", tags=["users"])
 
 
 @router.post("/register", status_code=status.HTTP_201_CREATED)
-async def register(body: RegisterIn, users: Users) -> UserOut:
+async def register(body: RegisterIn, users: Users, ip: ClientIp, limit: RegisterLimit) -> UserOut:
+    """Open to anyone, JOBYARD_REGISTER_MAX_PER_HOUR per client address (429 beyond)."""
+    await limit.take(ip)
     return to_user_out(await users.register(email=body.email, password=body.password, name=body.name))
 
 

@@ -38,6 +38,7 @@ class UserRepository:
         password_hash: str | None,
         role: str,
         google_sub: str | None = None,
+        email_verified: bool = False,
     ) -> Document:
         now = utcnow()
         doc: Document = {
@@ -46,6 +47,7 @@ class UserRepository:
             "passwordHash": password_hash,
             "role": role,
             "active": True,
+            "emailVerified": email_verified,
             "createdAt": now,
             "updatedAt": now,
         }

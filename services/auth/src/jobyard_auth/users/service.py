@@ -9,9 +9,10 @@ from bson import ObjectId
 from jobyard_libs.auth import Role
 from jobyard_libs.errors import Conflict, NotFoundError, ValidationFailed
 from jobyard_libs.mongo import Document
+from jobyard_libs.principals import PrincipalDirectory, PrincipalState
 
 from jobyard_auth.ids import parse_object_id
-from jobyard_auth.passwords import hash_password, policy_violation
+from jobyard_auth.passwords import PasswordWork, policy_violation
 from jobyard_auth.users.repository import EmailTaken, UserRepository
 from jobyard_auth.users.schemas import UserOut, UserPatch
 
@@ -26,6 +27,14 @@ class EmailAlreadyRegistered(Conflict):
 
 class LastAdmin(Conflict):
     code, message = "last_admin", "the last active admin cannot be demoted or deactivated"
+
+
+class GoogleLinkNeedsPassword(Conflict):
+    code = "link_needs_password"
+    message = (
+        "an account with this email exists and its email was never verified: sign in with Google "
+        "again sending its password to link them"
+    )
 
 
 def to_user_out(doc: Document) -> UserOut:
@@ -45,20 +54,38 @@ RevokeSessions = Callable[[ObjectId], Awaitable[object]]
 
 
 class UserService:
-    def __init__(self, repository: UserRepository) -> None:
+    def __init__(
+        self, repository: UserRepository, passwords: PasswordWork, rights: PrincipalDirectory
+    ) -> None:
         self.repository = repository
+        self.passwords = passwords
+        self.rights = rights
         self.on_deactivated: RevokeSessions | None = None
+
+    async def publish_rights(self, user: Document) -> None:
+        """Mirror the user's current role and activation for every other service."""
+        await self.rights.publish(str(user["_id"]), Role(user["role"]), active=bool(user["active"]))
+
+    async def state(self, subject: str) -> PrincipalState:
+        """The auth service's own view of a caller's rights: MongoDB, read on every request."""
+        oid = parse_object_id(subject)
+        user = await self.repository.by_id(oid) if oid else None
+        if user is None:
+            return PrincipalState(Role.USER, active=False)
+        return PrincipalState(Role(user["role"]), bool(user["active"]))
 
     async def register(self, *, email: str, password: str, name: str, role: Role = Role.USER) -> Document:
         violation = policy_violation(password, email)
         if violation:
             raise ValidationFailed(violation, field="password")
         try:
-            return await self.repository.insert(
-                email=email, name=name.strip(), password_hash=hash_password(password), role=role
+            user = await self.repository.insert(
+                email=email, name=name.strip(), password_hash=await self.passwords.hash(password), role=role
             )
         except EmailTaken as exc:
             raise EmailAlreadyRegistered(field="email") from exc
+        await self.publish_rights(user)
+        return user
 
     async def get(self, user_id: str | ObjectId) -> Document:
         oid = user_id if isinstance(user_id, ObjectId) else parse_object_id(user_id)
@@ -89,21 +116,39 @@ class UserService:
         updated = await self.repository.update(user["_id"], fields)
         if updated is None:
             raise UserNotFound()
+        await self.publish_rights(updated)  # every service sees the change within a second
         if user["active"] and not updated["active"] and self.on_deactivated is not None:
             await self.on_deactivated(updated["_id"])
         return updated
 
-    async def create_or_link_google(self, *, sub: str, email: str, name: str) -> Document:
+    async def create_or_link_google(
+        self, *, sub: str, email: str, name: str, password: str | None = None
+    ) -> Document:
+        """The user of this Google account: known by its subject, linked, or new.
+
+        Linking to an existing account by email needs that account's email to be verified,
+        or its password: otherwise whoever registered the address first (without owning it)
+        would be handed the Google user's account (pre-account hijacking).
+        """
         user = await self.repository.by_google_sub(sub)
         if user is not None:
             return user
         user = await self.repository.by_email(email)
         if user is not None:
-            linked = await self.repository.update(user["_id"], {"googleSub": sub})
+            if not user.get("emailVerified") and not (
+                password and await self.passwords.verify(password, user.get("passwordHash"))
+            ):
+                raise GoogleLinkNeedsPassword(field="password")
+            linked = await self.repository.update(user["_id"], {"googleSub": sub, "emailVerified": True})
             return linked or user
         try:
             return await self.repository.insert(
-                email=email, name=name, password_hash=None, role=Role.USER, google_sub=sub
+                email=email,
+                name=name,
+                password_hash=None,
+                role=Role.USER,
+                google_sub=sub,
+                email_verified=True,
             )
         except EmailTaken:  # a concurrent sign-in created it; link to that one
-            return await self.create_or_link_google(sub=sub, email=email, name=name)
+            return await self.create_or_link_google(sub=sub, email=email, name=name, password=password)

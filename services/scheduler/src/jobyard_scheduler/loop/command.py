@@ -10,6 +10,8 @@ from datetime import timedelta
 import structlog
 from jobyard_libs.app import open_resources
 from jobyard_libs.queue.broker import create_broker
+from jobyard_libs.tasks.artifacts import INDEXES as ARTIFACT_INDEXES
+from jobyard_libs.tasks.artifacts import ArtifactRepository
 from jobyard_libs.tasks.repository import INDEXES, DeadLetterRepository, ExecutionRepository, TaskRepository
 from jobyard_libs.tasks.webhooks import execution_notifier
 from redis.exceptions import RedisError
@@ -33,7 +35,7 @@ async def run_loop(settings: SchedulerSettings, stop: asyncio.Event) -> None:
     clock = clock_for(settings)
     broker = create_broker(settings)
     try:
-        async with open_resources(settings, INDEXES) as resources:
+        async with open_resources(settings, [*INDEXES, *ARTIFACT_INDEXES]) as resources:
             lease = LeaderLease(
                 resources.redis, resources.keys.key("scheduler"), lease_ms=settings.scheduler_lease_ms
             )
@@ -45,6 +47,7 @@ async def run_loop(settings: SchedulerSettings, stop: asyncio.Event) -> None:
                 settings,
                 misfire_grace=timedelta(seconds=settings.scheduler_misfire_grace_seconds),
                 requeue_after=timedelta(seconds=settings.scheduler_requeue_after_seconds),
+                artifacts=ArtifactRepository(resources.db),
             )
             leading = False
             while not stop.is_set():

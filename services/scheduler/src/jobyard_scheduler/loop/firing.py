@@ -6,7 +6,8 @@ guarded by the run it held and by the leader's fencing token. Whoever loses eith
 creates nothing. A run missed by more than the misfire grace (no leader lived) follows
 the task's policy: ``fire_once`` runs it once late and moves on; ``skip`` only moves on.
 Each tick also queues executions stored while Redis was down, and fails the attempts of
-``webhook-callback`` executions whose callback is overdue.
+``webhook-callback`` executions whose callback is overdue; once a minute it deletes
+expired artifacts (CSV exports past ``JOBYARD_ARTIFACT_TTL_SECONDS``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from datetime import datetime, timedelta
 import structlog
 from dramatiq import Broker
 from jobyard_libs.mongo import Document, utcnow
+from jobyard_libs.tasks.artifacts import ArtifactRepository
 from jobyard_libs.tasks.dispatch import dispatch
 from jobyard_libs.tasks.models import MisfirePolicy, TaskStatus, TaskType
 from jobyard_libs.tasks.outcomes import settle_failure
@@ -33,6 +35,7 @@ class TickResult:
     skipped: int = 0
     queued: int = 0
     callbacks_overdue: int = 0
+    artifacts_expired: int = 0
 
 
 class Firing:
@@ -46,7 +49,12 @@ class Firing:
         *,
         misfire_grace: timedelta,
         requeue_after: timedelta = timedelta(seconds=30),
+        artifacts: ArtifactRepository | None = None,
+        sweep_every: timedelta = timedelta(minutes=1),
     ) -> None:
+        self.artifacts = artifacts
+        self.sweep_every = sweep_every
+        self._swept_at: datetime | None = None
         self.tasks = tasks
         self.executions = executions
         self.dead_letters = dead_letters
@@ -63,6 +71,12 @@ class Firing:
         unqueued = await self.executions.never_enqueued(stored_before=utcnow() - self.requeue_after)
         result.queued += await dispatch(self.broker, self.executions, unqueued)
         result.callbacks_overdue = await self._overdue_callbacks(now)
+        real_now = utcnow()
+        if self.artifacts is not None and (
+            self._swept_at is None or real_now - self._swept_at >= self.sweep_every
+        ):
+            result.artifacts_expired = await self.artifacts.delete_expired(real_now)
+            self._swept_at = real_now
         return result
 
     async def _overdue_callbacks(self, now: datetime) -> int:

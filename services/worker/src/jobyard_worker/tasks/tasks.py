@@ -26,6 +26,8 @@ async def execute(payload: dict[str, Any]) -> None:
         DeadLetterRepository(db),
         context.broker,
         context.settings,
-        context.resources,
+        db,
+        context.guard,
+        context.rights,
     )
     await executor.execute(ObjectId(ExecutePayload.model_validate(payload).execution_id))

@@ -1,0 +1,39 @@
+"""What each task kind does, run by the worker inside the attempt's time limit.
+
+Each kind's payload schema and who may submit it are the contract in
+``jobyard_libs.tasks.kinds``; here is the code that runs it, one module per kind, each a
+``run(context, payload)`` returning the execution's result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from dramatiq import Broker
+from jobyard_libs.egress import EgressGuard
+from jobyard_libs.mongo import Database
+
+from jobyard_worker.settings import WorkerSettings
+from jobyard_worker.tasks.kinds import export_jobs_csv, http, import_feeds, noop, sleep, webhook_callback
+
+
+@dataclass(frozen=True)
+class KindContext:
+    """What a kind's code may use: the execution it runs for, and the worker's means."""
+
+    execution_id: str
+    task_id: str
+    owner_id: str
+    attempt: int
+    db: Database
+    broker: Broker
+    settings: WorkerSettings
+    guard: EgressGuard  # every outbound call a user aims goes through it
+
+
+Runner = Callable[[KindContext, Any], Awaitable[dict[str, Any]]]
+RUNNERS: dict[str, Runner] = {
+    module.NAME: module.run for module in (noop, sleep, http, import_feeds, export_jobs_csv, webhook_callback)
+}

@@ -1,0 +1,28 @@
+"""http: one call through the egress guard; no redirects; only an excerpt of the answer is read."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from jobyard_libs.tasks.kinds.http import EXCERPT_BYTES, NAME, Payload
+
+if TYPE_CHECKING:
+    from jobyard_worker.tasks.kinds import KindContext
+
+__all__ = ["NAME", "HttpCallFailed", "run"]
+
+
+class HttpCallFailed(Exception):
+    pass
+
+
+async def run(context: KindContext, payload: Payload) -> dict[str, Any]:
+    url = str(payload.url)
+    body = payload.body.encode() if payload.body is not None else None
+    limit = min(EXCERPT_BYTES, context.settings.egress_max_response_bytes)
+    async with context.guard.stream(payload.method, url, headers=payload.headers, content=body) as response:
+        data, more = await context.guard.read(response, limit=limit)  # the rest is never read
+    excerpt = data.decode("utf-8", "replace")
+    if not 200 <= response.status_code < 300:
+        raise HttpCallFailed(f"HTTP {response.status_code} from {url}: {excerpt[:200]}")
+    return {"status": response.status_code, "body": excerpt, "truncated": more}

@@ -1,0 +1,34 @@
+"""import-feeds: one import of every enabled feed source, or of the ones named."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from jobyard_libs.imports.models import ImportTrigger
+from jobyard_libs.imports.pipeline import ImportRunner
+from jobyard_libs.tasks.kinds.import_feeds import NAME, Payload
+
+if TYPE_CHECKING:
+    from jobyard_worker.tasks.kinds import KindContext
+
+__all__ = ["NAME", "UnknownFeeds", "run"]
+
+
+class UnknownFeeds(Exception):
+    pass
+
+
+async def run(context: KindContext, payload: Payload) -> dict[str, Any]:
+    runner = ImportRunner(context.db, context.broker, context.settings)
+    if payload.feed_urls:
+        sources = await runner.sources.by_urls(payload.feed_urls)
+        unknown = sorted(set(payload.feed_urls) - {s["url"] for s in sources})
+        if unknown:
+            raise UnknownFeeds(f"not a feed source: {', '.join(unknown)}")
+    else:
+        sources = await runner.sources.enabled()
+    outcomes = await runner.run_sources(sources, ImportTrigger.TASK)
+    return {
+        "importLogIds": [o.import_log_id for o in outcomes],
+        "statuses": [str(o.status) for o in outcomes],
+    }

@@ -1,0 +1,16 @@
+"""noop: nothing, successfully."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from jobyard_libs.tasks.kinds.noop import NAME, Payload
+
+if TYPE_CHECKING:
+    from jobyard_worker.tasks.kinds import KindContext
+
+__all__ = ["NAME", "run"]
+
+
+async def run(context: KindContext, payload: Payload) -> dict[str, Any]:
+    return {}

@@ -1,0 +1,24 @@
+"""sleep: wait, then succeed, or fail the first ``failTimes`` attempts as asked."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from jobyard_libs.tasks.kinds.sleep import NAME, Payload
+
+if TYPE_CHECKING:
+    from jobyard_worker.tasks.kinds import KindContext
+
+__all__ = ["NAME", "SleepFailed", "run"]
+
+
+class SleepFailed(Exception):
+    pass
+
+
+async def run(context: KindContext, payload: Payload) -> dict[str, Any]:
+    await asyncio.sleep(payload.seconds)
+    if context.attempt <= payload.fail_times:
+        raise SleepFailed(f"failing attempt {context.attempt} of the first {payload.fail_times}, as asked")
+    return {"slept": payload.seconds}
