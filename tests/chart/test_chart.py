@@ -265,3 +265,38 @@ def test_the_egress_allowlist_and_trusted_proxies_reach_the_containers() -> None
         "template", "jobyard", str(CHART), "-f", str(VALUES["prod"][0]), "--set", "trustedProxies={*}"
     )
     assert refused.returncode != 0 and "trustedProxies" in refused.stderr
+
+
+def test_redis_through_sentinel_with_tls() -> None:
+    import base64
+
+    sets = [
+        "internal.redis.enabled=false",
+        "redis.sentinels={redis-node-0.redis-headless:26379,redis-node-1.redis-headless:26379}",
+        "redis.sentinelMaster=jobyard",
+        "redis.tls.enabled=true",
+        "redis.tls.secretName=redis-ca",
+    ]
+    docs = render(VALUES["dev"], *sets)
+    [secret] = [d for d in docs if d["kind"] == "Secret" and d["metadata"]["name"] == "jobyard-secrets"]
+    operator_url = base64.b64decode(secret["data"]["redis-url"]).decode()
+    assert (
+        operator_url
+        == "redis+sentinel://redis-node-0.redis-headless:26379,redis-node-1.redis-headless:26379/jobyard/0"
+    )
+    for doc, container in containers(docs):
+        if (
+            doc["metadata"]["name"].startswith(("jobyard-mongodb", "jobyard-test"))
+            or container["name"] == "operator"
+        ):
+            continue
+        env = {e["name"]: e for e in container["env"]}
+        where = doc["metadata"]["name"]
+        assert env["JOBYARD_REDIS_SENTINELS"]["value"].startswith("redis-node-0"), where
+        assert env["JOBYARD_REDIS_SENTINEL_MASTER"]["value"] == "jobyard", where
+        assert env["JOBYARD_REDIS_TLS"]["value"] == "true", where
+        assert env["JOBYARD_REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"]["optional"] is True, where
+        mounts = {m["name"]: m for m in container["volumeMounts"]}
+        assert mounts["redis-tls"]["mountPath"] + "/ca.crt" == env["JOBYARD_REDIS_TLS_CA_FILE"]["value"], (
+            where
+        )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -27,7 +28,7 @@ def answers(url: str) -> bool:
 @contextlib.contextmanager
 def running_process(
     command: list[str], env: dict[str, str], log: Path, ready_url: str, timeout: float = 60
-) -> Iterator[None]:
+) -> Iterator[subprocess.Popen[bytes]]:
     """Start ``command`` (its output into ``log``) until ``ready_url`` answers 200; stop it after."""
     with log.open("wb") as out:
         process = subprocess.Popen(command, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
@@ -39,7 +40,7 @@ def running_process(
 
     try:
         wait_until(ready, timeout=timeout, what=f"{command[0]} at {ready_url}", interval=0.1)
-        yield
+        yield process
     finally:
         process.terminate()
         try:
@@ -56,3 +57,15 @@ def running_service(command: list[str], env: dict[str, str], log: Path, timeout:
     url = f"http://127.0.0.1:{port}"
     with running_process(command, {**env, "JOBYARD_PORT": str(port)}, log, f"{url}/readyz", timeout):
         yield url
+
+
+def stop_gracefully(process: subprocess.Popen[bytes]) -> int | None:
+    """SIGTERM to PID 1 only, as Kubernetes does (Dramatiq forwards it); then sweep the group."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        return process.wait(60)
+    except subprocess.TimeoutExpired:
+        return None
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # nothing of the test may outlive it

@@ -16,7 +16,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -35,6 +35,10 @@ class Stack:
     worker_metrics: str | None
     scheduler_metrics: str | None
     logs: Path
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def log(self, name: str) -> str:
+        return (self.logs / f"{name}.log").read_text(errors="replace")
 
 
 @contextmanager
@@ -81,12 +85,13 @@ def running_stack(
             monitor_url = stack.enter_context(
                 running_service([bin_path("jobyard-monitor"), "serve"], env, tmp / "monitor.log", timeout)
             )
+        processes: dict[str, subprocess.Popen[bytes]] = {}
         worker_url = scheduler_url = None
         if worker:
             port = free_port()
             worker_url = f"http://127.0.0.1:{port}"
             command = [bin_path("jobyard-worker"), "--processes", "1", "--threads", str(worker_threads)]
-            stack.enter_context(
+            processes["worker"] = stack.enter_context(
                 running_process(
                     command,
                     {**env, "JOBYARD_WORKER_METRICS_PORT": str(port)},
@@ -98,7 +103,7 @@ def running_stack(
         if scheduler:
             port = free_port()
             scheduler_url = f"http://127.0.0.1:{port}"
-            stack.enter_context(
+            processes["scheduler"] = stack.enter_context(
                 running_process(
                     [bin_path("jobyard-scheduler"), "run"],
                     {**env, "JOBYARD_SCHEDULER_METRICS_PORT": str(port)},
@@ -107,7 +112,9 @@ def running_stack(
                     timeout,
                 )
             )
-        yield Stack(env, AuthService(auth_url), api_url, monitor_url, worker_url, scheduler_url, tmp)
+        yield Stack(
+            env, AuthService(auth_url), api_url, monitor_url, worker_url, scheduler_url, tmp, processes
+        )
 
 
 def status_becomes(

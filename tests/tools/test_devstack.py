@@ -51,7 +51,7 @@ class DevStack:
             text=True,
         )
         assert self.process.stdout is not None
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 300  # generous: a loaded machine starts everything slower
         while time.monotonic() < deadline:
             line = self.process.stdout.readline()
             if not line and self.process.poll() is not None:
@@ -112,7 +112,7 @@ def test_up_register_login_me_then_ctrl_c(devstack: DevStack) -> None:
 
     # what a newcomer sees within a minute: the first import's logs and jobs, through the api
     api = f"http://127.0.0.1:{devstack.api_port}"
-    assert "3 feeds queued (ok)" in banner
+    assert "3 feeds: 3 queued, 0 failed" in banner
 
     def imported() -> bool:
         logs = httpx.get(f"{api}/api/v1/imports", headers=headers, timeout=10).json()["items"]
@@ -137,7 +137,9 @@ def test_up_register_login_me_then_ctrl_c(devstack: DevStack) -> None:
 
     wait_until(completed, timeout=30, what="the task to complete", interval=0.2)
 
-    children = [int(p.read_text()) for p in (devstack.data_dir / "run").glob("*.pid")]
+    children = [
+        int(p.read_text()) for p in (devstack.data_dir / "run").glob("*.pid") if p.stem != "jobyard-dev"
+    ]
     assert len(children) == 6  # mongodb, auth, api, monitor, worker, scheduler (Redis is the session's own)
     assert devstack.stop(signal.SIGINT, times=2) == 0
     with pytest.raises(httpx.HTTPError):
@@ -157,7 +159,7 @@ def test_a_second_run_survives_a_killed_first_one(devstack: DevStack) -> None:
     assert "stopped leftovers of an earlier run" in second
     assert _admin_password(second) == _admin_password(first)  # same admin, same password shown
     base = f"http://127.0.0.1:{devstack.auth_port}"
-    wait_until(lambda: httpx.get(base + "/readyz", timeout=1).status_code == 200, timeout=30, what="auth")
+    wait_until(lambda: httpx.get(base + "/readyz", timeout=1).status_code == 200, timeout=120, what="auth")
     data = httpx.get(base + "/auth/v1/me", timeout=5)
     assert data.status_code == 401
     assert devstack.stop(signal.SIGTERM) == 0
@@ -168,3 +170,92 @@ def test_ensure_redis_reports_the_binary() -> None:
         [bin_path("jobyard-dev"), "ensure-redis"], capture_output=True, text=True, check=True, timeout=300
     )
     assert result.stdout.strip().endswith("redis-server")
+
+
+def test_a_crashed_service_is_restarted_and_the_stack_stays_up(devstack: DevStack) -> None:
+    devstack.up()
+    pid_file = devstack.data_dir / "run" / "api.pid"
+    first = int(pid_file.read_text())
+    os.kill(first, signal.SIGKILL)
+    api = f"http://127.0.0.1:{devstack.api_port}"
+
+    def back() -> bool:
+        with contextlib.suppress(httpx.HTTPError, ValueError):
+            return (
+                int(pid_file.read_text()) != first
+                and httpx.get(f"{api}/readyz", timeout=1).status_code == 200
+            )
+        return False
+
+    wait_until(back, timeout=60, what="the api to be restarted", interval=0.2)
+    assert devstack.process is not None and devstack.process.poll() is None  # the stack never went down
+    assert devstack.stop(signal.SIGINT) == 0
+    assert "api exited with code -9; restarting in 1 s" in "".join(devstack.output)
+
+
+def test_a_bad_setting_is_one_line_naming_it(devstack: DevStack) -> None:
+    devstack.env["JOBYARD_ADMIN_PASSWORD"] = "short"
+    result = subprocess.run(
+        [bin_path("jobyard-dev"), "up"],
+        env=devstack.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stdout + result.stderr
+    [error] = [line for line in result.stdout.splitlines() if line.startswith("error:")]
+    assert error == (
+        "error: creating the first admin: jobyard-auth: JOBYARD_ADMIN_PASSWORD: password must be at least 10 characters"
+    )
+    devstack.env["JOBYARD_DEV_API_PORT"] = "not-a-port"
+    result = subprocess.run(
+        [bin_path("jobyard-dev"), "up"],
+        env=devstack.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "jobyard-dev: JOBYARD_DEV_API_PORT: Input should be a valid integer, unable to parse string as an integer"
+    ]
+
+
+def test_a_run_starts_cleanly_whatever_an_earlier_one_left(devstack: DevStack) -> None:
+    devstack.up()
+    first = devstack.process
+    assert first is not None
+    run = devstack.data_dir / "run"
+    (run / "half.pid").write_text("")  # a pid file half-written when its run was killed
+    (run / "garbage.pid").write_text("12ab")
+    first.send_signal(signal.SIGTERM)  # the earlier run is stopping as the next one starts
+    second = devstack.up()
+    output = second + "".join(devstack.output)
+    assert "Traceback" not in output
+    assert f"http://127.0.0.1:{devstack.auth_port}" in second
+    assert first.wait(60) is not None
+    assert not (run / "half.pid").exists() and not (run / "garbage.pid").exists()
+    assert devstack.stop(signal.SIGINT) == 0
+
+
+def test_the_banner_names_each_feed_whose_first_import_failed(devstack: DevStack) -> None:
+    from tests.support.feed_server import PUBLIC_STAND_IN, FeedServer
+
+    feeds = FeedServer()
+    try:
+        good = feeds.serve("/jobicy.xml", fixture="jobicy.xml")
+        gone = f"{feeds.base_url}/gone.xml"
+        devstack.env["JOBYARD_FEEDS"] = f'["{good}", "{gone}"]'
+        devstack.env["JOBYARD_EGRESS_ALLOWED_HOSTS"] = PUBLIC_STAND_IN
+        banner = devstack.up()
+    finally:
+        feeds.stop()
+    assert "2 feeds: 1 queued, 1 failed" in banner
+    lines = banner.splitlines()
+    [where] = [i for i, line in enumerate(lines) if "✗" in line]
+    assert lines[where].strip() == f"✗ {gone}: HTTP 404 from {gone}"
+    assert lines[where + 1].strip().startswith(f"GET http://127.0.0.1:{devstack.api_port}/api/v1/imports/")
+    assert devstack.stop(signal.SIGINT) == 0

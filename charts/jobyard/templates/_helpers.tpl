@@ -52,6 +52,28 @@ http://{{ include "jobyard.fullname" . }}-auth:8001
   value: {{ .Values.mongodb.database | quote }}
 - name: JOBYARD_REDIS_URL
   valueFrom: {secretKeyRef: {name: {{ include "jobyard.secretName" . }}, key: redis-url}}
+- name: JOBYARD_REDIS_PASSWORD
+  valueFrom: {secretKeyRef: {name: {{ include "jobyard.secretName" . }}, key: redis-password, optional: true}}
+- name: JOBYARD_REDIS_SENTINEL_PASSWORD
+  valueFrom: {secretKeyRef: {name: {{ include "jobyard.secretName" . }}, key: redis-sentinel-password, optional: true}}
+{{- with .Values.redis.sentinels }}
+- name: JOBYARD_REDIS_SENTINELS
+  value: {{ join "," . | quote }}
+{{- end }}
+- name: JOBYARD_REDIS_SENTINEL_MASTER
+  value: {{ .Values.redis.sentinelMaster | quote }}
+- name: JOBYARD_REDIS_DB
+  value: {{ .Values.redis.db | quote }}
+{{- if .Values.redis.tls.enabled }}
+- name: JOBYARD_REDIS_TLS
+  value: "true"
+- name: JOBYARD_REDIS_TLS_CHECK_HOSTNAME
+  value: {{ .Values.redis.tls.checkHostname | quote }}
+{{- with .Values.redis.tls.secretName }}
+- name: JOBYARD_REDIS_TLS_CA_FILE
+  value: /var/run/secrets/jobyard/redis-tls/ca.crt
+{{- end }}
+{{- end }}
 - name: JOBYARD_REDIS_KEY_PREFIX
   value: {{ .Values.redisKeyPrefix | quote }}
 - name: JOBYARD_WEBHOOK_SECRET
@@ -98,6 +120,20 @@ tolerations: {{ toYaml . | nindent 2 }}
 {{- end }}
 {{- with .Values.affinity }}
 affinity: {{ toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
+
+{{/* the Redis TLS files, in every Jobyard container (volumeMounts) and pod (volumes) */}}
+{{- define "jobyard.redisTlsMount" -}}
+{{- if and .Values.redis.tls.enabled .Values.redis.tls.secretName }}
+- {name: redis-tls, mountPath: /var/run/secrets/jobyard/redis-tls, readOnly: true}
+{{- end }}
+{{- end -}}
+
+{{- define "jobyard.redisTlsVolume" -}}
+{{- if and .Values.redis.tls.enabled .Values.redis.tls.secretName }}
+- name: redis-tls
+  secret: {secretName: {{ .Values.redis.tls.secretName }}, defaultMode: 0444}
 {{- end }}
 {{- end -}}
 

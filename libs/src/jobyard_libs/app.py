@@ -17,6 +17,8 @@ Examples
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -39,7 +41,9 @@ from jobyard_libs.mongo import (
     IndexSpec,
     create_mongo_client,
     ensure_indexes,
+    ensure_indexes_when_reachable,
 )
+from jobyard_libs.outages import MONGODB_OUTAGES, OutageLog
 from jobyard_libs.redis_client import RedisKeys, create_redis_client
 from jobyard_libs.request_id import RequestIdMiddleware
 from jobyard_libs.settings import BaseServiceSettings, HttpServiceSettings
@@ -64,15 +68,31 @@ Setup = Callable[[FastAPI, Resources], AbstractAsyncContextManager[None]]
 
 @asynccontextmanager
 async def open_resources(
-    settings: BaseServiceSettings, indexes: Sequence[IndexSpec] = ()
+    settings: BaseServiceSettings, indexes: Sequence[IndexSpec] = (), *, requests: bool = False
 ) -> AsyncIterator[Resources]:
-    mongo = create_mongo_client(settings)
+    """MongoDB and Redis clients, and the indexes (created in the background while MongoDB is
+    away: the process starts anyway). ``requests``: an HTTP service's short timeouts."""
+    mongo = create_mongo_client(settings, requests=requests)
     redis = create_redis_client(settings)
+    db = mongo[settings.mongodb_database]
+    indexing: asyncio.Task[None] | None = None
     try:
-        db = mongo[settings.mongodb_database]
         await ensure_indexes(db, indexes)
+    except MONGODB_OUTAGES as exc:  # start anyway (unready); the indexes follow MongoDB's return
+        outages = OutageLog("indexes")
+        outages.failed("mongodb", exc)
+        indexing = asyncio.create_task(
+            ensure_indexes_when_reachable(
+                db, indexes, outages, failures=1, max_wait=settings.outage_retry_max_seconds
+            )
+        )
+    try:
         yield Resources(mongo, db, redis, RedisKeys(settings.redis_key_prefix))
     finally:
+        if indexing is not None:
+            indexing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await indexing
         await redis.aclose()
         await mongo.close()
 
@@ -93,7 +113,7 @@ def create_service_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_resources(settings, indexes) as resources:
+        async with open_resources(settings, indexes, requests=True) as resources:
             app.state.resources = resources
             app.state.settings = settings
             if setup is None:

@@ -24,6 +24,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from jobyard_libs.outages import OUTAGES, dependency_of
+
 log = structlog.get_logger(__name__)
 
 
@@ -171,6 +173,19 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _dependency_away(request: Request, exc: Exception) -> JSONResponse:
+    """MongoDB or Redis unreachable: a fast 503 naming it, so clients and balancers back off."""
+    dependency = dependency_of(exc) or "a dependency"
+    log.warning("dependency_unavailable", path=request.url.path, dependency=dependency, error=str(exc)[:200])
+    return JSONResponse(
+        error_body(
+            "dependency_unavailable", f"{dependency} is unavailable; try again shortly", dependency=dependency
+        ),
+        status_code=503,
+        headers={"Retry-After": str(ServiceUnavailable.retry_after_seconds)},
+    )
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled_error", path=request.url.path, exc_info=exc)
     return JSONResponse(error_body("internal_error", "internal server error"), status_code=500)
@@ -180,4 +195,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(JobyardError, _jobyard_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    for outage in OUTAGES:
+        app.add_exception_handler(outage, _dependency_away)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -11,6 +11,7 @@ Examples
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
+from jobyard_libs.outages import MONGODB_OUTAGES, OutageLog, backoff_seconds
 from jobyard_libs.settings import BaseServiceSettings
 
 Document = dict[str, Any]
@@ -91,11 +93,16 @@ async def update_by_id(
     return await collection.find_one({"_id": doc_id})
 
 
-def create_mongo_client(settings: BaseServiceSettings) -> AsyncMongoClient[Document]:
+def create_mongo_client(
+    settings: BaseServiceSettings, *, requests: bool = False
+) -> AsyncMongoClient[Document]:
+    """``requests``: the client of an HTTP service, whose callers want a fast 503 when MongoDB
+    is away (``JOBYARD_MONGODB_REQUEST_TIMEOUT_MS``), not the loops' patient wait."""
+    timeout = settings.mongodb_request_timeout_ms if requests else settings.mongodb_timeout_ms
     return AsyncMongoClient(
         settings.mongodb_url,
-        serverSelectionTimeoutMS=settings.mongodb_timeout_ms,
-        connectTimeoutMS=settings.mongodb_timeout_ms,
+        serverSelectionTimeoutMS=timeout,
+        connectTimeoutMS=max(timeout, 1000),
         tz_aware=True,
         uuidRepresentation="standard",
     )
@@ -107,3 +114,20 @@ async def ensure_indexes(db: Database, specs: Iterable[IndexSpec]) -> None:
         by_collection.setdefault(spec.collection, []).append(spec.model())
     for collection, models in by_collection.items():
         await db[collection].create_indexes(models)
+
+
+async def ensure_indexes_when_reachable(
+    db: Database, specs: Sequence[IndexSpec], outages: OutageLog, *, failures: int = 0, max_wait: float = 30.0
+) -> None:
+    """Create the indexes, retrying while MongoDB is away until it is back (a background task)."""
+    while True:
+        if failures:
+            await asyncio.sleep(backoff_seconds(failures, cap=max_wait))
+        try:
+            await ensure_indexes(db, specs)
+        except MONGODB_OUTAGES as exc:
+            failures += 1
+            outages.failed("mongodb", exc)
+            continue
+        outages.recovered("mongodb")
+        return

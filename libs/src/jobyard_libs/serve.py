@@ -14,6 +14,7 @@ from typing import TypeVar
 import uvicorn
 from fastapi import FastAPI
 
+from jobyard_libs.cli import load_settings
 from jobyard_libs.logging import configure_logging
 from jobyard_libs.settings import HttpServiceSettings
 
@@ -45,6 +46,6 @@ def serve_command(
     parser = argparse.ArgumentParser(prog=f"jobyard-{service}", description=description)
     parser.add_argument("command", nargs="?", choices=["serve"], default="serve")
     parser.parse_args(argv)
-    loaded = settings()
+    loaded = load_settings(settings, f"jobyard-{service}")
     serve(create_app(loaded), loaded, service=service)
     return 0

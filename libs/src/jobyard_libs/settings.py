@@ -14,12 +14,15 @@ Examples
 
 from __future__ import annotations
 
+from dataclasses import replace
 from enum import StrEnum
+from typing import Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from jobyard_libs.egress import EgressPolicy
+from jobyard_libs.redis_target import RedisTarget, parse_nodes
 
 ENV_PREFIX = "JOBYARD_"
 
@@ -56,9 +59,50 @@ class BaseServiceSettings(LoggingSettings):
     mongodb_url: str = Field("mongodb://127.0.0.1:27017", description="MongoDB connection string.")
     mongodb_database: str = Field("jobyard", description="MongoDB database name.")
     mongodb_timeout_ms: int = Field(
-        5000, ge=100, description="Server selection and connect timeout for MongoDB (ms)."
+        5000,
+        ge=100,
+        description="Server selection and connect timeout for MongoDB (ms) in background loops (scheduler, worker, monitor).",
     )
-    redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis connection URL.")
+    mongodb_request_timeout_ms: int = Field(
+        1000,
+        ge=100,
+        description="The same for HTTP requests: how long a request waits for an unreachable MongoDB before 503.",
+    )
+    redis_url: str = Field(
+        "redis://127.0.0.1:6379/0",
+        description="Redis URL: redis://, rediss:// (TLS), or redis+sentinel://[:password@]host:port,.../master/db.",
+    )
+    redis_sentinels: str = Field(
+        "",
+        description="Sentinel nodes (host:port, comma list); set: Redis is found through them, not redis_url.",
+    )
+    redis_sentinel_master: str = Field("mymaster", description="The Sentinel master name of Jobyard's Redis.")
+    redis_db: int = Field(0, ge=0, description="Redis database number with Sentinel (a URL says its own).")
+    redis_password: SecretStr | None = Field(None, description="Redis password (overrides one in the URL).")
+    redis_sentinel_password: SecretStr | None = Field(
+        None, description="Password of the Sentinel nodes, if they have one."
+    )
+    redis_tls: bool = Field(False, description="TLS to Redis and Sentinel (implied by a rediss:// URL).")
+    redis_tls_ca_file: str | None = Field(
+        None, description="CA bundle verifying Redis's TLS certificate (rediss://)."
+    )
+    redis_tls_cert_file: str | None = Field(
+        None, description="Client certificate for Redis TLS (mutual TLS)."
+    )
+    redis_tls_key_file: str | None = Field(None, description="Client key for Redis TLS (mutual TLS).")
+    redis_tls_check_hostname: bool = Field(
+        True, description="Check that Redis's TLS certificate names its host."
+    )
+    redis_socket_timeout_seconds: float = Field(
+        10, gt=0, description="Longest wait for one Redis answer before the command is retried or fails."
+    )
+    redis_connect_timeout_seconds: float = Field(5, gt=0, description="Longest wait to connect to Redis.")
+    redis_retries: int = Field(
+        3,
+        ge=0,
+        le=20,
+        description="Retries of a Redis command whose connection broke or timed out (backoff with jitter).",
+    )
     redis_key_prefix: str = Field(
         "jobyard:", description="Prefix of every Redis key Jobyard writes (not Dramatiq's)."
     )
@@ -67,20 +111,71 @@ class BaseServiceSettings(LoggingSettings):
         description="Address the worker's and scheduler's /metrics listen on (HTTP services use JOBYARD_HOST).",
     )
     queue_heartbeat_timeout_ms: int = Field(
-        60000,
+        30000,
         ge=1000,
-        description="Silence after which a worker is dead and its unacked messages are requeued.",
+        description="Silence after which a worker is dead and its unacked messages are requeued "
+        "(workers beat every quarter of it from their own thread).",
+    )
+    outage_retry_max_seconds: float = Field(
+        30,
+        gt=0,
+        le=600,
+        description="Longest wait between two tries while MongoDB or Redis is away (loops, queued work, "
+        "index creation): after an outage, work resumes within it.",
+    )
+    queue_sweep_seconds: float = Field(
+        5.0,
+        gt=0,
+        le=300,
+        description="How often each worker puts dead workers' messages back on its queues: they are back "
+        "within the heartbeat timeout plus this.",
     )
     queue_maintenance_chance: int = Field(
         1000,
         ge=1,
         le=1_000_000,
-        description="Queue commands in a million that also requeue dead workers' messages.",
+        description="Queue commands in a million that also requeue dead workers' messages (workers sweep "
+        "deterministically too: JOBYARD_QUEUE_SWEEP_SECONDS).",
     )
 
     @property
     def is_development(self) -> bool:
         return self.environment is not Environment.PRODUCTION
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url_parses(cls, value: str) -> str:
+        RedisTarget.parse(value)
+        return value
+
+    @field_validator("redis_sentinels")
+    @classmethod
+    def _sentinels_parse(cls, value: str) -> str:
+        parse_nodes(value, 26379)
+        return value
+
+    def redis_target(self) -> RedisTarget:
+        tls: dict[str, Any] = {
+            "ca_file": self.redis_tls_ca_file,
+            "cert_file": self.redis_tls_cert_file,
+            "key_file": self.redis_tls_key_file,
+            "check_hostname": self.redis_tls_check_hostname,
+            "sentinel_password": self.redis_sentinel_password.get_secret_value()
+            if self.redis_sentinel_password
+            else None,
+        }
+        password = self.redis_password.get_secret_value() if self.redis_password else None
+        if self.redis_sentinels:
+            return RedisTarget(
+                sentinels=parse_nodes(self.redis_sentinels, 26379),
+                master=self.redis_sentinel_master,
+                db=self.redis_db,
+                password=password,
+                tls=self.redis_tls,
+                **tls,
+            )
+        target = RedisTarget.parse(self.redis_url, password=password, **tls)
+        return replace(target, tls=True) if self.redis_tls and not target.tls else target
 
 
 class HttpServiceSettings(BaseServiceSettings):

@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
+from bson import ObjectId
+from jobyard_api.settings import ApiSettings
 from jobyard_libs.imports import import_logs, jobs
 from jobyard_worker.settings import WorkerSettings
 
@@ -174,3 +178,44 @@ async def test_every_list_query_uses_an_index(db: Any, module: Any, query: dict[
     await repository.collection.create_indexes([spec.model() for spec in module.INDEXES])
     explained = await repository.listing(query).explain()
     assert "IXSCAN" in _plan(explained["queryPlanner"]["winningPlan"])
+
+
+async def test_one_import_per_feed_at_a_time(
+    api: httpx.AsyncClient, auth: AuthService, feeds: FeedServer, api_settings: ApiSettings, db: Any
+) -> None:
+    """The hourly CronJob, an admin's "Import now" and a task can start the same feed at the
+    same moment: one run, whose log every caller gets (``joined``), never counts split in two."""
+    from jobyard_libs.imports.models import ImportTrigger
+    from jobyard_libs.imports.pipeline import ImportRunner
+    from jobyard_libs.queue.broker import create_broker
+
+    admin = auth.admin_headers()
+    url = feeds.serve("/atom.xml", fixture="atom.xml")
+    await api.post("/api/v1/feed-sources", json={"url": url}, headers=admin)
+    source = await db.feed_sources.find_one({"url": url})
+    broker = create_broker(api_settings)
+    runner = ImportRunner(db, broker, api_settings)
+    try:
+        answers, logs = await asyncio.gather(
+            asyncio.gather(
+                *(api.post("/api/v1/imports", json={"feedUrls": [url]}, headers=admin) for _ in range(6))
+            ),
+            asyncio.gather(*(runner.create_logs([source], ImportTrigger.SCHEDULE) for _ in range(3))),
+        )
+    finally:
+        broker.close()
+    ids = {a.json()["importLogIds"][0] for a in answers} | {str(log_id) for [(log_id, _)] in logs}
+    assert len(ids) == 1, ids  # one run
+    joined = [a.json()["joined"] for a in answers] + [j for [(_, j)] in logs]
+    assert joined.count(False) == 1 and joined.count(True) == 8  # one started it, the rest joined
+    assert all(a.status_code == 202 for a in answers)
+    assert await db.import_logs.count_documents({"feedUrl": url}) == 1
+
+    # a run whose runner died (no progress for longer than the bound) is abandoned, not joined
+    [running] = ids
+    stale = datetime.now(UTC) - timedelta(seconds=api_settings.import_stale_after_seconds + 60)
+    await db.import_logs.update_one({"_id": ObjectId(running)}, {"$set": {"progressAt": stale}})
+    fresh = (await api.post("/api/v1/imports", json={"feedUrls": [url]}, headers=admin)).json()
+    assert fresh["joined"] is False and fresh["importLogIds"][0] != running
+    abandoned = (await api.get(f"/api/v1/imports/{running}", headers=admin)).json()
+    assert abandoned["status"] == "failed" and abandoned["error"].startswith("abandoned: no progress")

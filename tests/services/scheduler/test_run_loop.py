@@ -222,3 +222,38 @@ async def test_a_paused_task_is_not_fired(isolation: Isolation, db: Any) -> None
     finally:
         broker.close()
     assert await db.executions.count_documents({}) == 0
+
+
+async def test_fencing_tokens_stay_monotonic_when_redis_loses_its_data(isolation: Isolation) -> None:
+    """A counter that starts again at 1 would be older than the tokens tasks have seen, and no
+    leader could ever claim a run again."""
+    redis = Redis.from_url(isolation.redis_url)
+    first = LeaderLease(redis, f"{isolation.key_prefix}scheduler", lease_ms=1000)
+    try:
+        assert await first.hold()
+        before = first.fence
+        assert before is not None
+        await redis.delete(
+            first.key, first.fence_key
+        )  # Redis restarted empty, or failed over to a lagging replica
+        second = LeaderLease(redis, f"{isolation.key_prefix}scheduler", lease_ms=1000)
+        assert await second.hold()
+        assert second.fence is not None and second.fence > before
+    finally:
+        await redis.aclose()
+
+
+async def test_every_new_leader_gets_a_larger_token(isolation: Isolation) -> None:
+    redis = Redis.from_url(isolation.redis_url)
+    fences: list[int] = []
+    try:
+        for _ in range(3):
+            lease = LeaderLease(redis, f"{isolation.key_prefix}scheduler", lease_ms=1000)
+            assert await lease.hold()
+            assert lease.fence is not None
+            fences.append(lease.fence)
+            await lease.release()
+        assert fences == sorted(set(fences))  # strictly growing: the stored counter stays an integer
+        assert int(await redis.get(f"{isolation.key_prefix}scheduler:fence") or 0) == fences[-1]
+    finally:
+        await redis.aclose()

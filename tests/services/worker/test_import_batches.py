@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
@@ -20,7 +19,7 @@ from jobyard_worker.settings import WorkerSettings
 
 from tests.conftest import Isolation
 from tests.support.imports import running_worker, settings_for, wait_finished, wait_until_async
-from tests.support.processes import bin_path
+from tests.support.processes import bin_path, stop_gracefully
 
 
 def _jobs(count: int, start: int = 0) -> list[dict[str, Any]]:
@@ -39,9 +38,10 @@ def _jobs(count: int, start: int = 0) -> list[dict[str, Any]]:
 
 async def _log(db: Any, batches: int) -> ObjectId:
     logs = ImportLogRepository(db)
-    log_id = await logs.create(
+    log_id, joined = await logs.create(
         feed_url="https://feeds.example/a", source_id=None, trigger=ImportTrigger.API, request_id=None
     )
+    assert not joined
     await logs.set_fields(log_id, {"status": "processing", "batchesTotal": batches, "totalFetched": 0})
     return log_id
 
@@ -196,24 +196,12 @@ async def test_a_worker_killed_mid_batch_loses_nothing(isolation: Isolation, db:
     try:
         log = await wait_finished(db, log_id, within=120)
     finally:
-        stopped = _stop_gracefully(second)
+        stopped = stop_gracefully(second)
     assert stopped == 0
     assert log["status"] == "completed"
     assert log["newJobs"] == size, (written_before, log)
     assert log["totalImported"] == size
     assert await db.jobs.count_documents({}) == size
-
-
-def _stop_gracefully(process: subprocess.Popen[bytes]) -> int | None:
-    """SIGTERM to PID 1 only, as Kubernetes does (Dramatiq forwards it); then sweep the group."""
-    process.send_signal(signal.SIGTERM)
-    try:
-        return process.wait(60)
-    except subprocess.TimeoutExpired:
-        return None
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)  # nothing of the test may outlive it
 
 
 async def _some_written(db: Any) -> bool:
@@ -226,7 +214,7 @@ async def test_a_run_whose_runner_died_is_taken_over(isolation: Isolation, db: A
     from jobyard_libs.mongo import utcnow
 
     logs = ImportLogRepository(db)
-    log_id = await logs.create(
+    log_id, _ = await logs.create(
         feed_url="https://feeds.example/a", source_id=None, trigger=ImportTrigger.API, request_id=None
     )
     assert await logs.start(log_id)

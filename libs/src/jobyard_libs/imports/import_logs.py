@@ -2,18 +2,25 @@
 
 Counters only move through ``$inc`` guarded by the batch id, so a batch delivered twice
 counts once; the log finishes when every queued batch is applied or dead.
+
+One import per feed at a time: a log holds ``activeFeedUrl`` (unique while set) from its
+creation until it finishes, so a second start for a feed whose import runs (the hourly
+CronJob, an admin's "Import now", a task) joins that run instead of splitting its counts
+over two logs. A run that made no progress for ``stale_after`` (its worker died) is
+abandoned (``failed``) and a new one starts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
 from pymongo.asynchronous.cursor import AsyncCursor
+from pymongo.errors import DuplicateKeyError
 
-from jobyard_libs.imports.models import ImportStatus, ImportTrigger
+from jobyard_libs.imports.models import FINISHED, ImportStatus, ImportTrigger
 from jobyard_libs.mongo import Database, Document, IndexSpec, hint_for, utcnow
 
 COLLECTION = "import_logs"
@@ -25,7 +32,13 @@ FILTER_INDEXES = [  # in order of preference
 ]
 LIST_INDEX = IndexSpec(COLLECTION, NEWEST)
 PER_FEED_INDEX = IndexSpec(COLLECTION, [("feedUrl", 1), *NEWEST])  # a feed's latest runs (the monitor)
-INDEXES = [LIST_INDEX, *FILTER_INDEXES, PER_FEED_INDEX]
+ACTIVE_INDEX = IndexSpec(  # one running import per feed
+    COLLECTION, [("activeFeedUrl", 1)], unique=True, partial_filter={"activeFeedUrl": {"$type": "string"}}
+)
+STALLED_INDEX = IndexSpec(COLLECTION, [("status", 1), ("progressAt", 1)])  # runs to resume
+INDEXES = [LIST_INDEX, *FILTER_INDEXES, PER_FEED_INDEX, ACTIVE_INDEX, STALLED_INDEX]
+DEFAULT_STALE_AFTER = timedelta(minutes=30)
+FINISHED_VALUES = [status.value for status in FINISHED]
 
 
 Notify = Callable[[Document], Awaitable[None]]
@@ -52,9 +65,40 @@ class ImportLogRepository:
         trigger: ImportTrigger,
         request_id: str | None,
         requested_by: str | None = None,
+        stale_after: timedelta = DEFAULT_STALE_AFTER,
+    ) -> tuple[ObjectId, bool]:
+        """A new log for this feed, or the running one: ``(log id, joined)``."""
+        for _ in range(5):  # a running import may finish, or be abandoned, between two looks
+            try:
+                return await self._insert(feed_url, source_id, trigger, request_id, requested_by), False
+            except DuplicateKeyError:
+                running = await self.collection.find_one({"activeFeedUrl": feed_url}, {"progressAt": 1})
+                if running is None:
+                    continue
+                if running.get("progressAt") is not None and running["progressAt"] < utcnow() - stale_after:
+                    await self.abandon(running["_id"], stale_after)
+                    continue
+                running_id: ObjectId = running["_id"]
+                return running_id, True
+        raise RuntimeError(f"could not start or join an import of {feed_url}")
+
+    async def abandon(self, log_id: ObjectId, stale_after: timedelta) -> None:
+        """A run whose runner died: failed, and no longer the feed's running import."""
+        minutes = int(stale_after.total_seconds() // 60)
+        await self.finish(log_id, ImportStatus.FAILED, error=f"abandoned: no progress for {minutes} minutes")
+
+    async def _insert(
+        self,
+        feed_url: str,
+        source_id: ObjectId | None,
+        trigger: ImportTrigger,
+        request_id: str | None,
+        requested_by: str | None,
     ) -> ObjectId:
         now = utcnow()
         doc: Document = {
+            "activeFeedUrl": feed_url,
+            "progressAt": now,
             "feedUrl": feed_url,
             "fileName": feed_url,
             "feedSourceId": source_id,
@@ -85,6 +129,18 @@ class ImportLogRepository:
         inserted: ObjectId = (await self.collection.insert_one(doc)).inserted_id
         return inserted
 
+    async def stalled(self, before: datetime, limit: int = 50) -> list[Document]:
+        """Running imports (pending or processing) that made no progress since ``before``."""
+        found: list[Document] = []
+        for status in (ImportStatus.PENDING, ImportStatus.PROCESSING):
+            query = {"status": status.value, "progressAt": {"$lt": before}}
+            projection = {"failedJobs": 0}
+            found += await self.collection.find(query, projection).limit(limit).to_list()
+        return found
+
+    async def touch(self, log_id: ObjectId) -> None:
+        await self.collection.update_one({"_id": log_id}, {"$set": {"progressAt": utcnow()}})
+
     async def get(self, log_id: ObjectId) -> Document | None:
         return await self.collection.find_one({"_id": log_id})
 
@@ -102,12 +158,15 @@ class ImportLogRepository:
                 "status": ImportStatus.PENDING.value,
                 "startedAt": {"$not": {"$gte": now - stale_after}},  # unclaimed, or claimed long ago
             },
-            {"$set": {"startedAt": now}},
+            {"$set": {"startedAt": now, "progressAt": now}},
         )
         return result.modified_count == 1
 
     async def set_fields(self, log_id: ObjectId, fields: dict[str, Any]) -> None:
-        await self.collection.update_one({"_id": log_id}, {"$set": fields})
+        update: Document = {"$set": {**fields, "progressAt": utcnow()}}
+        if fields.get("status") in FINISHED_VALUES:
+            update["$unset"] = {"activeFeedUrl": ""}  # the feed may be imported again
+        await self.collection.update_one({"_id": log_id}, update)
         if "status" in fields:
             await self._changed(log_id)
 
@@ -140,9 +199,10 @@ class ImportLogRepository:
                 "appliedBatchIds": batch_id,
                 "failedJobs": {"$each": failures, "$slice": failed_limit},
             },
+            "$set": {"progressAt": utcnow()},
         }
         if dead_error:
-            update["$set"] = {"error": dead_error}
+            update["$set"]["error"] = dead_error
         result = await self.collection.update_one(
             {"_id": log_id, "appliedBatchIds": {"$ne": batch_id}}, update
         )
@@ -161,7 +221,7 @@ class ImportLogRepository:
         status = ImportStatus.FAILED if doc["batchesFailed"] or doc.get("error") else ImportStatus.COMPLETED
         result = await self.collection.update_one(
             {"_id": log_id, "status": ImportStatus.PROCESSING.value, "batchesDone": total},
-            {"$set": {"status": status.value, "finishedAt": utcnow()}},
+            {"$set": {"status": status.value, "finishedAt": utcnow()}, "$unset": {"activeFeedUrl": ""}},
         )
         if result.modified_count != 1:
             return None

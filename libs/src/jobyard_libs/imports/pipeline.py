@@ -19,12 +19,16 @@ Examples
 from __future__ import annotations
 
 import asyncio
+import functools
+import io
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import IO, Any
 
 import structlog
 from bson import ObjectId
 from dramatiq import Broker
+from dramatiq.brokers.redis import RedisBroker
 
 from jobyard_libs.events import EventPublisher
 from jobyard_libs.feeds.errors import FeedError
@@ -37,10 +41,12 @@ from jobyard_libs.imports.models import ImportStatus, ImportTrigger
 from jobyard_libs.imports.raw_feeds import RawFeedRepository
 from jobyard_libs.imports.settings import ImportSettings
 from jobyard_libs.mongo import Database, Document, utcnow
-from jobyard_libs.queue.contracts import ActorName, ApplyBatchPayload
+from jobyard_libs.queue.broker import messages_present
+from jobyard_libs.queue.contracts import ActorName, ApplyBatchPayload, Queue, RunFeedPayload
 from jobyard_libs.queue.sender import enqueue
 
 log = structlog.get_logger(__name__)
+JOINED = "joined"  # the outcome of a source whose import was already running
 
 
 @dataclass
@@ -80,24 +86,35 @@ class ImportRunner:
 
     async def create_logs(
         self, sources: list[Document], trigger: ImportTrigger, request_id: str | None = None
-    ) -> list[ObjectId]:
+    ) -> list[tuple[ObjectId, bool]]:
+        """A log per source, or the one of its import already running: ``(id, joined)`` each."""
+        stale_after = timedelta(seconds=self.settings.import_stale_after_seconds)
         return [
             await self.logs.create(
-                feed_url=s["url"], source_id=s["_id"], trigger=trigger, request_id=request_id
+                feed_url=s["url"],
+                source_id=s["_id"],
+                trigger=trigger,
+                request_id=request_id,
+                stale_after=stale_after,
             )
             for s in sources
         ]
 
     async def run_sources(self, sources: list[Document], trigger: ImportTrigger) -> list[ImportOutcome]:
-        """Create a log per source and run them, ``import_concurrency`` at a time."""
-        log_ids = await self.create_logs(sources, trigger)
+        """Run each source's import, ``import_concurrency`` at a time; a feed whose import is
+        already running is joined, not run twice."""
+        logs = await self.create_logs(sources, trigger)
         gate = asyncio.Semaphore(self.settings.import_concurrency)
 
-        async def run(log_id: ObjectId) -> ImportOutcome:
+        async def run(log_id: ObjectId, url: str, joined: bool) -> ImportOutcome:
+            if joined:
+                return ImportOutcome(str(log_id), url, JOINED)
             async with gate:
                 return await self.run_log(log_id)
 
-        return list(await asyncio.gather(*(run(i) for i in log_ids)))
+        return list(
+            await asyncio.gather(*(run(i, s["url"], j) for (i, j), s in zip(logs, sources, strict=True)))
+        )
 
     async def run_log(self, log_id: ObjectId) -> ImportOutcome:
         doc = await self.logs.get(log_id)
@@ -134,7 +151,16 @@ class ImportRunner:
         error: str | None = None
         try:
             await self.raw.store(log_id=log_id, feed_url=url, body=fetched.body)
-            await asyncio.to_thread(self._parse_and_enqueue, fetched.body, url, log_id, progress)
+            await asyncio.to_thread(
+                functools.partial(
+                    self._parse_and_enqueue,
+                    fetched.body,
+                    url,
+                    log_id,
+                    progress,
+                    size=self.settings.import_batch_size,
+                )
+            )
         except FeedError as exc:
             error = str(exc)
             if progress.batches:
@@ -152,6 +178,7 @@ class ImportRunner:
             "bytes": fetched.size,
             "totalFetched": progress.total,
             "batchesTotal": progress.batches,
+            "batchSize": self.settings.import_batch_size,  # what a resume re-cuts the feed with
             "failedJobs": progress.failures[: self.settings.import_failed_jobs_limit],
             "failedCount": progress.failed,
         }
@@ -182,6 +209,53 @@ class ImportRunner:
             str(log_id), url, status, progress.total, progress.batches, progress.failed, error
         )
 
+    async def resume_stalled(self, before: datetime) -> int:
+        """Send again what Redis lost of imports that made no progress since ``before``.
+
+        An import lives in Redis while it runs: its run message, then its batches. A Redis
+        failover or restart can lose them, and the import would wait for ever. Every message
+        id is known (the run's is ``<log id>:run``, a batch's its batch id), so what is missing
+        is found and sent again: a pending import's run message, a processing import's
+        unapplied batches (re-cut from the stored raw feed). Nothing already applied is sent
+        twice, and a batch sent twice counts once anyway. Returns how many messages were sent.
+        """
+        assert isinstance(self.broker, RedisBroker)
+        sent = 0
+        for doc in await self.logs.stalled(before):
+            log_id, url = doc["_id"], doc["feedUrl"]
+            if doc["status"] == ImportStatus.PENDING and doc.get("startedAt") is None:
+                run_id = f"{log_id}:run"
+                if not messages_present(self.broker, [(Queue.IMPORTS.value, run_id)])[0]:
+                    payload = RunFeedPayload(import_log_id=str(log_id), feed_url=url)
+                    enqueue(self.broker, ActorName.IMPORT_RUN_FEED, payload, message_id=run_id)
+                    sent += 1
+            elif (
+                doc["status"] == ImportStatus.PROCESSING and doc.get("batchesTotal") and doc.get("batchSize")
+            ):
+                applied = set(doc.get("appliedBatchIds", []))
+                waiting = [n for n in range(doc["batchesTotal"]) if f"{log_id}:{n}" not in applied]
+                present = messages_present(
+                    self.broker, [(Queue.IMPORTS.value, f"{log_id}:{n}") for n in waiting]
+                )
+                missing = {n for n, there in zip(waiting, present, strict=True) if not there}
+                if missing:
+                    body = io.BytesIO(await self.raw.load(log_id))
+                    resend = functools.partial(
+                        self._parse_and_enqueue,
+                        body,
+                        url,
+                        log_id,
+                        _ParseProgress(),
+                        size=doc["batchSize"],
+                        only=missing,
+                    )
+                    await asyncio.to_thread(resend)
+                    sent += len(missing)
+            await self.logs.touch(log_id)
+            if sent:
+                log.warning("import_resumed", import_log_id=str(log_id), feed_url=url, resent=sent)
+        return sent
+
     async def _fail(self, log_id: ObjectId, url: str, error: str, bound: Any) -> ImportOutcome:
         await self.logs.finish(log_id, ImportStatus.FAILED, error=error)
         await self.sources.record_run(
@@ -191,17 +265,29 @@ class ImportRunner:
         return ImportOutcome(str(log_id), url, ImportStatus.FAILED, error=error)
 
     def _parse_and_enqueue(
-        self, body: IO[bytes], url: str, log_id: ObjectId, progress: _ParseProgress
+        self,
+        body: IO[bytes],
+        url: str,
+        log_id: ObjectId,
+        progress: _ParseProgress,
+        *,
+        size: int,
+        only: set[int] | None = None,
     ) -> None:
-        """Runs in a thread: parsing is CPU work and Dramatiq's enqueue is blocking I/O."""
-        size = self.settings.import_batch_size
+        """Runs in a thread: parsing is CPU work and Dramatiq's enqueue is blocking I/O.
+
+        ``only``: send just these batches (a resume); the others are counted, not sent.
+        """
         batch: list[dict[str, Any]] = []
 
         def send() -> None:
-            payload = ApplyBatchPayload(
-                import_log_id=str(log_id), batch_id=f"{log_id}:{progress.batches}", feed_url=url, jobs=batch
-            )
-            enqueue(self.broker, ActorName.IMPORT_APPLY_BATCH, payload)
+            if only is None or progress.batches in only:
+                batch_id = f"{log_id}:{progress.batches}"
+                payload = ApplyBatchPayload(
+                    import_log_id=str(log_id), batch_id=batch_id, feed_url=url, jobs=batch
+                )
+                # the batch id is the message id: a resume can ask Redis whether it is still queued
+                enqueue(self.broker, ActorName.IMPORT_APPLY_BATCH, payload, message_id=batch_id)
             progress.batches += 1
 
         for entry in iter_feed(body, url):

@@ -25,6 +25,18 @@ class ImportSettings(EgressSettings):
     import_concurrency: int = Field(
         4, ge=1, le=64, description="Feeds fetched and parsed at once by one run."
     )
+    import_stale_after_seconds: int = Field(
+        1800,
+        ge=10,
+        description="A running import with no progress for this long (its worker died) is abandoned; "
+        "a new start for its feed then runs instead of joining it.",
+    )
+    import_resume_after_seconds: int = Field(
+        60,
+        ge=1,
+        description="A running import with no progress for this long has what Redis lost of it (its run "
+        "message, unapplied batches) sent again by the scheduler's leader.",
+    )
     import_failed_jobs_limit: int = Field(
         1000, ge=0, description="failedJobs entries kept per import log (all are counted)."
     )

@@ -5,6 +5,10 @@ actor to the broker the worker's entry point created. Options (``max_retries``,
 ``time_limit``...) pass through to Dramatiq. ``on_dead`` runs when a message of that
 actor has exhausted its retries (see :class:`DeadMessageHooks`).
 
+An outage (MongoDB or Redis away) is not the message's fault: an actor that fails with one
+puts its message back on the queue after a capped backoff, without spending a retry, for
+as long as the outage lasts. Only the message's own failures count against its retries.
+
 Examples
 --------
 >>> @actor(ActorName.IMPORT_APPLY_BATCH, on_dead=mark_batch_failed)
@@ -14,6 +18,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,8 +28,9 @@ import structlog
 from dramatiq import Broker, Middleware
 from dramatiq.asyncio import get_event_loop_thread
 from dramatiq.broker import MessageProxy
-from dramatiq.middleware import Retries
+from dramatiq.middleware import CurrentMessage, Retries
 
+from jobyard_libs.outages import OUTAGES, backoff_seconds, dependency_of
 from jobyard_libs.queue.contracts import ACTOR_QUEUES, ActorName
 
 log = structlog.get_logger(__name__)
@@ -52,11 +58,37 @@ def actor(
     return record
 
 
-def register_actors(broker: Broker) -> None:
+def outage_tolerant(
+    fn: Callable[..., Awaitable[Any]], broker: Broker, *, max_wait_seconds: float
+) -> Callable[..., Awaitable[Any]]:
+    """Wrap an async actor: on an outage, enqueue its message again later instead of failing."""
+
+    @functools.wraps(fn)
+    async def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await fn(*args, **kwargs)
+        except OUTAGES as exc:
+            message = CurrentMessage.get_current_message()
+            if message is None:
+                raise
+            outages = int(message.options.get("outages", 0)) + 1
+            # never 0: the copy keeps the message id, and an ack of this delivery must not erase it
+            delay_ms = max(1, int(backoff_seconds(outages, cap=max_wait_seconds) * 1000))
+            log.warning(
+                "message_waits_for_dependency", dependency=dependency_of(exc), actor=message.actor_name,
+                message_id=message.message_id, outages=outages, delay_ms=delay_ms,
+            )  # fmt: skip
+            broker.enqueue(message.copy(options={**message.options, "outages": outages}), delay=delay_ms)
+            return None
+
+    return run
+
+
+def register_actors(broker: Broker, *, outage_wait_max_seconds: float = 30.0) -> None:
     hooks: dict[str, DeadHook] = {}
     for spec in _REGISTRY.values():
         dramatiq.Actor(
-            spec.fn,
+            outage_tolerant(spec.fn, broker, max_wait_seconds=outage_wait_max_seconds),
             broker=broker,
             actor_name=spec.name.value,
             queue_name=ACTOR_QUEUES[spec.name].value,

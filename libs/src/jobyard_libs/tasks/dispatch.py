@@ -1,17 +1,29 @@
-"""Queue executions on their priority's queue; when Redis is down, leave them pending.
+"""Queue executions on their priority's queue; find the ones whose message was lost.
 
 An execution that could not be queued stays ``pending`` with ``enqueuedAt: null``; the
-scheduler's loop queues it when Redis is back (the seeds' graceful fallback), so a
+scheduler's leader queues it when Redis is back (the seeds' graceful fallback), so a
 submission is never lost to a Redis outage.
+
+A message can also be lost *after* it was queued: Redis failed over to a replica that had
+not received it yet, or restarted without persistence. Each message's id is derived from
+its execution and the ``enqueuedAt`` stored with it (:func:`message_id`), so the leader can
+ask Redis whether an execution that waits is still queued (:func:`lost`) and queue it
+again if not. A duplicate is harmless: a message for an execution that is no longer
+waiting does nothing.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
+
 import structlog
 from dramatiq import Broker
+from dramatiq.brokers.redis import RedisBroker
 from redis.exceptions import RedisError
 
-from jobyard_libs.mongo import Document
+from jobyard_libs.mongo import Document, utcnow
+from jobyard_libs.queue.broker import messages_present
 from jobyard_libs.queue.contracts import ActorName, ExecutePayload, Queue
 from jobyard_libs.queue.sender import enqueue
 from jobyard_libs.tasks.repository import ExecutionRepository
@@ -20,11 +32,17 @@ log = structlog.get_logger(__name__)
 INFRASTRUCTURE_RETRIES = 5
 
 
+def message_id(execution_id: object, enqueued_at: datetime) -> str:
+    """The id of the message that queued this execution at ``enqueued_at``."""
+    return f"{execution_id}-{int(enqueued_at.timestamp() * 1000)}"
+
+
 async def dispatch(
     broker: Broker, executions: ExecutionRepository, docs: list[Document], *, delay_ms: int | None = None
 ) -> int:
     """Queue ``docs`` (after ``delay_ms``); returns how many were queued (the rest wait for the scheduler)."""
     queued = []
+    stamp = utcnow()
     for doc in docs:
         try:
             enqueue(
@@ -33,6 +51,7 @@ async def dispatch(
                 ExecutePayload(execution_id=str(doc["_id"])),
                 queue=Queue(doc["queue"]),
                 delay_ms=delay_ms,
+                message_id=message_id(doc["_id"], stamp),
                 # A task's own failures are retried per execution (tasks.outcomes); these
                 # Dramatiq retries only cover infrastructure errors (MongoDB briefly away).
                 max_retries=INFRASTRUCTURE_RETRIES,
@@ -42,5 +61,13 @@ async def dispatch(
             break
         queued.append(doc["_id"])
     if queued:
-        await executions.mark_enqueued(queued)
+        await executions.mark_enqueued(queued, stamp)
     return len(queued)
+
+
+def lost(broker: Broker, docs: Sequence[Document]) -> list[Document]:
+    """Of executions marked queued and still waiting, those whose message Redis no longer holds."""
+    assert isinstance(broker, RedisBroker)
+    checks = [d for d in docs if d.get("enqueuedAt") is not None]
+    present = messages_present(broker, [(d["queue"], message_id(d["_id"], d["enqueuedAt"])) for d in checks])
+    return [doc for doc, there in zip(checks, present, strict=True) if not there]

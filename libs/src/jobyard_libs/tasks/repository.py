@@ -8,7 +8,7 @@ lead still create one execution per run.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
@@ -195,8 +195,9 @@ class ExecutionRepository:
             query["ownerId"] = owner_id
         return await self.collection.find_one(query)
 
-    async def mark_enqueued(self, execution_ids: list[ObjectId]) -> None:
-        now = utcnow()
+    async def mark_enqueued(self, execution_ids: list[ObjectId], at: datetime) -> None:
+        """``at`` is part of each message's id (``dispatch.message_id``): the exact stamp used."""
+        now = at
         # In slices: the embedded server matches each document against the whole $in list,
         # so one update of 1,000 ids cost it 3.2 s, ten of 100 ids 1.0 s.
         for start in range(0, len(execution_ids), MARK_SLICE):
@@ -215,6 +216,34 @@ class ExecutionRepository:
             "createdAt": {"$lt": stored_before},
         }
         return await self.collection.find(query).limit(limit).to_list()
+
+    async def stale_attempts(self, now: datetime, grace: timedelta, limit: int = 500) -> list[Document]:
+        """Attempts still ``processing`` past their timeout plus ``grace``: their worker died.
+
+        Its message comes back when the dead worker's are requeued; if Redis lost it too, the
+        scheduler queues the execution again so a worker takes the attempt over.
+        """
+        query = {
+            "status": ExecutionStatus.PROCESSING.value,
+            "awaitingCallback": {"$ne": True},
+            "lastAttemptAt": {"$lt": now - grace},
+        }
+        projection = {"_id": 1, "queue": 1, "lastAttemptAt": 1, "timeoutMs": 1, "enqueuedAt": 1}
+        candidates = await self.collection.find(query, projection).limit(limit).to_list()
+        return [
+            d for d in candidates if d["lastAttemptAt"] + timedelta(milliseconds=d["timeoutMs"]) + grace < now
+        ]
+
+    async def waiting_since(self, queued_before: datetime, limit: int = 500) -> list[Document]:
+        """Executions queued before ``queued_before`` and still waiting to run, oldest first:
+        those whose message may have been lost (the caller asks Redis)."""
+        found: list[Document] = []
+        for status in (ExecutionStatus.PENDING, ExecutionStatus.RETRYING):
+            query = {"status": status.value, "enqueuedAt": {"$lt": queued_before}}  # null never matches $lt
+            projection = {"_id": 1, "queue": 1, "enqueuedAt": 1, "status": 1}
+            cursor = self.collection.find(query, projection).sort("enqueuedAt", 1).limit(limit)
+            found += await cursor.to_list()
+        return found
 
     async def start_attempt(self, execution_id: ObjectId) -> Document | None:
         """pending/retrying → processing with one more attempt; ``None`` if it must not run."""

@@ -21,6 +21,12 @@ class TaskSettings(EgressSettings):
         "never shown to users; must be set in production.",
     )
 
+    task_stale_grace_seconds: float = Field(
+        60,
+        gt=0,
+        description="An attempt still 'processing' this long past its timeout had its worker die: it is "
+        "counted as failed and retried (or dead); the scheduler's leader queues it again if its message is gone.",
+    )
     artifact_ttl_seconds: int = Field(
         7 * 24 * 3600, ge=60, description="How long files executions produce (CSV exports) are kept."
     )

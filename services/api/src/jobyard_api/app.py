@@ -63,7 +63,12 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         await feed_sources.seed(settings.feeds)
         app.state.api = ApiContext(
             feed_sources,
-            ImportService(resources.db, broker, resources.events),
+            ImportService(
+                resources.db,
+                broker,
+                resources.events,
+                stale_after=timedelta(seconds=settings.import_stale_after_seconds),
+            ),
             JobService(resources.db),
             TaskService(
                 resources.db,

@@ -8,6 +8,8 @@ import json
 import sys
 from pathlib import Path
 
+from jobyard_libs.cli import fail, load_settings
+from jobyard_libs.errors import JobyardError
 from jobyard_libs.logging import configure_logging
 from jobyard_libs.serve import serve
 
@@ -35,13 +37,17 @@ def main(argv: list[str] | None = None) -> int:
     key.add_argument("--algorithm", choices=["EdDSA", "RS256"], default="EdDSA")
     args = parser.parse_args(argv)
 
-    settings = AuthSettings()
+    settings = load_settings(AuthSettings, "jobyard-auth")
     if args.command in (None, "serve"):
         return _serve(settings)
     if args.command == "bootstrap-admin":
         configure_logging(service="auth", level="WARNING", fmt=settings.log_format.value)
         kept = read_kept_password(args.password_file)
-        result = asyncio.run(bootstrap_admin(settings, kept))
+        try:
+            result = asyncio.run(bootstrap_admin(settings, kept))
+        except JobyardError as refused:  # a password the policy refuses, say
+            where = "JOBYARD_ADMIN_PASSWORD" if refused.field == "password" else "the first admin"
+            fail("jobyard-auth", f"{where}: {refused.message}")
         if args.password_file is not None and result.password and result.password != kept:
             keep_password(args.password_file, result.password)
         sys.stdout.write(json.dumps(result.__dict__) + "\n")

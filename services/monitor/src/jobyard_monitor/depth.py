@@ -15,11 +15,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import structlog
+from jobyard_libs.outages import OUTAGES, OutageLog, dependency_of
 from jobyard_libs.queue.depth import QueueDepth, count_workers, queue_depths
 from prometheus_client import Gauge
-from pymongo.errors import PyMongoError
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 log = structlog.get_logger(__name__)
 QUEUE_MESSAGES = Gauge(
@@ -77,11 +76,14 @@ class DepthWatcher:
 
 
 async def refresh_every(refresh: Callable[[], Awaitable[object]], every: float, stop: asyncio.Event) -> None:
-    """Call ``refresh`` until ``stop``; a failed reading is logged and the last one kept."""
+    """Call ``refresh`` until ``stop``; while a dependency is away the last reading is kept
+    (and the outage logged once, and again when it ends)."""
+    outages = OutageLog("monitor")
     while not stop.is_set():
         try:
             await refresh()
-        except (RedisError, PyMongoError) as exc:
-            log.warning("monitor_refresh_failed", error=str(exc))
+            outages.recovered()
+        except OUTAGES as exc:
+            outages.failed(dependency_of(exc) or "dependency", exc)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), every)

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 
+from jobyard_libs.cli import load_settings
 from jobyard_libs.logging import configure_logging
 
 from jobyard_operator.runner import run_operator, serve_metrics
@@ -16,7 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="jobyard-operator", description=__doc__)
     parser.add_argument("command", nargs="?", choices=["run"], default="run")
     parser.parse_args(argv)
-    settings = OperatorSettings()
+    settings = load_settings(OperatorSettings, "jobyard-operator")
     configure_logging(service="operator", level=settings.log_level, fmt=settings.log_format.value)
     serve_metrics(settings)
     asyncio.run(run_operator(settings))

@@ -9,6 +9,7 @@ import json
 import signal
 import sys
 
+from jobyard_libs.cli import load_settings
 from jobyard_libs.logging import configure_logging
 from prometheus_client import start_http_server
 
@@ -27,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("run", help="fire due delayed and recurring tasks (leader-elected), until SIGTERM")
     args = parser.parse_args(argv)
 
-    settings = SchedulerSettings()
+    settings = load_settings(SchedulerSettings, "jobyard-scheduler")
     configure_logging(service="scheduler", level=settings.log_level, fmt=settings.log_format.value)
     if args.command == "run":
         if settings.scheduler_metrics_port:

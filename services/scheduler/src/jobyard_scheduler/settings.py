@@ -22,6 +22,11 @@ class SchedulerSettings(ImportSettings, TaskSettings):
         ge=0,
         description="A pending execution never queued for this long (Redis was down) is queued by the leader.",
     )
+    scheduler_sweep_seconds: float = Field(
+        10,
+        gt=0,
+        description="How often the leader looks for executions whose message Redis lost (and for expired artifacts).",
+    )
     scheduler_clock_start: datetime | None = Field(
         None, description="Tests and drills only: start the scheduler's clock at this instant (ISO 8601)."
     )

@@ -12,6 +12,8 @@ import os
 import sys
 from pathlib import Path
 
+from jobyard_libs.cli import load_settings
+
 from jobyard_worker.metrics import prepare_multiprocess_dir
 from jobyard_worker.settings import WorkerSettings
 
@@ -48,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         }.items()
         if v is not None
     }
-    settings = WorkerSettings(**overrides)
+    settings = load_settings(WorkerSettings, "jobyard-worker", **overrides)
     # An idle consumer backs off exponentially up to this between polls of its queue.
     os.environ["dramatiq_worker_timeout"] = str(settings.worker_idle_poll_max_ms)  # noqa: SIM112 - Dramatiq's name
     if settings.worker_prefetch:

@@ -16,12 +16,6 @@ class WorkerSettings(ImportSettings, TaskSettings):
     worker_queues: list[Queue] = Field(
         default_factory=lambda: list(Queue), description="Queues this worker consumes (JSON list)."
     )
-    task_stale_grace_seconds: float = Field(
-        60,
-        gt=0,
-        description="An attempt still 'processing' this long past its timeout had its worker die: it is "
-        "counted as failed and retried (or dead).",
-    )
     task_cancel_poll_seconds: float = Field(
         0.5, gt=0, description="How often a running task checks for a cancel."
     )

@@ -26,9 +26,11 @@ def create_worker_broker(settings: WorkerSettings) -> RedisBroker:
         min_backoff_ms=settings.import_min_backoff_ms,
         max_backoff_ms=settings.import_max_backoff_ms,
     )
-    broker.add_middleware(WorkerHeartbeat())
+    broker.add_middleware(
+        WorkerHeartbeat([q.value for q in settings.worker_queues], sweep_seconds=settings.queue_sweep_seconds)
+    )
     broker.add_middleware(MessageContext(), before=AgeLimit)  # first in, last out: wraps the rest
     broker.add_middleware(WorkerMetrics(), before=MessageContext)  # its after_* see Retries' verdict
     broker.add_middleware(WorkerContextMiddleware(settings))
-    register_actors(broker)
+    register_actors(broker, outage_wait_max_seconds=settings.outage_retry_max_seconds)
     return broker

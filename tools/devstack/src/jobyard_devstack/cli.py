@@ -10,6 +10,7 @@ stops all it started. ``ensure-redis`` only makes sure ``redis-server`` is insta
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -21,6 +22,7 @@ from types import FrameType
 from typing import Any
 
 import httpx
+from jobyard_libs.cli import load_settings
 
 from jobyard_devstack.embedded_mongo import daemon_command, embedded_url, mongo_answers
 from jobyard_devstack.net import port_open, wait_until
@@ -99,17 +101,34 @@ def _run_command(command: list[str], env: dict[str, str], what: str) -> dict[str
     result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     lines = result.stdout.strip().splitlines()
     if result.returncode not in (0, 1) or not lines:
+        complaint = result.stderr.strip().splitlines()
+        if result.returncode == 2 and len(complaint) == 1:  # a command's one-line error: a bad setting
+            raise StartFailed(f"{what}: {complaint[0]}")
         raise StartFailed(f"{what} failed:\n{result.stdout}{result.stderr}")
     summary: dict[str, Any] = json.loads(lines[-1])
     return summary
 
 
+def _import_report(summary: dict[str, Any], api_url: str) -> list[str]:
+    """The banner's lines about the first import: one per feed that failed, with why and where."""
+    imports = summary.get("imports", [])
+    failed = [i for i in imports if i.get("status") == "failed" or i.get("error")]
+    lines = [f"  import   {len(imports)} feeds: {len(imports) - len(failed)} queued, {len(failed)} failed"]
+    for run in failed:
+        reason = str(run.get("error") or run.get("status"))
+        lines.append(f"           ✗ {run.get('feedUrl')}: {reason[:200]}")
+        lines.append(f"             GET {api_url}/api/v1/imports/{run.get('importLogId')}")
+    return lines
+
+
 def up(dev: DevSettings) -> int:
     data = dev.data_dir.resolve()
     supervisor = Supervisor(data / "run", data / "logs")
-    leftovers = supervisor.stop_leftovers()
+    leftovers = supervisor.stop_leftovers()  # an earlier run's supervisor first, then its children
     if leftovers:
         say(f"stopped leftovers of an earlier run: {', '.join(leftovers)}")
+    own_pid = data / "run" / "jobyard-dev.pid"
+    own_pid.write_text(str(os.getpid()))
 
     def stop(signum: int, _: FrameType | None) -> None:
         # Ctrl-C reaches us twice (the terminal's group signal, and uv forwarding it):
@@ -173,17 +192,14 @@ def up(dev: DevSettings) -> int:
         )
         if feeds is not None:
             say(f"  feeds    {feeds.base_url}/  (sample feeds, served locally)")
-        say(
-            f"  import   {summary['sources']} feeds queued ({summary['status']}); see GET {api_url}/api/v1/imports"
-        )
+        for line in _import_report(summary, api_url):
+            say(line)
         say(f"  admin    {account['email']} / {password}")
         say(f"  logs     {supervisor.log_dir}/")
-        say("Ctrl-C stops everything.")
-        while (crashed := supervisor.exited()) is None:
+        say("Ctrl-C stops everything; a service that crashes is restarted.")
+        while True:
+            supervisor.keep_alive(say)
             time.sleep(0.5)
-        raise StartFailed(
-            f"{crashed.name} exited with code {crashed.process.returncode}; see {crashed.log_file}"
-        )
     except KeyboardInterrupt:
         say("\nstopping")
         return 0
@@ -194,6 +210,8 @@ def up(dev: DevSettings) -> int:
         supervisor.stop_all()
         if feeds is not None:
             feeds.stop()
+        with contextlib.suppress(FileNotFoundError):
+            own_pid.unlink()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -231,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
             say(f"error: {exc}")
             return 1
         return 0
-    return up(DevSettings())
+    return up(load_settings(DevSettings, "jobyard-dev"))
 
 
 if __name__ == "__main__":

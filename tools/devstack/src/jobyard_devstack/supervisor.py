@@ -1,7 +1,10 @@
-"""Child processes of ``make run``: start, watch, stop in reverse order, clean leftovers.
+"""Child processes of ``make run``: start, restart when they crash, stop, clean leftovers.
 
-Every child's pid goes to ``<data>/run/<name>.pid``; the next run stops any that a
-crashed or killed run left behind before it starts anything.
+Like docker-compose's ``restart: unless-stopped``: a service that exits on its own is
+started again after a backoff (1 s, 2 s, 4 s… up to 30 s; back to 1 s once it has run a
+minute), and the stack stops only when asked (Ctrl-C). Every child's pid goes to
+``<data>/run/<name>.pid``; the next run stops whatever an earlier one left behind, in any
+state (alive, stopping, killed; pid files half-written or vanishing), before it starts.
 """
 
 from __future__ import annotations
@@ -11,15 +14,25 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+RESTART_CAP_SECONDS = 30.0
+HEALTHY_AFTER_SECONDS = 60.0
+Say = Callable[[str], None]
 
 
 @dataclass
 class Child:
     name: str
-    process: subprocess.Popen[bytes]
+    command: list[str]
+    env: dict[str, str]
     log_file: Path
+    process: subprocess.Popen[bytes]
+    started_at: float = field(default_factory=time.monotonic)
+    restarts: int = 0
+    restart_at: float | None = None  # when a crashed child is due to start again
 
 
 @dataclass
@@ -32,19 +45,45 @@ class Supervisor:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
 
-    def start(self, name: str, command: list[str], env: dict[str, str]) -> Child:
-        log_file = self.log_dir / f"{name}.log"
+    def _spawn(
+        self, name: str, command: list[str], env: dict[str, str], log_file: Path
+    ) -> subprocess.Popen[bytes]:
         with log_file.open("ab") as out:
             process = subprocess.Popen(
                 command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
             )
-        (self.run_dir / f"{name}.pid").write_text(str(process.pid))
-        child = Child(name, process, log_file)
+        pid_file = self.run_dir / f"{name}.pid"
+        partial = pid_file.with_suffix(".pid.tmp")
+        partial.write_text(str(process.pid))
+        partial.replace(pid_file)  # atomic: a reader never sees half a pid
+        return process
+
+    def start(self, name: str, command: list[str], env: dict[str, str]) -> Child:
+        log_file = self.log_dir / f"{name}.log"
+        child = Child(name, command, env, log_file, self._spawn(name, command, env, log_file))
         self.children.append(child)
         return child
 
     def exited(self) -> Child | None:
-        return next((c for c in self.children if c.process.poll() is not None), None)
+        return next((c for c in self.children if c.restart_at is None and c.process.poll() is not None), None)
+
+    def keep_alive(self, say: Say) -> None:
+        """Restart children that exited, each after its backoff; call it every fraction of a second."""
+        now = time.monotonic()
+        for child in self.children:
+            if child.restart_at is None and child.process.poll() is not None:
+                if now - child.started_at >= HEALTHY_AFTER_SECONDS:
+                    child.restarts = 0  # it ran fine for a while: this crash starts the count again
+                delay = min(RESTART_CAP_SECONDS, 2.0**child.restarts)
+                child.restart_at = now + delay
+                say(
+                    f"  {child.name} exited with code {child.process.returncode}; restarting in {delay:.0f} s "
+                    f"(see {child.log_file})"
+                )
+            elif child.restart_at is not None and now >= child.restart_at:
+                child.process = self._spawn(child.name, child.command, child.env, child.log_file)
+                child.started_at, child.restart_at = now, None
+                child.restarts += 1
 
     def stop_all(self, timeout: float = 10) -> None:
         """Stop children one at a time, newest first: services before their databases.
@@ -63,19 +102,25 @@ class Supervisor:
         self.children.clear()
 
     def stop_leftovers(self) -> list[str]:
-        """Stop processes a previous run left behind; return their names."""
+        """Stop processes an earlier run left behind, whatever state it is in; their names."""
         stopped = []
-        for pid_file in self.run_dir.glob("*.pid"):
-            try:
-                pid = int(pid_file.read_text().strip())
-            except ValueError:
-                pid_file.unlink()
-                continue
-            if _is_ours(pid):
+        for pid_file in sorted(self.run_dir.glob("*.pid*")):
+            pid = _read_pid(pid_file)
+            if pid is not None and _is_ours(pid):
                 _terminate(pid)
-                stopped.append(pid_file.stem)
-            pid_file.unlink(missing_ok=True)
+                stopped.append(pid_file.name.split(".pid")[0])
+            with contextlib.suppress(FileNotFoundError):
+                pid_file.unlink()
         return stopped
+
+
+def _read_pid(pid_file: Path) -> int | None:
+    """The pid in a file that may be half-written, empty, or gone by now."""
+    try:
+        text = pid_file.read_text().strip()
+    except (FileNotFoundError, PermissionError, IsADirectoryError):
+        return None
+    return int(text) if text.isdigit() else None
 
 
 def _is_ours(pid: int) -> bool:
@@ -87,7 +132,11 @@ def _is_ours(pid: int) -> bool:
 
 
 def _terminate(pid: int, timeout: float = 10) -> None:
-    """Stop a leftover and every process of its group (it was started in a session of its own)."""
+    """Stop a leftover and every process of its group (it was started in a session of its own).
+
+    A leftover may already be stopping (a previous run's Ctrl-C in progress): it is given
+    the same time to finish, then killed with its group.
+    """
     try:
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout

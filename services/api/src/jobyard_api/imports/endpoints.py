@@ -17,9 +17,15 @@ router = APIRouter(prefix="/api/v1/imports", tags=["imports"])
 async def start_import(
     admin: AdminPrincipal, imports: Imports, body: Annotated[ImportStartIn | None, Body()] = None
 ) -> ImportStarted:
-    """Start an import of the given feed sources (default: every enabled one)."""
-    ids, urls = await imports.start(body.feed_urls if body else None, requested_by=admin.subject)
-    return ImportStarted(import_log_ids=ids, feed_urls=urls)
+    """Start an import of the given feed sources (default: every enabled one). A feed whose
+    import is already running is joined: its run's log id comes back with ``joined: true``."""
+    runs = await imports.start(body.feed_urls if body else None, requested_by=admin.subject)
+    return ImportStarted(
+        import_log_ids=[r.import_log_id for r in runs],
+        feed_urls=[r.feed_url for r in runs],
+        joined=all(r.joined for r in runs),
+        runs=runs,
+    )
 
 
 @router.get("")

@@ -11,9 +11,17 @@ class ImportStartIn(ApiModel):
     feed_urls: list[str] | None = Field(None, min_length=1, max_length=100)
 
 
+class ImportRun(ApiModel):
+    feed_url: str
+    import_log_id: str
+    joined: bool = Field(description="the feed's import was already running: this is its log, not a new run")
+
+
 class ImportStarted(ApiModel):
     import_log_ids: list[str]
     feed_urls: list[str]
+    joined: bool = Field(description="every feed asked for was already being imported (nothing new started)")
+    runs: list[ImportRun]
 
 
 class FailedJob(ApiModel):

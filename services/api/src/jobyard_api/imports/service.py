@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from dramatiq import Broker
@@ -17,7 +18,7 @@ from jobyard_libs.request_id import current_request_id
 from redis.exceptions import RedisError
 
 from jobyard_api.ids import object_id
-from jobyard_api.imports.schemas import ImportLogDetail, ImportLogOut
+from jobyard_api.imports.schemas import ImportLogDetail, ImportLogOut, ImportRun
 
 
 class ImportLogNotFound(NotFoundError):
@@ -67,14 +68,21 @@ def to_detail(doc: Document) -> ImportLogDetail:
 
 
 class ImportService:
-    def __init__(self, db: Database, broker: Broker, events: EventPublisher | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        broker: Broker,
+        events: EventPublisher | None = None,
+        *,
+        stale_after: timedelta = timedelta(minutes=30),
+    ) -> None:
+        self.stale_after = stale_after
         self.logs = ImportLogRepository(db, events.import_changed if events else None)
         self.sources = FeedSourceRepository(db)
         self.broker = broker
 
-    async def start(
-        self, feed_urls: list[str] | None, requested_by: str | None = None
-    ) -> tuple[list[str], list[str]]:
+    async def start(self, feed_urls: list[str] | None, requested_by: str | None = None) -> list[ImportRun]:
+        """One run per source; a source whose import is already running is joined, not run twice."""
         if feed_urls:
             sources = await self.sources.by_urls(feed_urls)
             unknown = sorted(set(feed_urls) - {s["url"] for s in sources})
@@ -84,24 +92,29 @@ class ImportService:
             sources = await self.sources.enabled()
         if not sources:
             raise NoFeedSources()
-        ids: list[str] = []
+        runs: list[ImportRun] = []
         for source in sources:
             url = source["url"]
-            log_id = await self.logs.create(
+            log_id, joined = await self.logs.create(
                 feed_url=url,
                 source_id=source["_id"],
                 trigger=ImportTrigger.API,
                 request_id=current_request_id(),
                 requested_by=requested_by,
+                stale_after=self.stale_after,
             )
-            payload = RunFeedPayload(import_log_id=str(log_id), feed_url=url)
-            try:
-                enqueue(self.broker, ActorName.IMPORT_RUN_FEED, payload)
-            except RedisError as exc:
-                await self.logs.finish(log_id, ImportStatus.FAILED, error="the queue (Redis) is unavailable")
-                raise ServiceUnavailable("the queue is unavailable; the import was not started") from exc
-            ids.append(str(log_id))
-        return ids, [s["url"] for s in sources]
+            if not joined:
+                payload = RunFeedPayload(import_log_id=str(log_id), feed_url=url)
+                try:
+                    # a known message id: the scheduler can tell if Redis lost it (resume_stalled)
+                    enqueue(self.broker, ActorName.IMPORT_RUN_FEED, payload, message_id=f"{log_id}:run")
+                except RedisError as exc:
+                    await self.logs.finish(
+                        log_id, ImportStatus.FAILED, error="the queue (Redis) is unavailable"
+                    )
+                    raise ServiceUnavailable("the queue is unavailable; the import was not started") from exc
+            runs.append(ImportRun(feed_url=url, import_log_id=str(log_id), joined=joined))
+        return runs
 
     async def page(
         self, *, feed_url: str | None, status: ImportStatus | None, skip: int, limit: int

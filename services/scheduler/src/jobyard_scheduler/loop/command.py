@@ -1,4 +1,10 @@
-"""``jobyard-scheduler run``: while leader, fire due runs and queue what was never queued."""
+"""``jobyard-scheduler run``: while leader, fire due runs and queue what was never queued.
+
+The loop outlives its dependencies: while MongoDB or Redis is away each tick fails, the
+outage is logged once (and when it ends), ticks back off up to ``JOBYARD_OUTAGE_RETRY_MAX_SECONDS``, and
+the loop resumes by itself when the dependency returns. Losing Redis also loses the lease:
+another replica may lead meanwhile, and the fencing token keeps runs exactly once.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +15,14 @@ from datetime import timedelta
 
 import structlog
 from jobyard_libs.app import open_resources
+from jobyard_libs.imports.import_logs import INDEXES as IMPORT_INDEXES
+from jobyard_libs.imports.pipeline import ImportRunner
+from jobyard_libs.outages import OUTAGES, OutageLog, backoff_seconds, dependency_of
 from jobyard_libs.queue.broker import create_broker
 from jobyard_libs.tasks.artifacts import INDEXES as ARTIFACT_INDEXES
 from jobyard_libs.tasks.artifacts import ArtifactRepository
 from jobyard_libs.tasks.repository import INDEXES, DeadLetterRepository, ExecutionRepository, TaskRepository
 from jobyard_libs.tasks.webhooks import execution_notifier
-from redis.exceptions import RedisError
 
 from jobyard_scheduler.loop import metrics
 from jobyard_scheduler.loop.clock import Clock, fast_clock, real_clock
@@ -35,7 +43,7 @@ async def run_loop(settings: SchedulerSettings, stop: asyncio.Event) -> None:
     clock = clock_for(settings)
     broker = create_broker(settings)
     try:
-        async with open_resources(settings, [*INDEXES, *ARTIFACT_INDEXES]) as resources:
+        async with open_resources(settings, [*INDEXES, *ARTIFACT_INDEXES, *IMPORT_INDEXES]) as resources:
             lease = LeaderLease(
                 resources.redis, resources.keys.key("scheduler"), lease_ms=settings.scheduler_lease_ms
             )
@@ -48,8 +56,12 @@ async def run_loop(settings: SchedulerSettings, stop: asyncio.Event) -> None:
                 misfire_grace=timedelta(seconds=settings.scheduler_misfire_grace_seconds),
                 requeue_after=timedelta(seconds=settings.scheduler_requeue_after_seconds),
                 artifacts=ArtifactRepository(resources.db),
+                imports=ImportRunner(resources.db, broker, settings, events=resources.events),
+                sweep_every=timedelta(seconds=settings.scheduler_sweep_seconds),
             )
             leading = False
+            outages = OutageLog("scheduler")
+            failures = 0
             while not stop.is_set():
                 try:
                     now_leading = await lease.hold()
@@ -61,14 +73,24 @@ async def run_loop(settings: SchedulerSettings, stop: asyncio.Event) -> None:
                         started = time.perf_counter()
                         result = await firing.tick(clock(), lease.fence)
                         metrics.record_tick(result, time.perf_counter() - started)
-                except RedisError as exc:
-                    log.warning("scheduler_redis_unavailable", error=str(exc))
-                    metrics.ERRORS.inc()
-                    leading = False
-                    metrics.IS_LEADER.set(0)
+                    outages.recovered()
+                    failures = 0
+                except OUTAGES as exc:
+                    dependency = dependency_of(exc) or "dependency"
+                    outages.failed(dependency, exc)
+                    metrics.ERRORS.labels(dependency).inc()
+                    failures += 1
+                    if dependency == "redis":  # the lease cannot be renewed: stand down
+                        leading = False
+                        metrics.IS_LEADER.set(0)
+                wait = settings.scheduler_tick_seconds
+                if failures:
+                    cap = settings.outage_retry_max_seconds
+                    wait = max(wait, backoff_seconds(failures, base=settings.scheduler_tick_seconds, cap=cap))
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), settings.scheduler_tick_seconds)
+                    await asyncio.wait_for(stop.wait(), wait)
             if leading:
-                await lease.release()
+                with contextlib.suppress(*OUTAGES):
+                    await lease.release()
     finally:
         broker.close()

@@ -6,8 +6,11 @@ guarded by the run it held and by the leader's fencing token. Whoever loses eith
 creates nothing. A run missed by more than the misfire grace (no leader lived) follows
 the task's policy: ``fire_once`` runs it once late and moves on; ``skip`` only moves on.
 Each tick also queues executions stored while Redis was down, and fails the attempts of
-``webhook-callback`` executions whose callback is overdue; once a minute it deletes
-expired artifacts (CSV exports past ``JOBYARD_ARTIFACT_TTL_SECONDS``).
+``webhook-callback`` executions whose callback is overdue; every ``sweep_every`` it queues
+again executions whose message Redis lost (a failover to a replica that had not received
+it, a restart without persistence), sends again what Redis lost of stalled imports (their
+run message, unapplied batches), and deletes expired artifacts (CSV exports past
+``JOBYARD_ARTIFACT_TTL_SECONDS``).
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ from datetime import datetime, timedelta
 
 import structlog
 from dramatiq import Broker
+from jobyard_libs.imports.pipeline import ImportRunner
 from jobyard_libs.mongo import Document, utcnow
 from jobyard_libs.tasks.artifacts import ArtifactRepository
-from jobyard_libs.tasks.dispatch import dispatch
+from jobyard_libs.tasks.dispatch import dispatch, lost
 from jobyard_libs.tasks.models import MisfirePolicy, TaskStatus, TaskType
 from jobyard_libs.tasks.outcomes import settle_failure
 from jobyard_libs.tasks.repository import DeadLetterRepository, ExecutionRepository, TaskRepository
@@ -35,6 +39,8 @@ class TickResult:
     skipped: int = 0
     queued: int = 0
     callbacks_overdue: int = 0
+    requeued_lost: int = 0
+    import_messages_resent: int = 0
     artifacts_expired: int = 0
 
 
@@ -50,8 +56,10 @@ class Firing:
         misfire_grace: timedelta,
         requeue_after: timedelta = timedelta(seconds=30),
         artifacts: ArtifactRepository | None = None,
-        sweep_every: timedelta = timedelta(minutes=1),
+        imports: ImportRunner | None = None,
+        sweep_every: timedelta = timedelta(seconds=10),
     ) -> None:
+        self.imports = imports
         self.artifacts = artifacts
         self.sweep_every = sweep_every
         self._swept_at: datetime | None = None
@@ -72,12 +80,28 @@ class Firing:
         result.queued += await dispatch(self.broker, self.executions, unqueued)
         result.callbacks_overdue = await self._overdue_callbacks(now)
         real_now = utcnow()
-        if self.artifacts is not None and (
-            self._swept_at is None or real_now - self._swept_at >= self.sweep_every
-        ):
-            result.artifacts_expired = await self.artifacts.delete_expired(real_now)
+        if self._swept_at is None or real_now - self._swept_at >= self.sweep_every:
+            await self._housekeeping(real_now, result)
             self._swept_at = real_now
         return result
+
+    async def _housekeeping(self, now: datetime, result: TickResult) -> None:
+        """What Redis lost (messages of waiting executions, of stalled imports), expired files."""
+        waiting = await self.executions.waiting_since(now - self.requeue_after)
+        # and attempts whose worker died long ago: if their message is gone too, a new one
+        # makes a worker take the attempt over (a duplicate finds nothing to do)
+        waiting += await self.executions.stale_attempts(
+            now, timedelta(seconds=self.settings.task_stale_grace_seconds)
+        )
+        gone = lost(self.broker, waiting)
+        if gone:
+            log.warning("executions_requeued", count=len(gone), ids=[str(d["_id"]) for d in gone[:20]])
+            result.requeued_lost = await dispatch(self.broker, self.executions, gone)
+        if self.imports is not None:
+            stalled_before = now - timedelta(seconds=self.imports.settings.import_resume_after_seconds)
+            result.import_messages_resent = await self.imports.resume_stalled(stalled_before)
+        if self.artifacts is not None:
+            result.artifacts_expired = await self.artifacts.delete_expired(now)
 
     async def _overdue_callbacks(self, now: datetime) -> int:
         """A callback that never came fails its attempt (retried like any failure)."""

@@ -5,6 +5,11 @@ One key holds the leader's id for ``lease_ms``; the leader renews it while alive
 new, larger fencing token; writes carry it, and a store refuses a token older than one
 it has seen, so a leader that lost its lease (a long pause) cannot act on stale beliefs.
 
+Tokens stay larger than every earlier one even if Redis loses its data (a restart without
+persistence, a failover to a lagging replica): a token is at least the current time in
+microseconds, so a counter that starts again at 1 cannot fall below the tokens that tasks
+in MongoDB have already seen.
+
 Examples
 --------
 >>> leader = LeaderLease(redis, "jobyard:scheduler", lease_ms=10_000)
@@ -14,6 +19,7 @@ Examples
 
 from __future__ import annotations
 
+import time
 import uuid
 
 from redis.asyncio import Redis
@@ -23,6 +29,15 @@ if redis.call('get', KEYS[1]) == ARGV[1] then
   return redis.call('pexpire', KEYS[1], ARGV[2])
 end
 return 0
+"""
+# ARGV[1] is set as the caller's string: Lua would print a 16-digit number as 1.79e+15
+NEXT_FENCE = """
+local fence = redis.call('incr', KEYS[1])
+if fence < tonumber(ARGV[1]) then
+  redis.call('set', KEYS[1], ARGV[1])
+  return redis.call('get', KEYS[1])
+end
+return fence
 """
 RELEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then
@@ -46,7 +61,8 @@ class LeaderLease:
         if self.fence is not None and await self.redis.eval(RENEW, 1, self.key, self.instance, self.lease_ms):
             return True
         if await self.redis.set(self.key, self.instance, nx=True, px=self.lease_ms):
-            self.fence = int(await self.redis.incr(self.fence_key))
+            now_us = time.time_ns() // 1000  # < 2**53: exact in Lua's numbers
+            self.fence = int(await self.redis.eval(NEXT_FENCE, 1, self.fence_key, now_us))
             return True
         self.fence = None
         return False

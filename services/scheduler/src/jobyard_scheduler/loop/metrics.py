@@ -9,7 +9,8 @@ from jobyard_scheduler.loop.firing import TickResult
 IS_LEADER = Gauge("jobyard_scheduler_is_leader", "1 while this scheduler holds the leader lease.")
 RUNS = Counter(
     "jobyard_scheduler_runs_total",
-    "Task runs the leader handled, by outcome: fired, skipped (misfire), queued, callback_overdue.",
+    "Task runs the leader handled, by outcome: fired, skipped (misfire), queued, callback_overdue, "
+    "requeued_lost (Redis lost the message), import_messages_resent.",
     ["outcome"],
 )
 TICK_DURATION = Histogram(
@@ -17,12 +18,17 @@ TICK_DURATION = Histogram(
     "Time one leader tick takes (due tasks, queueing, overdue callbacks).",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
-ERRORS = Counter("jobyard_scheduler_errors_total", "Ticks that failed because Redis was unreachable.")
+ERRORS = Counter(
+    "jobyard_scheduler_errors_total",
+    "Ticks that failed because a dependency was unreachable, by dependency: mongodb, redis.",
+    ["dependency"],
+)
 
 
 def record_tick(result: TickResult, seconds: float) -> None:
     TICK_DURATION.observe(seconds)
     for outcome, count in (("fired", result.fired), ("skipped", result.skipped), ("queued", result.queued),
-                           ("callback_overdue", result.callbacks_overdue)):  # fmt: skip
+                           ("callback_overdue", result.callbacks_overdue), ("requeued_lost", result.requeued_lost),
+                           ("import_messages_resent", result.import_messages_resent)):  # fmt: skip
         if count:
             RUNS.labels(outcome).inc(count)

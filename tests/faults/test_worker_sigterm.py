@@ -15,9 +15,8 @@ from jobyard_libs.tasks.models import TaskStatus, TaskType
 from jobyard_libs.tasks.repository import ExecutionRepository, TaskRepository
 
 from tests.conftest import Isolation
-from tests.services.worker.test_import_batches import _stop_gracefully
 from tests.support.imports import settings_for, wait_until_async
-from tests.support.processes import bin_path
+from tests.support.processes import bin_path, stop_gracefully
 
 
 async def _status(db: Any, execution_id: ObjectId) -> str:
@@ -59,7 +58,7 @@ async def test_sigterm_mid_task_lets_it_finish(isolation: Isolation, db: Any, tm
         return await _status(db, execution["_id"]) == "processing"
 
     await wait_until_async(running, within=60, what="the task to start")
-    code = _stop_gracefully(worker)  # SIGTERM while the 2-second task runs
+    code = stop_gracefully(worker)  # SIGTERM while the 2-second task runs
     assert code == 0, (tmp_path / "worker.log").read_text()[-2000:]
     done = await db.executions.find_one({"_id": execution["_id"]})
     assert done["status"] == "completed"
