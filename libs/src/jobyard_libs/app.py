@@ -31,6 +31,7 @@ from redis.asyncio import Redis
 
 from jobyard_libs.auth import AuthenticateFirst
 from jobyard_libs.body_limit import BodyLimit
+from jobyard_libs.docs import install_docs
 from jobyard_libs.errors import COMMON_ERRORS, install_error_handlers
 from jobyard_libs.events import EventPublisher
 from jobyard_libs.health import health_router
@@ -106,10 +107,12 @@ def create_service_app(
     setup: Setup | None = None,
     public_paths: Sequence[str] = (),
     body_limits: Mapping[str, int] | None = None,
+    docs_prefix: str = "",
     **fastapi_options: Any,
 ) -> FastAPI:
     """``public_paths``: prefixes whose bodies are read without credentials (their handlers
-    check what they need); ``body_limits``: larger body limits by path prefix."""
+    check what they need); ``body_limits``: larger body limits by path prefix;
+    ``docs_prefix``: the ingress path the service is reached under (its docs work there too)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -124,7 +127,8 @@ def create_service_app(
                     yield
         log.info("service_stopped")
 
-    app = FastAPI(lifespan=lifespan, **fastapi_options)
+    app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None, **fastapi_options)
+    install_docs(app, title=str(fastapi_options.get("title", service)), prefix=docs_prefix)
     install_error_handlers(app)
     app.add_middleware(AuthenticateFirst, public=public_paths)
     app.add_middleware(BodyLimit, max_bytes=settings.http_max_body_bytes, routes=body_limits)

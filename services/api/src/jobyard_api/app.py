@@ -113,6 +113,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         indexes=INDEXES,
         setup=setup,
         public_paths=[callback_endpoints.PREFIX],
+        docs_prefix="/api",
         body_limits={
             "/api/v1/tasks:batch": settings.task_batch_max_body_bytes,
             callback_endpoints.PREFIX: settings.callback_max_body_bytes,

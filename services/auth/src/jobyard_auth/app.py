@@ -132,6 +132,7 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
         indexes=INDEXES,
         setup=setup,
         public_paths=PUBLIC_PATHS,
+        docs_prefix="/auth",
         title="Jobyard auth",
         version="0.1.0",
     )
