@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from jobyard_libs.imports.documents import ImportLog
 from jobyard_libs.imports.import_logs import INDEXES as IMPORT_LOG_INDEXES
-from jobyard_libs.imports.import_logs import ImportLogRepository
 from jobyard_libs.imports.jobs import INDEXES as JOB_INDEXES
-from jobyard_libs.imports.models import ImportTrigger, title_words
+from jobyard_libs.imports.models import ImportStatus, ImportTrigger, title_words
 from jobyard_libs.mongo import ensure_indexes, utcnow
 from pymongo import AsyncMongoClient
 
@@ -64,21 +64,13 @@ async def fill(url: str, database: str, jobs: int) -> None:
                     for i in range(start, min(jobs, start + 10_000))
                 ]
             )  # fmt: skip
-        logs = ImportLogRepository(db)  # the logs as the import writes them
-        for i in range(IMPORT_LOGS):
-            await logs.create(feed_url=f"https://feeds.example/{i % 20}", source_id=None,
-                              trigger=ImportTrigger.SCHEDULE, request_id=None)  # fmt: skip
-        await db["import_logs"].update_many(
-            {},
-            {
-                "$set": {
-                    "status": "completed",
-                    "totalFetched": 5000,
-                    "totalImported": 5000,
-                    "unchangedJobs": 5000,
-                }
-            },
-        )
+        finished = [  # the logs as the import leaves them
+            ImportLog(feed_url=f"https://feeds.example/{i % 20}", file_name=f"https://feeds.example/{i % 20}",
+                      trigger=ImportTrigger.SCHEDULE, status=ImportStatus.COMPLETED, total_fetched=5000,
+                      total_imported=5000, unchanged_jobs=5000, timestamp=now - timedelta(hours=i))
+            for i in range(IMPORT_LOGS)
+        ]  # fmt: skip
+        await db["import_logs"].insert_many([log.to_mongo() for log in finished])
         await ensure_indexes(db, [*JOB_INDEXES, *IMPORT_LOG_INDEXES])
     finally:
         await client.close()

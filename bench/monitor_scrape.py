@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from bson import ObjectId
+from jobyard_libs.imports.documents import FeedSource
 from jobyard_libs.imports.import_logs import PER_FEED_INDEX
 from jobyard_libs.mongo import ensure_indexes, utcnow
 from jobyard_libs.redis_client import RedisKeys
 from jobyard_libs.tasks.repository import EXECUTIONS
 from jobyard_libs.tasks.stats import TaskStats
-from jobyard_monitor.health import HealthWatcher
+from jobyard_monitor.activity import ActivityWatcher
 from prometheus_client import generate_latest
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
@@ -67,7 +68,7 @@ async def fill(db: Any, stats: TaskStats) -> None:
         ]
     )
     await db["feed_sources"].insert_many(
-        [{"url": f"https://f{i}.example/feed", "enabled": True} for i in range(20)]
+        [FeedSource(url=f"https://f{i}.example/feed", name=f"feed {i}").to_mongo() for i in range(20)]
     )
 
 
@@ -88,7 +89,7 @@ async def run(url: str, redis_url: str) -> dict[str, Any]:
     redis = Redis.from_url(redis_url)
     stats = TaskStats(redis, RedisKeys("bench_monitor:"))
     await fill(db, stats)
-    watcher = HealthWatcher(db, stats, timedelta(minutes=5))
+    watcher = ActivityWatcher(db, stats, timedelta(minutes=5))
 
     async def scrape() -> None:
         generate_latest()

@@ -29,7 +29,10 @@ FLAGS = [
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: while Playwright's sync API is open, its event loop counts as
+# running in this thread, and every asyncio test that came after on this xdist worker would
+# fail to start its own. pytest tears a module's fixtures down before another module's test.
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     assert Path(CHROMIUM).exists(), (
         "Debian's chromium is missing (.ci/run installs it: apt-get install chromium)"
@@ -38,7 +41,7 @@ def playwright() -> Iterator[Playwright]:
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     launched = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
     yield launched

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -35,10 +36,11 @@ def _until(condition: Callable[[], bool], what: str) -> None:
 
 
 @pytest.fixture
-def big_feed() -> Iterator[str]:
+def public() -> Iterator[FeedServer]:
+    """The internet: a big feed at /big.xml, and whatever the test adds."""
     server = FeedServer()
     server.serve("/big.xml", b"".join(chunks(ITEMS)))
-    yield f"{server.base_url}/big.xml"
+    yield server
     server.stop()
 
 
@@ -68,18 +70,20 @@ def test_a_killed_workers_messages_come_back_in_time_and_nothing_is_lost(
     mongodb_url: str,
     redis_url: str,
     tmp_path: Path,
-    big_feed: str,
+    public: FeedServer,
     record_property: Callable[[str, object], None],
 ) -> None:
     env = {
         **fault_env(mongodb_url, redis_url),
         "JOBYARD_IMPORT_BATCH_SIZE": "2",
-        "JOBYARD_FEEDS": f'["{big_feed}"]',
+        "JOBYARD_FEEDS": f'["{public.base_url}/big.xml"]',
     }
     namespace = env["JOBYARD_REDIS_KEY_PREFIX"] + "dramatiq"
     redis = Redis.from_url(redis_url)
     client: MongoClient[dict[str, Any]] = MongoClient(mongodb_url)
     db = client[env["JOBYARD_MONGODB_DATABASE"]]
+    gate = threading.Event()
+    held_url = public.serve("/held", b"ok", content_type="text/plain", hold=gate)
     with running_stack(env, tmp_path, scheduler=True) as stack:
         me, admin = stack.auth.user_headers("killed@example.com"), stack.auth.admin_headers()
         doomed = _worker(stack, tmp_path / "doomed-worker.log")
@@ -89,17 +93,20 @@ def test_a_killed_workers_messages_come_back_in_time_and_nothing_is_lost(
                 lambda: (db.import_logs.find_one({"_id": _oid(log_id)}) or {}).get("batchesApplied", 0) >= 10,
                 "the import to be under way",
             )
-            # long enough to be still running when the replacement worker is up and the kill comes
-            sleeper = {"kind": "sleep", "payload": {"seconds": 12}, "timeoutMs": 13000, "maxRetries": 2}
+            # calls that last until the test lets them answer: still running when the kill comes,
+            # however long the replacement worker takes to start on a loaded machine
+            held = {"kind": "http", "payload": {"url": held_url}, "timeoutMs": 13000, "maxRetries": 2}
             tasks = [
-                api.post("/api/v1/tasks", json={"name": f"s{i}", **sleeper}, headers=me).json()["id"]
+                api.post("/api/v1/tasks", json={"name": f"s{i}", **held}, headers=me).json()["id"]
                 for i in range(4)
             ]
             _until(
                 lambda: db.executions.count_documents({"status": "processing"}) == 4,
                 "the tasks to be running",
             )
-            doomed_sets = _ack_sets(redis, namespace)  # only the doomed worker's: no other worker ran yet
+            # only the doomed worker's: no other worker ran yet; it holds the held tasks at least
+            dead_sets = [key for key in _ack_sets(redis, namespace) if redis.scard(key)]
+            assert sum(int(redis.scard(key)) for key in dead_sets) >= 4
             port = free_port()
             with running_process(  # its replacement, running before the kill (as a second replica would)
                 [bin_path("jobyard-worker"), "--processes", "1", "--threads", "4"],
@@ -110,14 +117,13 @@ def test_a_killed_workers_messages_come_back_in_time_and_nothing_is_lost(
                 os.killpg(doomed.pid, signal.SIGKILL)  # the worker and every process it forked
                 doomed.wait(30)
                 killed_at = time.monotonic()
-                dead_sets = [key for key in doomed_sets if redis.scard(key)]
-                assert sum(int(redis.scard(key)) for key in dead_sets) >= 4  # the sleeping tasks at least
                 # the dead worker's ack sets are gone: its messages are back on their queues
                 _until(
                     lambda: not any(redis.exists(key) for key in dead_sets),
                     "the dead worker's messages to return",
                 )
                 requeued_after = time.monotonic() - killed_at
+                gate.set()  # the retries' calls answer at once
                 _until(
                     lambda: db.executions.count_documents({"status": "completed"}) == 4,
                     "the tasks to complete",

@@ -14,10 +14,10 @@ from typing import Any
 
 import httpx
 from jobyard_devstack.net import free_port, wait_until
-from jobyard_libs.tasks.models import TaskStatus, TaskType
 from pymongo import MongoClient
 
 from tests.faults.conftest import FAST_RECOVERY, fault_env
+from tests.support.factories import a_task
 from tests.support.processes import bin_path
 
 LEASE = timedelta(milliseconds=int(FAST_RECOVERY["JOBYARD_SCHEDULER_LEASE_MS"]))
@@ -43,14 +43,8 @@ def test_the_standby_takes_over_a_killed_leader_without_firing_twice(
     client: MongoClient[dict[str, Any]] = MongoClient(mongodb_url, tz_aware=True)
     db = client[env["JOBYARD_MONGODB_DATABASE"]]
     start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=2)
-    task: dict[str, Any] = {
-        "ownerId": "u1", "name": "every second", "description": None, "type": TaskType.RECURRING.value,
-        "kind": "noop", "payload": {}, "priority": 5, "queue": "tasks.default", "status": TaskStatus.ACTIVE.value,
-        "scheduledAt": None, "cron": "* * * * * *", "timezone": "UTC", "misfirePolicy": "fire_once",
-        "nextRunAt": start, "maxRetries": 0, "timeoutMs": 1000, "runCount": 0, "lastRunAt": None,
-        "createdAt": start, "updatedAt": start,
-    }  # fmt: skip
-    task_id = db.tasks.insert_one(task).inserted_id
+    task = a_task(cron="* * * * * *", name="every second", next_run_at=start)
+    task_id = db.tasks.insert_one(task.to_mongo()).inserted_id
     schedulers: dict[str, subprocess.Popen[bytes]] = {}
     ports = {name: free_port() for name in ("a", "b")}
     for name, port in ports.items():

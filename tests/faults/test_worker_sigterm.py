@@ -11,10 +11,12 @@ from bson import ObjectId
 from jobyard_libs.mongo import utcnow
 from jobyard_libs.queue.broker import create_broker
 from jobyard_libs.tasks.dispatch import dispatch
-from jobyard_libs.tasks.models import TaskStatus, TaskType
+from jobyard_libs.tasks.documents import Execution
+from jobyard_libs.tasks.models import TaskStatus
 from jobyard_libs.tasks.repository import ExecutionRepository, TaskRepository
 
 from tests.conftest import Isolation
+from tests.support.factories import a_task
 from tests.support.imports import settings_for, wait_until_async
 from tests.support.processes import bin_path, stop_gracefully
 
@@ -38,13 +40,9 @@ def _start_worker(isolation: Isolation, log: Path) -> subprocess.Popen[bytes]:
 
 async def test_sigterm_mid_task_lets_it_finish(isolation: Isolation, db: Any, tmp_path: Path) -> None:
     tasks, executions = TaskRepository(db), ExecutionRepository(db)
-    task = await tasks.insert({
-        "ownerId": "u1", "name": "slow", "description": None, "type": TaskType.ONE_TIME.value, "kind": "sleep",
-        "payload": {"seconds": 2}, "priority": 5, "queue": "tasks.default", "status": TaskStatus.DONE.value,
-        "scheduledAt": None, "cron": None, "timezone": "UTC", "misfirePolicy": "fire_once", "nextRunAt": None,
-        "maxRetries": 0, "timeoutMs": 30_000,
-    })  # fmt: skip
-    execution = await executions.create(task, utcnow(), "submit")
+    task = a_task(cron=None, kind="sleep", payload={"seconds": 2}, status=TaskStatus.DONE, timeout_ms=30_000)
+    assert await tasks.insert(task)
+    execution = await executions.create(Execution.of(task, utcnow(), "submit"))
     assert execution is not None
     broker = create_broker(settings_for(isolation))
     try:
@@ -55,11 +53,11 @@ async def test_sigterm_mid_task_lets_it_finish(isolation: Isolation, db: Any, tm
     worker = _start_worker(isolation, tmp_path / "worker.log")
 
     async def running() -> bool:
-        return await _status(db, execution["_id"]) == "processing"
+        return await _status(db, execution.id) == "processing"
 
     await wait_until_async(running, within=60, what="the task to start")
     code = stop_gracefully(worker)  # SIGTERM while the 2-second task runs
     assert code == 0, (tmp_path / "worker.log").read_text()[-2000:]
-    done = await db.executions.find_one({"_id": execution["_id"]})
+    done = await db.executions.find_one({"_id": execution.id})
     assert done["status"] == "completed"
     assert done["attempts"] == 1

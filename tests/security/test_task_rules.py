@@ -14,6 +14,7 @@ from jobyard_libs.mongo import utcnow
 from jobyard_libs.queue.broker import create_broker
 from jobyard_libs.settings import BaseServiceSettings
 from jobyard_libs.tasks.dispatch import dispatch
+from jobyard_libs.tasks.documents import Execution
 from jobyard_libs.tasks.repository import ExecutionRepository, TaskRepository
 from pymongo import AsyncMongoClient
 
@@ -80,11 +81,11 @@ async def test_a_demoted_owners_scheduled_import_does_not_run(
         task = await TaskRepository(db).get(ObjectId(task_id), None)
         assert task is not None
         executions = ExecutionRepository(db)
-        execution = await executions.create(task, utcnow(), "schedule")
+        execution = await executions.create(Execution.of(task, utcnow(), "schedule"))
         assert execution is not None
         await dispatch(broker, executions, [execution])
         async with httpx.AsyncClient(base_url=stack.api, timeout=30) as api_async:
-            dead = await wait_execution(api_async, ivy, str(execution["_id"]))
+            dead = await wait_execution(api_async, ivy, str(execution.id))
         assert dead["status"] == "dead"
         assert "may not run 'import-feeds' tasks" in dead["error"]
         assert await db.import_logs.count_documents({}) == 0  # nothing was imported

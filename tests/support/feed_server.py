@@ -28,6 +28,7 @@ class Route:
     delay_seconds: float = 0
     redirect_to: str | None = None
     repeat: int = 1  # the body sent this many times over: a huge answer without holding it
+    hold: threading.Event | None = None  # answer only once it is set (a call that lasts until the test says)
 
 
 class FeedServer:
@@ -56,6 +57,8 @@ class FeedServer:
                     return
                 if route.delay_seconds:
                     time.sleep(route.delay_seconds)
+                if route.hold is not None:
+                    route.hold.wait(120)
                 if route.redirect_to:
                     self.send_response(302)
                     self.send_header("Location", route.redirect_to)

@@ -26,7 +26,6 @@ from typing import Any
 
 import structlog
 from fastapi import APIRouter, FastAPI
-from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
 from jobyard_libs.auth import AuthenticateFirst
@@ -38,8 +37,8 @@ from jobyard_libs.health import health_router
 from jobyard_libs.metrics import HttpMetricsMiddleware, metrics_endpoint
 from jobyard_libs.mongo import (
     Database,
-    Document,
     IndexSpec,
+    MongoClient,
     create_mongo_client,
     ensure_indexes,
     ensure_indexes_when_reachable,
@@ -54,7 +53,7 @@ log = structlog.get_logger(__name__)
 
 @dataclass
 class Resources:
-    mongo: AsyncMongoClient[Document]
+    mongo: MongoClient
     db: Database
     redis: Redis
     keys: RedisKeys

@@ -69,6 +69,11 @@ class Principal:
     def is_admin(self) -> bool:
         return self.role is Role.ADMIN
 
+    @property
+    def scope(self) -> str | None:
+        """Whose documents this caller sees: their own (an owner id), or everyone's (``None``)."""
+        return None if self.is_admin else self.subject
+
 
 class ApiKeyChecker(Protocol):
     async def check(self, key: str) -> Principal | None: ...

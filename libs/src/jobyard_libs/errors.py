@@ -15,7 +15,7 @@ Examples
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from fastapi import FastAPI, Request
@@ -27,6 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from jobyard_libs.outages import OUTAGES, dependency_of
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 
 class JobyardError(Exception):
@@ -66,6 +67,13 @@ class Forbidden(JobyardError):
 
 class NotFoundError(JobyardError):
     status_code, code, message = 404, "not_found", "not found"
+
+
+def found(value: T | None, missing: type[JobyardError]) -> T:
+    """``value``, or the error ``missing`` (usually a 404) when a repository found nothing."""
+    if value is None:
+        raise missing()
+    return value
 
 
 class Conflict(JobyardError):

@@ -7,21 +7,22 @@ listens: state is always in the API, events only say that it changed.
 Examples
 --------
 >>> publisher = EventPublisher(redis, RedisKeys("jobyard:"))
->>> await publisher.publish("execution", execution_doc, owner_id="65f...")
+>>> await publisher.execution_changed(execution)  # to its owner's stream
 """
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any
 
 import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from jobyard_libs.mongo import Document
+from jobyard_libs.documents import StoredDocument
+from jobyard_libs.imports.documents import ImportLog
 from jobyard_libs.redis_client import RedisKeys
+from jobyard_libs.tasks.documents import Execution
 
 log = structlog.get_logger(__name__)
 ADMINS = "admins"
@@ -31,25 +32,16 @@ def channel(keys: RedisKeys, audience: str) -> str:
     return keys.key("events", audience)
 
 
-def _summary(kind: str, doc: Document) -> dict[str, Any]:
-    fields = {
-        "execution": ("status", "attempts", "taskId", "kind", "error", "completedAt", "awaitingCallback"),
-        "import": (
-            "status",
-            "feedUrl",
-            "totalFetched",
-            "totalImported",
-            "newJobs",
-            "updatedJobs",
-            "failedCount",
-            "error",
-        ),
-    }[kind]
-    return {"id": str(doc["_id"]), **{f: doc.get(f) for f in fields}}
+SUMMARIES = {  # what an event says of what changed: enough to update a row, never the payload
+    "execution": ("status", "attempts", "taskId", "kind", "error", "completedAt", "awaitingCallback"),
+    "import": ("status", "feedUrl", "totalFetched", "totalImported", "newJobs", "updatedJobs", "unchangedJobs",
+               "failedCount", "batchesTotal", "batchesApplied", "error"),
+}  # fmt: skip
 
 
-def _default(value: object) -> str:
-    return value.isoformat() if isinstance(value, datetime) else str(value)
+def _summary(kind: str, document: StoredDocument) -> dict[str, Any]:
+    fields = document.model_dump(mode="json", by_alias=True)
+    return {"id": str(document.id), **{name: fields.get(name) for name in SUMMARIES[kind]}}
 
 
 class EventPublisher:
@@ -57,9 +49,11 @@ class EventPublisher:
         self.redis = redis
         self.keys = keys
 
-    async def publish(self, kind: str, doc: Document, *, owner_id: str | None, admins: bool = False) -> None:
+    async def publish(
+        self, kind: str, document: StoredDocument, *, owner_id: str | None, admins: bool = False
+    ) -> None:
         """Best effort: a lost event never fails the change it reports."""
-        message = json.dumps({"type": kind, "data": _summary(kind, doc)}, default=_default)
+        message = json.dumps({"type": kind, "data": _summary(kind, document)})
         audiences = ([owner_id] if owner_id else []) + ([ADMINS] if admins else [])
         try:
             for audience in audiences:
@@ -67,8 +61,8 @@ class EventPublisher:
         except RedisError as exc:
             log.warning("event_not_published", kind=kind, error=str(exc))
 
-    async def execution_changed(self, doc: Document) -> None:
-        await self.publish("execution", doc, owner_id=doc.get("ownerId"))
+    async def execution_changed(self, execution: Execution) -> None:
+        await self.publish("execution", execution, owner_id=execution.owner_id)
 
-    async def import_changed(self, doc: Document) -> None:
-        await self.publish("import", doc, owner_id=doc.get("requestedBy"), admins=True)
+    async def import_changed(self, log: ImportLog) -> None:
+        await self.publish("import", log, owner_id=log.requested_by, admins=True)

@@ -26,6 +26,7 @@ from jobyard_libs.settings import BaseServiceSettings
 
 Document = dict[str, Any]
 Database = AsyncDatabase[Document]
+MongoClient = AsyncMongoClient[Document]
 
 
 @dataclass(frozen=True)

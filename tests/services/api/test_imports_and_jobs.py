@@ -9,6 +9,8 @@ import pytest
 from bson import ObjectId
 from jobyard_api.settings import ApiSettings
 from jobyard_libs.imports import import_logs, jobs
+from jobyard_libs.imports.models import ImportStatus
+from jobyard_libs.listing import Cursor, Window, walk
 from jobyard_worker.settings import WorkerSettings
 
 from tests.conftest import Isolation
@@ -98,6 +100,18 @@ async def test_jobs_filters_search_and_detail(
     published = [j["publishedAt"] for j in first["items"] if j["publishedAt"]]
     assert published == sorted(published, reverse=True)
 
+    # following nextCursor walks every posting once, in the same order as one big page
+    walked, cursor = [], None
+    while True:
+        params: dict[str, Any] = {"limit": 5, **({"cursor": cursor} if cursor else {})}
+        page = (await api.get("/api/v1/jobs", params=params, headers=reader)).json()
+        walked += [j["id"] for j in page["items"]]
+        cursor = page["nextCursor"]
+        if cursor is None:
+            break
+    assert walked == [j["id"] for j in everything["items"]]
+    assert everything["nextCursor"] is None and everything["totalCapped"] is False
+
     job_id = first["items"][0]["id"]
     detail = (await api.get(f"/api/v1/jobs/{job_id}", headers=reader)).json()
     assert detail["description"]
@@ -111,6 +125,10 @@ async def test_jobs_filters_search_and_detail(
     [
         ("/api/v1/jobs", {"limit": 101}, "limit"),
         ("/api/v1/jobs", {"page": 0}, "page"),
+        ("/api/v1/jobs", {"page": 502, "limit": 20}, "page"),  # beyond the offset limit: use cursors
+        ("/api/v1/jobs", {"cursor": "bm90IGEgY3Vyc29y"}, "cursor"),
+        ("/api/v1/jobs", {"cursor": "x", "page": 2}, "cursor"),
+        ("/api/v1/jobs", {"total": "roughly"}, "total"),
         ("/api/v1/imports", {"status": "exploded"}, "status"),
         ("/api/v1/imports", {"limit": "many"}, "limit"),
     ],
@@ -157,26 +175,36 @@ def _plan(stage: dict[str, Any]) -> list[str]:
 
 
 JOB_QUERIES = [
-    {},
-    {"company": "x"},
-    {"location": "x"},
-    {"jobType": "x"},
-    {"feedUrl": "x"},
-    {"titleWords": {"$all": ["a", "b"]}},
-    {"titleWords": {"$all": ["a"]}, "company": "x", "jobType": "y"},
+    jobs.JobFilters().query(),
+    jobs.JobFilters(company="x").query(),
+    jobs.JobFilters(location="x").query(),
+    jobs.JobFilters(job_type="x").query(),
+    jobs.JobFilters(feed_url="x").query(),
+    jobs.JobFilters(title="a b").query(),
+    jobs.JobFilters(title="a", company="x", job_type="y").query(),
 ]
-IMPORT_QUERIES = [{}, {"feedUrl": "x"}, {"status": "failed"}, {"feedUrl": "x", "status": "failed"}]
+IMPORT_QUERIES = [
+    import_logs.list_query(feed, status) for feed in (None, "x") for status in (None, ImportStatus.FAILED)
+]
+WINDOWS = {  # the first page, a page by offset, a page after a cursor (deep or not, the same walk)
+    "first": Window(limit=20),
+    "offset": Window(limit=20, skip=40),
+    "cursor": Window(limit=20, cursor=Cursor((datetime(2026, 1, 1, tzinfo=UTC), ObjectId()))),
+}
 
 
+@pytest.mark.parametrize("window", WINDOWS.values(), ids=WINDOWS.keys())
 @pytest.mark.parametrize(
     ("module", "query"),
     [(jobs, q) for q in JOB_QUERIES] + [(import_logs, q) for q in IMPORT_QUERIES],
 )
-async def test_every_list_query_uses_an_index(db: Any, module: Any, query: dict[str, Any]) -> None:
+async def test_every_list_query_uses_an_index(
+    db: Any, module: Any, query: dict[str, Any], window: Window
+) -> None:
     """The plan of the very cursor the API pages through, for every filter combination."""
-    repository = module.JobRepository(db) if module is jobs else module.ImportLogRepository(db)
-    await repository.collection.create_indexes([spec.model() for spec in module.INDEXES])
-    explained = await repository.listing(query).explain()
+    collection = db[module.COLLECTION]
+    await collection.create_indexes([spec.model() for spec in module.INDEXES])
+    explained = await walk(collection, query, module.NEWEST, module.list_hint(query), window).explain()
     assert "IXSCAN" in _plan(explained["queryPlanner"]["winningPlan"])
 
 
@@ -185,6 +213,8 @@ async def test_one_import_per_feed_at_a_time(
 ) -> None:
     """The hourly CronJob, an admin's "Import now" and a task can start the same feed at the
     same moment: one run, whose log every caller gets (``joined``), never counts split in two."""
+    from jobyard_libs.imports.feed_sources import FeedSourceRepository
+    from jobyard_libs.imports.import_logs import UNWATCHED
     from jobyard_libs.imports.models import ImportTrigger
     from jobyard_libs.imports.pipeline import ImportRunner
     from jobyard_libs.queue.broker import create_broker
@@ -192,9 +222,10 @@ async def test_one_import_per_feed_at_a_time(
     admin = auth.admin_headers()
     url = feeds.serve("/atom.xml", fixture="atom.xml")
     await api.post("/api/v1/feed-sources", json={"url": url}, headers=admin)
-    source = await db.feed_sources.find_one({"url": url})
+    source = await FeedSourceRepository(db).by_url(url)
+    assert source is not None
     broker = create_broker(api_settings)
-    runner = ImportRunner(db, broker, api_settings)
+    runner = ImportRunner(db, broker, api_settings, on_change=UNWATCHED)
     try:
         answers, logs = await asyncio.gather(
             asyncio.gather(

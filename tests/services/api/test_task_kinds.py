@@ -207,8 +207,8 @@ async def _wait_awaiting_attempt(db: Any, execution_id: str, attempt: int) -> No
 async def test_no_callback_before_the_deadline_fails_the_attempt(
     api: httpx.AsyncClient, auth: AuthService, worker: None, db: Any, isolation: Isolation
 ) -> None:
-    from jobyard_libs.tasks.repository import DeadLetterRepository, ExecutionRepository, TaskRepository
-    from jobyard_scheduler.loop.firing import Firing
+    from jobyard_libs.app import open_resources
+    from jobyard_scheduler.loop.command import build_firing
     from jobyard_scheduler.settings import SchedulerSettings
 
     me = auth.user_headers("silent@example.com")
@@ -219,9 +219,10 @@ async def test_no_callback_before_the_deadline_fails_the_attempt(
     settings = settings_for(isolation, SchedulerSettings)
     broker = create_broker(settings)
     try:
-        firing = Firing(TaskRepository(db), ExecutionRepository(db), DeadLetterRepository(db), broker, settings,
-                        misfire_grace=timedelta(seconds=60))  # fmt: skip
-        result = await firing.tick(utcnow() + timedelta(seconds=1), fence=1)
+        async with open_resources(settings) as resources:
+            result = await build_firing(settings, resources, broker).tick(
+                utcnow() + timedelta(seconds=1), fence=1
+            )
     finally:
         broker.close()
     assert result.callbacks_overdue == 1

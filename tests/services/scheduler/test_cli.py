@@ -58,3 +58,24 @@ def test_unknown_feed_is_a_clear_error(isolation: Isolation, feeds: FeedServer) 
     assert result.returncode == 2
     assert "not a feed source: https://nowhere.example/feed" in result.stderr
     assert result.stdout == ""
+
+
+def test_production_refuses_the_test_clock(isolation: Isolation) -> None:
+    env = {
+        **os.environ,
+        **isolation.env(),
+        "JOBYARD_ENVIRONMENT": "production",
+        "JOBYARD_WEBHOOK_SECRET": "a-real-secret-of-32-characters!!",
+        "JOBYARD_SCHEDULER_CLOCK_SPEED": "300",
+    }
+    result = subprocess.run(
+        [bin_path("jobyard-scheduler"), "run"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "JOBYARD_SCHEDULER_CLOCK_SPEED" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -87,8 +87,8 @@ async def test_304_records_not_modified_and_queues_nothing(
         "/etag", fixture="atom.xml", etag='"abc"', last_modified="Mon, 23 Nov 2026 09:00:00 GMT"
     )
     await _import(isolation, db, [url])
-    source = (await FeedSourceRepository(db).by_urls([url]))[0]
-    assert source["etag"] == '"abc"'
+    source = await FeedSourceRepository(db).by_url(url)
+    assert source is not None and source.etag == '"abc"'
     again = (await _import(isolation, db, [url]))[0]
     assert again["status"] == "not_modified"
     assert again["batchesTotal"] is None
@@ -115,7 +115,8 @@ async def test_bad_feeds_fail_their_log_only(
     assert error in logs[bad]["error"]
     assert logs[good]["status"] == "completed"
     assert await db.jobs.count_documents({"feedUrl": bad}) == 0
-    assert (await FeedSourceRepository(db).by_urls([bad]))[0]["lastStatus"] == "failed"
+    failed = await FeedSourceRepository(db).by_url(bad)
+    assert failed is not None and failed.last_status == "failed"
 
 
 async def test_http_errors_and_truncated_documents(

@@ -7,6 +7,8 @@ import itertools
 import os
 import signal
 import subprocess
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,9 +17,11 @@ import pytest
 from jobyard_api.app import create_app
 from jobyard_api.settings import ApiSettings
 from jobyard_devstack.net import free_port
+from jobyard_libs.app import open_resources
 from jobyard_libs.queue.broker import create_broker
 from jobyard_libs.tasks.models import MisfirePolicy, TaskStatus, TaskType
-from jobyard_libs.tasks.repository import INDEXES, DeadLetterRepository, ExecutionRepository, TaskRepository
+from jobyard_libs.tasks.repository import INDEXES, TaskRepository
+from jobyard_scheduler.loop.command import build_firing
 from jobyard_scheduler.loop.firing import Firing
 from jobyard_scheduler.loop.leader import LeaderLease
 from jobyard_scheduler.settings import SchedulerSettings
@@ -27,6 +31,7 @@ from redis.asyncio import Redis
 from tests.conftest import Isolation
 from tests.support.asgi import client_for
 from tests.support.auth_service import AuthService
+from tests.support.factories import a_task
 from tests.support.imports import running_worker, settings_for, wait_until_async
 from tests.support.processes import bin_path
 from tests.support.tasks import wait_execution
@@ -41,21 +46,11 @@ async def db(db: Any) -> Any:
     return db
 
 
-def _task(
-    cron: str = "* * * * *", *, next_run_at: datetime = START, policy: MisfirePolicy = MisfirePolicy.FIRE_ONCE
-) -> dict[str, Any]:
-    return {
-        "ownerId": "u1", "name": "every minute", "description": None, "type": TaskType.RECURRING.value,
-        "kind": "noop", "payload": {}, "priority": 5, "queue": "tasks.default", "status": TaskStatus.ACTIVE.value,
-        "scheduledAt": None, "cron": cron, "timezone": "UTC", "misfirePolicy": policy.value,
-        "nextRunAt": next_run_at, "maxRetries": 0, "timeoutMs": 1000,
-    }  # fmt: skip
-
-
 async def test_two_scheduler_processes_fire_every_run_exactly_once(
     isolation: Isolation, db: Any, tmp_path: Path
 ) -> None:
-    task = await TaskRepository(db).insert(_task())
+    task = a_task(next_run_at=START)
+    await TaskRepository(db).insert(task)
     env = {
         **os.environ,
         **isolation.env(),
@@ -84,7 +79,7 @@ async def test_two_scheduler_processes_fire_every_run_exactly_once(
             process.send_signal(signal.SIGTERM)
         codes = [process.wait(30) for process in processes]
     assert codes[1] == 0
-    runs = sorted([e["scheduledFor"] async for e in db.executions.find({"taskId": task["_id"]})])
+    runs = sorted([e["scheduledFor"] async for e in db.executions.find({"taskId": task.id})])
     assert len(runs) >= 60
     assert len(runs) == len(set(runs)), "a run fired twice"
     gaps = [b - a for a, b in itertools.pairwise(runs)]
@@ -101,43 +96,50 @@ def _start_scheduler(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
         )
 
 
-def _firing(db: Any, broker: Any, requeue_after: timedelta = timedelta(seconds=30)) -> Firing:
-    return Firing(
-        TaskRepository(db), ExecutionRepository(db), DeadLetterRepository(db), broker,
-        SchedulerSettings(_env_file=None), misfire_grace=timedelta(seconds=60), requeue_after=requeue_after,
-    )  # fmt: skip
+@asynccontextmanager
+async def _firing(
+    isolation: Isolation, requeue_after: timedelta = timedelta(seconds=30)
+) -> AsyncIterator[Firing]:
+    """The leader's tick as ``jobyard-scheduler run`` builds it, on this test's database."""
+    settings = settings_for(
+        isolation,
+        SchedulerSettings,
+        scheduler_misfire_grace_seconds=60,
+        scheduler_requeue_after_seconds=int(requeue_after.total_seconds()),
+    )
+    broker = create_broker(settings)
+    try:
+        async with open_resources(settings) as resources:
+            yield build_firing(settings, resources, broker)
+    finally:
+        broker.close()
 
 
 async def test_a_stale_leader_cannot_fire(isolation: Isolation, db: Any) -> None:
     tasks = TaskRepository(db)
-    settings = settings_for(isolation, SchedulerSettings)
-    broker = create_broker(settings)
-    try:
-        await tasks.insert(_task(next_run_at=START))
-        firing = _firing(db, broker)
+    task = a_task(next_run_at=START)
+    await tasks.insert(task)
+    async with _firing(isolation) as firing:
         assert (await firing.tick(START, fence=7)).fired == 1
-        await db.tasks.update_one({}, {"$set": {"nextRunAt": START + timedelta(minutes=1)}})
+        await tasks.update(task.id, next_run_at=START + timedelta(minutes=1))
         assert (await firing.tick(START + timedelta(minutes=1), fence=6)).fired == 0  # older token
         assert (await firing.tick(START + timedelta(minutes=1), fence=8)).fired == 1
-        assert await db.executions.count_documents({}) == 2
-    finally:
-        broker.close()
+    assert await db.executions.count_documents({}) == 2
 
 
 @pytest.mark.parametrize(("policy", "runs"), [(MisfirePolicy.FIRE_ONCE, 1), (MisfirePolicy.SKIP, 0)])
 async def test_misfire_policy(isolation: Isolation, db: Any, policy: MisfirePolicy, runs: int) -> None:
     tasks = TaskRepository(db)
-    broker = create_broker(settings_for(isolation, SchedulerSettings))
-    try:
-        await tasks.insert(_task(next_run_at=START, policy=policy))
-        late = START + timedelta(hours=3, seconds=30)  # no scheduler lived for three hours
-        result = await _firing(db, broker).tick(late, fence=1)
-        assert result.fired == runs
-        assert await db.executions.count_documents({}) == runs
-        task = await db.tasks.find_one({})
-        assert task["nextRunAt"] == START + timedelta(hours=3, minutes=1)  # the next one after now
-    finally:
-        broker.close()
+    task = a_task(next_run_at=START, misfire_policy=policy)
+    await tasks.insert(task)
+    late = START + timedelta(hours=3, seconds=30)  # no scheduler lived for three hours
+    async with _firing(isolation) as firing:
+        assert (await firing.tick(late, fence=1)).fired == runs
+    assert await db.executions.count_documents({}) == runs
+    now = await tasks.get(task.id, None)
+    assert now is not None and now.next_run_at == START + timedelta(
+        hours=3, minutes=1
+    )  # the next one after now
 
 
 async def test_leadership_moves_when_the_lease_lapses(isolation: Isolation) -> None:
@@ -177,16 +179,12 @@ async def test_redis_down_at_submission_then_queued_when_back(
         assert pending["status"] == "pending"
         assert pending["enqueuedAt"] is None
 
-    back = settings_for(isolation, SchedulerSettings)  # Redis is back: the leader's sweep queues it
-    broker = create_broker(back)
-    try:
-        firing = _firing(db, broker)
+    # Redis is back: the leader's sweep queues it
+    async with _firing(isolation) as firing:
         # just stored: the api may be queueing it right now, so the sweep leaves it alone
         assert (await firing.tick(datetime.now(UTC), fence=1)).queued == 0
-        result = await _firing(db, broker, requeue_after=timedelta(0)).tick(datetime.now(UTC), fence=1)
-        assert result.queued == 1
-    finally:
-        broker.close()
+    async with _firing(isolation, requeue_after=timedelta(0)) as firing:
+        assert (await firing.tick(datetime.now(UTC), fence=1)).queued == 1
     up: ApiSettings = settings_for(isolation, ApiSettings, auth_url=auth.url, auth_jwks_url=auth.jwks_url)
     with running_worker(settings_for(isolation, WorkerSettings)):
         async with client_for(create_app(up)) as api:
@@ -197,30 +195,22 @@ async def test_redis_down_at_submission_then_queued_when_back(
 async def test_a_delayed_task_fires_once_at_its_time(isolation: Isolation, db: Any) -> None:
     tasks = TaskRepository(db)
     due = START + timedelta(minutes=30)
-    delayed = {**_task(next_run_at=due), "type": TaskType.DELAYED.value, "cron": None, "scheduledAt": due}
+    delayed = a_task(cron=None, type=TaskType.DELAYED, next_run_at=due, scheduled_at=due)
     await tasks.insert(delayed)
-    broker = create_broker(settings_for(isolation, SchedulerSettings))
-    try:
-        firing = _firing(db, broker)
+    async with _firing(isolation) as firing:
         assert (await firing.tick(due - timedelta(seconds=1), fence=1)).fired == 0  # not yet
         assert (await firing.tick(due, fence=1)).fired == 1
         assert (await firing.tick(due + timedelta(minutes=5), fence=1)).fired == 0  # once
-    finally:
-        broker.close()
-    task = await db.tasks.find_one({})
-    assert task["status"] == "done"
-    assert task["nextRunAt"] is None
+    task = await tasks.get(delayed.id, None)
+    assert task is not None and task.status is TaskStatus.DONE and task.next_run_at is None
     [execution] = await db.executions.find({}).to_list()
     assert execution["scheduledFor"] == due
 
 
 async def test_a_paused_task_is_not_fired(isolation: Isolation, db: Any) -> None:
-    await TaskRepository(db).insert({**_task(next_run_at=START), "status": TaskStatus.PAUSED.value})
-    broker = create_broker(settings_for(isolation, SchedulerSettings))
-    try:
-        assert (await _firing(db, broker).tick(START + timedelta(minutes=10), fence=1)).fired == 0
-    finally:
-        broker.close()
+    await TaskRepository(db).insert(a_task(next_run_at=START, status=TaskStatus.PAUSED))
+    async with _firing(isolation) as firing:
+        assert (await firing.tick(START + timedelta(minutes=10), fence=1)).fired == 0
     assert await db.executions.count_documents({}) == 0
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from bson import ObjectId
-from jobyard_libs.imports.import_logs import ImportLogRepository
+from jobyard_libs.imports.import_logs import UNWATCHED, ImportLogRepository
 from jobyard_libs.imports.jobs import JobRepository
-from jobyard_libs.imports.models import ImportTrigger, content_hash
+from jobyard_libs.imports.models import ImportStatus, ImportTrigger, content_hash
 from jobyard_libs.queue.broker import create_broker
 from jobyard_libs.queue.contracts import ActorName, ApplyBatchPayload
 from jobyard_libs.queue.sender import enqueue
@@ -37,12 +37,12 @@ def _jobs(count: int, start: int = 0) -> list[dict[str, Any]]:
 
 
 async def _log(db: Any, batches: int) -> ObjectId:
-    logs = ImportLogRepository(db)
+    logs = ImportLogRepository(db, UNWATCHED)
     log_id, joined = await logs.create(
         feed_url="https://feeds.example/a", source_id=None, trigger=ImportTrigger.API, request_id=None
     )
     assert not joined
-    await logs.set_fields(log_id, {"status": "processing", "batchesTotal": batches, "totalFetched": 0})
+    await logs.set_fields(log_id, status=ImportStatus.PROCESSING, batches_total=batches, total_fetched=0)
     return log_id
 
 
@@ -213,11 +213,11 @@ async def test_a_run_whose_runner_died_is_taken_over(isolation: Isolation, db: A
 
     from jobyard_libs.mongo import utcnow
 
-    logs = ImportLogRepository(db)
+    logs = ImportLogRepository(db, UNWATCHED)
     log_id, _ = await logs.create(
         feed_url="https://feeds.example/a", source_id=None, trigger=ImportTrigger.API, request_id=None
     )
     assert await logs.start(log_id)
     assert not await logs.start(log_id)  # a redelivered run message while the first runs
-    await logs.set_fields(log_id, {"startedAt": utcnow() - timedelta(hours=1)})  # its runner died
+    await logs.set_fields(log_id, started_at=utcnow() - timedelta(hours=1))  # its runner died
     assert await logs.start(log_id)

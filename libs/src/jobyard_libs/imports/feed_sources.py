@@ -9,15 +9,20 @@ from typing import Any
 from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
+from jobyard_libs.documents import stored
+from jobyard_libs.imports.documents import FeedSource
+from jobyard_libs.listing import Slice, Window, paginate
 from jobyard_libs.mongo import Database, Document, IndexSpec, update_by_id, utcnow
 
 COLLECTION = "feed_sources"
 META = "meta"
 SEEDED_MARKER = "feed_sources_seeded"
+NEWEST = [("createdAt", -1), ("_id", -1)]
+LIST_INDEX = IndexSpec(COLLECTION, NEWEST)
 INDEXES = [
     IndexSpec(COLLECTION, [("url", 1)], unique=True),
     IndexSpec(COLLECTION, [("enabled", 1), ("url", 1)]),
-    IndexSpec(COLLECTION, [("createdAt", -1), ("_id", -1)]),
+    LIST_INDEX,
 ]
 
 
@@ -30,26 +35,12 @@ class FeedSourceRepository:
         self.collection = db[COLLECTION]
         self.meta = db[META]
 
-    async def insert(self, *, url: str, name: str, enabled: bool = True) -> Document:
-        now = utcnow()
-        doc: Document = {
-            "url": url,
-            "name": name,
-            "enabled": enabled,
-            "etag": None,
-            "lastModified": None,
-            "lastRunAt": None,
-            "lastStatus": None,
-            "lastSuccessAt": None,
-            "lastImportLogId": None,
-            "createdAt": now,
-            "updatedAt": now,
-        }
+    async def insert(self, source: FeedSource) -> FeedSource:
         try:
-            doc["_id"] = (await self.collection.insert_one(doc)).inserted_id
+            await self.collection.insert_one(source.to_mongo())
         except DuplicateKeyError as exc:
-            raise FeedUrlTaken(url) from exc
-        return doc
+            raise FeedUrlTaken(source.url) from exc
+        return source
 
     async def seed_once(self, urls: list[str]) -> int:
         """Store ``urls`` the first time this database sees them; later starts change nothing."""
@@ -59,7 +50,7 @@ class FeedSourceRepository:
         added = 0
         for url in urls:
             try:
-                await self.insert(url=url, name=url)
+                await self.insert(FeedSource(url=url, name=url))
                 added += 1
             except FeedUrlTaken:
                 continue
@@ -67,22 +58,30 @@ class FeedSourceRepository:
             await self.meta.insert_one({"_id": SEEDED_MARKER, "at": utcnow(), "urls": urls})
         return added
 
-    async def by_id(self, source_id: ObjectId) -> Document | None:
-        return await self.collection.find_one({"_id": source_id})
+    async def by_id(self, source_id: ObjectId) -> FeedSource | None:
+        return FeedSource.from_mongo(await self.collection.find_one({"_id": source_id}))
 
-    async def by_urls(self, urls: list[str]) -> list[Document]:
-        return await self.collection.find({"url": {"$in": urls}}).to_list()
+    async def to_import(self, urls: list[str] | None) -> tuple[list[FeedSource], list[str]]:
+        """The sources an import asked for by url (every enabled one when none are named),
+        and the urls that are not a source."""
+        if not urls:
+            return await self.enabled(), []
+        sources = FeedSource.many(await self.collection.find({"url": {"$in": urls}}).to_list())
+        return sources, sorted(set(urls) - {s.url for s in sources})
 
-    async def enabled(self) -> list[Document]:
-        return await self.collection.find({"enabled": True}).sort("url", 1).to_list()
+    async def by_url(self, url: str) -> FeedSource | None:
+        return FeedSource.from_mongo(await self.collection.find_one({"url": url}))
 
-    async def page(self, skip: int, limit: int) -> tuple[list[Document], int]:
-        cursor = self.collection.find({}).sort([("createdAt", -1), ("_id", -1)]).skip(skip).limit(limit)
-        return await cursor.to_list(), await self.collection.count_documents({})
+    async def enabled(self) -> list[FeedSource]:
+        return FeedSource.many(await self.collection.find({"enabled": True}).sort("url", 1).to_list())
 
-    async def update(self, source_id: ObjectId, fields: dict[str, Any]) -> Document | None:
+    async def page(self, window: Window) -> Slice[FeedSource]:
+        return await paginate(self.collection, {}, NEWEST, LIST_INDEX.name, window, FeedSource)
+
+    async def update(self, source_id: ObjectId, **fields: Any) -> FeedSource | None:
+        changes = {"$set": stored(FeedSource, **fields, updated_at=utcnow())}
         try:
-            return await update_by_id(self.collection, source_id, {"$set": {**fields, "updatedAt": utcnow()}})
+            return FeedSource.from_mongo(await update_by_id(self.collection, source_id, changes))
         except DuplicateKeyError as exc:
             raise FeedUrlTaken(str(fields.get("url"))) from exc
 

@@ -1,7 +1,9 @@
 """The ``import_logs`` collection: one document per feed per run, updated atomically.
 
 Counters only move through ``$inc`` guarded by the batch id, so a batch delivered twice
-counts once; the log finishes when every queued batch is applied or dead.
+counts once; the log finishes when every queued batch is applied or dead. Every change a
+person watching should see is told to ``on_change`` (the live import events): a required
+argument, so it cannot be forgotten (pass :data:`UNWATCHED` where nobody watches).
 
 One import per feed at a time: a log holds ``activeFeedUrl`` (unique while set) from its
 creation until it finishes, so a second start for a feed whose import runs (the hourly
@@ -17,10 +19,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
-from pymongo.asynchronous.cursor import AsyncCursor
 from pymongo.errors import DuplicateKeyError
 
+from jobyard_libs.documents import stored
+from jobyard_libs.imports.documents import FailedJob, ImportLog
 from jobyard_libs.imports.models import FINISHED, ImportStatus, ImportTrigger
+from jobyard_libs.listing import Slice, Window, paginate
 from jobyard_libs.mongo import Database, Document, IndexSpec, hint_for, utcnow
 
 COLLECTION = "import_logs"
@@ -39,23 +43,38 @@ STALLED_INDEX = IndexSpec(COLLECTION, [("status", 1), ("progressAt", 1)])  # run
 INDEXES = [LIST_INDEX, *FILTER_INDEXES, PER_FEED_INDEX, ACTIVE_INDEX, STALLED_INDEX]
 DEFAULT_STALE_AFTER = timedelta(minutes=30)
 FINISHED_VALUES = [status.value for status in FINISHED]
+WITHOUT_LONG_LISTS = {"failedJobs": 0, "appliedBatchIds": 0}
+
+OnChange = Callable[[ImportLog], Awaitable[None]]
 
 
-Notify = Callable[[Document], Awaitable[None]]
+def list_query(feed_url: str | None, status: ImportStatus | None) -> Document:
+    query: Document = {}
+    if feed_url:
+        query["feedUrl"] = feed_url
+    if status:
+        query["status"] = status.value
+    return query
+
+
+def list_hint(query: Document) -> str:
+    """The index a listing with this filter walks."""
+    return hint_for(query, FILTER_INDEXES) or LIST_INDEX.name
+
+
+async def UNWATCHED(log: ImportLog) -> None:
+    """``on_change`` for code nobody watches live (tools, tests): the choice is explicit."""
 
 
 class ImportLogRepository:
-    """``notify`` (optional) hears status and progress changes: live updates come from it."""
-
-    def __init__(self, db: Database, notify: Notify | None = None) -> None:
+    def __init__(self, db: Database, on_change: OnChange) -> None:
         self.collection = db[COLLECTION]
-        self.notify = notify
+        self.on_change = on_change
 
     async def _changed(self, log_id: ObjectId) -> None:
-        if self.notify is not None:
-            doc = await self.collection.find_one({"_id": log_id}, {"failedJobs": 0, "appliedBatchIds": 0})
-            if doc is not None:
-                await self.notify(doc)
+        log = ImportLog.from_mongo(await self.collection.find_one({"_id": log_id}, WITHOUT_LONG_LISTS))
+        if log is not None:
+            await self.on_change(log)
 
     async def create(
         self,
@@ -69,8 +88,15 @@ class ImportLogRepository:
     ) -> tuple[ObjectId, bool]:
         """A new log for this feed, or the running one: ``(log id, joined)``."""
         for _ in range(5):  # a running import may finish, or be abandoned, between two looks
+            now = utcnow()
+            log = ImportLog(
+                feed_url=feed_url, file_name=feed_url, feed_source_id=source_id, trigger=trigger,
+                request_id=request_id, requested_by=requested_by, active_feed_url=feed_url, progress_at=now,
+                timestamp=now,
+            )  # fmt: skip
             try:
-                return await self._insert(feed_url, source_id, trigger, request_id, requested_by), False
+                await self.collection.insert_one(log.to_mongo())
+                return log.id, False
             except DuplicateKeyError:
                 running = await self.collection.find_one({"activeFeedUrl": feed_url}, {"progressAt": 1})
                 if running is None:
@@ -87,62 +113,21 @@ class ImportLogRepository:
         minutes = int(stale_after.total_seconds() // 60)
         await self.finish(log_id, ImportStatus.FAILED, error=f"abandoned: no progress for {minutes} minutes")
 
-    async def _insert(
-        self,
-        feed_url: str,
-        source_id: ObjectId | None,
-        trigger: ImportTrigger,
-        request_id: str | None,
-        requested_by: str | None,
-    ) -> ObjectId:
-        now = utcnow()
-        doc: Document = {
-            "activeFeedUrl": feed_url,
-            "progressAt": now,
-            "feedUrl": feed_url,
-            "fileName": feed_url,
-            "feedSourceId": source_id,
-            "trigger": trigger.value,
-            "requestId": request_id,
-            "requestedBy": requested_by,
-            "status": ImportStatus.PENDING.value,
-            "timestamp": now,
-            "startedAt": None,
-            "fetchedAt": None,
-            "finishedAt": None,
-            "httpStatus": None,
-            "bytes": None,
-            "totalFetched": 0,
-            "totalImported": 0,
-            "newJobs": 0,
-            "updatedJobs": 0,
-            "unchangedJobs": 0,
-            "failedCount": 0,
-            "failedJobs": [],
-            "batchesTotal": None,
-            "batchesApplied": 0,
-            "batchesFailed": 0,
-            "batchesDone": 0,
-            "appliedBatchIds": [],
-            "error": None,
-        }
-        inserted: ObjectId = (await self.collection.insert_one(doc)).inserted_id
-        return inserted
-
-    async def stalled(self, before: datetime, limit: int = 50) -> list[Document]:
+    async def stalled(self, before: datetime, limit: int = 50) -> list[ImportLog]:
         """Running imports (pending or processing) that made no progress since ``before``."""
-        found: list[Document] = []
+        found: list[ImportLog] = []
         for status in (ImportStatus.PENDING, ImportStatus.PROCESSING):
             query = {"status": status.value, "progressAt": {"$lt": before}}
-            projection = {"failedJobs": 0}
-            found += await self.collection.find(query, projection).limit(limit).to_list()
+            found += ImportLog.many(
+                await self.collection.find(query, {"failedJobs": 0}).limit(limit).to_list()
+            )
         return found
 
     async def touch(self, log_id: ObjectId) -> None:
         await self.collection.update_one({"_id": log_id}, {"$set": {"progressAt": utcnow()}})
 
-    async def get(self, log_id: ObjectId) -> Document | None:
-        return await self.collection.find_one({"_id": log_id})
+    async def get(self, log_id: ObjectId) -> ImportLog | None:
+        return ImportLog.from_mongo(await self.collection.find_one({"_id": log_id}))
 
     async def start(self, log_id: ObjectId, *, stale_after: timedelta = STALE_START) -> bool:
         """Claim a pending log; ``False`` when another runner has it.
@@ -162,20 +147,20 @@ class ImportLogRepository:
         )
         return result.modified_count == 1
 
-    async def set_fields(self, log_id: ObjectId, fields: dict[str, Any]) -> None:
-        update: Document = {"$set": {**fields, "progressAt": utcnow()}}
-        if fields.get("status") in FINISHED_VALUES:
-            update["$unset"] = {"activeFeedUrl": ""}  # the feed may be imported again
+    async def set_fields(self, log_id: ObjectId, **fields: Any) -> None:
+        """Change ``fields`` (attribute names); a finished status frees the feed for its next run."""
+        update: Document = {"$set": stored(ImportLog, **fields, progress_at=utcnow())}
+        status = fields.get("status")
+        if status is not None and ImportStatus(status) in FINISHED:
+            update["$unset"] = {"activeFeedUrl": ""}
         await self.collection.update_one({"_id": log_id}, update)
-        if "status" in fields:
+        if status is not None:
             await self._changed(log_id)
 
     async def finish(
         self, log_id: ObjectId, status: ImportStatus, *, error: str | None = None, **fields: Any
     ) -> None:
-        await self.set_fields(
-            log_id, {"status": status.value, "finishedAt": utcnow(), "error": error, **fields}
-        )
+        await self.set_fields(log_id, status=status, finished_at=utcnow(), error=error, **fields)
 
     async def record_batch(
         self,
@@ -183,21 +168,26 @@ class ImportLogRepository:
         batch_id: str,
         *,
         counts: dict[str, int],
-        failures: list[dict[str, str]],
+        failures: list[FailedJob],
         failed_limit: int,
         dead_error: str | None = None,
     ) -> bool:
         """Add one batch's outcome once; ``False`` when this batch was recorded before.
 
-        ``dead_error`` marks a batch that exhausted its retries: it counts as done, failed.
+        ``counts`` by attribute name (``new_jobs``...). ``dead_error`` marks a batch that
+        exhausted its retries: it counts as done, failed.
         """
-        inc = {**counts, "batchesDone": 1, ("batchesFailed" if dead_error else "batchesApplied"): 1}
+        inc = {
+            **stored(ImportLog, **counts),
+            "batchesDone": 1,
+            ("batchesFailed" if dead_error else "batchesApplied"): 1,
+        }
         inc["failedCount"] = inc.get("failedCount", 0) + len(failures)
         update: Document = {
             "$inc": inc,
             "$push": {
                 "appliedBatchIds": batch_id,
-                "failedJobs": {"$each": failures, "$slice": failed_limit},
+                "failedJobs": {"$each": [f.model_dump() for f in failures], "$slice": failed_limit},
             },
             "$set": {"progressAt": utcnow()},
         }
@@ -210,15 +200,15 @@ class ImportLogRepository:
             await self._changed(log_id)
         return result.modified_count == 1
 
-    async def complete_if_done(self, log_id: ObjectId) -> Document | None:
+    async def complete_if_done(self, log_id: ObjectId) -> ImportLog | None:
         """processing → completed once every batch is done; failed if one died or the feed broke."""
-        doc = await self.get(log_id)
-        if doc is None or doc["status"] != ImportStatus.PROCESSING.value:
+        log = await self.get(log_id)
+        if log is None or log.status != ImportStatus.PROCESSING:
             return None
-        total = doc["batchesTotal"]
-        if total is None or doc["batchesDone"] < total:
+        total = log.batches_total
+        if total is None or log.batches_done < total:
             return None
-        status = ImportStatus.FAILED if doc["batchesFailed"] or doc.get("error") else ImportStatus.COMPLETED
+        status = ImportStatus.FAILED if log.batches_failed or log.error else ImportStatus.COMPLETED
         result = await self.collection.update_one(
             {"_id": log_id, "status": ImportStatus.PROCESSING.value, "batchesDone": total},
             {"$set": {"status": status.value, "finishedAt": utcnow()}, "$unset": {"activeFeedUrl": ""}},
@@ -226,17 +216,23 @@ class ImportLogRepository:
         if result.modified_count != 1:
             return None
         await self._changed(log_id)
-        return doc
+        return log
 
-    def listing(self, query: Document) -> AsyncCursor[Document]:
+    async def page(
+        self, window: Window, *, feed_url: str | None, status: ImportStatus | None
+    ) -> Slice[ImportLog]:
         """Newest first, without the long lists, through the index the filters call for."""
-        projection = {"failedJobs": 0, "appliedBatchIds": 0}
-        return self.collection.find(query, projection).sort(NEWEST).hint(_hint(query))
+        query = list_query(feed_url, status)
+        return await paginate(
+            self.collection, query, NEWEST, list_hint(query), window, ImportLog, projection=WITHOUT_LONG_LISTS
+        )
 
-    async def page(self, query: Document, skip: int, limit: int) -> tuple[list[Document], int]:
-        items = await self.listing(query).skip(skip).limit(limit).to_list()
-        return items, await self.collection.count_documents(query, hint=_hint(query))
-
-
-def _hint(query: Document) -> str:
-    return hint_for(query, FILTER_INDEXES) or LIST_INDEX.name
+    async def latest(self, feed_url: str, count: int) -> list[ImportLog]:
+        """A feed's newest runs, newest first (the monitor's feed health)."""
+        cursor = (
+            self.collection.find({"feedUrl": feed_url}, WITHOUT_LONG_LISTS)
+            .sort(NEWEST)
+            .hint(PER_FEED_INDEX.name)
+            .limit(count)
+        )
+        return ImportLog.many(await cursor.to_list())

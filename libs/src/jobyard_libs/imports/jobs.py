@@ -9,15 +9,17 @@ the first delivery did.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 from bson import ObjectId
 from pymongo import UpdateOne
-from pymongo.asynchronous.cursor import AsyncCursor
 from pymongo.errors import BulkWriteError
 
+from jobyard_libs.imports.documents import Job
 from jobyard_libs.imports.models import title_words
+from jobyard_libs.listing import Slice, Window, paginate
 from jobyard_libs.mongo import Database, Document, IndexSpec, hint_for, utcnow
 
 COLLECTION = "jobs"
@@ -31,6 +33,7 @@ FILTER_INDEXES = [
     IndexSpec(COLLECTION, [("feedUrl", 1), *NEWEST]),
 ]
 LIST_INDEX = IndexSpec(COLLECTION, NEWEST)
+LIST_PROJECTION = {"titleWords": 0, "lastBatchId": 0, "rawData": 0, "description": 0}
 INDEXES = [
     IndexSpec(COLLECTION, [("feedUrl", 1), ("externalId", 1)], unique=True),
     LIST_INDEX,
@@ -53,16 +56,29 @@ class WriteOutcome:
     errors: dict[str, str]  # externalId → reason
 
 
-def jobs_query(filters: dict[str, str | None], title_search: str | None) -> Document:
-    """The filter of a jobs listing: exact fields, and every word of ``title_search`` in the title."""
-    query: Document = {field: value for field, value in filters.items() if value}
-    words = title_words(title_search or "")
-    if words:
-        query["titleWords"] = {"$all": words}
-    return query
+@dataclass(frozen=True)
+class JobFilters:
+    """What a jobs listing (or a CSV export) keeps: exact fields, and every word of ``title``
+    in the title."""
+
+    feed_url: str | None = None
+    company: str | None = None
+    location: str | None = None
+    job_type: str | None = None
+    title: str | None = None
+
+    def query(self) -> Document:
+        exact = {"feedUrl": self.feed_url, "company": self.company, "location": self.location,
+                 "jobType": self.job_type}  # fmt: skip
+        query: Document = {field: value for field, value in exact.items() if value}
+        words = title_words(self.title or "")
+        if words:
+            query["titleWords"] = {"$all": words}
+        return query
 
 
-def _hint(query: Document) -> str:
+def list_hint(query: Document) -> str:
+    """The index a listing with this filter walks."""
     return hint_for(query, FILTER_INDEXES) or LIST_INDEX.name
 
 
@@ -137,14 +153,22 @@ class JobRepository:
             "updatedAt": now,
         }
 
-    async def get(self, job_id: ObjectId) -> Document | None:
-        return await self.collection.find_one({"_id": job_id}, {"titleWords": 0, "lastBatchId": 0})
+    async def get(self, job_id: ObjectId) -> Job | None:
+        return Job.from_mongo(
+            await self.collection.find_one({"_id": job_id}, {"titleWords": 0, "lastBatchId": 0})
+        )
 
-    def listing(self, query: Document) -> AsyncCursor[Document]:
-        """Newest first, through the index the query's filters call for."""
-        projection = {"titleWords": 0, "lastBatchId": 0, "rawData": 0, "description": 0}
-        return self.collection.find(query, projection).sort(NEWEST).hint(_hint(query))
+    async def stream(self, filters: JobFilters, limit: int) -> AsyncIterator[Job]:
+        """Newest first, one at a time (an export of any size holds one in memory)."""
+        query = filters.query()
+        async for raw in (
+            self.collection.find(query, LIST_PROJECTION).sort(NEWEST).hint(list_hint(query)).limit(limit)
+        ):
+            yield Job.model_validate(raw)
 
-    async def page(self, query: Document, skip: int, limit: int) -> tuple[list[Document], int]:
-        items = await self.listing(query).skip(skip).limit(limit).to_list()
-        return items, await self.collection.count_documents(query, hint=_hint(query))
+    async def page(self, filters: JobFilters, window: Window) -> Slice[Job]:
+        """Newest first, through the index the filters call for, without the long fields."""
+        query = filters.query()
+        return await paginate(
+            self.collection, query, NEWEST, list_hint(query), window, Job, projection=LIST_PROJECTION
+        )

@@ -26,21 +26,21 @@ from datetime import datetime, timedelta
 from typing import IO, Any
 
 import structlog
-from bson import ObjectId
 from dramatiq import Broker
 from dramatiq.brokers.redis import RedisBroker
 
-from jobyard_libs.events import EventPublisher
+from jobyard_libs.documents import Oid
 from jobyard_libs.feeds.errors import FeedError
 from jobyard_libs.feeds.fetcher import fetch_feed
 from jobyard_libs.feeds.parser import ItemFailure, iter_feed
 from jobyard_libs.imports import metrics
+from jobyard_libs.imports.documents import FailedJob, FeedSource
 from jobyard_libs.imports.feed_sources import FeedSourceRepository
-from jobyard_libs.imports.import_logs import ImportLogRepository
+from jobyard_libs.imports.import_logs import ImportLogRepository, OnChange
 from jobyard_libs.imports.models import ImportStatus, ImportTrigger
 from jobyard_libs.imports.raw_feeds import RawFeedRepository
 from jobyard_libs.imports.settings import ImportSettings
-from jobyard_libs.mongo import Database, Document, utcnow
+from jobyard_libs.mongo import Database, utcnow
 from jobyard_libs.queue.broker import messages_present
 from jobyard_libs.queue.contracts import ActorName, ApplyBatchPayload, Queue, RunFeedPayload
 from jobyard_libs.queue.sender import enqueue
@@ -64,7 +64,7 @@ class ImportOutcome:
 class _ParseProgress:
     total: int = 0
     batches: int = 0
-    failures: list[dict[str, str]] = field(default_factory=list)
+    failures: list[FailedJob] = field(default_factory=list)
     failed: int = 0
 
 
@@ -75,24 +75,26 @@ class ImportRunner:
         broker: Broker,
         settings: ImportSettings,
         *,
-        events: EventPublisher | None = None,
+        on_change: OnChange,
     ) -> None:
+        """``on_change``: the live import events (``EventPublisher.import_changed``), or
+        ``import_logs.UNWATCHED`` where nobody watches."""
         self.broker = broker
         self.settings = settings
         self.guard = settings.feed_guard()
         self.sources = FeedSourceRepository(db)
-        self.logs = ImportLogRepository(db, events.import_changed if events else None)
+        self.logs = ImportLogRepository(db, on_change)
         self.raw = RawFeedRepository(db)
 
     async def create_logs(
-        self, sources: list[Document], trigger: ImportTrigger, request_id: str | None = None
-    ) -> list[tuple[ObjectId, bool]]:
+        self, sources: list[FeedSource], trigger: ImportTrigger, request_id: str | None = None
+    ) -> list[tuple[Oid, bool]]:
         """A log per source, or the one of its import already running: ``(id, joined)`` each."""
         stale_after = timedelta(seconds=self.settings.import_stale_after_seconds)
         return [
             await self.logs.create(
-                feed_url=s["url"],
-                source_id=s["_id"],
+                feed_url=s.url,
+                source_id=s.id,
                 trigger=trigger,
                 request_id=request_id,
                 stale_after=stale_after,
@@ -100,46 +102,46 @@ class ImportRunner:
             for s in sources
         ]
 
-    async def run_sources(self, sources: list[Document], trigger: ImportTrigger) -> list[ImportOutcome]:
+    async def run_sources(self, sources: list[FeedSource], trigger: ImportTrigger) -> list[ImportOutcome]:
         """Run each source's import, ``import_concurrency`` at a time; a feed whose import is
         already running is joined, not run twice."""
         logs = await self.create_logs(sources, trigger)
         gate = asyncio.Semaphore(self.settings.import_concurrency)
 
-        async def run(log_id: ObjectId, url: str, joined: bool) -> ImportOutcome:
+        async def run(log_id: Oid, url: str, joined: bool) -> ImportOutcome:
             if joined:
                 return ImportOutcome(str(log_id), url, JOINED)
             async with gate:
                 return await self.run_log(log_id)
 
         return list(
-            await asyncio.gather(*(run(i, s["url"], j) for (i, j), s in zip(logs, sources, strict=True)))
+            await asyncio.gather(*(run(i, s.url, j) for (i, j), s in zip(logs, sources, strict=True)))
         )
 
-    async def run_log(self, log_id: ObjectId) -> ImportOutcome:
-        doc = await self.logs.get(log_id)
-        if doc is None:
+    async def run_log(self, log_id: Oid) -> ImportOutcome:
+        current = await self.logs.get(log_id)
+        if current is None:
             return ImportOutcome(str(log_id), "", "missing", error="import log not found")
-        url = doc["feedUrl"]
+        url = current.feed_url
         if not await self.logs.start(log_id):  # a redelivered run message: the first one has it
-            return ImportOutcome(str(log_id), url, doc["status"])
+            return ImportOutcome(str(log_id), url, current.status)
         bound = log.bind(import_log_id=str(log_id), feed_url=url)
-        source = (await self.sources.by_urls([url]) or [{}])[0]
+        source = await self.sources.by_url(url)
         try:
             with metrics.FETCH_DURATION.labels(url).time():
                 fetched = await fetch_feed(
                     url,
                     self.settings.fetch_options(),
                     self.guard,
-                    etag=source.get("etag"),
-                    last_modified=source.get("lastModified"),
+                    etag=source.etag if source else None,
+                    last_modified=source.last_modified if source else None,
                 )
         except FeedError as exc:
             metrics.RUNS.labels(url, "failed").inc()
             return await self._fail(log_id, url, str(exc), bound)
         if fetched.not_modified:
             metrics.RUNS.labels(url, "not_modified").inc()
-            await self.logs.finish(log_id, ImportStatus.NOT_MODIFIED, fetchedAt=utcnow(), httpStatus=304)
+            await self.logs.finish(log_id, ImportStatus.NOT_MODIFIED, fetched_at=utcnow(), http_status=304)
             await self.sources.record_run(
                 url, log_id=log_id, status=ImportStatus.NOT_MODIFIED, at=utcnow(), succeeded=True
             )
@@ -171,20 +173,22 @@ class ImportRunner:
         # With batches in flight the log stays processing (error set) until the last is done.
         status = ImportStatus.FAILED if error and not progress.batches else ImportStatus.PROCESSING
         fields: dict[str, Any] = {
-            "status": status.value,
+            "status": status,
             "error": error,
-            "fetchedAt": utcnow(),
-            "httpStatus": fetched.status_code,
+            "fetched_at": utcnow(),
+            "http_status": fetched.status_code,
             "bytes": fetched.size,
-            "totalFetched": progress.total,
-            "batchesTotal": progress.batches,
-            "batchSize": self.settings.import_batch_size,  # what a resume re-cuts the feed with
-            "failedJobs": progress.failures[: self.settings.import_failed_jobs_limit],
-            "failedCount": progress.failed,
+            "total_fetched": progress.total,
+            "batches_total": progress.batches,
+            "batch_size": self.settings.import_batch_size,  # what a resume re-cuts the feed with
+            "failed_jobs": [
+                f.model_dump() for f in progress.failures[: self.settings.import_failed_jobs_limit]
+            ],
+            "failed_count": progress.failed,
         }
         if status is ImportStatus.FAILED:
-            fields["finishedAt"] = utcnow()
-        await self.logs.set_fields(log_id, fields)
+            fields["finished_at"] = utcnow()
+        await self.logs.set_fields(log_id, **fields)
         await self.logs.complete_if_done(log_id)
         await self.sources.record_run(
             url,
@@ -221,19 +225,18 @@ class ImportRunner:
         """
         assert isinstance(self.broker, RedisBroker)
         sent = 0
-        for doc in await self.logs.stalled(before):
-            log_id, url = doc["_id"], doc["feedUrl"]
-            if doc["status"] == ImportStatus.PENDING and doc.get("startedAt") is None:
+        for stalled in await self.logs.stalled(before):
+            log_id, url = stalled.id, stalled.feed_url
+            resent = 0
+            if stalled.status == ImportStatus.PENDING and stalled.started_at is None:
                 run_id = f"{log_id}:run"
                 if not messages_present(self.broker, [(Queue.IMPORTS.value, run_id)])[0]:
                     payload = RunFeedPayload(import_log_id=str(log_id), feed_url=url)
                     enqueue(self.broker, ActorName.IMPORT_RUN_FEED, payload, message_id=run_id)
-                    sent += 1
-            elif (
-                doc["status"] == ImportStatus.PROCESSING and doc.get("batchesTotal") and doc.get("batchSize")
-            ):
-                applied = set(doc.get("appliedBatchIds", []))
-                waiting = [n for n in range(doc["batchesTotal"]) if f"{log_id}:{n}" not in applied]
+                    resent = 1
+            elif stalled.status == ImportStatus.PROCESSING and stalled.batches_total and stalled.batch_size:
+                applied = set(stalled.applied_batch_ids)
+                waiting = [n for n in range(stalled.batches_total) if f"{log_id}:{n}" not in applied]
                 present = messages_present(
                     self.broker, [(Queue.IMPORTS.value, f"{log_id}:{n}") for n in waiting]
                 )
@@ -246,17 +249,18 @@ class ImportRunner:
                         url,
                         log_id,
                         _ParseProgress(),
-                        size=doc["batchSize"],
+                        size=stalled.batch_size,
                         only=missing,
                     )
                     await asyncio.to_thread(resend)
-                    sent += len(missing)
+                    resent = len(missing)
             await self.logs.touch(log_id)
-            if sent:
-                log.warning("import_resumed", import_log_id=str(log_id), feed_url=url, resent=sent)
+            if resent:
+                log.warning("import_resumed", import_log_id=str(log_id), feed_url=url, resent=resent)
+            sent += resent
         return sent
 
-    async def _fail(self, log_id: ObjectId, url: str, error: str, bound: Any) -> ImportOutcome:
+    async def _fail(self, log_id: Oid, url: str, error: str, bound: Any) -> ImportOutcome:
         await self.logs.finish(log_id, ImportStatus.FAILED, error=error)
         await self.sources.record_run(
             url, log_id=log_id, status=ImportStatus.FAILED, at=utcnow(), succeeded=False
@@ -268,7 +272,7 @@ class ImportRunner:
         self,
         body: IO[bytes],
         url: str,
-        log_id: ObjectId,
+        log_id: Oid,
         progress: _ParseProgress,
         *,
         size: int,
@@ -295,7 +299,7 @@ class ImportRunner:
             if isinstance(entry, ItemFailure):
                 progress.failed += 1
                 if len(progress.failures) < self.settings.import_failed_jobs_limit:
-                    progress.failures.append({"id": entry.id, "reason": entry.reason})
+                    progress.failures.append(FailedJob(id=entry.id, reason=entry.reason))
                 continue
             batch.append({"externalId": entry.external_id, **entry.fields})
             if len(batch) >= size:

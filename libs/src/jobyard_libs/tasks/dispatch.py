@@ -22,10 +22,11 @@ from dramatiq import Broker
 from dramatiq.brokers.redis import RedisBroker
 from redis.exceptions import RedisError
 
-from jobyard_libs.mongo import Document, utcnow
+from jobyard_libs.mongo import utcnow
 from jobyard_libs.queue.broker import messages_present
 from jobyard_libs.queue.contracts import ActorName, ExecutePayload, Queue
 from jobyard_libs.queue.sender import enqueue
+from jobyard_libs.tasks.documents import Execution
 from jobyard_libs.tasks.repository import ExecutionRepository
 
 log = structlog.get_logger(__name__)
@@ -38,36 +39,40 @@ def message_id(execution_id: object, enqueued_at: datetime) -> str:
 
 
 async def dispatch(
-    broker: Broker, executions: ExecutionRepository, docs: list[Document], *, delay_ms: int | None = None
+    broker: Broker,
+    executions: ExecutionRepository,
+    queued_now: list[Execution],
+    *,
+    delay_ms: int | None = None,
 ) -> int:
-    """Queue ``docs`` (after ``delay_ms``); returns how many were queued (the rest wait for the scheduler)."""
+    """Queue executions (after ``delay_ms``); how many were queued (the rest wait for the scheduler)."""
     queued = []
     stamp = utcnow()
-    for doc in docs:
+    for execution in queued_now:
         try:
             enqueue(
                 broker,
                 ActorName.TASK_EXECUTE,
-                ExecutePayload(execution_id=str(doc["_id"])),
-                queue=Queue(doc["queue"]),
+                ExecutePayload(execution_id=str(execution.id)),
+                queue=Queue(execution.queue),
                 delay_ms=delay_ms,
-                message_id=message_id(doc["_id"], stamp),
+                message_id=message_id(execution.id, stamp),
                 # A task's own failures are retried per execution (tasks.outcomes); these
                 # Dramatiq retries only cover infrastructure errors (MongoDB briefly away).
                 max_retries=INFRASTRUCTURE_RETRIES,
             )
         except RedisError as exc:
-            log.warning("execution_not_queued", execution_id=str(doc["_id"]), error=str(exc))
+            log.warning("execution_not_queued", execution_id=str(execution.id), error=str(exc))
             break
-        queued.append(doc["_id"])
+        queued.append(execution.id)
     if queued:
         await executions.mark_enqueued(queued, stamp)
     return len(queued)
 
 
-def lost(broker: Broker, docs: Sequence[Document]) -> list[Document]:
+def lost(broker: Broker, waiting: Sequence[Execution]) -> list[Execution]:
     """Of executions marked queued and still waiting, those whose message Redis no longer holds."""
     assert isinstance(broker, RedisBroker)
-    checks = [d for d in docs if d.get("enqueuedAt") is not None]
-    present = messages_present(broker, [(d["queue"], message_id(d["_id"], d["enqueuedAt"])) for d in checks])
-    return [doc for doc, there in zip(checks, present, strict=True) if not there]
+    checks = [(e, e.enqueued_at) for e in waiting if e.enqueued_at is not None]
+    present = messages_present(broker, [(e.queue, message_id(e.id, at)) for e, at in checks])
+    return [e for (e, _), there in zip(checks, present, strict=True) if not there]

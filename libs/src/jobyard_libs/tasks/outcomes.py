@@ -9,13 +9,16 @@ is ``dead`` and a dead letter is recorded.
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
 from dramatiq import Broker
 
-from jobyard_libs.mongo import Document, utcnow
+from jobyard_libs.mongo import utcnow
 from jobyard_libs.tasks.dispatch import dispatch
+from jobyard_libs.tasks.documents import Execution
+from jobyard_libs.tasks.lifecycle import ExecutionLifecycle
 from jobyard_libs.tasks.models import ExecutionStatus
 from jobyard_libs.tasks.repository import DeadLetterRepository, ExecutionRepository
 from jobyard_libs.tasks.settings import TaskSettings
@@ -29,33 +32,46 @@ def backoff_ms(retry: int, settings: TaskSettings) -> int:
     return int(ceiling * random.uniform(0.5, 1.0))  # noqa: S311 - jitter, not cryptography
 
 
-async def settle_failure(
-    executions: ExecutionRepository,
-    dead_letters: DeadLetterRepository,
-    broker: Broker,
-    settings: TaskSettings,
-    doc: Document,
-    *,
-    attempt: int,
-    started: datetime,
-    error: str,
-) -> ExecutionStatus:
-    retry = attempt - doc.get("attemptBase", 0)  # a replay starts a fresh retry budget
-    if retry <= doc["maxRetries"]:
-        delay = backoff_ms(retry, settings)
-        updated = await executions.finish_attempt(
-            doc["_id"], attempt=attempt, status=ExecutionStatus.RETRYING, started_at=started, error=error,
-            retry_at=utcnow() + timedelta(milliseconds=delay),
-        )  # fmt: skip
-        if updated is not None:
-            await dispatch(broker, executions, [updated], delay_ms=delay)
-        log.warning(
-            "execution_retrying", execution_id=str(doc["_id"]), attempt=attempt, error=error, delay_ms=delay
+@dataclass(frozen=True)
+class Outcomes:
+    """What follows a failed attempt, wherever it failed: a retry after a backoff, or, with
+    no retry left, a dead execution and its dead letter."""
+
+    lifecycle: ExecutionLifecycle
+    executions: ExecutionRepository
+    dead_letters: DeadLetterRepository
+    broker: Broker
+    settings: TaskSettings
+
+    async def failed(
+        self, execution: Execution, *, attempt: int, started: datetime, error: str
+    ) -> ExecutionStatus:
+        retry = attempt - execution.attempt_base  # a replay starts a fresh retry budget
+        if retry <= execution.max_retries:
+            delay = backoff_ms(retry, self.settings)
+            updated = await self.lifecycle.finish_attempt(
+                execution.id, attempt=attempt, status=ExecutionStatus.RETRYING, started_at=started, error=error,
+                retry_at=utcnow() + timedelta(milliseconds=delay),
+            )  # fmt: skip
+            if updated is not None:
+                await dispatch(self.broker, self.executions, [updated], delay_ms=delay)
+            log.warning(
+                "execution_retrying",
+                execution_id=str(execution.id),
+                attempt=attempt,
+                error=error,
+                delay_ms=delay,
+            )
+            return ExecutionStatus.RETRYING
+        return await self.dead(execution, attempt=attempt, started=started, error=error)
+
+    async def dead(
+        self, execution: Execution, *, attempt: int, started: datetime, error: str
+    ) -> ExecutionStatus:
+        """Dead now, whatever retries are left (a failure no retry would change)."""
+        final = await self.lifecycle.finish_attempt(
+            execution.id, attempt=attempt, status=ExecutionStatus.DEAD, started_at=started, error=error
         )
-        return ExecutionStatus.RETRYING
-    final = await executions.finish_attempt(
-        doc["_id"], attempt=attempt, status=ExecutionStatus.DEAD, started_at=started, error=error
-    )
-    await dead_letters.record(final or doc, error)
-    log.error("execution_dead", execution_id=str(doc["_id"]), attempt=attempt, error=error)
-    return ExecutionStatus.DEAD
+        await self.dead_letters.record(final or execution, error)
+        log.error("execution_dead", execution_id=str(execution.id), attempt=attempt, error=error)
+        return ExecutionStatus.DEAD

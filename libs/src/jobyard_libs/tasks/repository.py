@@ -1,22 +1,28 @@
-"""The ``tasks``, ``executions`` and ``dead_letters`` collections.
+"""The ``tasks``, ``executions`` and ``dead_letters`` collections: reads and inserts.
 
 Firing a scheduled run is a conditional update on the task's ``nextRunAt``, and an
 execution is unique on ``(taskId, scheduledFor)``: two schedulers that both believe they
-lead still create one execution per run.
+lead still create one execution per run. An execution's status changes are not here:
+they go through :mod:`jobyard_libs.tasks.lifecycle`, the one place that also tells the
+world (live events, stats, webhooks).
+
+Owner scoping is in one place (``_scoped``): ``owner_id=None`` is an
+admin's view of everyone's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
-from pymongo.asynchronous.cursor import AsyncCursor
 from pymongo.errors import DuplicateKeyError
 
+from jobyard_libs.documents import stored
+from jobyard_libs.listing import Slice, Window, paginate
 from jobyard_libs.mongo import Database, Document, IndexSpec, hint_for, update_by_id, utcnow
-from jobyard_libs.tasks.models import ExecutionStatus, TaskStatus
+from jobyard_libs.tasks.documents import DeadLetter, Execution, Task, WebhookDelivery
+from jobyard_libs.tasks.models import ExecutionStatus, TaskStatus, TaskType
 
 TASKS = "tasks"
 EXECUTIONS = "executions"
@@ -56,55 +62,62 @@ INDEXES = [
 ]
 
 
+def _scoped(query: Document, owner_id: str | None) -> Document:
+    """The one owner scope: ``owner_id`` sees its own documents, ``None`` (an admin) everyone's."""
+    return query if owner_id is None else {**query, "ownerId": owner_id}
+
+
 class TaskRepository:
     def __init__(self, db: Database) -> None:
         self.collection = db[TASKS]
 
-    async def insert(self, doc: Document) -> Document:
-        now = utcnow()
-        doc = {"runCount": 0, "lastRunAt": None, **doc, "createdAt": now, "updatedAt": now}
-        doc["_id"] = (await self.collection.insert_one(doc)).inserted_id
-        return doc
+    async def insert(self, task: Task) -> bool:
+        """``False`` when another task of its owner took its idempotency key meanwhile."""
+        try:
+            await self.collection.insert_one(task.to_mongo())
+        except DuplicateKeyError:
+            return False
+        return True
 
-    async def insert_many(self, docs: list[Document]) -> list[Document]:
-        now = utcnow()
-        docs = [{"runCount": 0, "lastRunAt": None, **d, "createdAt": now, "updatedAt": now} for d in docs]
-        result = await self.collection.insert_many(docs, ordered=True)
-        for doc, oid in zip(docs, result.inserted_ids, strict=True):
-            doc["_id"] = oid
-        return docs
+    async def insert_many(self, tasks: list[Task]) -> list[Task]:
+        await self.collection.insert_many([t.to_mongo() for t in tasks], ordered=True)
+        return tasks
 
-    async def by_idempotency_key(self, owner_id: str, key: str) -> Document | None:
-        return await self.collection.find_one({"ownerId": owner_id, "idempotencyKey": key})
+    async def by_idempotency_key(self, owner_id: str, key: str) -> Task | None:
+        return Task.from_mongo(await self.collection.find_one({"ownerId": owner_id, "idempotencyKey": key}))
 
-    async def get(self, task_id: ObjectId, owner_id: str | None) -> Document | None:
-        query: Document = {"_id": task_id, "status": {"$ne": TaskStatus.DELETED.value}}
-        if owner_id is not None:
-            query["ownerId"] = owner_id
-        return await self.collection.find_one(query)
+    async def get(self, task_id: ObjectId, owner_id: str | None) -> Task | None:
+        query = _scoped({"_id": task_id, "status": {"$ne": TaskStatus.DELETED.value}}, owner_id)
+        return Task.from_mongo(await self.collection.find_one(query))
 
-    def listing(self, query: Document) -> AsyncCursor[Document]:
+    async def page(
+        self,
+        owner_id: str | None,
+        window: Window,
+        *,
+        status: TaskStatus | None,
+        type_: TaskType | None,
+        kind: str | None,
+    ) -> Slice[Task]:
+        query = _scoped({"status": status.value if status else {"$ne": TaskStatus.DELETED.value}}, owner_id)
+        query.update({k: v for k, v in (("type", type_ and type_.value), ("kind", kind)) if v})
         hint = hint_for(query, TASK_FILTERS) or TASK_LIST.name
-        return self.collection.find(query).sort(NEWEST).hint(hint)
-
-    async def page(self, query: Document, skip: int, limit: int) -> tuple[list[Document], int]:
-        hint = hint_for(query, TASK_FILTERS) or TASK_LIST.name
-        items = await self.listing(query).skip(skip).limit(limit).to_list()
-        return items, await self.collection.count_documents(query, hint=hint)
+        return await paginate(self.collection, query, NEWEST, hint, window, Task)
 
     async def update(
-        self, task_id: ObjectId, fields: dict[str, Any], *, expect: Document | None = None
-    ) -> Document | None:
-        return await update_by_id(
-            self.collection, task_id, {"$set": {**fields, "updatedAt": utcnow()}}, expect=expect
-        )
+        self, task_id: ObjectId, *, expect_status: TaskStatus | None = None, **fields: Any
+    ) -> Task | None:
+        """Change ``fields`` (attribute names), if the task is still in ``expect_status``."""
+        changes = {"$set": stored(Task, **fields, updated_at=utcnow())}
+        expect = None if expect_status is None else {"status": expect_status.value}
+        return Task.from_mongo(await update_by_id(self.collection, task_id, changes, expect=expect))
 
-    async def due(self, now: datetime, limit: int = 500) -> list[Document]:
+    async def due(self, now: datetime, limit: int = 500) -> list[Task]:
         query = {"status": TaskStatus.ACTIVE.value, "nextRunAt": {"$lte": now}}
-        return await self.collection.find(query).sort("nextRunAt", 1).limit(limit).to_list()
+        return Task.many(await self.collection.find(query).sort("nextRunAt", 1).limit(limit).to_list())
 
     async def claim_run(
-        self, task: Document, *, next_run_at: datetime | None, status: TaskStatus, fence: int
+        self, task: Task, *, next_run_at: datetime | None, status: TaskStatus, fence: int
     ) -> bool:
         """Move ``nextRunAt`` past the run it held; one claimer wins each run.
 
@@ -113,16 +126,16 @@ class TaskRepository:
         """
         result = await self.collection.update_one(
             {
-                "_id": task["_id"],
+                "_id": task.id,
                 "status": TaskStatus.ACTIVE.value,
-                "nextRunAt": task["nextRunAt"],
+                "nextRunAt": task.next_run_at,
                 "fence": {"$not": {"$gt": fence}},  # none yet, or not newer than ours
             },
             {
                 "$set": {
                     "nextRunAt": next_run_at,
                     "status": status.value,
-                    "lastRunAt": task["nextRunAt"],
+                    "lastRunAt": task.next_run_at,
                     "fence": fence,
                     "updatedAt": utcnow(),
                 },
@@ -132,79 +145,36 @@ class TaskRepository:
         return result.modified_count == 1
 
 
-Notify = Callable[[Document], Awaitable[None]]
-
-
 class ExecutionRepository:
-    """``notify`` (optional) hears every status change: live updates are published from it."""
+    """Reads, inserts and bookkeeping of executions; status changes are the lifecycle's."""
 
-    def __init__(self, db: Database, notify: Notify | None = None) -> None:
+    def __init__(self, db: Database) -> None:
         self.collection = db[EXECUTIONS]
-        self.notify = notify
 
-    async def _changed(self, doc: Document | None) -> Document | None:
-        if doc is not None and self.notify is not None:
-            await self.notify(doc)
-        return doc
-
-    @staticmethod
-    def new(task: Document, scheduled_for: datetime, trigger: str) -> Document:
-        return {
-            "taskId": task["_id"],
-            "ownerId": task["ownerId"],
-            "kind": task["kind"],
-            "payload": task["payload"],
-            "queue": task["queue"],
-            "maxRetries": task["maxRetries"],
-            "timeoutMs": task["timeoutMs"],
-            "trigger": trigger,
-            "status": ExecutionStatus.PENDING.value,
-            "scheduledFor": scheduled_for,
-            "attempts": 0,
-            "attemptHistory": [],
-            "enqueuedAt": None,
-            "startedAt": None,
-            "completedAt": None,
-            "durationMs": None,
-            "result": None,
-            "error": None,
-            "cancelRequested": False,
-            "webhookUrl": task.get("webhookUrl"),
-            "createdAt": utcnow(),
-            "updatedAt": utcnow(),
-        }
-
-    async def create(self, task: Document, scheduled_for: datetime, trigger: str) -> Document | None:
-        """A new pending execution; ``None`` when that run exists already."""
-        doc = self.new(task, scheduled_for, trigger)
+    async def create(self, execution: Execution) -> Execution | None:
+        """Store a new execution; ``None`` when that run exists already (a second scheduler)."""
         try:
-            doc["_id"] = (await self.collection.insert_one(doc)).inserted_id
+            await self.collection.insert_one(execution.to_mongo())
         except DuplicateKeyError:
             return None
-        return doc
+        return execution
 
-    async def insert_many(self, docs: list[Document]) -> list[Document]:
-        result = await self.collection.insert_many(docs, ordered=True)
-        for doc, oid in zip(docs, result.inserted_ids, strict=True):
-            doc["_id"] = oid
-        return docs
+    async def insert_many(self, executions: list[Execution]) -> list[Execution]:
+        await self.collection.insert_many([e.to_mongo() for e in executions], ordered=True)
+        return executions
 
-    async def get(self, execution_id: ObjectId, owner_id: str | None = None) -> Document | None:
-        query: Document = {"_id": execution_id}
-        if owner_id is not None:
-            query["ownerId"] = owner_id
-        return await self.collection.find_one(query)
+    async def get(self, execution_id: ObjectId, owner_id: str | None = None) -> Execution | None:
+        return Execution.from_mongo(await self.collection.find_one(_scoped({"_id": execution_id}, owner_id)))
 
     async def mark_enqueued(self, execution_ids: list[ObjectId], at: datetime) -> None:
         """``at`` is part of each message's id (``dispatch.message_id``): the exact stamp used."""
-        now = at
         # In slices: the embedded server matches each document against the whole $in list,
         # so one update of 1,000 ids cost it 3.2 s, ten of 100 ids 1.0 s.
         for start in range(0, len(execution_ids), MARK_SLICE):
             ids = execution_ids[start : start + MARK_SLICE]
-            await self.collection.update_many({"_id": {"$in": ids}}, {"$set": {"enqueuedAt": now}})
+            await self.collection.update_many({"_id": {"$in": ids}}, {"$set": {"enqueuedAt": at}})
 
-    async def never_enqueued(self, stored_before: datetime, limit: int = 500) -> list[Document]:
+    async def never_enqueued(self, stored_before: datetime, limit: int = 500) -> list[Execution]:
         """Pending executions no one queued (Redis was down when they were stored).
 
         ``stored_before`` leaves alone the ones a service is queueing right now: it stores an
@@ -215,9 +185,9 @@ class ExecutionRepository:
             "enqueuedAt": None,
             "createdAt": {"$lt": stored_before},
         }
-        return await self.collection.find(query).limit(limit).to_list()
+        return Execution.many(await self.collection.find(query).limit(limit).to_list())
 
-    async def stale_attempts(self, now: datetime, grace: timedelta, limit: int = 500) -> list[Document]:
+    async def stale_attempts(self, now: datetime, grace: timedelta, limit: int = 500) -> list[Execution]:
         """Attempts still ``processing`` past their timeout plus ``grace``: their worker died.
 
         Its message comes back when the dead worker's are requeued; if Redis lost it too, the
@@ -228,130 +198,32 @@ class ExecutionRepository:
             "awaitingCallback": {"$ne": True},
             "lastAttemptAt": {"$lt": now - grace},
         }
-        projection = {"_id": 1, "queue": 1, "lastAttemptAt": 1, "timeoutMs": 1, "enqueuedAt": 1}
-        candidates = await self.collection.find(query, projection).limit(limit).to_list()
+        candidates = Execution.many(await self.collection.find(query).limit(limit).to_list())
         return [
-            d for d in candidates if d["lastAttemptAt"] + timedelta(milliseconds=d["timeoutMs"]) + grace < now
+            e
+            for e in candidates
+            if e.last_attempt_at is not None
+            and e.last_attempt_at + timedelta(milliseconds=e.timeout_ms) + grace < now
         ]
 
-    async def waiting_since(self, queued_before: datetime, limit: int = 500) -> list[Document]:
+    async def waiting_since(self, queued_before: datetime, limit: int = 500) -> list[Execution]:
         """Executions queued before ``queued_before`` and still waiting to run, oldest first:
         those whose message may have been lost (the caller asks Redis)."""
-        found: list[Document] = []
+        found: list[Execution] = []
         for status in (ExecutionStatus.PENDING, ExecutionStatus.RETRYING):
             query = {"status": status.value, "enqueuedAt": {"$lt": queued_before}}  # null never matches $lt
-            projection = {"_id": 1, "queue": 1, "enqueuedAt": 1, "status": 1}
-            cursor = self.collection.find(query, projection).sort("enqueuedAt", 1).limit(limit)
-            found += await cursor.to_list()
+            found += Execution.many(
+                await self.collection.find(query).sort("enqueuedAt", 1).limit(limit).to_list()
+            )
         return found
 
-    async def start_attempt(self, execution_id: ObjectId) -> Document | None:
-        """pending/retrying → processing with one more attempt; ``None`` if it must not run."""
-        now = utcnow()
-        return await self._changed(
-            await update_by_id(
-                self.collection,
-                execution_id,
-                # an update pipeline: startedAt is set once, whether stored null or absent
-                # ($min would keep a null, which sorts before every date)
-                [
-                    {
-                        "$set": {
-                            "status": ExecutionStatus.PROCESSING.value,
-                            "updatedAt": now,
-                            "lastAttemptAt": now,
-                            "startedAt": {"$ifNull": ["$startedAt", now]},
-                            "attempts": {"$add": ["$attempts", 1]},
-                        }
-                    }
-                ],
-                expect={
-                    "status": {"$in": [ExecutionStatus.PENDING.value, ExecutionStatus.RETRYING.value]},
-                    "cancelRequested": False,
-                },
-            )
-        )
-
-    async def finish_attempt(
-        self,
-        execution_id: ObjectId,
-        *,
-        attempt: int,
-        status: ExecutionStatus,
-        started_at: datetime,
-        result: Any = None,
-        error: str | None = None,
-        retry_at: datetime | None = None,
-    ) -> Document | None:
-        now = utcnow()
-        finished = status is not ExecutionStatus.RETRYING
-        fields: Document = {
-            "status": status.value,
-            "updatedAt": now,
-            "error": error,
-            "retryAt": retry_at,
-            "awaitingCallback": False,
-            "callbackDeadline": None,
-        }
-        if finished:
-            fields.update(
-                completedAt=now, durationMs=int((now - started_at).total_seconds() * 1000), result=result
-            )
-        entry = {
-            "attempt": attempt,
-            "startedAt": started_at,
-            "finishedAt": now,
-            "status": status.value,
-            "error": error,
-        }
-        return await self._changed(
-            await update_by_id(
-                self.collection,
-                execution_id,
-                {"$set": fields, "$push": {"attemptHistory": entry}},
-                expect={"status": ExecutionStatus.PROCESSING.value, "attempts": attempt},
-            )
-        )
-
-    async def await_callback(
-        self, execution_id: ObjectId, *, attempt: int, deadline: datetime
-    ) -> Document | None:
-        """The attempt goes on outside the worker until a callback or ``deadline``."""
-        return await self._changed(
-            await update_by_id(
-                self.collection,
-                execution_id,
-                {"$set": {"awaitingCallback": True, "callbackDeadline": deadline, "updatedAt": utcnow()}},
-                expect={"status": ExecutionStatus.PROCESSING.value, "attempts": attempt},
-            )
-        )
-
-    async def overdue_callbacks(self, now: datetime, limit: int = 500) -> list[Document]:
+    async def overdue_callbacks(self, now: datetime, limit: int = 500) -> list[Execution]:
         query = {"awaitingCallback": True, "callbackDeadline": {"$lt": now}}
-        return await self.collection.find(query).limit(limit).to_list()
+        return Execution.many(await self.collection.find(query).limit(limit).to_list())
 
-    async def cancel(self, execution_id: ObjectId) -> Document | None:
-        """Cancel queued or callback-waiting work at once; running work is asked to stop."""
-        now = utcnow()
-        done = {"status": ExecutionStatus.CANCELLED.value, "cancelRequested": True, "completedAt": now,
-                "updatedAt": now, "awaitingCallback": False}  # fmt: skip
-        queued = {"status": {"$in": [ExecutionStatus.PENDING.value, ExecutionStatus.RETRYING.value]}}
-        waiting = {"status": ExecutionStatus.PROCESSING.value, "awaitingCallback": True}
-        for idle in (queued, waiting):
-            stopped = await update_by_id(self.collection, execution_id, {"$set": done}, expect=idle)
-            if stopped is not None:
-                return await self._changed(stopped)
-        return await self._changed(
-            await update_by_id(
-                self.collection,
-                execution_id,
-                {"$set": {"cancelRequested": True, "updatedAt": now}},
-                expect={"status": ExecutionStatus.PROCESSING.value},
-            )
-        )
-
-    async def first_of(self, task_id: ObjectId) -> Document | None:
-        return await self.collection.find_one({"taskId": task_id}, sort=NEWEST[::-1])
+    async def first_of(self, task_id: ObjectId) -> Execution | None:
+        first = [("createdAt", 1), ("_id", 1)]
+        return Execution.from_mongo(await self.collection.find_one({"taskId": task_id}, sort=first))
 
     async def in_flight(self, task_id: ObjectId) -> list[ObjectId]:
         statuses = [
@@ -362,77 +234,47 @@ class ExecutionRepository:
         cursor = self.collection.find({"taskId": task_id, "status": {"$in": statuses}}, {"_id": 1})
         return [doc["_id"] async for doc in cursor]
 
-    async def record_webhook(self, execution_id: ObjectId, outcome: Document) -> None:
-        await self.collection.update_one({"_id": execution_id}, {"$set": {"webhook": outcome}})
+    async def record_webhook(self, execution_id: ObjectId, delivery: WebhookDelivery) -> None:
+        await self.collection.update_one({"_id": execution_id}, {"$set": {"webhook": delivery.model_dump()}})
 
     async def cancel_requested(self, execution_id: ObjectId) -> bool:
         doc = await self.collection.find_one({"_id": execution_id}, {"cancelRequested": 1})
         return bool(doc and doc.get("cancelRequested"))
 
-    async def reset_for_replay(self, execution_id: ObjectId) -> Document | None:
-        """dead → pending with a fresh retry budget; attempt numbers go on counting."""
-        dead = await self.collection.find_one({"_id": execution_id, "status": ExecutionStatus.DEAD.value})
-        if dead is None:
-            return None
-        now = utcnow()
-        fields = {
-            "status": ExecutionStatus.PENDING.value,
-            "attemptBase": dead["attempts"],
-            "enqueuedAt": None,
-            "error": None,
-            "completedAt": None,
-            "durationMs": None,
-            "updatedAt": now,
-            "replayedAt": now,
-        }
-        return await self._changed(
-            await update_by_id(
-                self.collection,
-                execution_id,
-                {"$set": fields, "$inc": {"replays": 1}},
-                expect={"status": ExecutionStatus.DEAD.value, "attempts": dead["attempts"]},
-            )
+    async def page(self, task_id: ObjectId, window: Window) -> Slice[Execution]:
+        return await paginate(
+            self.collection, {"taskId": task_id}, NEWEST, EXECUTION_LIST.name, window, Execution
         )
-
-    def listing(self, task_id: ObjectId) -> AsyncCursor[Document]:
-        return self.collection.find({"taskId": task_id}).sort(NEWEST).hint(EXECUTION_LIST.name)
-
-    async def page(self, task_id: ObjectId, skip: int, limit: int) -> tuple[list[Document], int]:
-        items = await self.listing(task_id).skip(skip).limit(limit).to_list()
-        return items, await self.collection.count_documents({"taskId": task_id}, hint=EXECUTION_LIST.name)
 
 
 class DeadLetterRepository:
     def __init__(self, db: Database) -> None:
         self.collection = db[DEAD_LETTERS]
 
-    async def record(self, execution: Document, error: str) -> None:
-        doc = {
-            "executionId": execution["_id"],
-            "taskId": execution["taskId"],
-            "ownerId": execution["ownerId"],
-            "kind": execution["kind"],
-            "queue": execution["queue"],
-            "payload": execution["payload"],
-            "attempts": execution["attempts"],
-            "error": error,
-            "createdAt": utcnow(),
-        }
+    async def record(self, execution: Execution, error: str) -> None:
+        letter = DeadLetter(
+            execution_id=execution.id,
+            task_id=execution.task_id,
+            owner_id=execution.owner_id,
+            kind=execution.kind,
+            queue=execution.queue,
+            payload=execution.payload,
+            attempts=execution.attempts,
+            error=error,
+        )
+        stored_letter = letter.to_mongo()
+        del stored_letter["_id"]  # an upsert keeps the first letter's id
         await self.collection.update_one(
-            {"executionId": execution["_id"]}, {"$setOnInsert": doc}, upsert=True
+            {"executionId": execution.id}, {"$setOnInsert": stored_letter}, upsert=True
         )
 
-    async def get(self, dead_id: ObjectId, owner_id: str | None) -> Document | None:
-        query: Document = {"_id": dead_id}
-        if owner_id is not None:
-            query["ownerId"] = owner_id
-        return await self.collection.find_one(query)
+    async def get(self, dead_id: ObjectId, owner_id: str | None) -> DeadLetter | None:
+        return DeadLetter.from_mongo(await self.collection.find_one(_scoped({"_id": dead_id}, owner_id)))
 
-    async def page(self, owner_id: str | None, skip: int, limit: int) -> tuple[list[Document], int]:
-        query: Document = {} if owner_id is None else {"ownerId": owner_id}
+    async def page(self, owner_id: str | None, window: Window) -> Slice[DeadLetter]:
+        query = _scoped({}, owner_id)
         hint = hint_for(query, DEAD_LETTER_FILTERS) or DEAD_LETTER_LIST.name
-        cursor = self.collection.find(query).sort(NEWEST).hint(hint).skip(skip).limit(limit)
-        return await cursor.to_list(), await self.collection.count_documents(query, hint=hint)
+        return await paginate(self.collection, query, NEWEST, hint, window, DeadLetter)
 
     async def delete(self, dead_id: ObjectId) -> bool:
         return (await self.collection.delete_one({"_id": dead_id})).deleted_count == 1

@@ -24,9 +24,9 @@ from datetime import timedelta
 
 from redis.asyncio import Redis
 
-from jobyard_libs.mongo import Document
 from jobyard_libs.redis_client import RedisKeys
-from jobyard_libs.tasks.models import FINISHED, ExecutionStatus
+from jobyard_libs.tasks.documents import Execution
+from jobyard_libs.tasks.models import FINISHED
 
 BUCKET_SECONDS = 60
 KEEP_SECONDS = 3600
@@ -34,7 +34,7 @@ SAMPLES_PER_BUCKET = 2000  # per kind and minute: enough for percentiles, bounde
 
 
 @dataclass
-class Window:
+class StatsWindow:
     seconds: float
     counts: dict[tuple[str, str], int] = field(default_factory=dict)
     durations: dict[str, list[float]] = field(default_factory=dict)
@@ -48,19 +48,18 @@ class TaskStats:
     def _bucket(self, minute: int) -> str:
         return self.keys.key("stats", "tasks", str(minute))
 
-    async def record(self, doc: Document) -> None:
+    async def record(self, execution: Execution) -> None:
         """Count a finished execution (called on every status change; others are ignored)."""
-        if ExecutionStatus(doc["status"]) not in FINISHED or doc.get("completedAt") is None:
+        finished = execution.completed_at
+        if execution.status not in FINISHED or finished is None:
             return
-        finished = doc["completedAt"]
         bucket = self._bucket(int(finished.timestamp()) // BUCKET_SECONDS)
-        kind = str(doc.get("kind", "unknown"))
+        kind = execution.kind
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hincrby(bucket, f"{kind}|{doc['status']}", 1)
+            pipe.hincrby(bucket, f"{kind}|{execution.status.value}", 1)
             pipe.expire(bucket, KEEP_SECONDS)
-            duration = doc["durationMs"] / 1000 if doc.get("durationMs") is not None else None
-            due = doc.get("scheduledFor")
-            latency = max(0.0, (finished - due).total_seconds()) if due is not None else None
+            duration = execution.duration_ms / 1000 if execution.duration_ms is not None else None
+            latency = max(0.0, (finished - execution.scheduled_for).total_seconds())
             for name, value in (("duration", duration), ("latency", latency)):
                 if value is not None:
                     key = f"{bucket}:{kind}:{name}"
@@ -69,7 +68,7 @@ class TaskStats:
                     pipe.expire(key, KEEP_SECONDS)
             await pipe.execute()
 
-    async def read(self, window: timedelta, *, now: float | None = None) -> Window:
+    async def read(self, window: timedelta, *, now: float | None = None) -> StatsWindow:
         now = now if now is not None else time.time()
         last = int(now) // BUCKET_SECONDS
         # the window's whole minutes, the current (partial) one included
@@ -99,4 +98,4 @@ class TaskStats:
                 durations[kind] += [float(v) for v in lists[position]]
                 latencies[kind] += [float(v) for v in lists[position + 1]]
                 position += 2
-        return Window(window.total_seconds(), dict(counts), dict(durations), dict(latencies))
+        return StatsWindow(window.total_seconds(), dict(counts), dict(durations), dict(latencies))

@@ -9,18 +9,17 @@ from datetime import timedelta
 from fastapi import FastAPI
 from jobyard_libs.app import Resources, create_service_app
 from jobyard_libs.auth import Role, remote_authenticator
-from jobyard_libs.imports.feed_sources import INDEXES as SOURCE_INDEXES
-from jobyard_libs.imports.import_logs import INDEXES as LOG_INDEXES
-from jobyard_libs.imports.jobs import INDEXES as JOB_INDEXES
-from jobyard_libs.imports.raw_feeds import INDEXES as RAW_INDEXES
+from jobyard_libs.indexes import SHARED_INDEXES
 from jobyard_libs.queue.broker import create_broker
 from jobyard_libs.rate_limit import RateLimiter
-from jobyard_libs.tasks.artifacts import INDEXES as ARTIFACT_INDEXES
-from jobyard_libs.tasks.repository import INDEXES as TASK_INDEXES
-from jobyard_libs.tasks.webhooks import execution_notifier
+from jobyard_libs.tasks.lifecycle import ExecutionEffects, ExecutionLifecycle
+from jobyard_libs.tasks.outcomes import Outcomes
+from jobyard_libs.tasks.repository import DeadLetterRepository, ExecutionRepository
 
 from jobyard_api.callbacks import endpoints as callback_endpoints
 from jobyard_api.callbacks.service import CallbackService
+from jobyard_api.dead_letters import endpoints as dead_letter_endpoints
+from jobyard_api.dead_letters.service import DeadLetterService
 from jobyard_api.deps import ApiContext
 from jobyard_api.events import endpoints as event_endpoints
 from jobyard_api.events.hub import EventHub
@@ -35,8 +34,6 @@ from jobyard_api.jobs.service import JobService
 from jobyard_api.settings import ApiSettings
 from jobyard_api.tasks import endpoints as task_endpoints
 from jobyard_api.tasks.service import TaskService
-
-INDEXES = [*SOURCE_INDEXES, *LOG_INDEXES, *JOB_INDEXES, *RAW_INDEXES, *TASK_INDEXES, *ARTIFACT_INDEXES]
 
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
@@ -58,21 +55,24 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         stack.push_async_callback(hub.stop)
         app.state.events_hub = hub
         broker = create_broker(settings)
-        feed_sources = FeedSourceService(resources.db)
-        notify = execution_notifier(resources.events, broker)
+        db = resources.db
+        lifecycle = ExecutionLifecycle(db, ExecutionEffects.of(resources.events, broker))
+        outcomes = Outcomes(lifecycle, ExecutionRepository(db), DeadLetterRepository(db), broker, settings)
+        feed_sources = FeedSourceService(db)
         await feed_sources.seed(settings.feeds)
         app.state.api = ApiContext(
-            feed_sources,
-            ImportService(
-                resources.db,
+            feed_sources=feed_sources,
+            imports=ImportService(
+                db,
                 broker,
-                resources.events,
+                resources.events.import_changed,
                 stale_after=timedelta(seconds=settings.import_stale_after_seconds),
             ),
-            JobService(resources.db),
-            TaskService(
-                resources.db,
+            jobs=JobService(db),
+            tasks=TaskService(
+                db,
                 broker,
+                lifecycle,
                 payload_max_bytes=settings.task_payload_max_bytes,
                 batch_max=settings.task_batch_max,
                 min_cron_interval={
@@ -80,17 +80,17 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
                     Role.ADMIN: timedelta(seconds=settings.task_min_cron_interval_seconds_admin),
                 },
                 secrets=settings,
-                notify=notify,
             ),
-            ExecutionService(resources.db, broker, settings, notify),
-            RateLimiter(
+            executions=ExecutionService(db, lifecycle, settings),
+            dead_letters=DeadLetterService(db, broker, lifecycle),
+            callbacks=CallbackService(db, outcomes),
+            submit_limit=RateLimiter(
                 resources.redis,
                 resources.keys,
                 "tasks",
                 limit=settings.task_submit_rate_per_minute,
                 window=60,
             ),
-            CallbackService(resources.db, broker, settings, notify),
         )
         try:
             yield
@@ -107,10 +107,11 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             job_endpoints.router,
             task_endpoints.router,
             execution_endpoints.router,
+            dead_letter_endpoints.router,
             callback_endpoints.router,
             event_endpoints.router,
         ],
-        indexes=INDEXES,
+        indexes=SHARED_INDEXES,
         setup=setup,
         public_paths=[callback_endpoints.PREFIX],
         docs_prefix="/api",

@@ -9,9 +9,9 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from jobyard_libs.auth import AdminPrincipal, CurrentPrincipal
 from jobyard_libs.rate_limit import RateLimiter
-from jobyard_libs.schemas import PageParams, page_params
 
 from jobyard_api.callbacks.service import CallbackService
+from jobyard_api.dead_letters.service import DeadLetterService
 from jobyard_api.executions.service import ExecutionService
 from jobyard_api.feed_sources.service import FeedSourceService
 from jobyard_api.imports.service import ImportService
@@ -26,8 +26,9 @@ class ApiContext:
     jobs: JobService
     tasks: TaskService
     executions: ExecutionService
-    submit_limit: RateLimiter
+    dead_letters: DeadLetterService
     callbacks: CallbackService
+    submit_limit: RateLimiter
 
 
 def _part(name: str) -> Callable[[Request], Any]:
@@ -40,10 +41,11 @@ def _part(name: str) -> Callable[[Request], Any]:
 
 
 FeedSources = Annotated[FeedSourceService, Depends(_part("feed_sources"))]
-Tasks = Annotated[TaskService, Depends(_part("tasks"))]
-Executions = Annotated[ExecutionService, Depends(_part("executions"))]
-SubmitLimit = Annotated[RateLimiter, Depends(_part("submit_limit"))]
 Imports = Annotated[ImportService, Depends(_part("imports"))]
 Jobs = Annotated[JobService, Depends(_part("jobs"))]
-Pagination = Annotated[PageParams, Depends(page_params)]
+Tasks = Annotated[TaskService, Depends(_part("tasks"))]
+Executions = Annotated[ExecutionService, Depends(_part("executions"))]
+DeadLetters = Annotated[DeadLetterService, Depends(_part("dead_letters"))]
+Callbacks = Annotated[CallbackService, Depends(_part("callbacks"))]
+SubmitLimit = Annotated[RateLimiter, Depends(_part("submit_limit"))]
 __all__ = ["AdminPrincipal", "CurrentPrincipal"]

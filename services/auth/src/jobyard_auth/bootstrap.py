@@ -51,10 +51,8 @@ async def bootstrap_admin(settings: AuthSettings, kept_password: str | None = No
         configured = settings.admin_password.get_secret_value() if settings.admin_password else None
         existing = await users.by_email(settings.admin_email)
         if existing is not None:
-            if existing["role"] != Role.ADMIN or not existing["active"]:
-                promoted = await users.repository.update(
-                    existing["_id"], {"role": Role.ADMIN, "active": True}
-                )
+            if existing.role is not Role.ADMIN or not existing.active:
+                promoted = await users.repository.update(existing.id, role=Role.ADMIN, active=True)
                 if promoted is not None:
                     await users.publish_rights(promoted)
             return BootstrapResult(settings.admin_email, False, None if configured else kept_password)

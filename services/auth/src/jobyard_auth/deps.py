@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import Depends, Request
 from jobyard_libs.auth import AdminPrincipal, CurrentPrincipal
 from jobyard_libs.rate_limit import RateLimiter
-from jobyard_libs.schemas import PageParams, page_params
 
 from jobyard_auth.api_keys.service import ApiKeyService
 from jobyard_auth.keystore import KeyStore
@@ -62,5 +61,4 @@ ApiKeys = Annotated[ApiKeyService, Depends(_api_keys)]
 Keys = Annotated[KeyStore, Depends(_keystore)]
 ClientIp = Annotated[str, Depends(client_ip)]
 RegisterLimit = Annotated[RateLimiter, Depends(_register_limit)]
-Pagination = Annotated[PageParams, Depends(page_params)]
 __all__ = ["AdminPrincipal", "CurrentPrincipal"]

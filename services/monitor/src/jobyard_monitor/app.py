@@ -15,8 +15,8 @@ from jobyard_libs.imports.import_logs import PER_FEED_INDEX
 from jobyard_libs.queue.broker import broker_namespace
 from jobyard_libs.tasks.stats import TaskStats
 
+from jobyard_monitor.activity import ActivityWatcher
 from jobyard_monitor.depth import DepthWatcher, refresh_every
-from jobyard_monitor.health import HealthWatcher
 from jobyard_monitor.settings import MonitorSettings
 
 router = APIRouter(prefix="/api/v1", tags=["stats"])
@@ -26,8 +26,8 @@ router = APIRouter(prefix="/api/v1", tags=["stats"])
 async def stats(_: CurrentPrincipal, request: Request) -> dict[str, Any]:
     """Queue depth per queue, live workers, the scheduler's leader, feed health and task stats."""
     depth: DepthWatcher = request.app.state.depth
-    health: HealthWatcher = request.app.state.health
-    return {**depth.snapshot.as_dict(), **health.as_dict()}
+    activity: ActivityWatcher = request.app.state.activity
+    return {**depth.snapshot.as_dict(), **activity.as_dict()}
 
 
 def create_app(settings: MonitorSettings | None = None) -> FastAPI:
@@ -46,15 +46,15 @@ def create_app(settings: MonitorSettings | None = None) -> FastAPI:
             worker_timeout_ms=settings.queue_heartbeat_timeout_ms,
             leader_key=resources.keys.key("scheduler", "leader"),
         )
-        health = HealthWatcher(
+        activity = ActivityWatcher(
             resources.db,
             TaskStats(resources.redis, resources.keys),
             timedelta(seconds=settings.monitor_task_window_seconds),
         )
-        app.state.depth, app.state.health = depth, health
+        app.state.depth, app.state.activity = depth, activity
         stop = asyncio.Event()
         every = settings.monitor_refresh_seconds
-        refreshers = [asyncio.create_task(refresh_every(w.refresh, every, stop)) for w in (depth, health)]
+        refreshers = [asyncio.create_task(refresh_every(w.refresh, every, stop)) for w in (depth, activity)]
         try:
             yield
         finally:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from jobyard_libs.imports.settings import ImportSettings
+from jobyard_libs.settings import Environment
 from jobyard_libs.tasks.settings import TaskSettings
-from pydantic import Field
+from pydantic import Field, model_validator
 
 
 class SchedulerSettings(ImportSettings, TaskSettings):
@@ -36,3 +37,14 @@ class SchedulerSettings(ImportSettings, TaskSettings):
     scheduler_metrics_port: int = Field(
         9192, description="Port `jobyard-scheduler run` serves /metrics on; 0: off."
     )
+
+    @model_validator(mode="after")
+    def _real_clock_in_production(self) -> SchedulerSettings:
+        """A simulated clock fires runs early, late, or many at once: never in production."""
+        simulated = self.scheduler_clock_start is not None or self.scheduler_clock_speed != 1.0
+        if simulated and self.environment is Environment.PRODUCTION:
+            raise ValueError(
+                "JOBYARD_SCHEDULER_CLOCK_START / JOBYARD_SCHEDULER_CLOCK_SPEED are for tests and drills; "
+                "unset them in production"
+            )
+        return self

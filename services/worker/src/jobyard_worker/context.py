@@ -17,18 +17,14 @@ from dramatiq.asyncio import EventLoopThread, get_event_loop_thread
 from dramatiq.broker import MessageProxy
 from jobyard_libs.app import Resources, open_resources
 from jobyard_libs.egress import EgressGuard
-from jobyard_libs.imports.feed_sources import INDEXES as SOURCE_INDEXES
-from jobyard_libs.imports.import_logs import INDEXES as LOG_INDEXES
-from jobyard_libs.imports.jobs import INDEXES as JOB_INDEXES
-from jobyard_libs.imports.raw_feeds import INDEXES as RAW_INDEXES
+from jobyard_libs.indexes import SHARED_INDEXES
 from jobyard_libs.principals import PrincipalDirectory
 from jobyard_libs.request_id import bind_request_id
-from jobyard_libs.tasks.artifacts import INDEXES as ARTIFACT_INDEXES
-from jobyard_libs.tasks.repository import INDEXES as TASK_INDEXES
+from jobyard_libs.tasks.lifecycle import ExecutionEffects, ExecutionLifecycle
+from jobyard_libs.tasks.outcomes import Outcomes
+from jobyard_libs.tasks.repository import DeadLetterRepository, ExecutionRepository
 
 from jobyard_worker.settings import WorkerSettings
-
-INDEXES = [*SOURCE_INDEXES, *LOG_INDEXES, *JOB_INDEXES, *RAW_INDEXES, *TASK_INDEXES, *ARTIFACT_INDEXES]
 
 
 @dataclass
@@ -38,6 +34,8 @@ class WorkerContext:
     resources: Resources
     guard: EgressGuard  # every outbound call users aim (http tasks, webhooks, notify)
     rights: PrincipalDirectory  # task owners' current roles
+    lifecycle: ExecutionLifecycle  # every execution status change, and what it sets off
+    outcomes: Outcomes  # what follows a failed attempt
 
 
 _context: WorkerContext | None = None
@@ -57,13 +55,17 @@ class WorkerContextMiddleware(Middleware):
     async def _open(self, broker: Broker) -> None:
         global _context
         self._stack = AsyncExitStack()
-        resources = await self._stack.enter_async_context(open_resources(self.settings, INDEXES))
+        resources = await self._stack.enter_async_context(open_resources(self.settings, SHARED_INDEXES))
+        db = resources.db
+        lifecycle = ExecutionLifecycle(db, ExecutionEffects.of(resources.events, broker))
         _context = WorkerContext(
             self.settings,
             broker,
             resources,
             EgressGuard(self.settings.egress_policy()),
             PrincipalDirectory(resources.redis, resources.keys),
+            lifecycle,
+            Outcomes(lifecycle, ExecutionRepository(db), DeadLetterRepository(db), broker, self.settings),
         )
 
     async def _close(self) -> None:

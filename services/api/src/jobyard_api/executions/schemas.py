@@ -3,12 +3,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from jobyard_libs.documents import IdStr
 from jobyard_libs.schemas import ApiModel
 from jobyard_libs.tasks.models import ExecutionStatus
 from pydantic import Field
 
 
-class Attempt(ApiModel):
+class AttemptOut(ApiModel):
     attempt: int
     started_at: datetime
     finished_at: datetime | None
@@ -17,8 +18,8 @@ class Attempt(ApiModel):
 
 
 class ExecutionOut(ApiModel):
-    id: str
-    task_id: str
+    id: IdStr
+    task_id: IdStr
     kind: str
     queue: str
     trigger: str
@@ -27,7 +28,7 @@ class ExecutionOut(ApiModel):
     attempts: int
     max_retries: int
     replays: int
-    attempt_history: list[Attempt]
+    attempt_history: list[AttemptOut]
     enqueued_at: datetime | None
     started_at: datetime | None
     completed_at: datetime | None
@@ -44,15 +45,3 @@ class ExecutionOut(ApiModel):
         description="webhook-callback executions, to their owner alone: the secret that signs this "
         "execution's callback",
     )
-
-
-class DeadLetterOut(ApiModel):
-    id: str
-    execution_id: str
-    task_id: str
-    kind: str
-    queue: str
-    payload: dict[str, Any]
-    attempts: int
-    error: str
-    created_at: datetime

@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
+from jobyard_libs.documents import IdStr
 from jobyard_libs.schemas import ApiModel
 from pydantic import AfterValidator, Field, HttpUrl
 
@@ -27,7 +28,7 @@ class FeedSourcePatch(ApiModel):
 
 
 class FeedSourceOut(ApiModel):
-    id: str
+    id: IdStr
     url: str
     name: str
     enabled: bool
@@ -36,6 +37,6 @@ class FeedSourceOut(ApiModel):
     last_run_at: datetime | None
     last_status: str | None
     last_success_at: datetime | None
-    last_import_log_id: str | None
+    last_import_log_id: IdStr | None
     created_at: datetime
     updated_at: datetime

@@ -3,14 +3,16 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, status
+from jobyard_libs.documents import Oid
 from jobyard_libs.imports.models import ImportStatus
-from jobyard_libs.schemas import Page
+from jobyard_libs.schemas import Page, Pagination, page_of, path_id
 
-from jobyard_api.deps import AdminPrincipal, CurrentPrincipal, Imports, Pagination
+from jobyard_api.deps import AdminPrincipal, CurrentPrincipal, Imports
 from jobyard_api.imports.schemas import ImportLogDetail, ImportLogOut, ImportStarted, ImportStartIn
-from jobyard_api.imports.service import to_detail, to_out
+from jobyard_api.imports.service import ImportLogNotFound
 
 router = APIRouter(prefix="/api/v1/imports", tags=["imports"])
+ImportLogId = Annotated[Oid, path_id("log_id", ImportLogNotFound)]
 
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED)
@@ -37,10 +39,10 @@ async def list_imports(
     status_: Annotated[ImportStatus | None, Query(alias="status")] = None,
 ) -> Page[ImportLogOut]:
     """Import logs, newest first."""
-    items, total = await imports.page(feed_url=feed_url, status=status_, skip=page.skip, limit=page.limit)
-    return Page(items=[to_out(d) for d in items], page=page.page, limit=page.limit, total=total)
+    found = await imports.page(page.window, feed_url=feed_url, status=status_)
+    return page_of(found, page, ImportLogOut.model_validate)
 
 
 @router.get("/{log_id}")
-async def get_import(log_id: str, _: CurrentPrincipal, imports: Imports) -> ImportLogDetail:
-    return to_detail(await imports.get(log_id))
+async def get_import(log_id: ImportLogId, _: CurrentPrincipal, imports: Imports) -> ImportLogDetail:
+    return ImportLogDetail.model_validate(await imports.get(log_id))

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from jobyard_libs.documents import IdStr
 from jobyard_libs.imports.models import ImportStatus
 from jobyard_libs.schemas import ApiModel
 from pydantic import Field
@@ -30,7 +31,7 @@ class FailedJob(ApiModel):
 
 
 class ImportLogOut(ApiModel):
-    id: str
+    id: IdStr
     feed_url: str
     file_name: str
     status: ImportStatus

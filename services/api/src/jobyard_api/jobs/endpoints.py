@@ -3,14 +3,16 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from jobyard_libs.schemas import Page
+from jobyard_libs.documents import Oid
+from jobyard_libs.schemas import Page, Pagination, page_of, path_id
 
-from jobyard_api.deps import CurrentPrincipal, Jobs, Pagination
+from jobyard_api.deps import CurrentPrincipal, Jobs
 from jobyard_api.jobs.schemas import JobDetail, JobOut
-from jobyard_api.jobs.service import to_detail, to_out
+from jobyard_api.jobs.service import JobNotFound
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 Filter = Annotated[str | None, Query(max_length=500)]
+JobId = Annotated[Oid, path_id("job_id", JobNotFound)]
 
 
 @router.get("")
@@ -25,11 +27,12 @@ async def list_jobs(
     q: Annotated[str | None, Query(max_length=200, description="words that must all be in the title")] = None,
 ) -> Page[JobOut]:
     """Imported postings, newest first (by publication date)."""
-    filters = {"feedUrl": feed_url, "company": company, "location": location, "jobType": job_type}
-    items, total = await jobs.page(filters, q, page.skip, page.limit)
-    return Page(items=[to_out(d) for d in items], page=page.page, limit=page.limit, total=total)
+    found = await jobs.page(
+        page.window, feed_url=feed_url, company=company, location=location, job_type=job_type, title=q
+    )
+    return page_of(found, page, JobOut.model_validate)
 
 
 @router.get("/{job_id}")
-async def get_job(job_id: str, _: CurrentPrincipal, jobs: Jobs) -> JobDetail:
-    return to_detail(await jobs.get(job_id))
+async def get_job(job_id: JobId, _: CurrentPrincipal, jobs: Jobs) -> JobDetail:
+    return JobDetail.model_validate(await jobs.get(job_id))

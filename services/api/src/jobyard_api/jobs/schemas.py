@@ -3,11 +3,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from jobyard_libs.documents import IdStr
 from jobyard_libs.schemas import ApiModel
 
 
 class JobOut(ApiModel):
-    id: str
+    id: IdStr
     external_id: str
     title: str
     company: str | None

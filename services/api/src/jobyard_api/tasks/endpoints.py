@@ -3,11 +3,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response, status
+from jobyard_libs.documents import Oid
 from jobyard_libs.errors import ValidationFailed
-from jobyard_libs.schemas import Page
+from jobyard_libs.schemas import Page, Pagination, page_of, path_id
 from jobyard_libs.tasks.models import TaskStatus, TaskType
 
-from jobyard_api.deps import CurrentPrincipal, Executions, Pagination, SubmitLimit, Tasks
+from jobyard_api.deps import CurrentPrincipal, Executions, SubmitLimit, Tasks
 from jobyard_api.executions.schemas import ExecutionOut
 from jobyard_api.tasks.schemas import (
     BatchCreated,
@@ -18,9 +19,11 @@ from jobyard_api.tasks.schemas import (
     TaskOut,
     TaskPatch,
 )
+from jobyard_api.tasks.service import TaskNotFound
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+TaskId = Annotated[Oid, path_id("task_id", TaskNotFound)]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
@@ -33,9 +36,9 @@ async def create_task(
 ) -> TaskCreated:
     await limit.take(principal.subject)
     task, execution = await tasks.submit(body, principal, idempotency_key)
-    return TaskCreated(
-        **tasks.view(task, principal), execution_id=str(execution["_id"]) if execution else None
-    )
+    created = TaskCreated.model_validate(tasks.view(task, principal).model_dump())
+    created.execution_id = str(execution.id) if execution else None
+    return created
 
 
 @router.post(":batch", status_code=status.HTTP_201_CREATED)
@@ -47,9 +50,7 @@ async def create_tasks(
     await limit.take(principal.subject, len(body.tasks))
     created, executions, queued = await tasks.submit_batch(body.tasks, principal)
     return BatchCreated(
-        task_ids=[str(t["_id"]) for t in created],
-        execution_ids=[str(e["_id"]) for e in executions],
-        queued=queued,
+        task_ids=[str(t.id) for t in created], execution_ids=[str(e.id) for e in executions], queued=queued
     )
 
 
@@ -63,65 +64,55 @@ async def list_tasks(
     kind: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Page[TaskOut]:
     """The caller's tasks (an admin's: everyone's), newest first."""
-    filters = {
-        "status": status_.value if status_ else None,
-        "type": type_.value if type_ else None,
-        "kind": kind,
-    }
-    items, total = await tasks.page(principal, filters, page.skip, page.limit)
-    return Page(
-        items=[TaskOut(**tasks.view(t, principal)) for t in items],
-        page=page.page,
-        limit=page.limit,
-        total=total,
-    )
+    found = await tasks.page(principal, page.window, status=status_, type_=type_, kind=kind)
+    return page_of(found, page, lambda task: tasks.view(task, principal))
 
 
 @router.get("/{task_id}")
-async def get_task(task_id: str, principal: CurrentPrincipal, tasks: Tasks) -> TaskOut:
-    return TaskOut(**tasks.view(await tasks.get(task_id, principal), principal))
+async def get_task(task_id: TaskId, principal: CurrentPrincipal, tasks: Tasks) -> TaskOut:
+    return tasks.view(await tasks.get(task_id, principal), principal)
 
 
 @router.patch("/{task_id}")
-async def change_task(task_id: str, body: TaskPatch, principal: CurrentPrincipal, tasks: Tasks) -> TaskOut:
-    return TaskOut(**tasks.view(await tasks.change(task_id, body, principal), principal))
+async def change_task(task_id: TaskId, body: TaskPatch, principal: CurrentPrincipal, tasks: Tasks) -> TaskOut:
+    return tasks.view(await tasks.change(task_id, body, principal), principal)
 
 
 @router.delete("/{task_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_task(task_id: str, principal: CurrentPrincipal, tasks: Tasks) -> Response:
+async def delete_task(task_id: TaskId, principal: CurrentPrincipal, tasks: Tasks) -> Response:
     await tasks.delete(task_id, principal)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/{task_id}/run", status_code=status.HTTP_202_ACCEPTED)
-async def run_task(task_id: str, principal: CurrentPrincipal, tasks: Tasks, limit: SubmitLimit) -> RunStarted:
+async def run_task(
+    task_id: TaskId, principal: CurrentPrincipal, tasks: Tasks, limit: SubmitLimit
+) -> RunStarted:
     """Run now: one more execution, counted against the submit limit like a new task."""
     await limit.take(principal.subject)
-    return RunStarted(execution_id=str((await tasks.run_now(task_id, principal))["_id"]))
+    return RunStarted(execution_id=str((await tasks.run_now(task_id, principal)).id))
 
 
 @router.post("/{task_id}/pause")
-async def pause_task(task_id: str, principal: CurrentPrincipal, tasks: Tasks) -> TaskOut:
-    return TaskOut(**tasks.view(await tasks.pause(task_id, principal), principal))
+async def pause_task(task_id: TaskId, principal: CurrentPrincipal, tasks: Tasks) -> TaskOut:
+    return tasks.view(await tasks.pause(task_id, principal), principal)
 
 
 @router.post("/{task_id}/resume")
-async def resume_task(task_id: str, principal: CurrentPrincipal, tasks: Tasks) -> TaskOut:
-    return TaskOut(**tasks.view(await tasks.resume(task_id, principal), principal))
+async def resume_task(task_id: TaskId, principal: CurrentPrincipal, tasks: Tasks) -> TaskOut:
+    return tasks.view(await tasks.resume(task_id, principal), principal)
 
 
 @router.post("/{task_id}/cancel")
-async def cancel_task(task_id: str, principal: CurrentPrincipal, tasks: Tasks) -> TaskOut:
+async def cancel_task(task_id: TaskId, principal: CurrentPrincipal, tasks: Tasks) -> TaskOut:
     """No more runs; queued executions are cancelled and running ones stopped."""
-    return TaskOut(**tasks.view(await tasks.cancel(task_id, principal), principal))
+    return tasks.view(await tasks.cancel(task_id, principal), principal)
 
 
 @router.get("/{task_id}/executions")
 async def list_executions(
-    task_id: str, principal: CurrentPrincipal, tasks: Tasks, executions: Executions, page: Pagination
+    task_id: TaskId, principal: CurrentPrincipal, tasks: Tasks, executions: Executions, page: Pagination
 ) -> Page[ExecutionOut]:
     task = await tasks.get(task_id, principal)
-    items, total = await executions.of_task(task, page.skip, page.limit)
-    return Page(
-        items=[executions.view(e, principal) for e in items], page=page.page, limit=page.limit, total=total
-    )
+    found = await executions.of_task(task, page.window)
+    return page_of(found, page, lambda execution: executions.view(execution, principal))

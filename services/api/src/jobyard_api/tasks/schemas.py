@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from jobyard_libs.documents import IdStr
 from jobyard_libs.schemas import ApiModel
 from jobyard_libs.tasks.models import MisfirePolicy, TaskStatus, TaskType
 from pydantic import Field, HttpUrl
@@ -45,7 +46,7 @@ class TaskPatch(ApiModel):
 
 
 class TaskOut(ApiModel):
-    id: str
+    id: IdStr
     owner_id: str
     name: str
     description: str | None
@@ -75,7 +76,7 @@ class TaskOut(ApiModel):
 
 
 class TaskCreated(TaskOut):
-    execution_id: str | None = Field(None, description="one-time tasks: the execution queued now")
+    execution_id: IdStr | None = Field(None, description="one-time tasks: the execution queued now")
 
 
 class BatchIn(ApiModel):
@@ -83,10 +84,10 @@ class BatchIn(ApiModel):
 
 
 class BatchCreated(ApiModel):
-    task_ids: list[str]
-    execution_ids: list[str]
+    task_ids: list[IdStr]
+    execution_ids: list[IdStr]
     queued: int
 
 
 class RunStarted(ApiModel):
-    execution_id: str
+    execution_id: IdStr

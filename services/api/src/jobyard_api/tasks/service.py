@@ -9,18 +9,20 @@ from typing import Any
 
 from dramatiq import Broker
 from jobyard_libs.auth import Principal, Role
-from jobyard_libs.errors import Conflict, Forbidden, NotFoundError, ValidationFailed
-from jobyard_libs.mongo import Database, Document, utcnow
+from jobyard_libs.documents import Oid
+from jobyard_libs.errors import Conflict, Forbidden, NotFoundError, ValidationFailed, found
+from jobyard_libs.listing import Slice, Window
+from jobyard_libs.mongo import Database, utcnow
 from jobyard_libs.tasks.dispatch import dispatch
+from jobyard_libs.tasks.documents import Execution, Task
 from jobyard_libs.tasks.kinds import KINDS
+from jobyard_libs.tasks.lifecycle import ExecutionLifecycle
 from jobyard_libs.tasks.models import TaskStatus, TaskType, queue_for
-from jobyard_libs.tasks.repository import ExecutionRepository, Notify, TaskRepository
+from jobyard_libs.tasks.repository import ExecutionRepository, TaskRepository
 from jobyard_libs.tasks.schedule import BadSchedule, next_run, shortest_interval, zone
 from jobyard_libs.tasks.settings import TaskSettings
 from pydantic import ValidationError
-from pymongo.errors import DuplicateKeyError
 
-from jobyard_api.ids import object_id
 from jobyard_api.tasks.schemas import TaskIn, TaskOut, TaskPatch
 
 
@@ -40,24 +42,6 @@ class KindNotAllowed(Forbidden):
     code = "kind_not_allowed"
 
 
-def to_out(doc: Document, viewer: Principal | None = None, secrets: TaskSettings | None = None,
-           **extra: Any) -> dict[str, Any]:  # fmt: skip
-    """The task as the API shows it; its webhook secret only to its owner."""
-    fields = {
-        "id": str(doc["_id"]),
-        "owner_id": doc["ownerId"],
-        **{k: doc.get(c) for k, c in (("name", "name"), ("description", "description"), ("type", "type"),
-           ("kind", "kind"), ("payload", "payload"), ("priority", "priority"), ("queue", "queue"),
-           ("status", "status"), ("scheduled_at", "scheduledAt"), ("cron", "cron"), ("timezone", "timezone"),
-           ("misfire_policy", "misfirePolicy"), ("next_run_at", "nextRunAt"), ("max_retries", "maxRetries"),
-           ("timeout_ms", "timeoutMs"), ("webhook_url", "webhookUrl"), ("run_count", "runCount"), ("last_run_at", "lastRunAt"),
-           ("created_at", "createdAt"), ("updated_at", "updatedAt"))},
-    }  # fmt: skip
-    if viewer is not None and secrets is not None and viewer.subject == doc["ownerId"]:
-        fields["webhook_secret"] = secrets.task_webhook_secret(str(doc["_id"]))
-    return {**TaskOut(**fields).model_dump(), **extra}
-
-
 def request_hash(body: TaskIn) -> str:
     return hashlib.sha256(body.model_dump_json().encode()).hexdigest()
 
@@ -67,28 +51,33 @@ class TaskService:
         self,
         db: Database,
         broker: Broker,
+        lifecycle: ExecutionLifecycle,
         *,
         payload_max_bytes: int,
         batch_max: int,
         min_cron_interval: dict[Role, timedelta],
         secrets: TaskSettings,
-        notify: Notify | None = None,
     ) -> None:
         self.secrets = secrets
         self.tasks = TaskRepository(db)
-        self.executions = ExecutionRepository(db, notify)
+        self.executions = ExecutionRepository(db)
+        self.lifecycle = lifecycle
         self.broker = broker
         self.payload_max_bytes = payload_max_bytes
         self.batch_max = batch_max
         self.min_cron_interval = min_cron_interval
 
-    def view(self, doc: Document, viewer: Principal) -> dict[str, Any]:
-        return to_out(doc, viewer, self.secrets)
+    def view(self, task: Task, viewer: Principal) -> TaskOut:
+        """The task as the API shows it; its webhook secret only to its owner."""
+        out = TaskOut.model_validate(task)
+        if viewer.subject == task.owner_id:
+            out.webhook_secret = self.secrets.task_webhook_secret(str(task.id))
+        return out
 
     # --- submission -------------------------------------------------------------------
 
-    def build(self, body: TaskIn, owner: str, role: Role, field_prefix: str = "") -> Document:
-        """Validate a submission into a task document; 422 naming the field otherwise."""
+    def build(self, body: TaskIn, owner: str, role: Role, field_prefix: str = "") -> Task:
+        """Validate a submission into a task; 422 naming the field otherwise."""
         kind = KINDS.get(body.kind)
         if kind is None:
             raise ValidationFailed(
@@ -140,172 +129,164 @@ class TaskService:
                     f"cron runs every {gap.total_seconds():g} s; at least {least.total_seconds():g} s apart allowed",
                     field=f"{field_prefix}cron",
                 )
-        return {
-            "ownerId": owner,
-            "name": body.name,
-            "description": body.description,
-            "type": body.type.value,
-            "kind": body.kind,
-            "payload": body.payload,
-            "priority": body.priority,
-            "queue": queue_for(body.priority).value,
-            "status": (TaskStatus.DONE if body.type is TaskType.ONE_TIME else TaskStatus.ACTIVE).value,
-            "scheduledAt": body.scheduled_at,
-            "cron": body.cron if body.type is TaskType.RECURRING else None,
-            "timezone": body.timezone,
-            "misfirePolicy": body.misfire_policy.value,
-            "nextRunAt": next_run_at,
-            "maxRetries": body.max_retries,
-            "timeoutMs": body.timeout_ms,
-            "webhookUrl": str(body.webhook_url) if body.webhook_url else None,
-        }
+        return Task(
+            owner_id=owner,
+            name=body.name,
+            description=body.description,
+            type=body.type,
+            kind=body.kind,
+            payload=body.payload,
+            priority=body.priority,
+            queue=queue_for(body.priority).value,
+            status=TaskStatus.DONE if body.type is TaskType.ONE_TIME else TaskStatus.ACTIVE,
+            scheduled_at=body.scheduled_at,
+            cron=body.cron if body.type is TaskType.RECURRING else None,
+            timezone=body.timezone,
+            misfire_policy=body.misfire_policy,
+            next_run_at=next_run_at,
+            max_retries=body.max_retries,
+            timeout_ms=body.timeout_ms,
+            webhook_url=str(body.webhook_url) if body.webhook_url else None,
+        )
 
     async def submit(
         self, body: TaskIn, principal: Principal, idempotency_key: str | None
-    ) -> tuple[Document, Document | None]:
-        doc = self.build(body, principal.subject, principal.role)
+    ) -> tuple[Task, Execution | None]:
+        task = self.build(body, principal.subject, principal.role)
         now = utcnow()
         if body.type is TaskType.ONE_TIME:  # it runs now: counted at once, as in a batch
-            doc.update(runCount=1, lastRunAt=now)
+            task.run_count, task.last_run_at = 1, now
         if idempotency_key:
             earlier = await self._replay(principal.subject, idempotency_key, body)
             if earlier is not None:
                 return earlier
-            doc.update(idempotencyKey=idempotency_key, requestHash=request_hash(body))
-        try:
-            task = await self.tasks.insert(doc)
-        except DuplicateKeyError:  # the same key raced in from another request
+            task.idempotency_key, task.request_hash = idempotency_key, request_hash(body)
+        if not await self.tasks.insert(task):  # the same key raced in from another request
             earlier = await self._replay(principal.subject, str(idempotency_key), body)
             if earlier is None:
-                raise
+                raise TaskStateConflict("this Idempotency-Key is being used right now; try again")
             return earlier
         execution = None
         if body.type is TaskType.ONE_TIME:
-            execution = await self.executions.create(task, now, "submit")
+            execution = await self.executions.create(Execution.of(task, now, "submit"))
             if execution is not None:
                 await dispatch(self.broker, self.executions, [execution])
         return task, execution
 
-    async def _replay(self, owner: str, key: str, body: TaskIn) -> tuple[Document, Document | None] | None:
+    async def _replay(self, owner: str, key: str, body: TaskIn) -> tuple[Task, Execution | None] | None:
         earlier = await self.tasks.by_idempotency_key(owner, key)
         if earlier is None:
             return None
-        if earlier.get("requestHash") != request_hash(body):
+        if earlier.request_hash != request_hash(body):
             raise IdempotencyConflict(field="Idempotency-Key")
-        return earlier, await self.executions.first_of(earlier["_id"])
+        return earlier, await self.executions.first_of(earlier.id)
 
     async def submit_batch(
         self, bodies: list[TaskIn], principal: Principal
-    ) -> tuple[list[Document], list[Document], int]:
-        docs = []
+    ) -> tuple[list[Task], list[Execution], int]:
+        tasks = []
+        now = utcnow()
         for i, body in enumerate(bodies):
             if body.type is not TaskType.ONE_TIME:
                 raise ValidationFailed("a batch holds one-time tasks only", field=f"tasks.{i}.type")
-            docs.append(self.build(body, principal.subject, principal.role, field_prefix=f"tasks.{i}."))
-        now = utcnow()
-        tasks = await self.tasks.insert_many([{**d, "runCount": 1, "lastRunAt": now} for d in docs])
-        executions = await self.executions.insert_many([self.executions.new(t, now, "submit") for t in tasks])
+            task = self.build(body, principal.subject, principal.role, field_prefix=f"tasks.{i}.")
+            task.run_count, task.last_run_at = 1, now
+            tasks.append(task)
+        await self.tasks.insert_many(tasks)
+        executions = await self.executions.insert_many([Execution.of(t, now, "submit") for t in tasks])
         queued = await dispatch(self.broker, self.executions, executions)
         return tasks, executions, queued
 
     # --- reading and changing ---------------------------------------------------------
 
-    async def get(self, task_id: str, principal: Principal) -> Document:
-        oid = object_id(task_id)
-        doc = await self.tasks.get(oid, None if principal.is_admin else principal.subject) if oid else None
-        if doc is None:
-            raise TaskNotFound()
-        return doc
+    async def get(self, task_id: Oid, principal: Principal) -> Task:
+        return found(await self.tasks.get(task_id, principal.scope), TaskNotFound)
 
     async def page(
-        self, principal: Principal, filters: dict[str, str | None], skip: int, limit: int
-    ) -> tuple[list[Document], int]:
-        query: Document = {} if principal.is_admin else {"ownerId": principal.subject}
-        query.update({k: v for k, v in filters.items() if v})
-        if "status" not in query:
-            query["status"] = {"$ne": TaskStatus.DELETED.value}
-        return await self.tasks.page(query, skip, limit)
+        self,
+        principal: Principal,
+        window: Window,
+        *,
+        status: TaskStatus | None,
+        type_: TaskType | None,
+        kind: str | None,
+    ) -> Slice[Task]:
+        return await self.tasks.page(principal.scope, window, status=status, type_=type_, kind=kind)
 
-    async def change(self, task_id: str, patch: TaskPatch, principal: Principal) -> Document:
+    async def change(self, task_id: Oid, patch: TaskPatch, principal: Principal) -> Task:
         """Change what the patch names; only those parts are validated again."""
         task = await self.get(task_id, principal)
-        if task["status"] in (TaskStatus.CANCELLED, TaskStatus.DELETED):
-            raise TaskStateConflict(f"a {task['status']} task cannot change")
-        changes = patch.model_dump(exclude_none=True)
-        fields = patch.model_dump(exclude_none=True, by_alias=True)
-        if "webhookUrl" in fields:
-            fields["webhookUrl"] = str(fields["webhookUrl"])
+        if task.status in (TaskStatus.CANCELLED, TaskStatus.DELETED):
+            raise TaskStateConflict(f"a {task.status} task cannot change")
+        changes: dict[str, Any] = patch.model_dump(exclude_none=True)
+        if "webhook_url" in changes:
+            changes["webhook_url"] = str(changes["webhook_url"])
         if "priority" in changes:
-            fields["queue"] = queue_for(patch.priority or 0).value
-        schedule = {"payload", "cron", "timezone", "scheduled_at"} & changes.keys()
-        if schedule:
-            merged = TaskIn.model_validate(
-                {**{k: v for k, v in to_out(task).items() if k in TaskIn.model_fields}, **changes}
-            )
-            fresh = self.build(merged, task["ownerId"], principal.role)  # 422 naming the field, as on create
-            if task["type"] != TaskType.ONE_TIME:
-                fields["cron"] = fresh["cron"]
-                if task["status"] == TaskStatus.ACTIVE:
-                    fields["nextRunAt"] = fresh["nextRunAt"]
-        updated = await self.tasks.update(task["_id"], fields)
-        if updated is None:
-            raise TaskNotFound()
-        return updated
+            changes["queue"] = queue_for(changes["priority"]).value
+        if {"payload", "cron", "timezone", "scheduled_at"} & changes.keys():
+            current = TaskIn.model_validate(task).model_dump()
+            merged = TaskIn.model_validate({**current, **patch.model_dump(exclude_none=True)})
+            fresh = self.build(merged, task.owner_id, principal.role)  # 422 naming the field, as on create
+            if task.type is not TaskType.ONE_TIME:
+                changes["cron"] = fresh.cron
+                if task.status is TaskStatus.ACTIVE:
+                    changes["next_run_at"] = fresh.next_run_at
+        return found(await self.tasks.update(task.id, **changes), TaskNotFound)
 
-    async def delete(self, task_id: str, principal: Principal) -> None:
+    async def delete(self, task_id: Oid, principal: Principal) -> None:
         task = await self.get(task_id, principal)
-        await self._stop(task, TaskStatus.DELETED, deletedAt=utcnow())
+        await self._stop(task, TaskStatus.DELETED, deleted_at=utcnow())
 
     # --- control ----------------------------------------------------------------------
 
-    async def run_now(self, task_id: str, principal: Principal) -> Document:
+    async def run_now(self, task_id: Oid, principal: Principal) -> Execution:
         task = await self.get(task_id, principal)
-        if task["status"] == TaskStatus.CANCELLED:
+        if task.status is TaskStatus.CANCELLED:
             raise TaskStateConflict("a cancelled task cannot run")
-        kind = KINDS.get(task["kind"])
+        kind = KINDS.get(task.kind)
         if kind is None or not kind.allows(principal.role):
-            raise KindNotAllowed(f"tasks of kind {task['kind']!r} need the admin role", field="kind")
-        execution = await self.executions.create(task, utcnow(), "manual")
+            raise KindNotAllowed(f"tasks of kind {task.kind!r} need the admin role", field="kind")
+        execution = await self.executions.create(Execution.of(task, utcnow(), "manual"))
         if execution is None:  # the same millisecond twice: the first one is this run
             raise TaskStateConflict("a run was just started")
         await dispatch(self.broker, self.executions, [execution])
         return execution
 
-    async def pause(self, task_id: str, principal: Principal) -> Document:
+    async def pause(self, task_id: Oid, principal: Principal) -> Task:
         task = await self.get(task_id, principal)
-        if task["type"] == TaskType.ONE_TIME or task["status"] != TaskStatus.ACTIVE:
+        if task.type is TaskType.ONE_TIME or task.status is not TaskStatus.ACTIVE:
             raise TaskStateConflict(
-                f"only an active delayed or recurring task can be paused (this one is {task['status']})"
+                f"only an active delayed or recurring task can be paused (this one is {task.status})"
             )
-        return await self._set(task, {"status": TaskStatus.PAUSED.value}, TaskStatus.ACTIVE)
+        return await self._set(task, TaskStatus.ACTIVE, status=TaskStatus.PAUSED)
 
-    async def resume(self, task_id: str, principal: Principal) -> Document:
+    async def resume(self, task_id: Oid, principal: Principal) -> Task:
         task = await self.get(task_id, principal)
-        if task["status"] != TaskStatus.PAUSED:
-            raise TaskStateConflict(f"only a paused task can be resumed (this one is {task['status']})")
-        fields: Document = {"status": TaskStatus.ACTIVE.value}
-        if task["type"] == TaskType.RECURRING:  # runs missed while paused are not made up
+        if task.status is not TaskStatus.PAUSED:
+            raise TaskStateConflict(f"only a paused task can be resumed (this one is {task.status})")
+        changes: dict[str, Any] = {"status": TaskStatus.ACTIVE}
+        if task.type is TaskType.RECURRING and task.cron:  # runs missed while paused are not made up
             try:
-                fields["nextRunAt"] = next_run(
-                    task["cron"], task["timezone"], after=utcnow() - timedelta(milliseconds=1)
+                changes["next_run_at"] = next_run(
+                    task.cron, task.timezone, after=utcnow() - timedelta(milliseconds=1)
                 )
             except BadSchedule as exc:
                 raise TaskStateConflict(f"this task's schedule has no next run: {exc}") from exc
-        return await self._set(task, fields, TaskStatus.PAUSED)
+        return await self._set(task, TaskStatus.PAUSED, **changes)
 
-    async def cancel(self, task_id: str, principal: Principal) -> Document:
+    async def cancel(self, task_id: Oid, principal: Principal) -> Task:
         task = await self.get(task_id, principal)
         return await self._stop(task, TaskStatus.CANCELLED)
 
-    async def _set(self, task: Document, fields: Document, expected: TaskStatus) -> Document:
-        updated = await self.tasks.update(task["_id"], fields, expect={"status": expected.value})
+    async def _set(self, task: Task, expected: TaskStatus, **changes: Any) -> Task:
+        updated = await self.tasks.update(task.id, expect_status=expected, **changes)
         if updated is None:
             raise TaskStateConflict("the task changed meanwhile; try again")
         return updated
 
-    async def _stop(self, task: Document, status: TaskStatus, **extra: Any) -> Document:
+    async def _stop(self, task: Task, status: TaskStatus, **changes: Any) -> Task:
         """No more runs; queued executions are cancelled, running ones asked to stop."""
-        updated = await self.tasks.update(task["_id"], {"status": status.value, "nextRunAt": None, **extra})
-        for execution_id in await self.executions.in_flight(task["_id"]):
-            await self.executions.cancel(execution_id)
+        updated = await self.tasks.update(task.id, status=status, next_run_at=None, **changes)
+        for execution_id in await self.executions.in_flight(task.id):
+            await self.lifecycle.cancel(execution_id)
         return updated or task

@@ -4,7 +4,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 from jobyard_libs.auth import INTROSPECT_PATH
-from jobyard_libs.schemas import Page
+from jobyard_libs.documents import Oid
+from jobyard_libs.schemas import Page, Pagination, page_of, path_id
 
 from jobyard_auth.api_keys.schemas import (
     ApiKeyCreated,
@@ -13,12 +14,13 @@ from jobyard_auth.api_keys.schemas import (
     IntrospectIn,
     IntrospectOut,
 )
-from jobyard_auth.api_keys.service import to_api_key_out
-from jobyard_auth.deps import ApiKeys, CurrentPrincipal, Pagination
+from jobyard_auth.api_keys.service import ApiKeyNotFound
+from jobyard_auth.deps import ApiKeys, CurrentPrincipal
 
 router = APIRouter(prefix="/auth/v1/api-keys", tags=["api-keys"])
 # Service to service: outside /auth, so the ingress (which routes /auth) never exposes it.
 internal_router = APIRouter(tags=["internal"])
+KeyId = Annotated[Oid, path_id("key_id", ApiKeyNotFound)]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
@@ -33,13 +35,13 @@ async def list_api_keys(
     page: Pagination,
     all_users: Annotated[bool, Query(alias="all", description="admins: every user's keys")] = False,
 ) -> Page[ApiKeyOut]:
-    items, total = await keys.list(principal, everyone=all_users, skip=page.skip, limit=page.limit)
-    return Page(items=[to_api_key_out(k) for k in items], page=page.page, limit=page.limit, total=total)
+    everyone = all_users and principal.is_admin
+    return page_of(await keys.page(principal, page.window, everyone=everyone), page, ApiKeyOut.model_validate)
 
 
 @router.delete("/{key_id}")
-async def revoke_api_key(key_id: str, principal: CurrentPrincipal, keys: ApiKeys) -> ApiKeyOut:
-    return to_api_key_out(await keys.revoke(principal, key_id))
+async def revoke_api_key(key_id: KeyId, principal: CurrentPrincipal, keys: ApiKeys) -> ApiKeyOut:
+    return ApiKeyOut.model_validate(await keys.revoke(principal, key_id))
 
 
 @internal_router.post(INTROSPECT_PATH)

@@ -3,57 +3,42 @@ hash is safe), never the key itself."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from bson import ObjectId
-from jobyard_libs.mongo import Database, Document, IndexSpec, utcnow
+from jobyard_libs.listing import Slice, Window, paginate
+from jobyard_libs.mongo import Database, IndexSpec, hint_for, utcnow
+
+from jobyard_auth.api_keys.documents import ApiKey
 
 COLLECTION = "api_keys"
-INDEXES = [
-    IndexSpec(COLLECTION, [("hash", 1)], unique=True),
-    IndexSpec(COLLECTION, [("userId", 1), ("createdAt", -1)]),
-    IndexSpec(COLLECTION, [("createdAt", -1)]),
-]
+NEWEST = [("createdAt", -1), ("_id", -1)]
+PER_USER_INDEX = IndexSpec(COLLECTION, [("userId", 1), *NEWEST])
+LIST_INDEX = IndexSpec(COLLECTION, NEWEST)
+INDEXES = [IndexSpec(COLLECTION, [("hash", 1)], unique=True), PER_USER_INDEX, LIST_INDEX]
 
 
 class ApiKeyRepository:
     def __init__(self, db: Database) -> None:
         self.collection = db[COLLECTION]
 
-    async def insert(
-        self,
-        *,
-        user_id: ObjectId,
-        name: str,
-        prefix: str,
-        key_hash: str,
-        expires_at: datetime | None,
-    ) -> Document:
-        doc: Document = {
-            "userId": user_id,
-            "name": name,
-            "prefix": prefix,
-            "hash": key_hash,
-            "createdAt": utcnow(),
-            "expiresAt": expires_at,
-            "revokedAt": None,
-        }
-        doc["_id"] = (await self.collection.insert_one(doc)).inserted_id
-        return doc
+    async def insert(self, key: ApiKey) -> ApiKey:
+        await self.collection.insert_one(key.to_mongo())
+        return key
 
-    async def by_hash(self, key_hash: str) -> Document | None:
-        return await self.collection.find_one({"hash": key_hash})
+    async def by_hash(self, key_hash: str) -> ApiKey | None:
+        return ApiKey.from_mongo(await self.collection.find_one({"hash": key_hash}))
 
-    async def by_id(self, key_id: ObjectId) -> Document | None:
-        return await self.collection.find_one({"_id": key_id})
+    async def get(self, key_id: ObjectId, user_id: ObjectId | None) -> ApiKey | None:
+        """The key, if it is ``user_id``'s (``None``: anyone's, for an admin)."""
+        query = {"_id": key_id} if user_id is None else {"_id": key_id, "userId": user_id}
+        return ApiKey.from_mongo(await self.collection.find_one(query))
 
-    async def list(self, user_id: ObjectId | None, skip: int, limit: int) -> tuple[list[Document], int]:
-        query: Document = {} if user_id is None else {"userId": user_id}
-        cursor = self.collection.find(query).sort("createdAt", -1).skip(skip).limit(limit)
-        return await cursor.to_list(), await self.collection.count_documents(query)
+    async def page(self, user_id: ObjectId | None, window: Window) -> Slice[ApiKey]:
+        query = {} if user_id is None else {"userId": user_id}
+        hint = hint_for(query, [PER_USER_INDEX]) or LIST_INDEX.name
+        return await paginate(self.collection, query, NEWEST, hint, window, ApiKey)
 
-    async def revoke(self, key_id: ObjectId) -> Document | None:
+    async def revoke(self, key_id: ObjectId) -> ApiKey | None:
         await self.collection.update_one(
             {"_id": key_id, "revokedAt": None}, {"$set": {"revokedAt": utcnow()}}
         )
-        return await self.by_id(key_id)
+        return ApiKey.from_mongo(await self.collection.find_one({"_id": key_id}))

@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from jobyard_libs.auth import Role
+from jobyard_libs.documents import IdStr
 from jobyard_libs.schemas import ApiModel
 from pydantic import Field
 
@@ -18,10 +19,10 @@ class ApiKeyIn(ApiModel):
 
 
 class ApiKeyOut(ApiModel):
-    id: str
+    id: IdStr
     name: str
     prefix: str
-    user_id: str
+    user_id: IdStr
     created_at: datetime
     expires_at: datetime | None
     revoked_at: datetime | None

@@ -11,30 +11,19 @@ import hashlib
 import secrets
 from datetime import UTC, datetime, timedelta
 
-from jobyard_libs.auth import API_KEY_PREFIX, Principal, Role
-from jobyard_libs.errors import NotFoundError, ValidationFailed
-from jobyard_libs.mongo import Document
+from jobyard_libs.auth import API_KEY_PREFIX, Principal
+from jobyard_libs.documents import Oid, parse_id
+from jobyard_libs.errors import NotFoundError, ValidationFailed, found
+from jobyard_libs.listing import Slice, Window
 
+from jobyard_auth.api_keys.documents import ApiKey
 from jobyard_auth.api_keys.repository import ApiKeyRepository
 from jobyard_auth.api_keys.schemas import ApiKeyCreated, ApiKeyIn, ApiKeyOut, IntrospectOut
-from jobyard_auth.ids import parse_object_id
 from jobyard_auth.users.service import UserNotFound, UserService
 
 
 class ApiKeyNotFound(NotFoundError):
     message = "API key not found"
-
-
-def to_api_key_out(doc: Document) -> ApiKeyOut:
-    return ApiKeyOut(
-        id=str(doc["_id"]),
-        name=doc["name"],
-        prefix=doc["prefix"],
-        user_id=str(doc["userId"]),
-        created_at=doc["createdAt"],
-        expires_at=doc["expiresAt"],
-        revoked_at=doc["revokedAt"],
-    )
 
 
 def _hash(key: str) -> str:
@@ -54,50 +43,48 @@ class ApiKeyService:
         days = request.expires_in_days or self.default_days
         if days > self.max_days:
             raise ValidationFailed(f"an API key lives at most {self.max_days} days", field="expiresInDays")
-        user = await self.users.get(owner.subject)
+        user = await self.users.of_subject(owner.subject)
         key = API_KEY_PREFIX + secrets.token_urlsafe(32)
-        expires_at = datetime.now(UTC) + timedelta(days=days)
-        doc = await self.repository.insert(
-            user_id=user["_id"],
-            name=request.name,
-            prefix=key[:11],
-            key_hash=_hash(key),
-            expires_at=expires_at,
+        stored = await self.repository.insert(
+            ApiKey(
+                user_id=user.id,
+                name=request.name,
+                prefix=key[:11],
+                key_hash=_hash(key),
+                expires_at=datetime.now(UTC) + timedelta(days=days),
+            )
         )
-        return ApiKeyCreated(**to_api_key_out(doc).model_dump(), key=key)
+        return ApiKeyCreated(**ApiKeyOut.model_validate(stored).model_dump(), key=key)
 
-    async def list(
-        self, principal: Principal, *, everyone: bool, skip: int, limit: int
-    ) -> tuple[list[Document], int]:
-        owner = None if everyone and principal.is_admin else parse_object_id(principal.subject)
-        return await self.repository.list(owner, skip, limit)
+    async def page(self, principal: Principal, window: Window, *, everyone: bool) -> Slice[ApiKey]:
+        return await self.repository.page(None if everyone else self._owner(principal), window)
 
-    async def revoke(self, principal: Principal, key_id: str) -> Document:
-        oid = parse_object_id(key_id)
-        doc = await self.repository.by_id(oid) if oid else None
-        if doc is None or (str(doc["userId"]) != principal.subject and not principal.is_admin):
-            raise ApiKeyNotFound()
-        revoked = await self.repository.revoke(doc["_id"])
-        return revoked or doc
+    @staticmethod
+    def _owner(principal: Principal) -> Oid | None:
+        """Whose keys the caller may see: their own, or (an admin) everyone's."""
+        scope = principal.scope
+        return None if scope is None else parse_id(scope)
+
+    async def revoke(self, principal: Principal, key_id: Oid) -> ApiKey:
+        key = found(await self.repository.get(key_id, self._owner(principal)), ApiKeyNotFound)
+        return await self.repository.revoke(key.id) or key
 
     async def introspect(self, key: str) -> IntrospectOut:
-        doc = await self.repository.by_hash(_hash(key)) if key.startswith(API_KEY_PREFIX) else None
+        stored = await self.repository.by_hash(_hash(key)) if key.startswith(API_KEY_PREFIX) else None
         now = datetime.now(UTC)
-        if doc is None or doc["revokedAt"] is not None:
+        if stored is None or stored.revoked_at is not None:
             return IntrospectOut(active=False)
         # keys made before every key had an expiry live at most max_days from their creation
-        expires = doc["expiresAt"] or doc["createdAt"] + timedelta(days=self.max_days)
+        expires = stored.expires_at or stored.created_at + timedelta(days=self.max_days)
         if expires <= now:
             return IntrospectOut(active=False)
         try:
-            user = await self.users.get(doc["userId"])
+            user = await self.users.get(stored.user_id)
         except UserNotFound:
             return IntrospectOut(active=False)
-        if not user["active"]:
+        if not user.active:
             return IntrospectOut(active=False)
-        return IntrospectOut(
-            active=True, subject=str(user["_id"]), role=Role(user["role"]), key_id=str(doc["_id"])
-        )
+        return IntrospectOut(active=True, subject=str(user.id), role=user.role, key_id=str(stored.id))
 
 
 class LocalApiKeyChecker:

@@ -7,10 +7,10 @@ reused (already rotated) token can revoke the whole family at once.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from bson import ObjectId
-from jobyard_libs.mongo import Database, Document, IndexSpec, update_by_id, utcnow
+from jobyard_libs.mongo import Database, IndexSpec, update_by_id, utcnow
+
+from jobyard_auth.sessions.documents import RefreshToken
 
 COLLECTION = "refresh_tokens"
 INDEXES = [
@@ -24,40 +24,23 @@ class RefreshTokenRepository:
     def __init__(self, db: Database) -> None:
         self.collection = db[COLLECTION]
 
-    async def insert(
-        self,
-        *,
-        token_hash: str,
-        family_id: str,
-        family_started_at: datetime,
-        user_id: ObjectId,
-        expires_at: datetime,
-    ) -> None:
-        await self.collection.insert_one(
-            {
-                "_id": token_hash,
-                "familyId": family_id,
-                "familyStartedAt": family_started_at,
-                "userId": user_id,
-                "createdAt": utcnow(),
-                "expiresAt": expires_at,
-                "rotatedAt": None,
-                "revokedAt": None,
-            }
-        )
+    async def insert(self, token: RefreshToken) -> None:
+        await self.collection.insert_one(token.to_mongo())
 
-    async def rotate(self, token_hash: str) -> Document | None:
+    async def rotate(self, token_hash: str) -> RefreshToken | None:
         """Mark a live token used, atomically; the token as marked, or ``None`` when it is not live."""
         now = utcnow()
-        return await update_by_id(
-            self.collection,
-            token_hash,
-            {"$set": {"rotatedAt": now}},
-            expect={"rotatedAt": None, "revokedAt": None, "expiresAt": {"$gt": now}},
+        return RefreshToken.from_mongo(
+            await update_by_id(
+                self.collection,
+                token_hash,
+                {"$set": {"rotatedAt": now}},
+                expect={"rotatedAt": None, "revokedAt": None, "expiresAt": {"$gt": now}},
+            )
         )
 
-    async def get(self, token_hash: str) -> Document | None:
-        return await self.collection.find_one({"_id": token_hash})
+    async def get(self, token_hash: str) -> RefreshToken | None:
+        return RefreshToken.from_mongo(await self.collection.find_one({"_id": token_hash}))
 
     async def revoke_family(self, family_id: str) -> int:
         result = await self.collection.update_many(

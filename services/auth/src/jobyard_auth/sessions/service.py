@@ -10,17 +10,18 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import structlog
-from bson import ObjectId
+from jobyard_libs.documents import Oid
 from jobyard_libs.errors import Forbidden, JobyardError, NotFoundError, Unauthorized
-from jobyard_libs.mongo import Document
 
 from jobyard_auth.keystore import KeyStore
+from jobyard_auth.sessions.documents import RefreshToken
 from jobyard_auth.sessions.google import GoogleVerifier
 from jobyard_auth.sessions.login_throttle import LoginThrottle
 from jobyard_auth.sessions.metrics import LOGINS, REFRESH_REUSE, TOKENS_ISSUED
 from jobyard_auth.sessions.repository import RefreshTokenRepository
 from jobyard_auth.sessions.schemas import TokenPair
 from jobyard_auth.settings import AuthSettings
+from jobyard_auth.users.documents import User
 from jobyard_auth.users.service import UserService
 
 log = structlog.get_logger(__name__)
@@ -72,14 +73,14 @@ class SessionService:
         email = email.strip().lower()
         await self.throttle.reserve(email, client_ip)  # counted as failed until it succeeds
         user = await self.users.by_email(email)
-        if not await self.users.passwords.verify(password, user.get("passwordHash") if user else None):
+        verified = await self.users.passwords.verify(password, user.password_hash if user else None)
+        if not verified or user is None:
             log.info("login_failed", reason="wrong_credentials")
             raise WrongCredentials()
-        assert user is not None
-        if not user["active"]:
+        if not user.active:
             raise AccountDeactivated()
         await self.throttle.succeeded(email, client_ip)
-        log.info("login_succeeded", user_id=str(user["_id"]), method="password")
+        log.info("login_succeeded", user_id=str(user.id), method="password")
         return await self._issue(user, family_id=uuid.uuid4().hex, grant="password")
 
     async def login_with_google(self, id_token: str, password: str | None = None) -> TokenPair:
@@ -93,9 +94,9 @@ class SessionService:
         user = await self.users.create_or_link_google(
             sub=identity.sub, email=identity.email, name=identity.name, password=password
         )
-        if not user["active"]:
+        if not user.active:
             raise AccountDeactivated()
-        log.info("login_succeeded", user_id=str(user["_id"]), method="google")
+        log.info("login_succeeded", user_id=str(user.id), method="google")
         return await self._issue(user, family_id=uuid.uuid4().hex, grant="google")
 
     async def refresh(self, refresh_token: str) -> TokenPair:
@@ -103,37 +104,35 @@ class SessionService:
         record = await self.refresh_tokens.rotate(token_hash)
         if record is None:
             stale = await self.refresh_tokens.get(token_hash)
-            if stale is not None and stale["rotatedAt"] is not None and stale["revokedAt"] is None:
-                revoked = await self.refresh_tokens.revoke_family(stale["familyId"])
-                log.warning("refresh_token_reuse", user_id=str(stale["userId"]), revoked_tokens=revoked)
+            if stale is not None and stale.rotated_at is not None and stale.revoked_at is None:
+                revoked = await self.refresh_tokens.revoke_family(stale.family_id)
+                log.warning("refresh_token_reuse", user_id=str(stale.user_id), revoked_tokens=revoked)
                 REFRESH_REUSE.inc()
             raise InvalidRefreshToken()
-        user = await self.users.get(record["userId"])
-        started = record.get("familyStartedAt") or record["createdAt"]
+        user = await self.users.get(record.user_id)
+        started = record.family_started_at or record.created_at
         ended = started + timedelta(seconds=self.settings.session_max_lifetime_seconds) <= datetime.now(UTC)
-        if not user["active"] or ended:  # a session ends however often it is refreshed
-            await self.refresh_tokens.revoke_family(record["familyId"])
+        if not user.active or ended:  # a session ends however often it is refreshed
+            await self.refresh_tokens.revoke_family(record.family_id)
             raise InvalidRefreshToken()
-        return await self._issue(
-            user, family_id=record["familyId"], grant="refresh", family_started_at=started
-        )
+        return await self._issue(user, family_id=record.family_id, grant="refresh", family_started_at=started)
 
     async def logout(self, refresh_token: str) -> None:
         record = await self.refresh_tokens.get(hash_token(refresh_token))
         if record is not None:
-            await self.refresh_tokens.revoke_family(record["familyId"])
+            await self.refresh_tokens.revoke_family(record.family_id)
 
-    async def revoke_all(self, user_id: ObjectId) -> None:
+    async def revoke_all(self, user_id: Oid) -> None:
         await self.refresh_tokens.revoke_user(user_id)
 
-    def access_token(self, user: Document) -> str:
+    def access_token(self, user: User) -> str:
         now = datetime.now(UTC)
         return self.keystore.sign(
             {
                 "iss": self.settings.jwt_issuer,
                 "aud": self.settings.jwt_audience,
-                "sub": str(user["_id"]),
-                "role": user["role"],
+                "sub": str(user.id),
+                "role": user.role.value,
                 "iat": now,
                 "nbf": now,
                 "exp": now + timedelta(seconds=self.settings.access_token_ttl_seconds),
@@ -142,7 +141,7 @@ class SessionService:
         )
 
     async def _issue(
-        self, user: Document, *, family_id: str, grant: str, family_started_at: datetime | None = None
+        self, user: User, *, family_id: str, grant: str, family_started_at: datetime | None = None
     ) -> TokenPair:
         TOKENS_ISSUED.labels(grant).inc()
         await self.users.publish_rights(user)  # the mirror every service checks rights against
@@ -153,11 +152,13 @@ class SessionService:
         expires_at = min(now + timedelta(seconds=self.settings.refresh_token_ttl_seconds), session_end)
         ttl = max(0, int((expires_at - now).total_seconds()))
         await self.refresh_tokens.insert(
-            token_hash=hash_token(refresh_token),
-            family_id=family_id,
-            family_started_at=started,
-            user_id=user["_id"],
-            expires_at=expires_at,
+            RefreshToken(
+                id=hash_token(refresh_token),
+                family_id=family_id,
+                family_started_at=started,
+                user_id=user.id,
+                expires_at=expires_at,
+            )
         )
         return TokenPair(
             access_token=self.access_token(user),

@@ -5,10 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from bson import ObjectId
-from jobyard_libs.mongo import Database, Document, IndexSpec, update_by_id, utcnow
+from jobyard_libs.documents import stored
+from jobyard_libs.listing import Slice, Window, paginate
+from jobyard_libs.mongo import Database, IndexSpec, update_by_id, utcnow
 from pymongo.errors import DuplicateKeyError
 
+from jobyard_auth.users.documents import User
+
 COLLECTION = "users"
+NEWEST = [("createdAt", -1), ("_id", -1)]
+LIST_INDEX = IndexSpec(COLLECTION, NEWEST)
 INDEXES = [
     IndexSpec(COLLECTION, [("email", 1)], unique=True),
     IndexSpec(
@@ -17,7 +23,7 @@ INDEXES = [
         unique=True,
         partial_filter={"googleSub": {"$type": "string"}},
     ),
-    IndexSpec(COLLECTION, [("createdAt", -1), ("_id", -1)]),
+    LIST_INDEX,
     IndexSpec(COLLECTION, [("role", 1), ("active", 1)]),
 ]
 
@@ -30,52 +36,29 @@ class UserRepository:
     def __init__(self, db: Database) -> None:
         self.collection = db[COLLECTION]
 
-    async def insert(
-        self,
-        *,
-        email: str,
-        name: str,
-        password_hash: str | None,
-        role: str,
-        google_sub: str | None = None,
-        email_verified: bool = False,
-    ) -> Document:
-        now = utcnow()
-        doc: Document = {
-            "email": email,
-            "name": name,
-            "passwordHash": password_hash,
-            "role": role,
-            "active": True,
-            "emailVerified": email_verified,
-            "createdAt": now,
-            "updatedAt": now,
-        }
-        if google_sub:
-            doc["googleSub"] = google_sub
+    async def insert(self, user: User) -> User:
         try:
-            result = await self.collection.insert_one(doc)
+            await self.collection.insert_one(user.to_mongo())
         except DuplicateKeyError as exc:
-            raise EmailTaken(email) from exc
-        doc["_id"] = result.inserted_id
-        return doc
+            raise EmailTaken(user.email) from exc
+        return user
 
-    async def by_id(self, user_id: ObjectId) -> Document | None:
-        return await self.collection.find_one({"_id": user_id})
+    async def by_id(self, user_id: ObjectId) -> User | None:
+        return User.from_mongo(await self.collection.find_one({"_id": user_id}))
 
-    async def by_email(self, email: str) -> Document | None:
-        return await self.collection.find_one({"email": email})
+    async def by_email(self, email: str) -> User | None:
+        return User.from_mongo(await self.collection.find_one({"email": email}))
 
-    async def by_google_sub(self, sub: str) -> Document | None:
-        return await self.collection.find_one({"googleSub": sub})
+    async def by_google_sub(self, sub: str) -> User | None:
+        return User.from_mongo(await self.collection.find_one({"googleSub": sub}))
 
-    async def page(self, skip: int, limit: int) -> tuple[list[Document], int]:
-        cursor = self.collection.find({}).sort([("createdAt", -1), ("_id", -1)])
-        items = await cursor.skip(skip).limit(limit).to_list()
-        return items, await self.collection.count_documents({})
+    async def page(self, window: Window) -> Slice[User]:
+        return await paginate(self.collection, {}, NEWEST, LIST_INDEX.name, window, User)
 
-    async def update(self, user_id: ObjectId, fields: dict[str, Any]) -> Document | None:
-        return await update_by_id(self.collection, user_id, {"$set": {**fields, "updatedAt": utcnow()}})
+    async def update(self, user_id: ObjectId, **fields: Any) -> User | None:
+        """Change ``fields`` (attribute names)."""
+        changes = {"$set": stored(User, **fields, updated_at=utcnow())}
+        return User.from_mongo(await update_by_id(self.collection, user_id, changes))
 
     async def count_active_admins(self) -> int:
         return await self.collection.count_documents({"role": "admin", "active": True})

@@ -5,6 +5,7 @@ from typing import Annotated
 
 from email_validator import EmailNotValidError, validate_email
 from jobyard_libs.auth import Role
+from jobyard_libs.documents import IdStr
 from jobyard_libs.schemas import ApiModel
 from pydantic import AfterValidator, Field
 
@@ -26,7 +27,7 @@ class RegisterIn(ApiModel):
 
 
 class UserOut(ApiModel):
-    id: str
+    id: IdStr
     email: str
     name: str
     role: Role

@@ -14,15 +14,16 @@ import time
 from datetime import timedelta
 
 import structlog
-from jobyard_libs.app import open_resources
-from jobyard_libs.imports.import_logs import INDEXES as IMPORT_INDEXES
+from dramatiq import Broker
+from jobyard_libs.app import Resources, open_resources
 from jobyard_libs.imports.pipeline import ImportRunner
+from jobyard_libs.indexes import SHARED_INDEXES
 from jobyard_libs.outages import OUTAGES, OutageLog, backoff_seconds, dependency_of
 from jobyard_libs.queue.broker import create_broker
-from jobyard_libs.tasks.artifacts import INDEXES as ARTIFACT_INDEXES
 from jobyard_libs.tasks.artifacts import ArtifactRepository
-from jobyard_libs.tasks.repository import INDEXES, DeadLetterRepository, ExecutionRepository, TaskRepository
-from jobyard_libs.tasks.webhooks import execution_notifier
+from jobyard_libs.tasks.lifecycle import ExecutionEffects, ExecutionLifecycle
+from jobyard_libs.tasks.outcomes import Outcomes
+from jobyard_libs.tasks.repository import DeadLetterRepository, ExecutionRepository, TaskRepository
 
 from jobyard_scheduler.loop import metrics
 from jobyard_scheduler.loop.clock import Clock, fast_clock, real_clock
@@ -39,26 +40,34 @@ def clock_for(settings: SchedulerSettings) -> Clock:
     return fast_clock(settings.scheduler_clock_start or real_clock(), settings.scheduler_clock_speed)
 
 
+def build_firing(settings: SchedulerSettings, resources: Resources, broker: Broker) -> Firing:
+    """What a leader's tick does, on these clients, as ``settings`` say."""
+    db = resources.db
+    executions = ExecutionRepository(db)
+    lifecycle = ExecutionLifecycle(db, ExecutionEffects.of(resources.events, broker))
+    return Firing(
+        TaskRepository(db),
+        executions,
+        Outcomes(lifecycle, executions, DeadLetterRepository(db), broker, settings),
+        broker,
+        settings,
+        misfire_grace=timedelta(seconds=settings.scheduler_misfire_grace_seconds),
+        requeue_after=timedelta(seconds=settings.scheduler_requeue_after_seconds),
+        artifacts=ArtifactRepository(db),
+        imports=ImportRunner(db, broker, settings, on_change=resources.events.import_changed),
+        sweep_every=timedelta(seconds=settings.scheduler_sweep_seconds),
+    )
+
+
 async def run_loop(settings: SchedulerSettings, stop: asyncio.Event) -> None:
     clock = clock_for(settings)
     broker = create_broker(settings)
     try:
-        async with open_resources(settings, [*INDEXES, *ARTIFACT_INDEXES, *IMPORT_INDEXES]) as resources:
+        async with open_resources(settings, SHARED_INDEXES) as resources:
             lease = LeaderLease(
                 resources.redis, resources.keys.key("scheduler"), lease_ms=settings.scheduler_lease_ms
             )
-            firing = Firing(
-                TaskRepository(resources.db),
-                ExecutionRepository(resources.db, execution_notifier(resources.events, broker)),
-                DeadLetterRepository(resources.db),
-                broker,
-                settings,
-                misfire_grace=timedelta(seconds=settings.scheduler_misfire_grace_seconds),
-                requeue_after=timedelta(seconds=settings.scheduler_requeue_after_seconds),
-                artifacts=ArtifactRepository(resources.db),
-                imports=ImportRunner(resources.db, broker, settings, events=resources.events),
-                sweep_every=timedelta(seconds=settings.scheduler_sweep_seconds),
-            )
+            firing = build_firing(settings, resources, broker)
             leading = False
             outages = OutageLog("scheduler")
             failures = 0

@@ -21,12 +21,13 @@ from datetime import datetime, timedelta
 import structlog
 from dramatiq import Broker
 from jobyard_libs.imports.pipeline import ImportRunner
-from jobyard_libs.mongo import Document, utcnow
+from jobyard_libs.mongo import utcnow
 from jobyard_libs.tasks.artifacts import ArtifactRepository
 from jobyard_libs.tasks.dispatch import dispatch, lost
+from jobyard_libs.tasks.documents import Execution, Task
 from jobyard_libs.tasks.models import MisfirePolicy, TaskStatus, TaskType
-from jobyard_libs.tasks.outcomes import settle_failure
-from jobyard_libs.tasks.repository import DeadLetterRepository, ExecutionRepository, TaskRepository
+from jobyard_libs.tasks.outcomes import Outcomes
+from jobyard_libs.tasks.repository import ExecutionRepository, TaskRepository
 from jobyard_libs.tasks.schedule import next_run
 from jobyard_libs.tasks.settings import TaskSettings
 
@@ -49,7 +50,7 @@ class Firing:
         self,
         tasks: TaskRepository,
         executions: ExecutionRepository,
-        dead_letters: DeadLetterRepository,
+        outcomes: Outcomes,
         broker: Broker,
         settings: TaskSettings,
         *,
@@ -65,7 +66,7 @@ class Firing:
         self._swept_at: datetime | None = None
         self.tasks = tasks
         self.executions = executions
-        self.dead_letters = dead_letters
+        self.outcomes = outcomes
         self.broker = broker
         self.settings = settings
         self.misfire_grace = misfire_grace
@@ -95,7 +96,7 @@ class Firing:
         )
         gone = lost(self.broker, waiting)
         if gone:
-            log.warning("executions_requeued", count=len(gone), ids=[str(d["_id"]) for d in gone[:20]])
+            log.warning("executions_requeued", count=len(gone), ids=[str(e.id) for e in gone[:20]])
             result.requeued_lost = await dispatch(self.broker, self.executions, gone)
         if self.imports is not None:
             stalled_before = now - timedelta(seconds=self.imports.settings.import_resume_after_seconds)
@@ -106,30 +107,37 @@ class Firing:
     async def _overdue_callbacks(self, now: datetime) -> int:
         """A callback that never came fails its attempt (retried like any failure)."""
         overdue = await self.executions.overdue_callbacks(now)
-        for doc in overdue:
-            await settle_failure(
-                self.executions, self.dead_letters, self.broker, self.settings, doc, attempt=doc["attempts"],
-                started=doc["lastAttemptAt"], error="no callback before the deadline",
-            )  # fmt: skip
+        for execution in overdue:
+            started = execution.last_attempt_at or execution.created_at
+            await self.outcomes.failed(
+                execution,
+                attempt=execution.attempts,
+                started=started,
+                error="no callback before the deadline",
+            )
         return len(overdue)
 
-    async def _fire(self, task: Document, now: datetime, fence: int, result: TickResult) -> None:
-        due: datetime = task["nextRunAt"]
+    async def _fire(self, task: Task, now: datetime, fence: int, result: TickResult) -> None:
+        due = task.next_run_at
+        if due is None:
+            return
         missed = now - due > self.misfire_grace
-        fire = not missed or task.get("misfirePolicy", MisfirePolicy.FIRE_ONCE) == MisfirePolicy.FIRE_ONCE
-        if task["type"] == TaskType.RECURRING:
-            following = next_run(task["cron"], task["timezone"], after=now if missed else due)
+        fire = not missed or task.misfire_policy is MisfirePolicy.FIRE_ONCE
+        if task.type is TaskType.RECURRING and task.cron:
+            following = next_run(task.cron, task.timezone, after=now if missed else due)
             status = TaskStatus.ACTIVE
         else:
             following, status = None, TaskStatus.DONE
-        execution = await self.executions.create(task, due, "schedule") if fire else None
+        execution: Execution | None = None
+        if fire:
+            execution = await self.executions.create(Execution.of(task, due, "schedule"))
         if not await self.tasks.claim_run(task, next_run_at=following, status=status, fence=fence):
             return  # another scheduler claimed this run; the execution (if any) is the same one
         if fire:
             result.fired += 1
-            log.info("run_fired", task_id=str(task["_id"]), scheduled_for=due.isoformat(), late=missed)
+            log.info("run_fired", task_id=str(task.id), scheduled_for=due.isoformat(), late=missed)
         else:
             result.skipped += 1
-            log.info("run_skipped", task_id=str(task["_id"]), scheduled_for=due.isoformat(), reason="misfire")
+            log.info("run_skipped", task_id=str(task.id), scheduled_for=due.isoformat(), reason="misfire")
         if execution is not None:
             result.queued += await dispatch(self.broker, self.executions, [execution])

@@ -14,7 +14,8 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from bson import ObjectId
+from jobyard_libs.documents import as_id
+from jobyard_libs.imports.documents import FailedJob
 from jobyard_libs.imports.import_logs import ImportLogRepository
 from jobyard_libs.imports.jobs import JobRepository
 from jobyard_libs.imports.models import content_hash
@@ -48,13 +49,13 @@ class BatchApplier:
         self.failed_limit = failed_limit
 
     async def apply(self, batch: ApplyBatchPayload) -> BatchResult:
-        log_id = ObjectId(batch.import_log_id)
-        failures: list[dict[str, str]] = []
+        log_id = as_id(batch.import_log_id)
+        failures: list[FailedJob] = []
         postings: dict[str, dict[str, Any]] = {}
         for job in batch.jobs:
             external_id, fields = _fields(job)
             if external_id in postings:
-                failures.append({"id": external_id, "reason": "duplicate externalId in this feed"})
+                failures.append(FailedJob(id=external_id, reason="duplicate externalId in this feed"))
             postings[external_id] = fields
 
         result = BatchResult()
@@ -64,10 +65,10 @@ class BatchApplier:
             log_id,
             batch.batch_id,
             counts={
-                "newJobs": result.new,
-                "updatedJobs": result.updated,
-                "unchangedJobs": result.unchanged,
-                "totalImported": result.new + result.updated + result.unchanged,
+                "new_jobs": result.new,
+                "updated_jobs": result.updated,
+                "unchanged_jobs": result.unchanged,
+                "total_imported": result.new + result.updated + result.unchanged,
             },
             failures=failures,
             failed_limit=self.failed_limit,
@@ -90,7 +91,7 @@ class BatchApplier:
         batch: ApplyBatchPayload,
         postings: dict[str, dict[str, Any]],
         result: BatchResult,
-        failures: list[dict[str, str]],
+        failures: list[FailedJob],
         *,
         retry: bool,
     ) -> None:
@@ -113,7 +114,7 @@ class BatchApplier:
                 updates.append((external_id, fields, digest, stored.content_hash))
 
         outcome = await self.jobs.write(batch.feed_url, batch.batch_id, inserts=inserts, updates=updates)
-        failures += [{"id": i, "reason": r} for i, r in outcome.errors.items()]
+        failures += [FailedJob(id=i, reason=r) for i, r in outcome.errors.items()]
         result.new += len(outcome.inserted)
         result.updated += outcome.updated
         # An update that lost a race to a newer write changed nothing of ours.
@@ -130,9 +131,9 @@ class BatchApplier:
 
     async def give_up(self, batch: ApplyBatchPayload, error: str) -> None:
         """The batch exhausted its retries: its postings are failed and the log will be too."""
-        log_id = ObjectId(batch.import_log_id)
+        log_id = as_id(batch.import_log_id)
         reason = f"batch failed after retries: {error}"[:300]
-        failures = [{"id": str(job.get("externalId")), "reason": reason} for job in batch.jobs]
+        failures = [FailedJob(id=str(job.get("externalId")), reason=reason) for job in batch.jobs]
         await self.logs.record_batch(
             log_id,
             batch.batch_id,

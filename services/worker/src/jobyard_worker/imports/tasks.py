@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bson import ObjectId
+from jobyard_libs.documents import as_id
 from jobyard_libs.imports.import_logs import ImportLogRepository
 from jobyard_libs.imports.jobs import JobRepository
 from jobyard_libs.imports.pipeline import ImportRunner
@@ -42,6 +42,9 @@ async def run_feed(payload: dict[str, Any]) -> None:
     context = worker_context()
     request = RunFeedPayload.model_validate(payload)
     runner = ImportRunner(
-        context.resources.db, context.broker, context.settings, events=context.resources.events
+        context.resources.db,
+        context.broker,
+        context.settings,
+        on_change=context.resources.events.import_changed,
     )
-    await runner.run_log(ObjectId(request.import_log_id))
+    await runner.run_log(as_id(request.import_log_id))

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from bson import ObjectId
+from jobyard_libs.documents import as_id
 from jobyard_libs.queue.actors import actor
 from jobyard_libs.queue.contracts import ActorName, ExecutePayload
-from jobyard_libs.tasks.repository import DeadLetterRepository, ExecutionRepository
-from jobyard_libs.tasks.webhooks import execution_notifier
+from jobyard_libs.tasks.repository import ExecutionRepository
 
 from jobyard_worker.context import worker_context
 from jobyard_worker.tasks.service import Executor
@@ -22,12 +21,14 @@ async def execute(payload: dict[str, Any]) -> None:
     context = worker_context()
     db = context.resources.db
     executor = Executor(
-        ExecutionRepository(db, execution_notifier(context.resources.events, context.broker)),
-        DeadLetterRepository(db),
+        context.lifecycle,
+        context.outcomes,
+        ExecutionRepository(db),
         context.broker,
         context.settings,
         db,
         context.guard,
         context.rights,
+        context.resources.events.import_changed,
     )
-    await executor.execute(ObjectId(ExecutePayload.model_validate(payload).execution_id))
+    await executor.execute(as_id(ExecutePayload.model_validate(payload).execution_id))

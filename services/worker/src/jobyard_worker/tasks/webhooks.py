@@ -10,12 +10,13 @@ import json
 from typing import Any
 
 import structlog
-from bson import ObjectId
+from jobyard_libs.documents import as_id
 from jobyard_libs.egress import EgressRefused
 from jobyard_libs.mongo import utcnow
 from jobyard_libs.queue.actors import actor
 from jobyard_libs.queue.contracts import ActorName, ExecutePayload
 from jobyard_libs.signing import sign_headers
+from jobyard_libs.tasks.documents import WebhookDelivery
 from jobyard_libs.tasks.repository import ExecutionRepository
 from jobyard_libs.tasks.webhooks import webhook_body
 
@@ -33,23 +34,23 @@ class WebhookRefused(Exception):
 async def send_webhook(payload: dict[str, Any]) -> None:
     context = worker_context()
     executions = ExecutionRepository(context.resources.db)
-    execution_id = ObjectId(ExecutePayload.model_validate(payload).execution_id)
-    doc = await executions.get(execution_id)
-    if doc is None or not doc.get("webhookUrl"):
+    execution_id = as_id(ExecutePayload.model_validate(payload).execution_id)
+    execution = await executions.get(execution_id)
+    if execution is None or not execution.webhook_url:
         return
-    url = doc["webhookUrl"]
-    body = json.dumps(webhook_body(doc)).encode()
+    url = execution.webhook_url
+    body = json.dumps(webhook_body(execution)).encode()
     headers = {
         "Content-Type": "application/json",
-        **sign_headers(body, secret=context.settings.task_webhook_secret(str(doc["taskId"]))),
+        **sign_headers(body, secret=context.settings.task_webhook_secret(str(execution.task_id))),
     }
     try:
         async with context.guard.stream("POST", url, content=body, headers=headers) as response:
             await context.guard.read(response, limit=ANSWER_READ_BYTES)
     except EgressRefused as refused:
-        await executions.record_webhook(execution_id, {"status": None, "error": str(refused), "at": utcnow()})
+        await executions.record_webhook(execution_id, WebhookDelivery(error=str(refused), at=utcnow()))
         raise
-    await executions.record_webhook(execution_id, {"status": response.status_code, "at": utcnow()})
+    await executions.record_webhook(execution_id, WebhookDelivery(status=response.status_code, at=utcnow()))
     if not 200 <= response.status_code < 300:
         raise WebhookRefused(f"{url} answered HTTP {response.status_code}")
     log.info("webhook_delivered", execution_id=str(execution_id), url=url)

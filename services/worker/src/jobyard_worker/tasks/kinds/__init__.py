@@ -13,6 +13,7 @@ from typing import Any
 
 from dramatiq import Broker
 from jobyard_libs.egress import EgressGuard
+from jobyard_libs.imports.import_logs import OnChange
 from jobyard_libs.mongo import Database
 
 from jobyard_worker.settings import WorkerSettings
@@ -31,6 +32,7 @@ class KindContext:
     broker: Broker
     settings: WorkerSettings
     guard: EgressGuard  # every outbound call a user aims goes through it
+    on_import_change: OnChange  # the live import events (import-feeds)
 
 
 Runner = Callable[[KindContext, Any], Awaitable[dict[str, Any]]]

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from jobyard_libs.imports.jobs import JobRepository, jobs_query
+from jobyard_libs.imports.jobs import JobFilters, JobRepository
 from jobyard_libs.mongo import utcnow
 from jobyard_libs.tasks.artifacts import ArtifactRepository
 from jobyard_libs.tasks.kinds.export_jobs_csv import NAME, Payload
@@ -34,15 +34,11 @@ def cell(value: Any) -> str:
 
 
 async def run(context: KindContext, payload: Payload) -> dict[str, Any]:
-    filters = {
-        "feedUrl": payload.feed_url,
-        "company": payload.company,
-        "location": payload.location,
-        "jobType": payload.job_type,
-    }
+    filters = JobFilters(feed_url=payload.feed_url, company=payload.company, location=payload.location,
+                         job_type=payload.job_type, title=payload.q)  # fmt: skip
     cap = min(payload.limit or context.settings.export_max_rows, context.settings.export_max_rows)
     # one row past the cap tells whether more matched
-    cursor = JobRepository(context.db).listing(jobs_query(filters, payload.q)).limit(cap + 1)
+    jobs = JobRepository(context.db).stream(filters, cap + 1)
     rows = 0
     more = False
 
@@ -51,11 +47,12 @@ async def run(context: KindContext, payload: Payload) -> dict[str, Any]:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(COLUMNS)
-        async for job in cursor:
+        async for job in jobs:
             if rows == cap:
                 more = True
                 break
-            writer.writerow([cell(job["_id"] if column == "id" else job.get(column)) for column in COLUMNS])
+            fields = job.model_dump(by_alias=True)
+            writer.writerow([cell(job.id if column == "id" else fields.get(column)) for column in COLUMNS])
             rows += 1
             if rows % ROWS_PER_PART == 0:
                 yield buffer.getvalue().encode()

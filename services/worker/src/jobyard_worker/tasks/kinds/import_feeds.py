@@ -19,14 +19,10 @@ class UnknownFeeds(Exception):
 
 
 async def run(context: KindContext, payload: Payload) -> dict[str, Any]:
-    runner = ImportRunner(context.db, context.broker, context.settings)
-    if payload.feed_urls:
-        sources = await runner.sources.by_urls(payload.feed_urls)
-        unknown = sorted(set(payload.feed_urls) - {s["url"] for s in sources})
-        if unknown:
-            raise UnknownFeeds(f"not a feed source: {', '.join(unknown)}")
-    else:
-        sources = await runner.sources.enabled()
+    runner = ImportRunner(context.db, context.broker, context.settings, on_change=context.on_import_change)
+    sources, unknown = await runner.sources.to_import(payload.feed_urls)
+    if unknown:
+        raise UnknownFeeds(f"not a feed source: {', '.join(unknown)}")
     outcomes = await runner.run_sources(sources, ImportTrigger.TASK)
     return {
         "importLogIds": [o.import_log_id for o in outcomes],

@@ -5,64 +5,72 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from bson import ObjectId
+from jobyard_libs.imports.documents import ImportLog
 from jobyard_libs.imports.import_logs import COLLECTION as IMPORT_LOGS
 from jobyard_libs.imports.import_logs import PER_FEED_INDEX
+from jobyard_libs.imports.models import ImportStatus
 from jobyard_libs.mongo import ensure_indexes, utcnow
 from jobyard_libs.redis_client import RedisKeys
+from jobyard_libs.tasks.documents import Execution
+from jobyard_libs.tasks.models import ExecutionStatus
 from jobyard_libs.tasks.stats import TaskStats
-from jobyard_monitor.health import HealthWatcher
+from jobyard_monitor.activity import ActivityWatcher
 from prometheus_client import generate_latest
 from redis.asyncio import Redis
 
 from tests.conftest import Isolation
+from tests.support.factories import a_feed_source, a_task, an_execution, an_import_log, store
 
 
-def _log(feed: str, status: str, minutes_ago: int, **counts: int) -> dict[str, Any]:
+def _log(feed: str, status: ImportStatus, minutes_ago: int, **counts: int) -> ImportLog:
     at = utcnow() - timedelta(minutes=minutes_ago)
-    return {"feedUrl": feed, "status": status, "timestamp": at, "finishedAt": at, **counts}
+    return an_import_log(feed, status=status, timestamp=at, finished_at=at, **counts)
 
 
 def _execution(
-    kind: str, status: str, duration_ms: int, waited: timedelta, finished_ago: timedelta
-) -> dict[str, Any]:
+    kind: str, status: ExecutionStatus, duration_ms: int, waited: timedelta, finished_ago: timedelta
+) -> Execution:
     done = utcnow() - finished_ago
-    return {"_id": ObjectId(), "kind": kind, "status": status, "durationMs": duration_ms,
-            "scheduledFor": done - waited, "completedAt": done}  # fmt: skip
+    return an_execution(a_task(kind=kind), status=status, duration_ms=duration_ms, scheduled_for=done - waited,
+                        completed_at=done)  # fmt: skip
 
 
 def _plan(stage: dict[str, Any]) -> list[str]:
     return [stage["stage"], *(_plan(stage["inputStage"]) if "inputStage" in stage else [])]
 
 
-async def test_feed_health_and_task_stats(db: Any, isolation: Isolation) -> None:
+async def test_feed_health_and_task_outcomes(db: Any, isolation: Isolation) -> None:
     await ensure_indexes(db, [PER_FEED_INDEX])
-    await db["feed_sources"].insert_many(
-        [{"url": u, "name": u, "enabled": True} for u in ("https://a.example/feed", "https://b.example/feed")]
-    )
-    await db[IMPORT_LOGS].insert_many([
-        _log("https://a.example/feed", "completed", 180, totalFetched=10, newJobs=10),
-        _log("https://a.example/feed", "failed", 120),
-        _log("https://a.example/feed", "failed", 60),
-        _log("https://a.example/feed", "processing", 1),  # still running: neither failure nor success
-        _log("https://b.example/feed", "completed", 30, totalFetched=50, newJobs=2, updatedJobs=3,
-             unchangedJobs=44, failedCount=1),
-    ])  # fmt: skip
+    await store(db, *(a_feed_source(u) for u in ("https://a.example/feed", "https://b.example/feed")))
+    await store(
+        db,
+        _log("https://a.example/feed", ImportStatus.COMPLETED, 180, total_fetched=10, new_jobs=10),
+        _log("https://a.example/feed", ImportStatus.FAILED, 120),
+        _log("https://a.example/feed", ImportStatus.FAILED, 60),
+        _log("https://a.example/feed", ImportStatus.PROCESSING, 1),  # still running: neither failure nor success
+        _log("https://b.example/feed", ImportStatus.COMPLETED, 30, total_fetched=50, new_jobs=2, updated_jobs=3,
+             unchanged_jobs=44, failed_count=1),
+    )  # fmt: skip
     redis = Redis.from_url(isolation.redis_url)
     stats = TaskStats(redis, RedisKeys(isolation.key_prefix))
     try:
         for i in range(10):
             await stats.record(
-                _execution("noop", "completed", 100 * (i + 1), timedelta(seconds=i + 1), timedelta(0))
+                _execution(
+                    "noop", ExecutionStatus.COMPLETED, 100 * (i + 1), timedelta(seconds=i + 1), timedelta(0)
+                )
             )
         for _ in range(2):
-            await stats.record(_execution("http", "dead", 50, timedelta(seconds=30), timedelta(seconds=2)))
-        await stats.record(_execution("noop", "completed", 1, timedelta(0), timedelta(minutes=20)))  # outside
+            await stats.record(
+                _execution("http", ExecutionStatus.DEAD, 50, timedelta(seconds=30), timedelta(seconds=2))
+            )
+        outside = _execution("noop", ExecutionStatus.COMPLETED, 1, timedelta(0), timedelta(minutes=20))
+        await stats.record(outside)
         await stats.record(
-            {**_execution("noop", "processing", 1, timedelta(0), timedelta(0))}
-        )  # not finished
+            _execution("noop", ExecutionStatus.PROCESSING, 1, timedelta(0), timedelta(0))
+        )  # unfinished
 
-        watcher = HealthWatcher(db, stats, timedelta(minutes=5))
+        watcher = ActivityWatcher(db, stats, timedelta(minutes=5))
         await watcher.refresh()
     finally:
         await redis.aclose()

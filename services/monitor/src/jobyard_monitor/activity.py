@@ -1,4 +1,6 @@
-"""Import health per feed and task outcomes, read on the refresh interval.
+"""What the platform did lately: each feed's recent imports and the tasks' outcomes.
+
+Read on the refresh interval, exported as gauges and ``GET /status``.
 
 Feed health: each enabled feed's last 10 import logs, through the ``feedUrl`` + newest
 index (bounded by the number of feeds). Task outcomes: the per-minute counters and samples
@@ -13,16 +15,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from jobyard_libs.imports.feed_sources import COLLECTION as FEED_SOURCES
-from jobyard_libs.imports.import_logs import COLLECTION as IMPORT_LOGS
-from jobyard_libs.imports.import_logs import PER_FEED_INDEX
+from jobyard_libs.imports.documents import ImportLog
+from jobyard_libs.imports.feed_sources import FeedSourceRepository
+from jobyard_libs.imports.import_logs import UNWATCHED, ImportLogRepository
 from jobyard_libs.imports.models import ImportStatus
 from jobyard_libs.mongo import Database
-from jobyard_libs.tasks.stats import TaskStats as TaskStatsCounters
+from jobyard_libs.tasks.stats import TaskStats
 from prometheus_client import Gauge
 
-FINISHED = {ImportStatus.COMPLETED.value, ImportStatus.FAILED.value, ImportStatus.NOT_MODIFIED.value}
-SUCCEEDED = {ImportStatus.COMPLETED.value, ImportStatus.NOT_MODIFIED.value}
+FINISHED = {ImportStatus.COMPLETED, ImportStatus.FAILED, ImportStatus.NOT_MODIFIED}
+SUCCEEDED = {ImportStatus.COMPLETED, ImportStatus.NOT_MODIFIED}
 RUNS_READ = 10  # per feed: enough to count consecutive failures up to 10
 QUANTILES = (0.5, 0.95, 0.99)
 
@@ -70,7 +72,9 @@ class FeedHealth:
 
 
 @dataclass
-class TaskStats:
+class TaskOutcomes:
+    """The task stats of the window, with their quantiles worked out."""
+
     window_seconds: float
     counts: dict[tuple[str, str], int]
     duration: dict[str, dict[float, float]]
@@ -93,16 +97,18 @@ class TaskStats:
         }
 
 
-class HealthWatcher:
-    """Reads feed health and task stats on the refresh interval; keeps the last reading."""
+class ActivityWatcher:
+    """Reads feed health and task outcomes on the refresh interval; keeps the last reading."""
 
-    def __init__(self, db: Database, stats: TaskStatsCounters, window: timedelta) -> None:
-        self.db, self.stats, self.window = db, stats, window
+    def __init__(self, db: Database, stats: TaskStats, window: timedelta) -> None:
+        self.sources = FeedSourceRepository(db)
+        self.logs = ImportLogRepository(db, UNWATCHED)
+        self.stats, self.window = stats, window
         self.feeds: list[FeedHealth] = []
-        self.tasks = TaskStats(window.total_seconds(), {}, {}, {})
+        self.tasks = TaskOutcomes(window.total_seconds(), {}, {}, {})
 
     async def refresh(self) -> None:
-        feeds, tasks = await feed_health(self.db), await task_stats(self.stats, self.window)
+        feeds, tasks = await self.feed_health(), await task_outcomes(self.stats, self.window)
         export(feeds, tasks)
         self.feeds, self.tasks = feeds, tasks
 
@@ -119,46 +125,36 @@ class HealthWatcher:
             "tasks": self.tasks.as_dict(),
         }  # fmt: skip
 
-
-async def feed_health(db: Database) -> list[FeedHealth]:
-    found = []
-    async for source in db[FEED_SOURCES].find({"enabled": True}, {"url": 1}):
-        url = source["url"]
-        runs = (
-            await db[IMPORT_LOGS]
-            .find({"feedUrl": url}, {"failedJobs": 0, "appliedBatchIds": 0})
-            .sort([("timestamp", -1), ("_id", -1)])
-            .hint(PER_FEED_INDEX.name)
-            .limit(RUNS_READ)
-            .to_list()
-        )
-        found.append(_health(url, runs))
-    return found
+    async def feed_health(self) -> list[FeedHealth]:
+        """Each enabled feed's last runs, through the feed + newest index: bounded by the feeds."""
+        return [
+            _health(source.url, await self.logs.latest(source.url, RUNS_READ))
+            for source in await self.sources.enabled()
+        ]
 
 
-def _health(url: str, runs: list[dict[str, Any]]) -> FeedHealth:
-    health = FeedHealth(url, last_run_at=runs[0]["timestamp"] if runs else None)
-    finished = [r for r in runs if r["status"] in FINISHED]
+def _health(url: str, runs: list[ImportLog]) -> FeedHealth:
+    health = FeedHealth(url, last_run_at=runs[0].timestamp if runs else None)
+    finished = [r for r in runs if r.status in FINISHED]
     for run in finished:
-        if run["status"] in SUCCEEDED:
+        if run.status in SUCCEEDED:
             break
         health.consecutive_failures += 1
-    success = next((r for r in finished if r["status"] in SUCCEEDED), None)
+    success = next((r for r in finished if r.status in SUCCEEDED), None)
     if success is not None:
-        health.last_success_at = success.get("finishedAt") or success["timestamp"]
+        health.last_success_at = success.finished_at or success.timestamp
     if finished:
         last = finished[0]
         health.last_items = {
-            "fetched": last.get("totalFetched", 0), "new": last.get("newJobs", 0),
-            "updated": last.get("updatedJobs", 0), "unchanged": last.get("unchangedJobs", 0),
-            "failed": last.get("failedCount", 0),
+            "fetched": last.total_fetched, "new": last.new_jobs, "updated": last.updated_jobs,
+            "unchanged": last.unchanged_jobs, "failed": last.failed_count,
         }  # fmt: skip
     return health
 
 
-async def task_stats(stats: TaskStatsCounters, window: timedelta) -> TaskStats:
+async def task_outcomes(stats: TaskStats, window: timedelta) -> TaskOutcomes:
     read = await stats.read(window)
-    return TaskStats(read.seconds, read.counts, _quantiles(read.durations), _quantiles(read.latencies))
+    return TaskOutcomes(read.seconds, read.counts, _quantiles(read.durations), _quantiles(read.latencies))
 
 
 def _quantiles(samples: dict[str, list[float]]) -> dict[str, dict[float, float]]:
@@ -172,7 +168,7 @@ def _quantiles(samples: dict[str, list[float]]) -> dict[str, dict[float, float]]
     return result
 
 
-def export(feeds: list[FeedHealth], tasks: TaskStats) -> None:
+def export(feeds: list[FeedHealth], tasks: TaskOutcomes) -> None:
     for gauge in (LAST_RUN, LAST_SUCCESS, CONSECUTIVE_FAILURES, LAST_ITEMS, TASK_EXECUTIONS, TASK_DURATION,
                   TASK_LATENCY):  # fmt: skip
         gauge.clear()  # a deleted feed or a quiet kind leaves no stale series

@@ -1,0 +1,94 @@
+"""The feed import's stored documents: ``feed_sources``, ``import_logs``, ``jobs``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from jobyard_libs.documents import Oid, StoredDocument
+from jobyard_libs.imports.models import ImportStatus, ImportTrigger
+from jobyard_libs.mongo import utcnow
+
+
+class FeedSource(StoredDocument):
+    """A feed the hourly import fetches, with its HTTP validators and last run."""
+
+    url: str
+    name: str
+    enabled: bool = True
+    etag: str | None = None
+    last_modified: str | None = None
+    last_run_at: datetime | None = None
+    last_status: str | None = None
+    last_success_at: datetime | None = None
+    last_import_log_id: Oid | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class FailedJob(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    reason: str
+
+
+class ImportLog(StoredDocument):
+    """One run of one feed: what was fetched, what it became, how far its batches got."""
+
+    feed_url: str
+    file_name: str
+    feed_source_id: Oid | None = None
+    trigger: ImportTrigger
+    request_id: str | None = None
+    requested_by: str | None = None
+    active_feed_url: str | None = None  # set while it runs: one import per feed at a time
+    progress_at: datetime | None = None
+    status: ImportStatus = ImportStatus.PENDING
+    timestamp: datetime = Field(default_factory=utcnow)
+    started_at: datetime | None = None
+    fetched_at: datetime | None = None
+    finished_at: datetime | None = None
+    http_status: int | None = None
+    bytes: int | None = None
+    total_fetched: int = 0
+    total_imported: int = 0
+    new_jobs: int = 0
+    updated_jobs: int = 0
+    unchanged_jobs: int = 0
+    failed_count: int = 0
+    failed_jobs: list[FailedJob] = Field(default_factory=list)
+    batches_total: int | None = None
+    batch_size: int | None = None
+    batches_applied: int = 0
+    batches_failed: int = 0
+    batches_done: int = 0
+    applied_batch_ids: list[str] = Field(default_factory=list)
+    error: str | None = None
+
+
+class Job(StoredDocument):
+    """One imported posting, unique on ``(feedUrl, externalId)``."""
+
+    feed_url: str
+    external_id: str
+    title: str
+    description: str | None = None
+    company: str | None = None
+    location: str | None = None
+    category: str | None = None
+    job_type: str | None = None
+    region: str | None = None
+    salary: str | None = None
+    url: str | None = None
+    published_at: datetime | None = None
+    raw_data: dict[str, Any] = Field(default_factory=dict)
+    title_words: list[str] = Field(default_factory=list)
+    posted_at: datetime | None = None
+    content_hash: str | None = None
+    last_batch_id: str | None = None
+    last_change: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,162 @@
+"""One way to page through a collection: keyset cursors, small offsets, a capped total.
+
+Every list the API serves is sorted on an index (newest first: a date, then ``_id``). A
+page is one walk of that index from where the previous page ended: the response's
+``nextCursor`` holds the sort key of its last item, and the next page's query starts
+strictly after it. Its cost is the page's size, however deep it is, on MongoDB (the
+embedded server sorts every match first; see the README's performance notes).
+
+``page``/``limit`` offsets stay for the first pages (``MAX_OFFSET`` items deep). The total
+is counted up to ``TOTAL_CAP`` (``totalCapped`` says when there are more), or exactly when
+asked (``?total=exact``), so a page never costs a count of the whole collection.
+
+Examples
+--------
+>>> window = Window(limit=20, cursor=Cursor.decode(token))
+>>> page = await paginate(collection, {"ownerId": "u1"}, NEWEST, "ownerId_1_createdAt_-1__id_-1", window, Task)
+>>> page.next_cursor  # the opaque token of the next page, or None at the end
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from bson import ObjectId
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.cursor import AsyncCursor
+
+from jobyard_libs.documents import StoredDocument
+
+T = TypeVar("T", bound=StoredDocument)
+Sort = Sequence[tuple[str, int]]
+TOTAL_CAP = 10_000
+MAX_OFFSET = 10_000
+
+
+class BadCursor(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a page ended: the sort key of its last item (opaque to clients)."""
+
+    values: tuple[Any, ...]
+
+    def encode(self) -> str:
+        def plain(value: Any) -> Any:
+            if isinstance(value, datetime):
+                return {"d": value.isoformat()}
+            if isinstance(value, ObjectId):
+                return {"o": str(value)}
+            return value
+
+        raw = json.dumps([plain(v) for v in self.values], separators=(",", ":")).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, token: str) -> Cursor:
+        try:
+            raw = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+            if not isinstance(raw, list) or not raw:
+                raise BadCursor("not a cursor")
+            return cls(tuple(_typed(v) for v in raw))
+        except (ValueError, TypeError) as exc:
+            raise BadCursor("not a cursor from this API") from exc
+
+
+def _typed(value: Any) -> Any:
+    if isinstance(value, dict) and value.keys() == {"d"}:
+        return datetime.fromisoformat(value["d"])
+    if isinstance(value, dict) and value.keys() == {"o"}:
+        return ObjectId(value["o"])
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    raise BadCursor("not a cursor from this API")
+
+
+@dataclass(frozen=True)
+class Window:
+    """What a caller asked for: ``limit`` items from ``cursor`` (or ``skip`` for small offsets)."""
+
+    limit: int
+    skip: int = 0
+    cursor: Cursor | None = None
+    exact_total: bool = False
+
+
+@dataclass
+class Slice(Generic[T]):
+    items: list[T]
+    total: int
+    total_capped: bool
+    next_cursor: str | None
+
+
+def after(sort: Sort, cursor: Cursor) -> dict[str, Any]:
+    """The filter of everything strictly after ``cursor`` in ``sort`` order.
+
+    Written as a range on the leading key (which the index walk can bound) plus the
+    tie-breaks, not as a top-level ``$or`` alone: a planner can seek the first key.
+    """
+    if len(cursor.values) != len(sort):
+        raise BadCursor("this cursor belongs to another listing")
+    (lead, lead_dir), lead_value = sort[0], cursor.values[0]
+    bound = "$lte" if lead_dir < 0 else "$gte"
+    branches: list[dict[str, Any]] = []
+    for depth in range(len(sort)):
+        branch = {field: cursor.values[i] for i, (field, _) in enumerate(sort[:depth])}
+        field, direction = sort[depth]
+        branch[field] = {"$lt" if direction < 0 else "$gt": cursor.values[depth]}
+        branches.append(branch)
+    return {lead: {bound: lead_value}, "$or": branches}
+
+
+def walk(
+    collection: AsyncCollection[dict[str, Any]],
+    query: dict[str, Any],
+    sort: Sort,
+    hint: str,
+    window: Window,
+    *,
+    projection: dict[str, int] | None = None,
+) -> AsyncCursor[dict[str, Any]]:
+    """The cursor a page reads: one item past the page, to tell whether another follows."""
+    bounded = dict(query)
+    if window.cursor is not None:
+        bounded = {"$and": [query, after(sort, window.cursor)]} if query else after(sort, window.cursor)
+    cursor = collection.find(bounded, projection).sort(list(sort)).hint(hint)
+    if window.cursor is None and window.skip:
+        cursor = cursor.skip(window.skip)
+    return cursor.limit(window.limit + 1)
+
+
+async def paginate(
+    collection: AsyncCollection[dict[str, Any]],
+    query: dict[str, Any],
+    sort: Sort,
+    hint: str,
+    window: Window,
+    model: type[T],
+    *,
+    projection: dict[str, int] | None = None,
+) -> Slice[T]:
+    """One page of ``query`` in ``sort`` order, through the index ``hint`` names."""
+    raws = await walk(collection, query, sort, hint, window, projection=projection).to_list()
+    more = len(raws) > window.limit
+    items = model.many(raws[: window.limit])
+    next_cursor = None
+    if more and items:
+        last = raws[window.limit - 1]
+        next_cursor = Cursor(tuple(last[field] for field, _ in sort)).encode()
+    if window.exact_total:
+        counted = await collection.count_documents(query, hint=hint)
+    else:  # walks at most TOTAL_CAP + 1 index entries
+        counted = await collection.count_documents(query, hint=hint, limit=TOTAL_CAP + 1)
+    capped = not window.exact_total and counted > TOTAL_CAP
+    return Slice(items, min(counted, TOTAL_CAP) if capped else counted, capped, next_cursor)

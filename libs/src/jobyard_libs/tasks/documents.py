@@ -1,0 +1,134 @@
+"""The task engine's stored documents: ``tasks``, ``executions``, ``dead_letters``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from jobyard_libs.documents import Oid, StoredDocument
+from jobyard_libs.mongo import utcnow
+from jobyard_libs.tasks.models import ExecutionStatus, MisfirePolicy, TaskStatus, TaskType
+
+
+class Task(StoredDocument):
+    """What a user submitted: what to run, when, and how patiently."""
+
+    owner_id: str
+    name: str
+    description: str | None = None
+    type: TaskType = TaskType.ONE_TIME
+    kind: str
+    payload: dict[str, Any] = Field(default_factory=dict)
+    priority: int = 5
+    queue: str
+    status: TaskStatus
+    scheduled_at: datetime | None = None
+    cron: str | None = None
+    timezone: str = "UTC"
+    misfire_policy: MisfirePolicy = MisfirePolicy.FIRE_ONCE
+    next_run_at: datetime | None = None
+    max_retries: int = 3
+    timeout_ms: int = 300_000
+    webhook_url: str | None = None
+    run_count: int = 0
+    last_run_at: datetime | None = None
+    idempotency_key: str | None = None
+    request_hash: str | None = None
+    fence: int | None = None  # the newest scheduler fencing token that claimed a run of it
+    deleted_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+    def to_mongo(self) -> dict[str, Any]:
+        stored = super().to_mongo()
+        if self.idempotency_key is None:  # the unique index is partial on a string key
+            stored.pop("idempotencyKey")
+        return stored
+
+
+class Attempt(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    attempt: int
+    started_at: datetime
+    finished_at: datetime | None = None
+    status: str
+    error: str | None = None
+
+
+class WebhookDelivery(BaseModel):
+    """The last delivery of an execution's completion webhook: its answer, or why not."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    status: int | None = None
+    error: str | None = None
+    at: datetime
+
+
+class Execution(StoredDocument):
+    """One run of a task, with every attempt of it."""
+
+    task_id: Oid
+    owner_id: str
+    kind: str
+    payload: dict[str, Any] = Field(default_factory=dict)
+    queue: str
+    max_retries: int
+    timeout_ms: int
+    trigger: str
+    status: ExecutionStatus = ExecutionStatus.PENDING
+    scheduled_for: datetime
+    attempts: int = 0
+    attempt_base: int = 0  # attempts before the last replay: a replay starts a fresh retry budget
+    attempt_history: list[Attempt] = Field(default_factory=list)
+    enqueued_at: datetime | None = None  # part of its message's id (tasks.dispatch.message_id)
+    started_at: datetime | None = None
+    last_attempt_at: datetime | None = None
+    completed_at: datetime | None = None
+    duration_ms: int | None = None
+    retry_at: datetime | None = None
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    cancel_requested: bool = False
+    awaiting_callback: bool = False
+    callback_deadline: datetime | None = None
+    webhook_url: str | None = None
+    webhook: WebhookDelivery | None = None
+    replays: int = 0
+    replayed_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+    @classmethod
+    def of(cls, task: Task, scheduled_for: datetime, trigger: str) -> Execution:
+        """A new pending execution of ``task``, as it will be stored."""
+        return cls(
+            task_id=task.id,
+            owner_id=task.owner_id,
+            kind=task.kind,
+            payload=task.payload,
+            queue=task.queue,
+            max_retries=task.max_retries,
+            timeout_ms=task.timeout_ms,
+            trigger=trigger,
+            scheduled_for=scheduled_for,
+            webhook_url=task.webhook_url,
+        )
+
+
+class DeadLetter(StoredDocument):
+    """An execution that exhausted its retries, kept to be inspected and replayed."""
+
+    execution_id: Oid
+    task_id: Oid
+    owner_id: str
+    kind: str
+    queue: str
+    payload: dict[str, Any] = Field(default_factory=dict)
+    attempts: int
+    error: str
+    created_at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,47 @@
+"""Dead letters: executions that exhausted their retries, to inspect, replay or discard."""
+
+from __future__ import annotations
+
+from dramatiq import Broker
+from jobyard_libs.auth import Principal
+from jobyard_libs.documents import Oid
+from jobyard_libs.errors import Conflict, NotFoundError, found
+from jobyard_libs.listing import Slice, Window
+from jobyard_libs.mongo import Database
+from jobyard_libs.tasks.dispatch import dispatch
+from jobyard_libs.tasks.documents import DeadLetter, Execution
+from jobyard_libs.tasks.lifecycle import ExecutionLifecycle
+from jobyard_libs.tasks.repository import DeadLetterRepository, ExecutionRepository
+
+
+class DeadLetterNotFound(NotFoundError):
+    message = "dead letter not found"
+
+
+class DeadLetterService:
+    def __init__(self, db: Database, broker: Broker, lifecycle: ExecutionLifecycle) -> None:
+        self.dead_letters = DeadLetterRepository(db)
+        self.executions = ExecutionRepository(db)
+        self.lifecycle = lifecycle
+        self.broker = broker
+
+    async def page(self, principal: Principal, window: Window) -> Slice[DeadLetter]:
+        return await self.dead_letters.page(principal.scope, window)
+
+    async def get(self, dead_id: Oid, principal: Principal) -> DeadLetter:
+        return found(await self.dead_letters.get(dead_id, principal.scope), DeadLetterNotFound)
+
+    async def replay(self, dead_id: Oid, principal: Principal) -> Execution:
+        """Run the dead execution again from its first attempt; the dead letter is spent."""
+        letter = await self.get(dead_id, principal)
+        dead = await self.executions.get(letter.execution_id)
+        execution = await self.lifecycle.reset_for_replay(dead) if dead is not None else None
+        if execution is None:
+            raise Conflict("its execution is no longer dead (replayed already?)")
+        await self.dead_letters.delete(letter.id)
+        await dispatch(self.broker, self.executions, [execution])
+        return execution
+
+    async def discard(self, dead_id: Oid, principal: Principal) -> None:
+        letter = await self.get(dead_id, principal)
+        await self.dead_letters.delete(letter.id)
