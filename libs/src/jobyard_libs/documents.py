@@ -84,7 +84,9 @@ def field_name(model: type[BaseModel], attribute: str) -> str:
     """The stored name of ``attribute`` (``owner_id`` → ``ownerId``), for queries."""
     info = model.model_fields.get(attribute)
     if info is None:
-        raise AttributeError(f"{model.__name__} has no field {attribute!r} (attribute names, not stored ones)")
+        raise AttributeError(
+            f"{model.__name__} has no field {attribute!r} (attribute names, not stored ones)"
+        )
     return info.alias or attribute
 
 
