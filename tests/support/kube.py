@@ -18,6 +18,7 @@ import kmock
 from jobyard_operator.resource import GROUP, KIND, PLURAL, VERSION
 from jobyard_operator.runner import run_operator
 from jobyard_operator.settings import OperatorSettings
+from prometheus_client import REGISTRY
 
 from tests.support.imports import wait_until_async
 
@@ -101,6 +102,23 @@ class Cluster:
 
         await wait_until_async(posted, within=within, what=f"a {reason} event")
         return found[0]
+
+    def polls(self, autoscaler: str) -> float:
+        """Polls the (in-process) operator made of ``autoscaler``: its Prometheus counter."""
+        sample = REGISTRY.get_sample_value(
+            "jobyard_autoscaler_polls_total", {"namespace": NAMESPACE, "autoscaler": autoscaler}
+        )
+        return sample or 0.0
+
+    async def polls_pass(self, autoscaler: str, count: int, within: float = 30) -> None:
+        """Wait until the operator has polled ``autoscaler`` ``count`` more times: what it would
+        have done in that time, it has done (a signal, not a sleep)."""
+        target = self.polls(autoscaler) + count
+
+        async def counted() -> bool:
+            return self.polls(autoscaler) >= target
+
+        await wait_until_async(counted, within=within, what=f"{count} more polls of {autoscaler}")
 
     async def replicas_become(self, deployment: str, expected: int, within: float = 10) -> float:
         """Wait until the Deployment has ``expected`` replicas; the monotonic time it was seen."""

@@ -5,14 +5,17 @@ metrics middleware, the body limit, authentication before any body is read, the 
 shape, ``/healthz``, ``/readyz`` and ``/metrics``, then hands over to the service's own
 ``setup`` for the rest of the lifespan.
 
-Examples
---------
->>> @asynccontextmanager
-... async def setup(app: FastAPI, resources: Resources) -> AsyncIterator[None]:
-...     app.state.authenticator = ...
-...     yield
->>> app = create_service_app(service="api", settings=settings, routers=[tasks_router],
-...                          indexes=INDEXES, setup=setup)
+Usage
+-----
+
+::
+
+    @asynccontextmanager
+    async def setup(app: FastAPI, resources: Resources) -> AsyncIterator[None]:
+        app.state.authenticator = ...
+        yield
+    app = create_service_app(service="api", settings=settings, routers=[tasks_router],
+                             indexes=INDEXES, setup=setup)
 """
 
 from __future__ import annotations

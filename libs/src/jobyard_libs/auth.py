@@ -14,11 +14,14 @@ The caller is authenticated before a request body is read: :class:`AuthenticateF
 (installed by every service) checks the credentials of every request that carries a body,
 except on the routes a service declares public (login, register, signed callbacks).
 
-Examples
---------
->>> app.state.authenticator = Authenticator(verifier, RemoteApiKeyChecker(auth_url))
->>> @router.get("/things")
-... async def things(principal: CurrentPrincipal) -> list[Thing]: ...
+Usage
+-----
+
+::
+
+    app.state.authenticator = Authenticator(verifier, RemoteApiKeyChecker(auth_url))
+    @router.get("/things")
+    async def things(principal: CurrentPrincipal) -> list[Thing]: ...
 """
 
 from __future__ import annotations

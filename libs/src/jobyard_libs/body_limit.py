@@ -4,9 +4,12 @@ A declared ``Content-Length`` over the limit is refused before anything is read;
 sent without one (chunked) is counted as it streams and cut off at the limit. Routes that
 legitimately take more (a batch of tasks) get their own limit by path prefix.
 
-Examples
---------
->>> app.add_middleware(BodyLimit, max_bytes=1_048_576, routes={"/api/v1/tasks:batch": 16_777_216})
+Usage
+-----
+
+::
+
+    app.add_middleware(BodyLimit, max_bytes=1_048_576, routes={"/api/v1/tasks:batch": 16_777_216})
 """
 
 from __future__ import annotations

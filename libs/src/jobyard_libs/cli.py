@@ -1,9 +1,12 @@
 """What every command does with a bad setting: one line naming it, exit code 2, no traceback.
 
-Examples
---------
->>> settings = load_settings(ApiSettings, "jobyard-api")
-jobyard-api: JOBYARD_PORT: Input should be a valid integer, unable to parse string as an integer
+Usage
+-----
+
+::
+
+    settings = load_settings(ApiSettings, "jobyard-api")
+    # → jobyard-api: JOBYARD_PORT: Input should be a valid integer, unable to parse string as an integer
 """
 
 from __future__ import annotations

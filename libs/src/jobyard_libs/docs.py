@@ -12,10 +12,13 @@ the service's ingress prefix (``/api``, ``/auth``): ``/api/docs`` behind the ing
 ``/api/docs-assets/...`` and ``/api/openapi.json``, ``/docs`` on the pod loads
 ``/docs-assets/...`` and ``/openapi.json``.
 
-Examples
---------
->>> install_docs(app, title="Jobyard API", prefix="/api")
-GET /docs, /redoc, /openapi.json, /docs-assets/swagger-ui-bundle.js (and the same under /api)
+Usage
+-----
+
+::
+
+    install_docs(app, title="Jobyard API", prefix="/api")
+    # → GET /docs, /redoc, /openapi.json, /docs-assets/swagger-ui-bundle.js (and the same under /api)
 """
 
 from __future__ import annotations

@@ -16,13 +16,16 @@ a way into everything the worker can reach, so each request is checked and pinne
 - the response body is read as a stream and never beyond ``max_bytes``; the whole
   exchange is bounded by ``timeout_seconds``; environment proxies are ignored.
 
-Examples
---------
->>> guard = EgressGuard(EgressPolicy.parse("feeds.internal, 10.1.0.0/16:8080"))
->>> async with guard.stream("GET", "https://example.com/feed.xml") as response:
-...     async for chunk in capped(response, 1_000_000): ...
->>> refusal(ipaddress.ip_address("::ffff:127.0.0.1"))
-'loopback'
+Usage
+-----
+
+::
+
+    guard = EgressGuard(EgressPolicy.parse("feeds.internal, 10.1.0.0/16:8080"))
+    async with guard.stream("GET", "https://example.com/feed.xml") as response:
+        async for chunk in capped(response, 1_000_000): ...
+    refusal(ipaddress.ip_address("::ffff:127.0.0.1"))
+    # → 'loopback'
 """
 
 from __future__ import annotations

@@ -4,10 +4,13 @@ Each change is published on its owner's channel; changes an admin should see (ev
 import) also go to the admins' channel. A subscriber gets only what happens while it
 listens: state is always in the API, events only say that it changed.
 
-Examples
---------
->>> publisher = EventPublisher(redis, RedisKeys("jobyard:"))
->>> await publisher.execution_changed(execution)  # to its owner's stream
+Usage
+-----
+
+::
+
+    publisher = EventPublisher(redis, RedisKeys("jobyard:"))
+    await publisher.execution_changed(execution)  # to its owner's stream
 """
 
 from __future__ import annotations

@@ -3,10 +3,13 @@
 ``/readyz`` answers 503 naming each dependency that failed, so a probe's event in
 Kubernetes says which one is down.
 
-Examples
---------
->>> app.include_router(health_router())  # doctest: +SKIP
-GET /readyz -> 503 {"status": "unavailable", "checks": {"mongodb": "ok", "redis": "error: ..."}}
+Usage
+-----
+
+::
+
+    app.include_router(health_router())
+    # → GET /readyz -> 503 {"status": "unavailable", "checks": {"mongodb": "ok", "redis": "error: ..."}}
 """
 
 from __future__ import annotations

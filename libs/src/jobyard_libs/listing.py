@@ -10,11 +10,14 @@ embedded server sorts every match first; see the README's performance notes).
 is counted up to ``TOTAL_CAP`` (``totalCapped`` says when there are more), or exactly when
 asked (``?total=exact``), so a page never costs a count of the whole collection.
 
-Examples
---------
->>> window = Window(limit=20, cursor=Cursor.decode(token))
->>> page = await paginate(collection, {"ownerId": "u1"}, NEWEST, "ownerId_1_createdAt_-1__id_-1", window, Task)
->>> page.next_cursor  # the opaque token of the next page, or None at the end
+Usage
+-----
+
+::
+
+    window = Window(limit=20, cursor=Cursor.decode(token))
+    page = await paginate(collection, {"ownerId": "u1"}, NEWEST, "ownerId_1_createdAt_-1__id_-1", window, Task)
+    page.next_cursor  # the opaque token of the next page, or None at the end
 """
 
 from __future__ import annotations

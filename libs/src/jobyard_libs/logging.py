@@ -3,11 +3,14 @@
 The request id (see :mod:`jobyard_libs.request_id`) and anything bound with
 ``structlog.contextvars.bind_contextvars`` appear on every line logged while it is bound.
 
-Examples
---------
->>> configure_logging(service="auth", level="INFO", fmt="json")
->>> structlog.get_logger().info("started", port=8001)  # doctest: +SKIP
-{"event": "started", "port": 8001, "service": "auth", "level": "info", ...}
+Usage
+-----
+
+::
+
+    configure_logging(service="auth", level="INFO", fmt="json")
+    structlog.get_logger().info("started", port=8001)
+    # → {"event": "started", "port": 8001, "service": "auth", "level": "info", ...}
 """
 
 from __future__ import annotations

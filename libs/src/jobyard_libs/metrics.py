@@ -3,10 +3,13 @@
 Labels never carry raw paths or ids: a request to ``/api/v1/tasks/65f…`` is counted
 under ``/api/v1/tasks/{task_id}``; a path no route matches is counted as ``<unmatched>``.
 
-Examples
---------
->>> app.add_middleware(HttpMetricsMiddleware, service="auth")  # doctest: +SKIP
->>> app.add_route("/metrics", metrics_endpoint)  # doctest: +SKIP
+Usage
+-----
+
+::
+
+    app.add_middleware(HttpMetricsMiddleware, service="auth")
+    app.add_route("/metrics", metrics_endpoint)
 """
 
 from __future__ import annotations

@@ -3,10 +3,13 @@
 Each service declares the indexes its queries need as :class:`IndexSpec` values and
 calls :func:`ensure_indexes` at start-up; creating an index that exists is a no-op.
 
-Examples
---------
->>> USERS_EMAIL = IndexSpec("users", [("email", 1)], unique=True)
->>> await ensure_indexes(db, [USERS_EMAIL])  # doctest: +SKIP
+Usage
+-----
+
+::
+
+    USERS_EMAIL = IndexSpec("users", [("email", 1)], unique=True)
+    await ensure_indexes(db, [USERS_EMAIL])
 """
 
 from __future__ import annotations

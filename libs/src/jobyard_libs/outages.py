@@ -5,13 +5,16 @@ select, a timeout on the wire): waiting fixes it. Every other error is a bug or 
 and is handled as such. HTTP services answer an outage with 503 and ``Retry-After``; loops
 (scheduler, monitor, worker) wait with a capped backoff and go on when it is over.
 
-Examples
---------
->>> dependency_of(ServerSelectionTimeoutError("no primary"))
-'mongodb'
->>> watch = OutageLog("scheduler")
->>> watch.failed("mongodb", exc)   # logs "dependency_lost" once, however many polls fail
->>> watch.recovered("mongodb")     # logs "dependency_back" with how long it was away
+Usage
+-----
+
+::
+
+    dependency_of(ServerSelectionTimeoutError("no primary"))
+    # → 'mongodb'
+    watch = OutageLog("scheduler")
+    watch.failed("mongodb", exc)   # logs "dependency_lost" once, however many polls fail
+    watch.recovered("mongodb")     # logs "dependency_back" with how long it was away
 """
 
 from __future__ import annotations

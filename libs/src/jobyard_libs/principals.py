@@ -12,12 +12,15 @@ expires within ``JOBYARD_ACCESS_TOKEN_TTL_SECONDS``), but admin rights are not: 
 requests answer 503 until the mirror answers again. A user the mirror does not know
 (Redis lost its data) is likewise taken as the token says.
 
-Examples
---------
->>> directory = PrincipalDirectory(redis, RedisKeys("jobyard:"))
->>> await directory.publish("65f0...", Role.USER, active=True)   # auth, on every change
->>> await directory.state("65f0...")                             # everyone else
-PrincipalState(role=<Role.USER: 'user'>, active=True)
+Usage
+-----
+
+::
+
+    directory = PrincipalDirectory(redis, RedisKeys("jobyard:"))
+    await directory.publish("65f0...", Role.USER, active=True)   # auth, on every change
+    await directory.state("65f0...")                             # everyone else
+    # → PrincipalState(role=<Role.USER: 'user'>, active=True)
 """
 
 from __future__ import annotations

@@ -1,9 +1,12 @@
 """Fixed-window rate limits in Redis: ``limit`` units per ``window`` seconds per key.
 
-Examples
---------
->>> limiter = RateLimiter(redis, RedisKeys("jobyard:"), "tasks", limit=600, window=60)
->>> await limiter.take(user_id, 1)  # raises TooManyRequests with Retry-After when over
+Usage
+-----
+
+::
+
+    limiter = RateLimiter(redis, RedisKeys("jobyard:"), "tasks", limit=600, window=60)
+    await limiter.take(user_id, 1)  # raises TooManyRequests with Retry-After when over
 """
 
 from __future__ import annotations

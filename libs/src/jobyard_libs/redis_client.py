@@ -15,13 +15,16 @@ costs callers a short wait, not an error.
 Every key Jobyard writes itself starts with ``settings.redis_key_prefix`` so that tests
 (and several installs sharing one Redis) never collide.
 
-Examples
---------
->>> connector = RedisConnector.from_settings(settings)
->>> redis = connector.asyncio()          # services
->>> client = connector.sync()            # Dramatiq's broker
->>> RedisKeys("jobyard:").key("ratelimit", "login", "ip", "10.0.0.1")
-'jobyard:ratelimit:login:ip:10.0.0.1'
+Usage
+-----
+
+::
+
+    connector = RedisConnector.from_settings(settings)
+    redis = connector.asyncio()          # services
+    client = connector.sync()            # Dramatiq's broker
+    RedisKeys("jobyard:").key("ratelimit", "login", "ip", "10.0.0.1")
+    # → 'jobyard:ratelimit:login:ip:10.0.0.1'
 """
 
 from __future__ import annotations

@@ -3,11 +3,14 @@
 The id is bound to structlog's context for the whole request and kept in a context
 variable, so that code enqueuing a message can carry it into the worker's log lines.
 
-Examples
---------
->>> app.add_middleware(RequestIdMiddleware)  # doctest: +SKIP
->>> current_request_id()  # inside a request
-'6f1c0c3e5e2c4b0e9a1f3d2b7c8e9f00'
+Usage
+-----
+
+::
+
+    app.add_middleware(RequestIdMiddleware)
+    current_request_id()  # inside a request
+    # → '6f1c0c3e5e2c4b0e9a1f3d2b7c8e9f00'
 """
 
 from __future__ import annotations

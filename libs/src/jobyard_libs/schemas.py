@@ -4,13 +4,16 @@ API schemas are built from the stored documents (:mod:`jobyard_libs.documents`) 
 ``model_validate``: their attribute names match, so a schema lists what it shows and
 nothing maps fields by hand.
 
-Examples
---------
->>> class ImportLogOut(ApiModel):
-...     total_fetched: int
->>> ImportLogOut(total_fetched=3).model_dump(by_alias=True)
-{'totalFetched': 3}
->>> page_of(found, params, ImportLogOut.model_validate)   # a repository's Slice → Page
+Usage
+-----
+
+::
+
+    class ImportLogOut(ApiModel):
+        total_fetched: int
+    ImportLogOut(total_fetched=3).model_dump(by_alias=True)
+    # → {'totalFetched': 3}
+    page_of(found, params, ImportLogOut.model_validate)   # a repository's Slice → Page
 """
 
 from __future__ import annotations
@@ -107,7 +110,9 @@ def path_id(name: str, missing: type[NotFoundError]) -> Any:
     """``Depends`` for the path parameter ``name`` holding an id: a malformed one is the same
     404 as an unknown one (``missing``), so ids cannot be probed for shape.
 
-    >>> TaskId = Annotated[Oid, path_id("task_id", TaskNotFound)]
+    ::
+
+        TaskId = Annotated[Oid, path_id("task_id", TaskNotFound)]
     """
 
     def parse(**values: str) -> Any:

@@ -1,8 +1,11 @@
 """Run a service's ASGI app with uvicorn, logging through structlog.
 
-Examples
---------
->>> serve(create_app(settings), settings, service="api")  # doctest: +SKIP
+Usage
+-----
+
+::
+
+    serve(create_app(settings), settings, service="api")
 """
 
 from __future__ import annotations

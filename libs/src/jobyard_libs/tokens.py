@@ -10,13 +10,16 @@ tokens and tokens meant for another audience.
 token names an unknown ``kid`` (at most once per ``min_refetch_seconds``), so a key
 rotated in at the auth service is picked up at once.
 
-Examples
---------
->>> verifier = JwtVerifier(RemoteJwks("http://auth:8001/.well-known/jwks.json"),
-...                        issuer="jobyard-auth", audience="jobyard")
->>> claims = await verifier.verify(token)  # doctest: +SKIP
->>> claims["sub"], claims["role"]  # doctest: +SKIP
-('65f0…', 'user')
+Usage
+-----
+
+::
+
+    verifier = JwtVerifier(RemoteJwks("http://auth:8001/.well-known/jwks.json"),
+                           issuer="jobyard-auth", audience="jobyard")
+    claims = await verifier.verify(token)
+    claims["sub"], claims["role"]
+    # → ('65f0…', 'user')
 """
 
 from __future__ import annotations

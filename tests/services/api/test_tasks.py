@@ -111,8 +111,12 @@ async def test_cancel_a_queued_execution(
     created = await _create(api, me, task())
     response = await api.post(f"/api/v1/executions/{created['executionId']}/cancel", headers=me)
     assert response.json()["status"] == "cancelled"
-    with running_worker(settings_for(isolation, WorkerSettings)):
-        pass  # even a worker that comes along later must not run it
+    # even a worker that comes along later must not run it: once a task queued after it has
+    # run and its queue is drained, the cancelled one's message was delivered and did nothing
+    with running_worker(settings_for(isolation, WorkerSettings)) as worker:
+        follower = await _create(api, me, task())
+        assert (await wait_execution(api, me, follower["executionId"]))["status"] == "completed"
+        worker.broker.join(created["queue"], timeout=30_000)
     final = (await api.get(f"/api/v1/executions/{created['executionId']}", headers=me)).json()
     assert final["status"] == "cancelled"
     assert final["attempts"] == 0

@@ -129,7 +129,8 @@ async def test_in_flight_work_keeps_its_workers(
             return (await cluster.status("tasks")).get("queueDepth") == 300
 
         await wait_until_async(reported, within=10, what="depth 300 reported")
-        await asyncio.sleep(3)  # longer than the window and the cooldown: a scale-down would have landed
+        # polls over more than the 2 s window and the 2 s cooldown: a scale-down would have landed
+        await cluster.polls_pass("tasks", 4)
         assert await cluster.replicas("worker") == 3
         status = await cluster.status("tasks")
         assert status["queues"][0]["ready"] == 0
@@ -168,7 +169,7 @@ async def test_missing_deployment_sets_a_condition_and_an_event_then_recovers(
         assert missing["status"] == "False"
         assert "absent" in missing["message"]
         assert (await cluster.event_posted("TargetNotFound"))["type"] == "Warning"
-        await asyncio.sleep(2.5)  # a few more polls: still one event, no crash loop
+        await cluster.polls_pass("tasks", 3)  # a few more polls: still one event, no crash loop
         assert len(cluster.events("TargetNotFound")) == 1
 
         await cluster.deployment("absent", 0)
@@ -188,7 +189,8 @@ async def test_unreachable_redis_changes_nothing(
         failed = await condition(cluster, "tasks", "RedisUnavailable")
         assert failed["status"] == "False"
         await cluster.event_posted("RedisUnavailable", "127.0.0.1:1")
-        await asyncio.sleep(2.5)  # past the cooldown: an empty reading would have scaled to zero
+        # polls past the 2 s cooldown: an empty reading would have scaled to zero
+        await cluster.polls_pass("tasks", 4)
         assert await cluster.replicas("worker") == 2
 
 

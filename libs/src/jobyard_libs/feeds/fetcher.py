@@ -7,11 +7,14 @@ temporary file (memory up to 8 MiB, then disk), so a large feed never sits in me
 whole. Timeouts, connection errors and 5xx are retried with exponential backoff; 4xx,
 refused destinations and oversized bodies are not.
 
-Examples
---------
->>> result = await fetch_feed(url, FetchOptions(), guard, etag='"abc"')
->>> result.not_modified, result.etag
-(False, '"def"')
+Usage
+-----
+
+::
+
+    result = await fetch_feed(url, FetchOptions(), guard, etag='"abc"')
+    result.not_modified, result.etag
+    # → (False, '"def"')
 """
 
 from __future__ import annotations

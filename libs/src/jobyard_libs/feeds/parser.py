@@ -14,12 +14,15 @@ prolog alone and refuses any entity declaration (billion laughs, XXE) with
 ever fetched from disk or network: external DTDs are not loaded and undeclared entities
 are errors.
 
-Examples
---------
->>> with open("feed.xml", "rb") as f:
-...     for entry in iter_feed(f, "https://jobicy.com/?feed=job_feed"):
-...         print(entry)
-ParsedJob(external_id='https://jobicy.com/?p=1', fields={'title': 'Backend engineer', ...})
+Usage
+-----
+
+::
+
+    with open("feed.xml", "rb") as f:
+        for entry in iter_feed(f, "https://jobicy.com/?feed=job_feed"):
+            print(entry)
+    # → ParsedJob(external_id='https://jobicy.com/?p=1', fields={'title': 'Backend engineer', ...})
 """
 
 from __future__ import annotations

@@ -10,10 +10,13 @@ message per ``import_batch_size`` postings while parsing, then marks the log
 finishes ``failed`` with the reason in ``error``. A document that breaks partway keeps
 the postings parsed before the break and is ``failed`` too, naming where.
 
-Examples
---------
->>> runner = ImportRunner(db, broker, settings)
->>> outcomes = await runner.run_sources(await runner.sources.enabled(), ImportTrigger.SCHEDULE)
+Usage
+-----
+
+::
+
+    runner = ImportRunner(db, broker, settings)
+    outcomes = await runner.run_sources(await runner.sources.enabled(), ImportTrigger.SCHEDULE)
 """
 
 from __future__ import annotations

@@ -9,11 +9,14 @@ An outage (MongoDB or Redis away) is not the message's fault: an actor that fail
 puts its message back on the queue after a capped backoff, without spending a retry, for
 as long as the outage lasts. Only the message's own failures count against its retries.
 
-Examples
---------
->>> @actor(ActorName.IMPORT_APPLY_BATCH, on_dead=mark_batch_failed)
-... async def apply_batch(payload: dict) -> None: ...
->>> register_actors(broker)
+Usage
+-----
+
+::
+
+    @actor(ActorName.IMPORT_APPLY_BATCH, on_dead=mark_batch_failed)
+    async def apply_batch(payload: dict) -> None: ...
+    register_actors(broker)
 """
 
 from __future__ import annotations

@@ -6,11 +6,14 @@ pass the broker they made, and Dramatiq's CLI is pointed at ``entrypoint:broker`
 broker's Redis client comes from the one factory (URL or Sentinel, TLS, retries), so it
 follows a failover like every other client.
 
-Examples
---------
->>> broker = create_broker(settings)          # senders (api, scheduler)
->>> broker = create_broker(settings, worker=True, max_retries=3)  # the worker
->>> requeue_from_dead_workers(broker, ["tasks.default"])  # what the worker's sweep does
+Usage
+-----
+
+::
+
+    broker = create_broker(settings)          # senders (api, scheduler)
+    broker = create_broker(settings, worker=True, max_retries=3)  # the worker
+    requeue_from_dead_workers(broker, ["tasks.default"])  # what the worker's sweep does
 """
 
 from __future__ import annotations

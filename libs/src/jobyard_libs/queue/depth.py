@@ -13,11 +13,14 @@ are busy on in-flight messages. This counts what Dramatiq holds:
 One pipelined round trip per call, plus a scan of the delay queue's messages (the eta
 lives inside each message).
 
-Examples
---------
->>> depths = await queue_depths(redis, "jobyard:dramatiq", ["imports", "tasks.default"])
->>> depths[0].backlog  # ready + due + in flight: what needs a worker
-42
+Usage
+-----
+
+::
+
+    depths = await queue_depths(redis, "jobyard:dramatiq", ["imports", "tasks.default"])
+    depths[0].backlog  # ready + due + in flight: what needs a worker
+    # → 42
 """
 
 from __future__ import annotations

@@ -1,8 +1,11 @@
 """Enqueue messages by actor name, carrying the request id into the worker's logs.
 
-Examples
---------
->>> enqueue(broker, ActorName.IMPORT_RUN_FEED, RunFeedPayload(import_log_id=..., feed_url=...))
+Usage
+-----
+
+::
+
+    enqueue(broker, ActorName.IMPORT_RUN_FEED, RunFeedPayload(import_log_id=..., feed_url=...))
 """
 
 from __future__ import annotations

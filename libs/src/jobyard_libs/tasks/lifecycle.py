@@ -7,10 +7,13 @@ finished, its completion webhook queued. Nothing changes an execution's status w
 going through :class:`ExecutionLifecycle`, whose constructor requires the effects: they
 cannot be forgotten, or silently dropped.
 
-Examples
---------
->>> lifecycle = ExecutionLifecycle(db, ExecutionEffects(events, stats, broker))
->>> started = await lifecycle.start_attempt(execution_id)   # event + stats, or None
+Usage
+-----
+
+::
+
+    lifecycle = ExecutionLifecycle(db, ExecutionEffects(events, stats, broker))
+    started = await lifecycle.start_attempt(execution_id)   # event + stats, or None
 """
 
 from __future__ import annotations

@@ -1,9 +1,12 @@
 """When a recurring task runs next: cron (5 fields, or 6 with seconds last) in a time zone.
 
-Examples
---------
->>> next_run("30 2 * * *", "Europe/Berlin", after=datetime(2026, 3, 29, tzinfo=UTC))
-datetime.datetime(2026, 3, 29, 1, 0, tzinfo=datetime.timezone.utc)  # 02:30 does not exist: 03:00 CEST
+Usage
+-----
+
+::
+
+    next_run("30 2 * * *", "Europe/Berlin", after=datetime(2026, 3, 29, tzinfo=UTC))
+    # → datetime.datetime(2026, 3, 29, 1, 0, tzinfo=datetime.timezone.utc)  # 02:30 does not exist: 03:00 CEST
 """
 
 from __future__ import annotations

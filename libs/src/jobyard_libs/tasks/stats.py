@@ -6,13 +6,16 @@ run time and its latency (due → finished) are sampled into capped lists beside
 expire after an hour. Reading a window costs one pipelined round trip over its minutes,
 however many executions are stored, on MongoDB or on the embedded server alike.
 
-Examples
---------
->>> stats = TaskStats(redis, keys)
->>> await stats.record(execution)            # from the executions' notify hook
->>> window = await stats.read(timedelta(minutes=5))
->>> window.counts[("noop", "completed")]
-42
+Usage
+-----
+
+::
+
+    stats = TaskStats(redis, keys)
+    await stats.record(execution)            # from the executions' notify hook
+    window = await stats.read(timedelta(minutes=5))
+    window.counts[("noop", "completed")]
+    # → 42
 """
 
 from __future__ import annotations

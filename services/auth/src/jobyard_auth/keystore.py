@@ -6,12 +6,15 @@ rotation is: add a newer key (``jobyard-auth generate-key``), restart; tokens si
 old key keep verifying while its file stays; delete it once the access-token lifetime has
 passed. Ed25519 keys sign with EdDSA, RSA keys with RS256.
 
-Examples
---------
->>> store = KeyStore.load(Path(".data/auth-keys"), generate_if_empty=True)
->>> token = store.sign({"sub": "u1", "aud": "jobyard", ...})
->>> store.jwks()["keys"][0]["kty"]
-'OKP'
+Usage
+-----
+
+::
+
+    store = KeyStore.load(Path(".data/auth-keys"), generate_if_empty=True)
+    token = store.sign({"sub": "u1", "aud": "jobyard", ...})
+    store.jwks()["keys"][0]["kty"]
+    # → 'OKP'
 """
 
 from __future__ import annotations

@@ -108,6 +108,7 @@ class Autoscaler:
                 spec = self._parse(raw_spec)
             except PollFailed as failure:
                 await self._failed(failure)
+                metrics.POLLS.labels(*labels).inc()
                 return RETRY_INVALID_SPEC_SECONDS
             metrics.MIN_REPLICAS.labels(*labels).set(spec.min_replicas)
             metrics.MAX_REPLICAS.labels(*labels).set(spec.max_replicas)
@@ -116,6 +117,7 @@ class Autoscaler:
                 await self._act(spec, reading)
             except PollFailed as failure:
                 await self._failed(failure)
+            metrics.POLLS.labels(*labels).inc()
         return spec.polling_interval_seconds
 
     def _parse(self, raw_spec: Mapping[str, Any]) -> AutoscalerSpec:

@@ -4,10 +4,13 @@ A Deployment's replicas are read and written through its ``scale`` subresource (
 ``deployments/scale`` get+patch), a Redis URL from a Secret key (``secrets`` get), and the
 autoscaler's ``status`` subresource is merge-patched.
 
-Examples
---------
->>> async with KubeApi(kopf.ConnectionInfo(server="http://127.0.0.1:8001")) as api:
-...     await api.scale(namespace="jobs", deployment="worker", replicas=3)
+Usage
+-----
+
+::
+
+    async with KubeApi(kopf.ConnectionInfo(server="http://127.0.0.1:8001")) as api:
+        await api.scale(namespace="jobs", deployment="worker", replicas=3)
 """
 
 from __future__ import annotations

@@ -23,6 +23,11 @@ SCALINGS = Counter(
     "Scale patches sent, by direction (up, down).",
     [*LABELS, "direction"],
 )
+POLLS = Counter(
+    "jobyard_autoscaler_polls_total",
+    "Polls done, whatever they decided (a stalled operator stops counting).",
+    LABELS,
+)
 POLL_ERRORS = Counter(
     "jobyard_autoscaler_poll_errors_total",
     "Polls that could not decide, by reason (RedisUnavailable, TargetNotFound, ...).",
@@ -34,11 +39,11 @@ POLL_DURATION = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
 
-_PER_AUTOSCALER = (QUEUE_DEPTH, DESIRED_REPLICAS, CURRENT_REPLICAS, MIN_REPLICAS, MAX_REPLICAS, READY)
+_PER_AUTOSCALER = (QUEUE_DEPTH, DESIRED_REPLICAS, CURRENT_REPLICAS, MIN_REPLICAS, MAX_REPLICAS, READY, POLLS)
 
 
 def forget(namespace: str, name: str) -> None:
-    """Drop a deleted autoscaler's gauges, so dashboards do not show it frozen."""
+    """Drop a deleted autoscaler's series, so dashboards do not show it frozen."""
     for gauge in _PER_AUTOSCALER:
         try:
             gauge.remove(namespace, name)

@@ -88,14 +88,22 @@ def _is_resources(prefix: str) -> bool:
     return prefix.endswith(("resources.", "Selector.", "securityContext.", "SecurityContext."))
 
 
-def values_table(root: Path = Path()) -> str:
-    text = (root / VALUES).read_text()
+def value_rows(text: str) -> list[tuple[str, str, str]]:
+    """``(dotted key, default as YAML flow, meaning)`` of every leaf of a values file."""
     docs = descriptions(text)
-    rows = ["| value | default | meaning |", "|---|---|---|"]
+    rows = []
     for key, default in _leaves(yaml.safe_load(text), ""):
         shown = (
             yaml.safe_dump(default, default_flow_style=True, width=1000).strip().removesuffix("...").strip()
         )
-        meaning = docs.get(key) or GENERIC.get(key.rsplit(".", 1)[-1], "")
-        rows.append(f"| `{key}` | `{shown}` | {meaning} |")
+        rows.append((key, shown, docs.get(key) or GENERIC.get(key.rsplit(".", 1)[-1], "")))
+    return rows
+
+
+def values_table(root: Path = Path()) -> str:
+    rows = ["| value | default | meaning |", "|---|---|---|"]
+    rows += [
+        f"| `{key}` | `{shown}` | {meaning} |"
+        for key, shown, meaning in value_rows((root / VALUES).read_text())
+    ]
     return "\n".join(rows)

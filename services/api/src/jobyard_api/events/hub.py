@@ -6,12 +6,15 @@ subscription to every audience's channel and hands each message to the queues of
 streams that may see it. Streams are capped per user and per process (429 beyond); a slow
 reader loses its oldest events, never the process's memory.
 
-Examples
---------
->>> hub = EventHub(redis, keys, per_user=5, total=1000)
->>> await hub.start()
->>> subscription = hub.open(principal)      # TooManyRequests over a cap
->>> event = await subscription.next(timeout=15)
+Usage
+-----
+
+::
+
+    hub = EventHub(redis, keys, per_user=5, total=1000)
+    await hub.start()
+    subscription = hub.open(principal)      # TooManyRequests over a cap
+    event = await subscription.next(timeout=15)
 """
 
 from __future__ import annotations

@@ -19,11 +19,14 @@ client counter). The client address is the connection's, or what a trusted proxy
 With Redis unreachable, logins are refused with 503 (fail closed): password guessing is
 never unthrottled. Issued tokens keep working.
 
-Examples
---------
->>> throttle = LoginThrottle(redis, RedisKeys("jobyard:"), LoginLimits())
->>> await throttle.reserve("ann@example.com", "203.0.113.7")  # TooManyRequests while waiting
->>> await throttle.succeeded("ann@example.com", "203.0.113.7")
+Usage
+-----
+
+::
+
+    throttle = LoginThrottle(redis, RedisKeys("jobyard:"), LoginLimits())
+    await throttle.reserve("ann@example.com", "203.0.113.7")  # TooManyRequests while waiting
+    await throttle.succeeded("ann@example.com", "203.0.113.7")
 """
 
 from __future__ import annotations

@@ -10,11 +10,14 @@ persistence, a failover to a lagging replica): a token is at least the current t
 microseconds, so a counter that starts again at 1 cannot fall below the tokens that tasks
 in MongoDB have already seen.
 
-Examples
---------
->>> leader = LeaderLease(redis, "jobyard:scheduler", lease_ms=10_000)
->>> if await leader.hold():
-...     fire_due_runs(fence=leader.fence)
+Usage
+-----
+
+::
+
+    leader = LeaderLease(redis, "jobyard:scheduler", lease_ms=10_000)
+    if await leader.hold():
+        fire_due_runs(fence=leader.fence)
 """
 
 from __future__ import annotations
