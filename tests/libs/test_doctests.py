@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = [ROOT / "libs" / "src" / "jobyard_libs"] + sorted(ROOT.glob("services/*/src/jobyard_*"))
+PACKAGES = [ROOT / "libs" / "src" / "jobyard_libs", *sorted(ROOT.glob("services/*/src/jobyard_*"))]
 
 
 def _modules_with_examples() -> list[str]:
