@@ -1,7 +1,7 @@
 """The table of ``bench/results.json``: every figure beside its same-run baseline and target.
 
 python -m bench.report            # print it (Markdown)
-python -m bench.report --readme   # and write it into README.md's Performance section
+python -m bench.report --readme   # and write it into docs/performance.md
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 from bench.results import RESULTS
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+PAGE = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
 START, END = "<!-- bench-table:start -->", "<!-- bench-table:end -->"
 Row = tuple[str, str, str, str, str, str]
 
@@ -104,16 +104,16 @@ def table(results: dict[str, Any]) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--readme", action="store_true", help="write the table into README.md")
+    parser.add_argument("--readme", action="store_true", help="write the table into docs/performance.md")
     text = table(json.loads(RESULTS.read_text()))
     sys.stdout.write(text)
     if parser.parse_args().readme:
-        readme = README.read_text()
+        readme = PAGE.read_text()
         if START not in readme or END not in readme:
-            sys.stderr.write(f"README.md has no {START} … {END} section\n")
+            sys.stderr.write(f"docs/performance.md has no {START} … {END} section\n")
             return 2
         before, rest = readme.split(START, 1)
-        README.write_text(before + START + "\n" + text + END + rest.split(END, 1)[1])
+        PAGE.write_text(before + START + "\n" + text + END + rest.split(END, 1)[1])
     return 0
 
 

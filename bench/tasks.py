@@ -10,7 +10,7 @@ Latency: single ``noop`` tasks submitted through ``POST /api/v1/tasks`` at a ste
 its request was sent.
 
 Exits 0 when it measured, whether or not the targets are met: ``make bench`` reports
-every benchmark, and the README says which targets are missed and why.
+every benchmark, and docs/performance.md says which targets are missed and why.
 
     python -m bench.tasks [--tasks N] [--repeats R] [--rates PER_SECOND ...] [--seconds S]
 """

@@ -144,7 +144,7 @@ def test_a_killed_workers_messages_come_back_in_time_and_nothing_is_lost(
         assert log["newJobs"] == ITEMS and log["totalImported"] == ITEMS and log["failedCount"] == 0
         assert log["batchesApplied"] == log["batchesTotal"] == ITEMS // 2
         assert db.jobs.count_documents({}) == ITEMS
-    # the bound the README states: heartbeat timeout + sweep interval (+ a loaded machine's slack)
+    # the bound docs/reliability.md states: heartbeat timeout + sweep interval (+ a loaded machine's slack)
     record_property("seconds_to_requeue", round(requeued_after, 2))
     assert requeued_after <= HEARTBEAT_S + SWEEP_S + 5, requeued_after
     client.close()

@@ -1,16 +1,16 @@
-"""The README's performance table is what ``bench/results.json`` says (``python -m bench.report --readme``)."""
+"""docs/performance.md's table is what ``bench/results.json`` says (``python -m bench.report --readme``)."""
 
 from __future__ import annotations
 
 import json
 
-from bench.report import END, README, START, rows, table
+from bench.report import END, PAGE, START, rows, table
 from bench.results import RESULTS
 
 
 def test_the_readme_table_is_the_committed_results() -> None:
     results = json.loads(RESULTS.read_text())
-    readme = README.read_text()
+    readme = PAGE.read_text()
     section = readme.split(START, 1)[1].split(END, 1)[0]
     assert section.strip() == table(results).strip(), "run: python -m bench.report --readme"
 

@@ -4,7 +4,7 @@ Every list the API serves is sorted on an index (newest first: a date, then ``_i
 page is one walk of that index from where the previous page ended: the response's
 ``nextCursor`` holds the sort key of its last item, and the next page's query starts
 strictly after it. Its cost is the page's size, however deep it is, on MongoDB (the
-embedded server sorts every match first; see the README's performance notes).
+embedded server sorts every match first; see docs/performance.md).
 
 ``page``/``limit`` offsets stay for the first pages (``MAX_OFFSET`` items deep). The total
 is counted up to ``TOTAL_CAP`` (``totalCapped`` says when there are more), or exactly when

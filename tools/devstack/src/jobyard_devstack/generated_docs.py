@@ -24,8 +24,8 @@ class Block:
 
 
 BLOCKS = [
-    Block("README.md", "settings-table", lambda root: settings_table()),
-    Block("README.md", "values-table", values_table),
+    Block("docs/configuration.md", "settings-table", lambda root: settings_table()),
+    Block("docs/chart.md", "values-table", values_table),
 ]
 
 

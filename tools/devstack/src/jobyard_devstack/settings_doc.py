@@ -1,6 +1,6 @@
-"""The README's configuration table, generated from the settings classes.
+"""The configuration table (docs/configuration.md), generated from the settings classes.
 
-``jobyard-dev settings-table`` prints it; a test fails when the README's table and the
+``jobyard-dev settings-table`` prints it; a test fails when the docs' table and the
 code disagree, so a setting cannot be added without being documented.
 """
 

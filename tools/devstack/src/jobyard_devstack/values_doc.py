@@ -1,4 +1,4 @@
-"""The README's chart values table, generated from ``charts/jobyard/values.yaml``.
+"""The chart values table (docs/chart.md), generated from ``charts/jobyard/values.yaml``.
 
 A key's description is the ``# --`` comment above it; the table lists every leaf (and
 every map or list whose default is empty), with its default as YAML flow.
