@@ -52,6 +52,11 @@ PEERS = [
                 str(THREADS), "--loglevel", "WARNING", "-n", f"bench{i}@%h")
         for i in range(PROCESSES)
     ]),
+    Peer("celery-mongodb", lambda: [
+        _python("-m", "celery", "-A", "bench.celery_mongo_peer", "worker", "--pool", "threads", "--concurrency",
+                str(THREADS), "--loglevel", "WARNING", "-n", f"durable{i}@%h")
+        for i in range(PROCESSES)
+    ]),
     Peer("rq", lambda: [
         [bin_path("rq"), "worker-pool", "--url", os.environ["BENCH_REDIS_URL"], "--num-workers",
          str(PROCESSES * THREADS), "--logging-level", "WARNING", "rq-bench"],
@@ -71,6 +76,11 @@ def _send(peer: str, count: int) -> None:
 
         for _ in range(count):
             celery_peer.noop.delay()
+    elif peer == "celery-mongodb":
+        from bench import celery_mongo_peer
+
+        for _ in range(count):
+            celery_mongo_peer.noop.delay()
     else:
         from rq import Queue
 
@@ -81,13 +91,18 @@ def _send(peer: str, count: int) -> None:
             queue.enqueue(rq_peer.noop)
 
 
-def drain(peer: Peer, redis_url: str, count: int, tmp: Path) -> float:
-    """Seconds from the first send to the ``count``-th run, with the peer's workers already up."""
+def drain(peer: Peer, redis_url: str, count: int, tmp: Path, *, prefetch: int | None = None) -> float:
+    """Seconds from the first send to the ``count``-th run, with the peer's workers already up.
+    ``prefetch``: messages each worker process may hold (Dramatiq's and Celery's own knobs)."""
     os.environ["BENCH_REDIS_URL"] = redis_url  # the senders here and the workers' processes
+    os.environ.setdefault("BENCH_MONGODB_URL", "mongodb://127.0.0.1:1/unused")  # the durable peer's
     counter = f"bench:{peer.name}:done"
     redis = Redis.from_url(redis_url)
     redis.delete(counter)
     env = {**os.environ, "BENCH_REDIS_URL": redis_url, "PYTHONPATH": str(Path.cwd())}
+    if prefetch is not None:
+        env["dramatiq_queue_prefetch"] = str(prefetch)
+        env["BENCH_CELERY_PREFETCH"] = str(max(1, prefetch // THREADS))  # Celery's is per thread
     with ExitStack() as stack:
         for command in peer.workers():
             log = stack.enter_context((tmp / f"{peer.name}.log").open("ab"))
@@ -117,17 +132,26 @@ def raw_dramatiq(redis_url: str, count: int, tmp: Path) -> float:
     return drain(PEERS[0], redis_url, count, tmp)
 
 
+def by_name(name: str) -> Peer:
+    return next(peer for peer in PEERS if peer.name == name)
+
+
+DURABLE = ("celery-mongodb",)  # need BENCH_MONGODB_URL: measured by bench.tasks, on each server
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    rates: dict[str, list[float]] = {peer.name: [] for peer in PEERS}
+    rates: dict[str, list[float]] = {peer.name: [] for peer in PEERS if peer.name not in DURABLE}
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         redis_url = stack.enter_context(redis_for_tests(tmp / "redis"))
         for _ in range(args.repeats):  # alternated, so a slower phase of the machine hits each
             for peer in PEERS:
+                if peer.name in DURABLE:
+                    continue
                 rates[peer.name].append(args.messages / drain(peer, redis_url, args.messages, tmp))
     baseline = statistics.median(rates["dramatiq"])
     results = {

@@ -1,9 +1,15 @@
-"""Benchmark: task throughput and latency, Jobyard against raw Dramatiq with the same worker shape.
+"""Benchmark: task throughput, round trips and latency, on each MongoDB-compatible server.
 
 Throughput: ``noop`` tasks submitted through ``POST /api/v1/tasks:batch`` (1,000 a request)
-→ executed by ``jobyard-worker`` → every execution record ``completed``. Raw Dramatiq:
-the same count of no-op messages sent and drained by ``python -m dramatiq`` with the same
-processes and threads, in the same run, on the same Redis (``bench.peers``).
+→ executed by ``jobyard-worker`` → every execution record ``completed``. Against, in the same
+run, on the same Redis and with the same processes, threads and prefetch: raw Dramatiq (no
+record of anything) and Celery with its MongoDB result backend on the same MongoDB server
+(each result stored: what Jobyard does).
+
+Round trips: the MongoDB commands and the documents written per task, summed over the api
+and every worker process (``jobyard_mongodb_commands_total`` and
+``jobyard_mongodb_documents_written_total`` on their ``/metrics``), for batches and for
+single submits.
 
 Latency: single ``noop`` tasks submitted through ``POST /api/v1/tasks`` at a steady rate
 (each rate in turn); each one's latency is its execution's ``completedAt`` minus the moment
@@ -12,7 +18,7 @@ its request was sent.
 Exits 0 when it measured, whether or not the targets are met: ``make bench`` reports
 every benchmark, and docs/performance.md says which targets are missed and why.
 
-    python -m bench.tasks [--tasks N] [--repeats R] [--rates PER_SECOND ...] [--seconds S]
+    python -m bench.tasks [--servers python rust] [--tasks N] [--repeats R] [--rates PER_SECOND ...]
 """
 
 from __future__ import annotations
@@ -29,28 +35,31 @@ import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 from bson import ObjectId
+from jobyard_devstack.net import free_port, wait_until
 from jobyard_libs.redis_client import RedisKeys
-from jobyard_libs.tasks.stats import TaskStats
+from jobyard_libs.tasks.stats import BUCKET_SECONDS, TaskStats
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
-from bench.infra import mongodb_for_bench, redis_for_tests
-from bench.peers import PROCESSES, THREADS, raw_dramatiq
+from bench.infra import SERVERS, mongodb_for_bench, redis_for_tests, servers_here
+from bench.peers import PROCESSES, THREADS, by_name, drain
 from bench.results import record, summary
 from tests.conftest import Isolation
 from tests.support.auth_service import auth_service
 from tests.support.processes import bin_path, running_service
 
 TARGET_RATIO = 0.5
+TARGET_DURABLE_RATIO = 1.5
 TARGET_P99_MS = 100.0
 BATCH = 1000
+PREFETCH = 64  # raised from Dramatiq's 2 x threads, for Jobyard and raw Dramatiq alike
 WAIT_LIMIT_SECONDS = 900
+COUNTED = ("jobyard_mongodb_commands_total", "jobyard_mongodb_documents_written_total")
 
 
 @dataclass
@@ -61,6 +70,17 @@ class Platform:
     database: str
     redis_url: str
     prefix: str
+    worker_metrics: str
+
+    def round_trips(self) -> dict[str, float]:
+        """MongoDB commands and documents written so far, by the api and every worker process."""
+        totals = dict.fromkeys(COUNTED, 0.0)
+        for url in (f"{self.api}/metrics", self.worker_metrics):
+            for line in httpx.get(url, timeout=30).text.splitlines():
+                name = line.split("{", 1)[0].split(" ", 1)[0]
+                if name in totals and not line.startswith("#"):
+                    totals[name] += float(line.rsplit(" ", 1)[1])
+        return totals
 
     async def completed(self) -> int:
         """Finished ``noop`` executions, from the task stats the worker keeps in Redis.
@@ -69,11 +89,16 @@ class Platform:
         slow down the very workers it waits for.
         """
         redis = Redis.from_url(self.redis_url)
-        try:
-            window = await TaskStats(redis, RedisKeys(self.prefix)).read(timedelta(hours=1))
+        stats = TaskStats(redis, RedisKeys(self.prefix))
+        now = int(time.time()) // BUCKET_SECONDS
+        try:  # only the counters of the last hour's buckets: a poll must cost next to nothing
+            async with redis.pipeline(transaction=False) as pipe:
+                for bucket in range(now - 3600 // BUCKET_SECONDS, now + 1):
+                    pipe.hget(stats._bucket(bucket), "noop|completed")
+                counts = await pipe.execute()
         finally:
             await redis.aclose()
-        return window.counts.get(("noop", "completed"), 0)
+        return sum(int(count) for count in counts if count)
 
     async def wait_completed(self, count: int) -> None:
         async with asyncio.timeout(WAIT_LIMIT_SECONDS):
@@ -94,6 +119,9 @@ def jobyard_platform(mongodb_url: str, redis_url: str, tmp: Path) -> Iterator[Pl
             "JOBYARD_TASK_SUBMIT_RATE_PER_MINUTE": "10000000",
         }  # fmt: skip
         api = stack.enter_context(running_service([bin_path("jobyard-api"), "serve"], env, tmp / "api.log"))
+        metrics_port = free_port()
+        env = {**env, "JOBYARD_WORKER_METRICS_PORT": str(metrics_port), "JOBYARD_WORKER_PREFETCH": str(PREFETCH),
+               "JOBYARD_WORKER_METRICS_DIR": str(tmp / f"worker-metrics-{token}")}  # fmt: skip
         worker = subprocess.Popen(
             [bin_path("jobyard-worker"), "--processes", str(PROCESSES), "--threads", str(THREADS),
              "--queues", "tasks.high", "tasks.default", "tasks.low"],
@@ -101,7 +129,24 @@ def jobyard_platform(mongodb_url: str, redis_url: str, tmp: Path) -> Iterator[Pl
         )  # fmt: skip
         stack.callback(worker.wait, 60)
         stack.callback(worker.terminate)
-        yield Platform(api, auth.user_headers("bench@example.com"), mongodb_url, database, redis_url, prefix)
+        worker_metrics = f"http://127.0.0.1:{metrics_port}/metrics"
+        wait_until(lambda: _answers(worker_metrics), timeout=60, what="the worker's metrics")
+        yield Platform(
+            api,
+            auth.user_headers("bench@example.com"),
+            mongodb_url,
+            database,
+            redis_url,
+            prefix,
+            worker_metrics,
+        )
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 async def count_completed(platform: Platform) -> int:
@@ -159,52 +204,86 @@ def percentile(values: list[float], fraction: float) -> float:
     return values[min(len(values) - 1, int(fraction * len(values)))]
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--tasks", type=int, default=20_000)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--rates", type=float, nargs="+", default=[20, 100], help="single submits a second")
-    parser.add_argument("--seconds", type=float, default=30)
-    args = parser.parse_args()
+def per_task(before: dict[str, float], after: dict[str, float], tasks: int) -> dict[str, float]:
+    commands, written = (after[name] - before[name] for name in COUNTED)
+    return {"commandsPerTask": commands / tasks, "documentsWrittenPerTask": written / tasks}
+
+
+def on_server(server: str, args: argparse.Namespace, tmp: Path, redis_url: str) -> dict[str, Any]:
     with ExitStack() as stack:
-        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        mongodb_url = stack.enter_context(mongodb_for_bench(tmp))
-        redis_url = stack.enter_context(redis_for_tests(tmp / "redis"))
+        mongodb_url = stack.enter_context(mongodb_for_bench(tmp, server))
         platform = stack.enter_context(jobyard_platform(mongodb_url, redis_url, tmp))
-        ours, raw = [], []
-        for _ in range(args.repeats):  # alternated, so a slower phase of the machine hits both
-            raw.append(args.tasks / raw_dramatiq(redis_url, args.tasks, tmp))
+        os.environ["BENCH_MONGODB_URL"] = mongodb_url.replace("/?", "/bench_celery_results?")
+        ours, raw, durable = [], [], []
+        trips: list[dict[str, float]] = []
+        for _ in range(args.repeats):  # alternated, so a slower phase of the machine hits each
+            raw.append(args.tasks / drain(by_name("dramatiq"), redis_url, args.tasks, tmp, prefetch=PREFETCH))
+            durable.append(
+                args.tasks / drain(by_name("celery-mongodb"), redis_url, args.tasks, tmp, prefetch=PREFETCH)
+            )
+            before = platform.round_trips()
             ours.append(args.tasks / asyncio.run(throughput(platform, args.tasks)))
+            trips.append(per_task(before, platform.round_trips(), args.tasks))
         stored = asyncio.run(count_completed(platform))
         if stored != args.tasks * args.repeats:
             raise SystemExit(f"{stored} execution records completed, expected {args.tasks * args.repeats}")
-        waits = {rate: asyncio.run(latencies(platform, rate, args.seconds)) for rate in args.rates}
-    ratio = statistics.median(ours) / statistics.median(raw)
+        waits, single = {}, []
+        for rate in args.rates:
+            before = platform.round_trips()
+            waits[rate] = asyncio.run(latencies(platform, rate, args.seconds))
+            single.append(per_task(before, platform.round_trips(), len(waits[rate])))
     latency = [
         {"ratePerSecond": rate, "seconds": args.seconds, "tasks": len(values), "p50Ms": percentile(values, 0.5),
          "p99Ms": percentile(values, 0.99), "maxMs": values[-1]}
         for rate, values in waits.items()
     ]  # fmt: skip
-    results = {
-        "tasks": args.tasks, "repeats": args.repeats, "processes": PROCESSES, "threads": THREADS,
-        "jobyardTasksPerSecond": summary(ours), "rawDramatiqMessagesPerSecond": summary(raw), "ratio": ratio,
+    return {
+        "jobyardTasksPerSecond": summary(ours), "rawDramatiqMessagesPerSecond": summary(raw),
+        "celeryMongodbTasksPerSecond": summary(durable),
+        "ratio": statistics.median(ours) / statistics.median(raw),
+        "ratioToCeleryMongodb": statistics.median(ours) / statistics.median(durable),
+        "roundTrips": {
+            "batch": {key: statistics.median(t[key] for t in trips) for key in trips[0]},
+            "single": {key: statistics.median(t[key] for t in single) for key in single[0]},
+        },
         "latency": latency,
     }  # fmt: skip
-    record("tasks", results)
-    sys.stdout.write(
-        f"{args.tasks:,} no-op tasks x {args.repeats}, {PROCESSES} worker processes x {THREADS} threads"
-        " (median [min, max]):\n"
-        f"  jobyard (API batch -> worker -> execution completed) {statistics.median(ours):8,.0f} tasks/s"
-        f"  [{min(ours):,.0f}, {max(ours):,.0f}]  {ratio:.3f}x raw (target {TARGET_RATIO})\n"
-        f"  raw Dramatiq (send -> drain)                          {statistics.median(raw):8,.0f} msgs/s"
-        f"  [{min(raw):,.0f}, {max(raw):,.0f}]\n"
-    )
-    for row in latency:
-        sys.stdout.write(
-            f"latency, single submits at {row['ratePerSecond']:.0f}/s for {args.seconds:.0f} s"
-            f" ({row['tasks']:,} tasks): p50 {row['p50Ms']:.1f} ms, p99 {row['p99Ms']:.1f} ms"
-            f" (target < {TARGET_P99_MS:.0f}), max {row['maxMs']:.1f} ms\n"
-        )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--servers", nargs="+", default=list(SERVERS), choices=SERVERS)
+    parser.add_argument("--tasks", type=int, default=20_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--rates", type=float, nargs="+", default=[20, 100], help="single submits a second")
+    parser.add_argument("--seconds", type=float, default=30)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        with redis_for_tests(tmp / "redis") as redis_url:
+            servers = {
+                server: on_server(server, args, tmp, redis_url) for server in servers_here(args.servers)
+            }
+    record("tasks", {"tasks": args.tasks, "repeats": args.repeats, "processes": PROCESSES, "threads": THREADS,
+                     "prefetch": PREFETCH, "servers": servers})  # fmt: skip
+    out = sys.stdout.write
+    out(f"{args.tasks:,} no-op tasks x {args.repeats}, {PROCESSES} worker processes x {THREADS} threads,"
+        f" prefetch {PREFETCH} (median [min, max]):\n")  # fmt: skip
+    for server, row in servers.items():
+        ours, raw, durable = (row[k] for k in ("jobyardTasksPerSecond", "rawDramatiqMessagesPerSecond",
+                                               "celeryMongodbTasksPerSecond"))  # fmt: skip
+        out(f"  on {server}:\n"
+            f"    jobyard (API batch -> worker -> execution completed) {ours['median']:8,.0f} tasks/s"
+            f"  {row['ratio']:.3f}x raw (target {TARGET_RATIO})\n"
+            f"    raw Dramatiq (send -> drain)                          {raw['median']:8,.0f} msgs/s\n"
+            f"    Celery, MongoDB result backend                        {durable['median']:8,.0f} tasks/s"
+            f"  (jobyard {row['ratioToCeleryMongodb']:.2f}x, target {TARGET_DURABLE_RATIO})\n")  # fmt: skip
+        for kind, trips in row["roundTrips"].items():
+            out(f"    round trips per task ({kind}): {trips['commandsPerTask']:.2f} commands,"
+                f" {trips['documentsWrittenPerTask']:.2f} documents written\n")  # fmt: skip
+        for lat in row["latency"]:
+            out(f"    latency at {lat['ratePerSecond']:.0f}/s: p50 {lat['p50Ms']:.1f} ms, p99 {lat['p99Ms']:.1f} ms"
+                f" (target < {TARGET_P99_MS:.0f})\n")  # fmt: skip
     return 0
 
 

@@ -22,7 +22,7 @@ from redis import Redis
 from tests.faults.conftest import FAST_RECOVERY, fault_env
 from tests.support.feed_factory import chunks
 from tests.support.feed_server import FeedServer
-from tests.support.processes import bin_path, running_process
+from tests.support.processes import answers, bin_path
 from tests.support.stack import Stack, running_stack
 
 GENEROUS = 120.0
@@ -44,11 +44,12 @@ def public() -> Iterator[FeedServer]:
     server.stop()
 
 
-def _worker(stack: Stack, log: Path) -> subprocess.Popen[bytes]:
+def _worker(stack: Stack, log: Path, metrics_port: int = 0) -> subprocess.Popen[bytes]:
+    """A worker in a process group of its own: a signal to the group reaches every process it forked."""
     with log.open("ab") as out:
         return subprocess.Popen(
             [bin_path("jobyard-worker"), "--processes", "1", "--threads", "4"],
-            env={**os.environ, **stack.env, "JOBYARD_WORKER_METRICS_PORT": "0"},
+            env={**os.environ, **stack.env, "JOBYARD_WORKER_METRICS_PORT": str(metrics_port)},
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -93,8 +94,13 @@ def test_a_killed_workers_messages_come_back_in_time_and_nothing_is_lost(
                 lambda: (db.import_logs.find_one({"_id": _oid(log_id)}) or {}).get("batchesApplied", 0) >= 10,
                 "the import to be under way",
             )
-            # calls that last until the test lets them answer: still running when the kill comes,
-            # however long the replacement worker takes to start on a loaded machine
+            # its replacement, up before the kill (as a second replica would be) but frozen until
+            # the kill, so that the tasks go to the doomed worker alone, however slow the start
+            port = free_port()
+            replacement = _worker(stack, tmp_path / "worker.log", metrics_port=port)
+            _until(lambda: answers(f"http://127.0.0.1:{port}/healthz"), "the replacement worker")
+            os.killpg(replacement.pid, signal.SIGSTOP)
+            # calls that last until the test lets them answer: still running when the kill comes
             held = {"kind": "http", "payload": {"url": held_url}, "timeoutMs": 13000, "maxRetries": 2}
             tasks = [
                 api.post("/api/v1/tasks", json={"name": f"s{i}", **held}, headers=me).json()["id"]
@@ -104,19 +110,14 @@ def test_a_killed_workers_messages_come_back_in_time_and_nothing_is_lost(
                 lambda: db.executions.count_documents({"status": "processing"}) == 4,
                 "the tasks to be running",
             )
-            # only the doomed worker's: no other worker ran yet; it holds the held tasks at least
-            dead_sets = [key for key in _ack_sets(redis, namespace) if redis.scard(key)]
-            assert sum(int(redis.scard(key)) for key in dead_sets) >= 4
-            port = free_port()
-            with running_process(  # its replacement, running before the kill (as a second replica would)
-                [bin_path("jobyard-worker"), "--processes", "1", "--threads", "4"],
-                {**stack.env, "JOBYARD_WORKER_METRICS_PORT": str(port)},
-                tmp_path / "worker.log",
-                f"http://127.0.0.1:{port}/healthz",
-            ):
+            # the doomed worker's sets of the tasks' queue (the replacement froze before any was sent)
+            dead_sets = [key for key in _ack_sets(redis, namespace) if key.endswith(b".tasks.default")]
+            assert sum(int(redis.scard(key)) for key in dead_sets) == 4
+            try:
                 os.killpg(doomed.pid, signal.SIGKILL)  # the worker and every process it forked
                 doomed.wait(30)
                 killed_at = time.monotonic()
+                os.killpg(replacement.pid, signal.SIGCONT)
                 # the dead worker's ack sets are gone: its messages are back on their queues
                 _until(
                     lambda: not any(redis.exists(key) for key in dead_sets),
@@ -134,6 +135,10 @@ def test_a_killed_workers_messages_come_back_in_time_and_nothing_is_lost(
                     ),
                     "the import",
                 )
+            finally:
+                os.killpg(replacement.pid, signal.SIGCONT)
+                replacement.terminate()
+                replacement.wait(30)
         per_task = Counter(str(e["taskId"]) for e in db.executions.find())
         assert set(per_task) == set(tasks) and set(per_task.values()) == {1}
         for execution in db.executions.find():

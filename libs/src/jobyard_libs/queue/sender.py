@@ -1,16 +1,26 @@
 """Enqueue messages by actor name, carrying the request id into the worker's logs.
 
+Many messages at once (:func:`enqueue_many`) go to Redis through one pipeline: the same
+Lua script Dramatiq runs per message, one round trip per ``PIPELINE_SIZE`` messages
+instead of one each (a batch of 1,000 tasks: 2 round trips, not 1,000).
+
 Usage
 -----
 
 ::
 
     enqueue(broker, ActorName.IMPORT_RUN_FEED, RunFeedPayload(import_log_id=..., feed_url=...))
+    enqueue_many(broker, [build_message(ActorName.TASK_EXECUTE, payload, message_id=...) for ...])
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from uuid import uuid4
+
 from dramatiq import Broker, Message
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.common import current_millis, dq_name
 
 from jobyard_libs.queue.contracts import ACTOR_QUEUES, ActorName, Payload, Queue
 from jobyard_libs.request_id import current_request_id
@@ -50,3 +60,39 @@ def enqueue(
     """Enqueue one message (on ``queue``, default the actor's); returns its message id."""
     message = build_message(actor, payload, queue=queue, message_id=message_id, **options)
     return broker.enqueue(message, delay=delay_ms).message_id
+
+
+PIPELINE_SIZE = 500
+
+
+def enqueue_many(broker: Broker, messages: Sequence[Message[object]], *, delay_ms: int | None = None) -> None:
+    """Enqueue every message, as ``broker.enqueue`` would, in pipelined round trips.
+
+    All or nothing is not promised: on a Redis error some may be queued. Callers treat the
+    batch as not queued and rely on what makes a duplicate harmless (message ids derived
+    from the execution, claims guarded by status).
+    """
+    if not isinstance(broker, RedisBroker):  # another broker (tests' stubs): one by one
+        for message in messages:
+            broker.enqueue(message, delay=delay_ms)
+        return
+    script = broker.scripts["dispatch"]
+    max_unpack = broker._max_unpack_size()  # type: ignore[no-untyped-call]
+    for start in range(0, len(messages), PIPELINE_SIZE):
+        pipe = broker.client.pipeline(transaction=False)
+        sent = []
+        for original in messages[start : start + PIPELINE_SIZE]:
+            message = original.copy(options={"redis_message_id": str(uuid4())})
+            queue_name = message.queue_name
+            if delay_ms is not None:
+                queue_name = dq_name(queue_name)
+                message = message.copy(queue_name=queue_name, options={"eta": current_millis() + delay_ms})
+            broker.emit_before("enqueue", message, delay_ms)
+            args = ["enqueue", current_millis(), queue_name, broker.broker_id, broker.heartbeat_timeout,
+                    broker.dead_message_ttl, broker._should_do_maintenance("enqueue"), max_unpack,
+                    message.options["redis_message_id"], message.encode()]  # fmt: skip
+            script(keys=[broker.namespace], args=args, client=pipe)
+            sent.append(message)
+        pipe.execute()
+        for message in sent:
+            broker.emit_after("enqueue", message, delay_ms)

@@ -25,7 +25,7 @@ from redis.exceptions import RedisError
 from jobyard_libs.mongo import utcnow
 from jobyard_libs.queue.broker import messages_present
 from jobyard_libs.queue.contracts import ActorName, ExecutePayload, Queue
-from jobyard_libs.queue.sender import enqueue
+from jobyard_libs.queue.sender import build_message, enqueue_many
 from jobyard_libs.tasks.documents import Execution
 from jobyard_libs.tasks.repository import ExecutionRepository
 
@@ -44,30 +44,39 @@ async def dispatch(
     queued_now: list[Execution],
     *,
     delay_ms: int | None = None,
+    stamped: datetime | None = None,
 ) -> int:
-    """Queue executions (after ``delay_ms``); how many were queued (the rest wait for the scheduler)."""
-    queued = []
-    stamp = utcnow()
-    for execution in queued_now:
-        try:
-            enqueue(
-                broker,
-                ActorName.TASK_EXECUTE,
-                ExecutePayload(execution_id=str(execution.id)),
-                queue=Queue(execution.queue),
-                delay_ms=delay_ms,
-                message_id=message_id(execution.id, stamp),
-                # A task's own failures are retried per execution (tasks.outcomes); these
-                # Dramatiq retries only cover infrastructure errors (MongoDB briefly away).
-                max_retries=INFRASTRUCTURE_RETRIES,
-            )
-        except RedisError as exc:
-            log.warning("execution_not_queued", execution_id=str(execution.id), error=str(exc))
-            break
-        queued.append(execution.id)
-    if queued:
-        await executions.mark_enqueued(queued, stamp)
-    return len(queued)
+    """Queue executions (after ``delay_ms``); how many were queued (the rest wait for the scheduler).
+
+    ``stamped``: the ``enqueuedAt`` the write that readied them stored already (an insert,
+    a retry, a replay), so queueing costs no write; without it, they are marked now. Those
+    Redis refused are unmarked, so the scheduler queues them at its next tick.
+    """
+    stamp = stamped or utcnow()
+    messages = [
+        build_message(
+            ActorName.TASK_EXECUTE,
+            ExecutePayload(execution_id=str(execution.id)),
+            queue=Queue(execution.queue),
+            message_id=message_id(execution.id, stamp),
+            # A task's own failures are retried per execution (tasks.outcomes); these
+            # Dramatiq retries only cover infrastructure errors (MongoDB briefly away).
+            max_retries=INFRASTRUCTURE_RETRIES,
+        )
+        for execution in queued_now
+    ]
+    ids = [execution.id for execution in queued_now]
+    try:
+        enqueue_many(broker, messages, delay_ms=delay_ms)
+    except RedisError as exc:
+        # some may be queued: the scheduler finds what is lost; a duplicate does nothing
+        log.warning("executions_not_queued", executions=len(ids), error=str(exc))
+        if stamped is not None and ids:
+            await executions.mark_enqueued(ids, None)
+        return 0
+    if stamped is None and ids:
+        await executions.mark_enqueued(ids, stamp)
+    return len(ids)
 
 
 def lost(broker: Broker, waiting: Sequence[Execution]) -> list[Execution]:

@@ -86,6 +86,7 @@ class Execution(StoredDocument):
     attempt_base: int = 0  # attempts before the last replay: a replay starts a fresh retry budget
     attempt_history: list[Attempt] = Field(default_factory=list)
     enqueued_at: datetime | None = None  # part of its message's id (tasks.dispatch.message_id)
+    claim: Oid | None = None  # the claim batch that started its last attempt
     started_at: datetime | None = None
     last_attempt_at: datetime | None = None
     completed_at: datetime | None = None
@@ -104,8 +105,11 @@ class Execution(StoredDocument):
     updated_at: datetime = Field(default_factory=utcnow)
 
     @classmethod
-    def of(cls, task: Task, scheduled_for: datetime, trigger: str) -> Execution:
-        """A new pending execution of ``task``, as it will be stored."""
+    def of(
+        cls, task: Task, scheduled_for: datetime, trigger: str, *, enqueued_at: datetime | None = None
+    ) -> Execution:
+        """A new pending execution of ``task``, as it will be stored; ``enqueued_at``: the stamp
+        of the message about to queue it (stored with it, so queueing costs no second write)."""
         return cls(
             task_id=task.id,
             owner_id=task.owner_id,
@@ -117,6 +121,7 @@ class Execution(StoredDocument):
             trigger=trigger,
             scheduled_for=scheduled_for,
             webhook_url=task.webhook_url,
+            enqueued_at=enqueued_at,
         )
 
 

@@ -18,6 +18,7 @@ Usage
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,6 +27,7 @@ import structlog
 from dramatiq import Broker
 from redis.exceptions import RedisError
 
+from jobyard_libs.batching import Coalescer
 from jobyard_libs.documents import Oid
 from jobyard_libs.events import EventPublisher
 from jobyard_libs.mongo import Database
@@ -34,10 +36,11 @@ from jobyard_libs.queue.sender import enqueue
 from jobyard_libs.tasks.documents import Execution
 from jobyard_libs.tasks.models import FINISHED, ExecutionStatus
 from jobyard_libs.tasks.stats import TaskStats
-from jobyard_libs.tasks.transitions import ExecutionTransitions
+from jobyard_libs.tasks.transitions import AttemptEnd, ExecutionTransitions
 
 log = structlog.get_logger(__name__)
 DELIVERY_RETRIES = 5
+GROUP_MAX = 500  # claims or ends in one command at most
 
 
 @dataclass(frozen=True)
@@ -52,50 +55,92 @@ class ExecutionEffects:
     def of(cls, events: EventPublisher, broker: Broker) -> ExecutionEffects:
         return cls(events, TaskStats(events.redis, events.keys), broker)
 
-    async def changed(self, execution: Execution) -> None:
-        """Best effort each: a lost event, count or webhook never fails the change itself."""
-        await self.events.execution_changed(execution)
+    async def changed(self, executions: Sequence[Execution]) -> None:
+        """Best effort: a lost event, count or webhook never fails the change itself. The
+        events and counts of many changes (a group commit's) go to Redis in one round trip."""
+        if not executions:
+            return
         try:
-            await self.stats.record(execution)
+            async with self.events.redis.pipeline(transaction=False) as pipe:
+                for execution in executions:
+                    self.events.add_execution_changed(pipe, execution)
+                self.stats.add(pipe, executions)
+                await pipe.execute()
         except RedisError as exc:
-            log.warning("task_stats_not_recorded", execution_id=str(execution.id), error=str(exc))
-        if execution.webhook_url and execution.status in FINISHED:
-            try:
-                enqueue(self.broker, ActorName.TASK_SEND_WEBHOOK, ExecutePayload(execution_id=str(execution.id)),
-                        max_retries=DELIVERY_RETRIES)  # fmt: skip
-            except RedisError as exc:
-                log.warning("webhook_not_queued", execution_id=str(execution.id), error=str(exc))
+            log.warning("task_events_not_published", executions=len(executions), error=str(exc))
+        for execution in executions:
+            if execution.webhook_url and execution.status in FINISHED:
+                try:
+                    enqueue(self.broker, ActorName.TASK_SEND_WEBHOOK, ExecutePayload(execution_id=str(execution.id)),
+                            max_retries=DELIVERY_RETRIES)  # fmt: skip
+                except RedisError as exc:
+                    log.warning("webhook_not_queued", execution_id=str(execution.id), error=str(exc))
 
 
 class ExecutionLifecycle:
-    def __init__(self, db: Database, effects: ExecutionEffects) -> None:
+    """``group_commit``: claims and attempt ends arriving within this many seconds of each other
+    go to MongoDB together, and their events to Redis together (a worker's); a group is
+    written at once when ``group_size`` are waiting (a worker's threads: all of them are).
+    ``None`` writes each alone (the api, the scheduler)."""
+
+    def __init__(
+        self,
+        db: Database,
+        effects: ExecutionEffects,
+        *,
+        group_commit: float | None = None,
+        group_size: int = GROUP_MAX,
+    ) -> None:
         self.transitions = ExecutionTransitions(db)
         self.effects = effects
+        self._claims: Coalescer[Oid, Execution | None] | None = None
+        self._ends: Coalescer[AttemptEnd, Execution | None] | None = None
+        if group_commit is not None:
+            size = min(group_size, GROUP_MAX)
+            self._claims = Coalescer(self._claim, window=group_commit, max_size=size)
+            self._ends = Coalescer(self._finish, window=group_commit, max_size=size)
 
     async def _told(self, execution: Execution | None) -> Execution | None:
         if execution is not None:
-            await self.effects.changed(execution)
+            await self.effects.changed([execution])
         return execution
 
+    async def _claim(self, execution_ids: list[Oid]) -> list[Execution | None]:
+        won = await self.transitions.start_attempts(execution_ids)
+        # the same execution twice in one batch (a redelivery racing the first): one runs it
+        claimed = [won.pop(execution_id, None) for execution_id in execution_ids]
+        await self.effects.changed([execution for execution in claimed if execution is not None])
+        return claimed
+
+    async def _finish(self, ends: list[AttemptEnd]) -> list[Execution | None]:
+        finished = await self.transitions.finish_attempts(ends)
+        await self.effects.changed([execution for execution in finished if execution is not None])
+        return finished
+
     async def start_attempt(self, execution_id: Oid) -> Execution | None:
-        return await self._told(await self.transitions.start_attempt(execution_id))
+        """pending/retrying → processing with one more attempt; ``None`` if it must not run."""
+        if self._claims is not None:
+            return await self._claims.submit(execution_id)
+        [claimed] = await self._claim([execution_id])
+        return claimed
 
     async def finish_attempt(
         self,
-        execution_id: Oid,
+        execution: Execution,
         *,
-        attempt: int,
         status: ExecutionStatus,
-        started_at: datetime,
         result: dict[str, Any] | None = None,
         error: str | None = None,
         retry_at: datetime | None = None,
+        enqueued_at: datetime | None = None,
     ) -> Execution | None:
-        finished = await self.transitions.finish_attempt(
-            execution_id, attempt=attempt, status=status, started_at=started_at, result=result, error=error,
-            retry_at=retry_at,
-        )  # fmt: skip
-        return await self._told(finished)
+        """End the attempt ``execution`` (as its claim left it) is in; ``None`` if it was no
+        longer in it (cancelled meanwhile, or taken over)."""
+        end = AttemptEnd(execution, status, result, error, retry_at, enqueued_at)
+        if self._ends is not None:
+            return await self._ends.submit(end)
+        [finished] = await self._finish([end])
+        return finished
 
     async def await_callback(
         self, execution_id: Oid, *, attempt: int, deadline: datetime
@@ -107,5 +152,5 @@ class ExecutionLifecycle:
     async def cancel(self, execution_id: Oid) -> Execution | None:
         return await self._told(await self.transitions.cancel(execution_id))
 
-    async def reset_for_replay(self, dead: Execution) -> Execution | None:
-        return await self._told(await self.transitions.reset_for_replay(dead))
+    async def reset_for_replay(self, dead: Execution, *, enqueued_at: datetime) -> Execution | None:
+        return await self._told(await self.transitions.reset_for_replay(dead, enqueued_at=enqueued_at))

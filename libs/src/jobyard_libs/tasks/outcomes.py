@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import structlog
 from dramatiq import Broker
@@ -43,35 +43,28 @@ class Outcomes:
     broker: Broker
     settings: TaskSettings
 
-    async def failed(
-        self, execution: Execution, *, attempt: int, started: datetime, error: str
-    ) -> ExecutionStatus:
-        retry = attempt - execution.attempt_base  # a replay starts a fresh retry budget
+    async def failed(self, execution: Execution, *, error: str) -> ExecutionStatus:
+        """The attempt ``execution`` is in failed: a retry after a backoff, or dead."""
+        retry = execution.attempts - execution.attempt_base  # a replay starts a fresh retry budget
         if retry <= execution.max_retries:
             delay = backoff_ms(retry, self.settings)
+            stamp = utcnow()  # the retry's message stamp, written with the retry itself
             updated = await self.lifecycle.finish_attempt(
-                execution.id, attempt=attempt, status=ExecutionStatus.RETRYING, started_at=started, error=error,
-                retry_at=utcnow() + timedelta(milliseconds=delay),
+                execution, status=ExecutionStatus.RETRYING, error=error,
+                retry_at=stamp + timedelta(milliseconds=delay), enqueued_at=stamp,
             )  # fmt: skip
             if updated is not None:
-                await dispatch(self.broker, self.executions, [updated], delay_ms=delay)
+                await dispatch(self.broker, self.executions, [updated], delay_ms=delay, stamped=stamp)
             log.warning(
-                "execution_retrying",
-                execution_id=str(execution.id),
-                attempt=attempt,
-                error=error,
+                "execution_retrying", execution_id=str(execution.id), attempt=execution.attempts, error=error,
                 delay_ms=delay,
-            )
+            )  # fmt: skip
             return ExecutionStatus.RETRYING
-        return await self.dead(execution, attempt=attempt, started=started, error=error)
+        return await self.dead(execution, error=error)
 
-    async def dead(
-        self, execution: Execution, *, attempt: int, started: datetime, error: str
-    ) -> ExecutionStatus:
+    async def dead(self, execution: Execution, *, error: str) -> ExecutionStatus:
         """Dead now, whatever retries are left (a failure no retry would change)."""
-        final = await self.lifecycle.finish_attempt(
-            execution.id, attempt=attempt, status=ExecutionStatus.DEAD, started_at=started, error=error
-        )
+        final = await self.lifecycle.finish_attempt(execution, status=ExecutionStatus.DEAD, error=error)
         await self.dead_letters.record(final or execution, error)
-        log.error("execution_dead", execution_id=str(execution.id), attempt=attempt, error=error)
+        log.error("execution_dead", execution_id=str(execution.id), attempt=execution.attempts, error=error)
         return ExecutionStatus.DEAD

@@ -24,6 +24,7 @@ from jobyard_libs.mongo import Database, Document, IndexSpec, hint_for, update_b
 from jobyard_libs.tasks.documents import DeadLetter, Execution, Task, WebhookDelivery
 from jobyard_libs.tasks.models import ExecutionStatus, TaskStatus, TaskType
 
+WAITING = [ExecutionStatus.PENDING.value, ExecutionStatus.RETRYING.value]
 TASKS = "tasks"
 EXECUTIONS = "executions"
 DEAD_LETTERS = "dead_letters"
@@ -166,8 +167,9 @@ class ExecutionRepository:
     async def get(self, execution_id: ObjectId, owner_id: str | None = None) -> Execution | None:
         return Execution.from_mongo(await self.collection.find_one(_scoped({"_id": execution_id}, owner_id)))
 
-    async def mark_enqueued(self, execution_ids: list[ObjectId], at: datetime) -> None:
-        """``at`` is part of each message's id (``dispatch.message_id``): the exact stamp used."""
+    async def mark_enqueued(self, execution_ids: list[ObjectId], at: datetime | None) -> None:
+        """``at`` is part of each message's id (``dispatch.message_id``): the exact stamp used;
+        ``None``: not queued after all (the scheduler will)."""
         # In slices: the embedded server matches each document against the whole $in list,
         # so one update of 1,000 ids cost it 3.2 s, ten of 100 ids 1.0 s.
         for start in range(0, len(execution_ids), MARK_SLICE):
@@ -175,16 +177,12 @@ class ExecutionRepository:
             await self.collection.update_many({"_id": {"$in": ids}}, {"$set": {"enqueuedAt": at}})
 
     async def never_enqueued(self, stored_before: datetime, limit: int = 500) -> list[Execution]:
-        """Pending executions no one queued (Redis was down when they were stored).
+        """Waiting executions no one queued (Redis was down when they were stored or retried).
 
         ``stored_before`` leaves alone the ones a service is queueing right now: it stores an
-        execution, then queues it, then marks it queued.
+        execution, then queues it (an execution Redis refused is unmarked after).
         """
-        query = {
-            "status": ExecutionStatus.PENDING.value,
-            "enqueuedAt": None,
-            "createdAt": {"$lt": stored_before},
-        }
+        query = {"status": {"$in": WAITING}, "enqueuedAt": None, "createdAt": {"$lt": stored_before}}
         return Execution.many(await self.collection.find(query).limit(limit).to_list())
 
     async def stale_attempts(self, now: datetime, grace: timedelta, limit: int = 500) -> list[Execution]:

@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from jobyard_libs.redis_client import RedisKeys
 from jobyard_libs.tasks.documents import Execution
@@ -53,23 +55,35 @@ class TaskStats:
 
     async def record(self, execution: Execution) -> None:
         """Count a finished execution (called on every status change; others are ignored)."""
-        finished = execution.completed_at
-        if execution.status not in FINISHED or finished is None:
-            return
-        bucket = self._bucket(int(finished.timestamp()) // BUCKET_SECONDS)
-        kind = execution.kind
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hincrby(bucket, f"{kind}|{execution.status.value}", 1)
-            pipe.expire(bucket, KEEP_SECONDS)
-            duration = execution.duration_ms / 1000 if execution.duration_ms is not None else None
+            if self.add(pipe, [execution]):
+                await pipe.execute()
+
+    def add(self, pipe: Pipeline, executions: Sequence[Execution]) -> bool:
+        """Count those of ``executions`` that finished, on ``pipe``: a few commands per minute
+        and kind however many there are (counters summed, samples pushed together). Whether
+        anything was queued."""
+        counts: dict[tuple[str, str], int] = defaultdict(int)
+        samples: dict[str, list[float]] = defaultdict(list)
+        for execution in executions:
+            finished = execution.completed_at
+            if execution.status not in FINISHED or finished is None:
+                continue
+            bucket = self._bucket(int(finished.timestamp()) // BUCKET_SECONDS)
+            counts[bucket, f"{execution.kind}|{execution.status.value}"] += 1
+            if execution.duration_ms is not None:
+                samples[f"{bucket}:{execution.kind}:duration"].append(execution.duration_ms / 1000)
             latency = max(0.0, (finished - execution.scheduled_for).total_seconds())
-            for name, value in (("duration", duration), ("latency", latency)):
-                if value is not None:
-                    key = f"{bucket}:{kind}:{name}"
-                    pipe.rpush(key, value)
-                    pipe.ltrim(key, -SAMPLES_PER_BUCKET, -1)
-                    pipe.expire(key, KEEP_SECONDS)
-            await pipe.execute()
+            samples[f"{bucket}:{execution.kind}:latency"].append(latency)
+        for (bucket, field_name), count in counts.items():
+            pipe.hincrby(bucket, field_name, count)
+        for bucket in {bucket for bucket, _ in counts}:
+            pipe.expire(bucket, KEEP_SECONDS)
+        for key, values in samples.items():
+            pipe.rpush(key, *values)
+            pipe.ltrim(key, -SAMPLES_PER_BUCKET, -1)
+            pipe.expire(key, KEEP_SECONDS)
+        return bool(counts)
 
     async def read(self, window: timedelta, *, now: float | None = None) -> StatsWindow:
         now = now if now is not None else time.time()

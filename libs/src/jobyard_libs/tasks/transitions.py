@@ -4,21 +4,38 @@ Only :mod:`jobyard_libs.tasks.lifecycle` may use this module (an import-linter c
 every change must also be told to the world (live events, stats, webhooks), and the
 lifecycle is the one place that does both. Each change is guarded by the state it
 expects, so two workers, a worker and the api, or a redelivered message never both win.
+
+The hot path costs few round trips: claims of many executions are one ``update_many``
+(tagged with a claim token) and one ``find`` of what that token won; the ends of many
+attempts are one unordered ``bulk_write``, and their post-images are built here from the
+claimed document, not read back (a read happens only when some update did not match).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
+from pymongo import UpdateOne
 
 from jobyard_libs.mongo import Database, Document, update_by_id, utcnow
-from jobyard_libs.tasks.documents import Execution
+from jobyard_libs.tasks.documents import Attempt, Execution
 from jobyard_libs.tasks.models import ExecutionStatus
-from jobyard_libs.tasks.repository import EXECUTIONS
+from jobyard_libs.tasks.repository import EXECUTIONS, WAITING
 
-WAITING = [ExecutionStatus.PENDING.value, ExecutionStatus.RETRYING.value]
+
+@dataclass(frozen=True)
+class AttemptEnd:
+    """How one attempt of ``execution`` (as its claim left it) ended."""
+
+    execution: Execution
+    status: ExecutionStatus
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    retry_at: datetime | None = None
+    enqueued_at: datetime | None = None  # a retry's message stamp, written with the retry itself
 
 
 class ExecutionTransitions:
@@ -30,9 +47,14 @@ class ExecutionTransitions:
     ) -> Execution | None:
         return Execution.from_mongo(await update_by_id(self.collection, execution_id, update, expect=expect))
 
-    async def start_attempt(self, execution_id: ObjectId) -> Execution | None:
-        """pending/retrying → processing with one more attempt; ``None`` if it must not run."""
-        now = utcnow()
+    async def start_attempts(self, execution_ids: list[ObjectId]) -> dict[ObjectId, Execution]:
+        """pending/retrying → processing with one more attempt, for each that may run now.
+
+        Two commands however many: an ``update_many`` that tags what it claims with a fresh
+        token, and a ``find`` of that token. What is missing from the answer must not run
+        (cancelled, finished, or claimed by another delivery).
+        """
+        now, token = utcnow(), ObjectId()
         # an update pipeline: startedAt is set once, whether stored null or absent
         # ($min would keep a null, which sorts before every date)
         pipeline = [
@@ -43,49 +65,40 @@ class ExecutionTransitions:
                     "lastAttemptAt": now,
                     "startedAt": {"$ifNull": ["$startedAt", now]},
                     "attempts": {"$add": ["$attempts", 1]},
+                    "claim": token,
                 }
             }
         ]
-        return await self._update(
-            execution_id, pipeline, {"status": {"$in": WAITING}, "cancelRequested": False}
-        )
+        ids = list(dict.fromkeys(execution_ids))
+        query = {"_id": {"$in": ids}, "status": {"$in": WAITING}, "cancelRequested": False}
+        result = await self.collection.update_many(query, pipeline)
+        if result.modified_count == 0:
+            return {}
+        claimed = Execution.many(await self.collection.find({"_id": {"$in": ids}, "claim": token}).to_list())
+        return {execution.id: execution for execution in claimed}
 
-    async def finish_attempt(
-        self,
-        execution_id: ObjectId,
-        *,
-        attempt: int,
-        status: ExecutionStatus,
-        started_at: datetime,
-        result: dict[str, Any] | None = None,
-        error: str | None = None,
-        retry_at: datetime | None = None,
-    ) -> Execution | None:
+    async def finish_attempts(self, ends: list[AttemptEnd]) -> list[Execution | None]:
+        """Record how each attempt ended (one command); each one's post-image, or ``None``
+        where the execution was no longer in that attempt (cancelled or taken over)."""
         now = utcnow()
-        fields: Document = {
-            "status": status.value,
-            "updatedAt": now,
-            "error": error,
-            "retryAt": retry_at,
-            "awaitingCallback": False,
-            "callbackDeadline": None,
+        operations, images = [], []
+        for end in ends:
+            update, image = _ended(end, now)
+            attempt = end.execution.attempts
+            guard = {"_id": end.execution.id, "status": ExecutionStatus.PROCESSING.value, "attempts": attempt}
+            operations.append(UpdateOne(guard, update))
+            images.append(image)
+        if not operations:
+            return []
+        result = await self.collection.bulk_write(operations, ordered=False)
+        if result.modified_count == len(operations):
+            return list(images)
+        # Some did not match: tell which by our entry in their history (its finishedAt is ours).
+        ids = [image.id for image in images]
+        now_stored = {
+            e.id: e for e in Execution.many(await self.collection.find({"_id": {"$in": ids}}).to_list())
         }
-        if status is not ExecutionStatus.RETRYING:  # finished
-            fields.update(
-                completedAt=now, durationMs=int((now - started_at).total_seconds() * 1000), result=result
-            )
-        entry = {
-            "attempt": attempt,
-            "startedAt": started_at,
-            "finishedAt": now,
-            "status": status.value,
-            "error": error,
-        }
-        return await self._update(
-            execution_id,
-            {"$set": fields, "$push": {"attemptHistory": entry}},
-            {"status": ExecutionStatus.PROCESSING.value, "attempts": attempt},
-        )
+        return [image if _recorded(now_stored.get(image.id), image, now) else None for image in images]
 
     async def await_callback(
         self, execution_id: ObjectId, *, attempt: int, deadline: datetime
@@ -114,13 +127,14 @@ class ExecutionTransitions:
             {"status": ExecutionStatus.PROCESSING.value},
         )
 
-    async def reset_for_replay(self, dead: Execution) -> Execution | None:
-        """dead → pending with a fresh retry budget; attempt numbers go on counting."""
+    async def reset_for_replay(self, dead: Execution, *, enqueued_at: datetime) -> Execution | None:
+        """dead → pending with a fresh retry budget; attempt numbers go on counting.
+        ``enqueued_at``: the stamp of the message that will queue it again."""
         now = utcnow()
         fields = {
             "status": ExecutionStatus.PENDING.value,
             "attemptBase": dead.attempts,
-            "enqueuedAt": None,
+            "enqueuedAt": enqueued_at,
             "error": None,
             "completedAt": None,
             "durationMs": None,
@@ -132,3 +146,37 @@ class ExecutionTransitions:
             {"$set": fields, "$inc": {"replays": 1}},
             {"status": ExecutionStatus.DEAD.value, "attempts": dead.attempts},
         )
+
+
+def _ended(end: AttemptEnd, now: datetime) -> tuple[Document, Execution]:
+    """The update that records ``end``, and the document as it will be after it."""
+    execution = end.execution
+    started = execution.last_attempt_at or now
+    changes: dict[str, Any] = {
+        "status": end.status,
+        "updated_at": now,
+        "error": end.error,
+        "retry_at": end.retry_at,
+        "awaiting_callback": False,
+        "callback_deadline": None,
+    }
+    if end.status is not ExecutionStatus.RETRYING:  # finished
+        changes.update(
+            completed_at=now, duration_ms=int((now - started).total_seconds() * 1000), result=end.result
+        )
+    if end.enqueued_at is not None:
+        changes["enqueued_at"] = end.enqueued_at
+    entry = Attempt(attempt=execution.attempts, started_at=started, finished_at=now, status=end.status.value,
+                    error=end.error)  # fmt: skip
+    image = execution.model_copy(update={**changes, "attempt_history": [*execution.attempt_history, entry]})
+    stored = {Execution.model_fields[name].alias or name: value for name, value in changes.items()}
+    stored["status"] = end.status.value
+    update = {"$set": stored, "$push": {"attemptHistory": entry.model_dump(by_alias=True)}}
+    return update, image
+
+
+def _recorded(stored: Execution | None, image: Execution, finished_at: datetime) -> bool:
+    if stored is None:
+        return False
+    ours = image.attempt_history[-1]
+    return any(a.attempt == ours.attempt and a.finished_at == finished_at for a in stored.attempt_history)

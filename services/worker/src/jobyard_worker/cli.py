@@ -55,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["dramatiq_worker_timeout"] = str(settings.worker_idle_poll_max_ms)  # noqa: SIM112 - Dramatiq's name
     if settings.worker_prefetch:
         os.environ["dramatiq_queue_prefetch"] = str(settings.worker_prefetch)  # noqa: SIM112 - the name Dramatiq reads
+    # the processes Dramatiq forks read their settings again: their thread count too
+    os.environ["JOBYARD_WORKER_THREADS"] = str(settings.worker_threads)
     if settings.worker_metrics_port:
         prepare_multiprocess_dir(Path(settings.worker_metrics_dir))
     command = dramatiq_command(settings, extra)

@@ -57,7 +57,12 @@ class WorkerContextMiddleware(Middleware):
         self._stack = AsyncExitStack()
         resources = await self._stack.enter_async_context(open_resources(self.settings, SHARED_INDEXES))
         db = resources.db
-        lifecycle = ExecutionLifecycle(db, ExecutionEffects.of(resources.events, broker))
+        lifecycle = ExecutionLifecycle(
+            db,
+            ExecutionEffects.of(resources.events, broker),
+            group_commit=self.settings.worker_group_commit_ms / 1000,
+            group_size=self.settings.worker_threads,
+        )
         _context = WorkerContext(
             self.settings,
             broker,

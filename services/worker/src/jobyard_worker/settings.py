@@ -26,6 +26,13 @@ class WorkerSettings(ImportSettings, TaskSettings):
         description="Longest wait between polls of an empty queue (Dramatiq's worker timeout, 1000 by default): "
         "the most a message that lands on an idle queue waits to be fetched.",
     )
+    worker_group_commit_ms: float = Field(
+        2.0,
+        ge=0,
+        le=100,
+        description="Claims and attempt outcomes arriving within this many ms of each other are written to "
+        "MongoDB in one command (group commit); each message is acknowledged only once its outcome is written.",
+    )
     worker_prefetch: int = Field(
         0, ge=0, description="Messages prefetched per queue per process; 0 keeps Dramatiq's 2 x threads."
     )

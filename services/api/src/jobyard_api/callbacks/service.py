@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import datetime
 
 from jobyard_libs.documents import parse_id
 from jobyard_libs.errors import Conflict, ValidationFailed, found
@@ -56,17 +55,15 @@ class CallbackService:
             or execution.last_attempt_at is None
         ):
             raise NotAwaitingCallback()
-        return await self._settle(execution, report, execution.last_attempt_at)
+        return await self._settle(execution, report)
 
-    async def _settle(self, execution: Execution, report: CallbackIn, started: datetime) -> Execution:
-        attempt = execution.attempts
+    async def _settle(self, execution: Execution, report: CallbackIn) -> Execution:
         if report.status == "completed":
             settled = await self.outcomes.lifecycle.finish_attempt(
-                execution.id, attempt=attempt, status=ExecutionStatus.COMPLETED, started_at=started,
-                result=report.result or {},
-            )  # fmt: skip
+                execution, status=ExecutionStatus.COMPLETED, result=report.result or {}
+            )
         else:
             error = f"callback reported failure: {report.error or 'no reason given'}"
-            await self.outcomes.failed(execution, attempt=attempt, started=started, error=error)
+            await self.outcomes.failed(execution, error=error)
             settled = await self.executions.get(execution.id)
         return found(settled, NotAwaitingCallback)

@@ -7,7 +7,7 @@ from jobyard_libs.auth import Principal
 from jobyard_libs.documents import Oid
 from jobyard_libs.errors import Conflict, NotFoundError, found
 from jobyard_libs.listing import Slice, Window
-from jobyard_libs.mongo import Database
+from jobyard_libs.mongo import Database, utcnow
 from jobyard_libs.tasks.dispatch import dispatch
 from jobyard_libs.tasks.documents import DeadLetter, Execution
 from jobyard_libs.tasks.lifecycle import ExecutionLifecycle
@@ -35,11 +35,14 @@ class DeadLetterService:
         """Run the dead execution again from its first attempt; the dead letter is spent."""
         letter = await self.get(dead_id, principal)
         dead = await self.executions.get(letter.execution_id)
-        execution = await self.lifecycle.reset_for_replay(dead) if dead is not None else None
+        stamp = utcnow()
+        execution = (
+            await self.lifecycle.reset_for_replay(dead, enqueued_at=stamp) if dead is not None else None
+        )
         if execution is None:
             raise Conflict("its execution is no longer dead (replayed already?)")
         await self.dead_letters.delete(letter.id)
-        await dispatch(self.broker, self.executions, [execution])
+        await dispatch(self.broker, self.executions, [execution], stamped=stamp)
         return execution
 
     async def discard(self, dead_id: Oid, principal: Principal) -> None:

@@ -168,9 +168,9 @@ class TaskService:
             return earlier
         execution = None
         if body.type is TaskType.ONE_TIME:
-            execution = await self.executions.create(Execution.of(task, now, "submit"))
+            execution = await self.executions.create(Execution.of(task, now, "submit", enqueued_at=now))
             if execution is not None:
-                await dispatch(self.broker, self.executions, [execution])
+                await dispatch(self.broker, self.executions, [execution], stamped=now)
         return task, execution
 
     async def _replay(self, owner: str, key: str, body: TaskIn) -> tuple[Task, Execution | None] | None:
@@ -193,8 +193,10 @@ class TaskService:
             task.run_count, task.last_run_at = 1, now
             tasks.append(task)
         await self.tasks.insert_many(tasks)
-        executions = await self.executions.insert_many([Execution.of(t, now, "submit") for t in tasks])
-        queued = await dispatch(self.broker, self.executions, executions)
+        executions = await self.executions.insert_many(
+            [Execution.of(t, now, "submit", enqueued_at=now) for t in tasks]
+        )
+        queued = await dispatch(self.broker, self.executions, executions, stamped=now)
         return tasks, executions, queued
 
     # --- reading and changing ---------------------------------------------------------
@@ -246,10 +248,11 @@ class TaskService:
         kind = KINDS.get(task.kind)
         if kind is None or not kind.allows(principal.role):
             raise KindNotAllowed(f"tasks of kind {task.kind!r} need the admin role", field="kind")
-        execution = await self.executions.create(Execution.of(task, utcnow(), "manual"))
+        now = utcnow()
+        execution = await self.executions.create(Execution.of(task, now, "manual", enqueued_at=now))
         if execution is None:  # the same millisecond twice: the first one is this run
             raise TaskStateConflict("a run was just started")
-        await dispatch(self.broker, self.executions, [execution])
+        await dispatch(self.broker, self.executions, [execution], stamped=now)
         return execution
 
     async def pause(self, task_id: Oid, principal: Principal) -> Task:

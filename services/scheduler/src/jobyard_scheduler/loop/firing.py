@@ -108,13 +108,7 @@ class Firing:
         """A callback that never came fails its attempt (retried like any failure)."""
         overdue = await self.executions.overdue_callbacks(now)
         for execution in overdue:
-            started = execution.last_attempt_at or execution.created_at
-            await self.outcomes.failed(
-                execution,
-                attempt=execution.attempts,
-                started=started,
-                error="no callback before the deadline",
-            )
+            await self.outcomes.failed(execution, error="no callback before the deadline")
         return len(overdue)
 
     async def _fire(self, task: Task, now: datetime, fence: int, result: TickResult) -> None:
@@ -129,8 +123,9 @@ class Firing:
         else:
             following, status = None, TaskStatus.DONE
         execution: Execution | None = None
+        stamp = utcnow()  # its message's, stored with it: queueing it costs no second write
         if fire:
-            execution = await self.executions.create(Execution.of(task, due, "schedule"))
+            execution = await self.executions.create(Execution.of(task, due, "schedule", enqueued_at=stamp))
         if not await self.tasks.claim_run(task, next_run_at=following, status=status, fence=fence):
             return  # another scheduler claimed this run; the execution (if any) is the same one
         if fire:
@@ -140,4 +135,4 @@ class Firing:
             result.skipped += 1
             log.info("run_skipped", task_id=str(task.id), scheduled_for=due.isoformat(), reason="misfire")
         if execution is not None:
-            result.queued += await dispatch(self.broker, self.executions, [execution])
+            result.queued += await dispatch(self.broker, self.executions, [execution], stamped=stamp)

@@ -72,7 +72,7 @@ class Executor:
         if execution is None or execution.last_attempt_at is None:
             await self._not_started(execution_id)
             return None
-        attempt, started = execution.attempts, execution.last_attempt_at
+        attempt = execution.attempts
         bound = log.bind(execution_id=str(execution_id), kind=execution.kind, attempt=attempt)
         try:
             await self._check_permitted(execution)
@@ -84,24 +84,18 @@ class Executor:
             return ExecutionStatus.PROCESSING
         except AttemptCancelled:
             await self.lifecycle.finish_attempt(
-                execution_id,
-                attempt=attempt,
-                status=ExecutionStatus.CANCELLED,
-                started_at=started,
-                error="cancelled",
+                execution, status=ExecutionStatus.CANCELLED, error="cancelled"
             )
             bound.info("execution_cancelled")
             return ExecutionStatus.CANCELLED
         except NotPermitted as refused:
             bound.warning("execution_not_permitted", error=str(refused))
-            return await self.outcomes.dead(execution, attempt=attempt, started=started, error=str(refused))
+            return await self.outcomes.dead(execution, error=str(refused))
         except Exception as exc:  # any failure of the task's own code is the task's outcome
             error = f"{type(exc).__name__}: {exc}"[:1000]
             bound.info("attempt_failed", error=error)
-            return await self.outcomes.failed(execution, attempt=attempt, started=started, error=error)
-        await self.lifecycle.finish_attempt(
-            execution_id, attempt=attempt, status=ExecutionStatus.COMPLETED, started_at=started, result=result
-        )
+            return await self.outcomes.failed(execution, error=error)
+        await self.lifecycle.finish_attempt(execution, status=ExecutionStatus.COMPLETED, result=result)
         bound.info("execution_completed")
         return ExecutionStatus.COMPLETED
 
@@ -182,7 +176,7 @@ class Executor:
             log.info(
                 "attempt_failed", execution_id=str(execution_id), attempt=execution.attempts, error=error
             )
-            await self.outcomes.failed(execution, attempt=execution.attempts, started=started, error=error)
+            await self.outcomes.failed(execution, error=error)
             return None
         # A redelivery while the attempt may still run: look again when it must have ended.
         delay = int((stale_at - utcnow()).total_seconds() * 1000) + 1
