@@ -15,23 +15,24 @@ from tests.support.stack import Stack, running_stack
 @pytest.fixture(scope="module")
 def docs_stack(mongodb_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     iso = Isolation(mongodb_url, redis_url, "docs_browser", "docs:browser:")
-    with running_stack(iso.env(), tmp_path_factory.mktemp("docs"), monitor=True) as stack:
+    with running_stack(iso.env(), tmp_path_factory.mktemp("docs"), monitor=True, console=True) as stack:
         yield stack
 
 
 def _bases(stack: Stack) -> list[tuple[str, str]]:
     """(origin, path prefix): each service on its own, and under its ingress prefix."""
-    assert stack.monitor is not None
+    assert stack.monitor is not None and stack.console is not None
     return [
         (stack.api, ""),
         (stack.api, "/api"),
         (stack.auth.url, ""),
         (stack.auth.url, "/auth"),
         (stack.monitor, ""),
+        (stack.console, ""),
     ]
 
 
-@pytest.mark.parametrize("where", range(5))
+@pytest.mark.parametrize("where", range(6))
 def test_swagger_ui_lists_the_operations_offline(docs_stack: Stack, browsing: Browsing, where: int) -> None:
     origin, prefix = _bases(docs_stack)[where]
     page = browsing.page
@@ -46,7 +47,7 @@ def test_swagger_ui_lists_the_operations_offline(docs_stack: Stack, browsing: Br
     )
 
 
-@pytest.mark.parametrize("where", range(5))
+@pytest.mark.parametrize("where", range(6))
 def test_redoc_renders_the_reference_offline(docs_stack: Stack, browsing: Browsing, where: int) -> None:
     origin, prefix = _bases(docs_stack)[where]
     page = browsing.page

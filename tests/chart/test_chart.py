@@ -234,8 +234,13 @@ def test_the_ingress_never_routes_service_to_service_endpoints() -> None:
     from jobyard_libs.auth import INTROSPECT_PATH
 
     [ingress] = [d for d in render(VALUES["prod"]) if d["kind"] == "Ingress"]
-    prefixes = [p["path"] for p in ingress["spec"]["rules"][0]["http"]["paths"]]
-    assert not [prefix for prefix in prefixes if INTROSPECT_PATH.startswith(prefix.rstrip("/") + "/")]
+    paths = ingress["spec"]["rules"][0]["http"]["paths"]
+    # a Prefix path matches whole segments; the longest match wins (the console's "/" is last)
+    matching = [
+        p for p in paths if p["path"] == "/" or INTROSPECT_PATH.startswith(p["path"].rstrip("/") + "/")
+    ]
+    chosen = max(matching, key=lambda p: len(p["path"]))
+    assert chosen["backend"]["service"]["name"] == "jobyard-console"  # which answers 404, never auth
 
 
 def test_outbound_traffic_is_walled_in() -> None:

@@ -36,6 +36,7 @@ class Stack:
     scheduler_metrics: str | None
     logs: Path
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    console: str | None = None
 
     def log(self, name: str) -> str:
         return (self.logs / f"{name}.log").read_text(errors="replace")
@@ -47,6 +48,7 @@ def running_stack(
     tmp: Path,
     *,
     monitor: bool = False,
+    console: bool = False,
     worker: bool = False,
     scheduler: bool = False,
     worker_threads: int = 4,
@@ -85,6 +87,19 @@ def running_stack(
             monitor_url = stack.enter_context(
                 running_service([bin_path("jobyard-monitor"), "serve"], env, tmp / "monitor.log", timeout)
             )
+        console_url = None
+        if console:
+            console_env = {"JOBYARD_CONSOLE_AUTH_URL": auth_url, "JOBYARD_CONSOLE_API_URL": api_url}
+            if monitor_url:
+                console_env["JOBYARD_CONSOLE_MONITOR_URL"] = monitor_url
+            console_url = stack.enter_context(
+                running_service(
+                    [bin_path("jobyard-console"), "serve"],
+                    {**env, **console_env},
+                    tmp / "console.log",
+                    timeout,
+                )
+            )
         processes: dict[str, subprocess.Popen[bytes]] = {}
         worker_url = scheduler_url = None
         if worker:
@@ -113,7 +128,15 @@ def running_stack(
                 )
             )
         yield Stack(
-            env, AuthService(auth_url), api_url, monitor_url, worker_url, scheduler_url, tmp, processes
+            env,
+            AuthService(auth_url),
+            api_url,
+            monitor_url,
+            worker_url,
+            scheduler_url,
+            tmp,
+            processes,
+            console_url,
         )
 
 

@@ -17,7 +17,7 @@ ROOT = Path(__file__).parents[2]
 DOCKER_TARGETS = set(
     re.findall(r"^FROM \S+ AS (\S+)$", (ROOT / "deploy/Dockerfile").read_text(), re.MULTILINE)
 )
-SERVICES = {"auth", "api", "monitor", "worker", "scheduler", "operator"}
+SERVICES = {"auth", "api", "monitor", "console", "worker", "scheduler", "operator"}
 
 
 class Tilt:

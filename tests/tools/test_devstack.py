@@ -6,90 +6,28 @@ import contextlib
 import os
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from jobyard_devstack.net import free_port, wait_until
+from jobyard_devstack.net import wait_until
 
+from tests.support.devstack import DevStack, admin_password, dev_stack
 from tests.support.processes import bin_path
-
-
-class DevStack:
-    def __init__(self, data_dir: Path, redis_url: str) -> None:
-        self.data_dir = data_dir
-        self.auth_port = free_port()
-        self.api_port = free_port()
-        self.env = {
-            **os.environ,
-            "JOBYARD_DEV_DATA_DIR": str(data_dir),
-            "JOBYARD_DEV_MONGODB_PORT": str(free_port()),
-            "JOBYARD_DEV_AUTH_PORT": str(self.auth_port),
-            "JOBYARD_DEV_API_PORT": str(self.api_port),
-            "JOBYARD_DEV_MONITOR_PORT": str(free_port()),
-            "JOBYARD_DEV_FEEDS_PORT": str(free_port()),
-            "JOBYARD_DEV_SAMPLE_FEEDS_DIR": str(Path(__file__).resolve().parents[1] / "fixtures" / "feeds"),
-            "JOBYARD_REDIS_URL": redis_url,
-            "JOBYARD_REDIS_KEY_PREFIX": f"devstack{free_port()}:",
-            "JOBYARD_WORKER_METRICS_PORT": str(free_port()),
-            "JOBYARD_SCHEDULER_METRICS_PORT": str(free_port()),
-        }
-        for name in ("JOBYARD_MONGODB_URL", "JOBYARD_ADMIN_PASSWORD", "JOBYARD_ADMIN_EMAIL", "JOBYARD_FEEDS"):
-            self.env.pop(name, None)
-        self.process: subprocess.Popen[str] | None = None
-        self.output: list[str] = []
-
-    def up(self) -> str:
-        self.output = []
-        self.process = subprocess.Popen(
-            [bin_path("jobyard-dev"), "up"],
-            env=self.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        assert self.process.stdout is not None
-        deadline = time.monotonic() + 300  # generous: a loaded machine starts everything slower
-        while time.monotonic() < deadline:
-            line = self.process.stdout.readline()
-            if not line and self.process.poll() is not None:
-                break
-            self.output.append(line)
-            if line.startswith("Ctrl-C stops everything"):
-                return "".join(self.output)
-        raise AssertionError("jobyard-dev up did not come up:\n" + "".join(self.output))
-
-    def stop(self, sig: int = signal.SIGINT, times: int = 1) -> int:
-        assert self.process is not None
-        for _ in range(times):  # a terminal's Ctrl-C arrives twice: the group's and uv's
-            self.process.send_signal(sig)
-        code = self.process.wait(60)
-        if self.process.stdout:
-            self.output.append(self.process.stdout.read())
-        return code
 
 
 @pytest.fixture
 def devstack(tmp_path: Path, redis_url: str) -> Iterator[DevStack]:
-    stack = DevStack(tmp_path / "data", redis_url)
-    yield stack
-    if stack.process and stack.process.poll() is None:
-        stack.stop(signal.SIGKILL)
-    for pid_file in (tmp_path / "data" / "run").glob("*.pid"):
-        with contextlib.suppress(ProcessLookupError, ValueError):
-            os.kill(int(pid_file.read_text()), signal.SIGKILL)
-
-
-def _admin_password(banner: str) -> str:
-    line = next(line for line in banner.splitlines() if line.strip().startswith("admin"))
-    return line.split("/")[-1].strip()
+    with dev_stack(tmp_path / "data", redis_url) as stack:
+        yield stack
 
 
 def test_up_register_login_me_then_ctrl_c(devstack: DevStack) -> None:
     banner = devstack.up()
     assert f"http://127.0.0.1:{devstack.auth_port}" in banner
+    first_url = banner.split("Jobyard is up:\n", 1)[1].splitlines()[0]
+    assert first_url.startswith(f"  console  http://127.0.0.1:{devstack.console_port} ")  # the console first
     base = f"http://127.0.0.1:{devstack.auth_port}"
     with httpx.Client(base_url=base, timeout=10) as http:
         assert (
@@ -105,7 +43,7 @@ def test_up_register_login_me_then_ctrl_c(devstack: DevStack) -> None:
         me = http.get("/auth/v1/me", headers={"Authorization": f"Bearer {token['accessToken']}"})
         assert me.json()["email"] == "new@example.com"
         admin = http.post(
-            "/auth/v1/login", json={"email": "admin@example.com", "password": _admin_password(banner)}
+            "/auth/v1/login", json={"email": "admin@example.com", "password": admin_password(banner)}
         )
         assert admin.status_code == 200, banner
         headers = {"Authorization": f"Bearer {admin.json()['accessToken']}"}
@@ -140,7 +78,9 @@ def test_up_register_login_me_then_ctrl_c(devstack: DevStack) -> None:
     children = [
         int(p.read_text()) for p in (devstack.data_dir / "run").glob("*.pid") if p.stem != "jobyard-dev"
     ]
-    assert len(children) == 6  # mongodb, auth, api, monitor, worker, scheduler (Redis is the session's own)
+    assert (
+        len(children) == 7
+    )  # mongodb, auth, api, monitor, console, worker, scheduler (Redis is the session's own)
     assert devstack.stop(signal.SIGINT, times=2) == 0
     with pytest.raises(httpx.HTTPError):
         httpx.get(base + "/healthz", timeout=1)
@@ -157,7 +97,7 @@ def test_a_second_run_survives_a_killed_first_one(devstack: DevStack) -> None:
 
     second = devstack.up()
     assert "stopped leftovers of an earlier run" in second
-    assert _admin_password(second) == _admin_password(first)  # same admin, same password shown
+    assert admin_password(second) == admin_password(first)  # same admin, same password shown
     base = f"http://127.0.0.1:{devstack.auth_port}"
     wait_until(lambda: httpx.get(base + "/readyz", timeout=1).status_code == 200, timeout=120, what="auth")
     data = httpx.get(base + "/auth/v1/me", timeout=5)

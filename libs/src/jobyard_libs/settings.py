@@ -183,7 +183,7 @@ class HttpServiceSettings(BaseServiceSettings):
 
     host: str = Field("127.0.0.1", description="Address an HTTP service listens on.")
     port: int = Field(
-        8000, description="Port an HTTP service listens on (auth 8001, api 8000, monitor 8002)."
+        8000, description="Port an HTTP service listens on (auth 8001, api 8000, monitor 8002, console 8080)."
     )
     forwarded_allow_ips: str = Field(
         "127.0.0.1",

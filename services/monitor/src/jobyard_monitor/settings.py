@@ -9,7 +9,7 @@ from pydantic import Field
 
 class MonitorSettings(TokenVerificationSettings):
     port: int = Field(
-        8002, description="Port an HTTP service listens on (auth 8001, api 8000, monitor 8002)."
+        8002, description="Port an HTTP service listens on (auth 8001, api 8000, monitor 8002, console 8080)."
     )
     monitor_refresh_seconds: float = Field(
         5.0,

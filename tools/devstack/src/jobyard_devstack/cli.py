@@ -3,7 +3,8 @@
 ``up`` starts Redis (the machine's ``redis-server``, or ``JOBYARD_REDIS_URL``), the
 embedded MongoDB (secantusdb under ``.data/mongo``, or ``JOBYARD_MONGODB_URL``), serves
 the sample feeds on loopback (unless ``JOBYARD_FEEDS`` is set), creates the first admin,
-starts auth, api, the worker and the scheduler loop, runs one feed import, prints the URLs and waits; Ctrl-C
+starts auth, api, monitor, the console, the worker and the scheduler loop, runs one feed
+import, prints the URLs (the console's first) and waits; Ctrl-C
 stops all it started. ``ensure-redis`` only makes sure ``redis-server`` is installed (``make test``).
 """
 
@@ -24,7 +25,7 @@ from typing import Any
 import httpx
 from jobyard_libs.cli import load_settings
 
-from jobyard_devstack.embedded_mongo import daemon_command, embedded_url, mongo_answers
+from jobyard_devstack.embedded_mongo import embedded_url, mongo_answers, server_command
 from jobyard_devstack.net import port_open, wait_until
 from jobyard_devstack.redis_server import RedisServer, RedisUnavailable, ensure_redis_server, redis_answers
 from jobyard_devstack.sample_feeds import SampleFeeds
@@ -66,10 +67,15 @@ def _mongodb_url(dev: DevSettings, supervisor: Supervisor) -> str:
     url = embedded_url(dev.mongodb_port)
     if port_open(dev.mongodb_port):
         raise StartFailed(f"port {dev.mongodb_port} is taken; set JOBYARD_DEV_MONGODB_PORT")
-    storage = (dev.data_dir / "mongo").resolve()
-    storage.mkdir(parents=True, exist_ok=True)
-    supervisor.start("mongodb", daemon_command(dev.mongodb_port, storage), dict(os.environ))
-    wait_until(lambda: mongo_answers(url), timeout=dev.start_timeout_seconds, what="embedded MongoDB")
+    try:
+        name, command, storage = server_command(dev.mongodb, dev.mongodb_port, dev.data_dir.resolve())
+    except FileNotFoundError as missing:
+        raise StartFailed(f"JOBYARD_DEV_MONGODB=rust: {missing}") from missing
+    supervisor.start("mongodb", command, dict(os.environ))
+    wait_until(
+        lambda: mongo_answers(url), timeout=dev.start_timeout_seconds, what=f"embedded MongoDB ({name})"
+    )
+    say(f"  mongodb  {name}, data in {storage}")
     return url
 
 
@@ -174,6 +180,13 @@ def up(dev: DevSettings) -> int:
         _start_http_service(supervisor, "auth", dev.auth_port, env, timeout)
         api_url = _start_http_service(supervisor, "api", dev.api_port, env, timeout)
         monitor_url = _start_http_service(supervisor, "monitor", dev.monitor_port, env, timeout)
+        console_env = {
+            **env,
+            "JOBYARD_CONSOLE_AUTH_URL": auth_url,
+            "JOBYARD_CONSOLE_API_URL": api_url,
+            "JOBYARD_CONSOLE_MONITOR_URL": monitor_url,
+        }
+        console_url = _start_http_service(supervisor, "console", dev.console_port, console_env, timeout)
         supervisor.start("worker", [_bin("jobyard-worker")], env)
         supervisor.start("scheduler", [_bin("jobyard-scheduler"), "run"], env)
 
@@ -181,6 +194,7 @@ def up(dev: DevSettings) -> int:
         password = account["password"] or "(the JOBYARD_ADMIN_PASSWORD you set)"
         say()
         say("Jobyard is up:")
+        say(f"  console  {console_url}        ← open this; sign in as the admin below")
         say(f"  auth     {auth_url}        (docs: {auth_url}/docs)")
         say(f"  api      {api_url}        (docs: {api_url}/docs)")
         say(f"  monitor  {monitor_url}        (metrics: {monitor_url}/metrics)")

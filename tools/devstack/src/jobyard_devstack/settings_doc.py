@@ -15,8 +15,12 @@ from pydantic_settings import BaseSettings
 # (module, class, who reads it); a class lists only the fields it adds to its base.
 SETTINGS_CLASSES = [
     ("jobyard_libs.settings", "LoggingSettings", "every service"),
-    ("jobyard_libs.settings", "BaseServiceSettings", "every service but the operator"),
-    ("jobyard_libs.settings", "HttpServiceSettings", "auth, api, monitor"),
+    (
+        "jobyard_libs.settings",
+        "BaseServiceSettings",
+        "every service but the operator",
+    ),
+    ("jobyard_libs.settings", "HttpServiceSettings", "auth, api, monitor, console"),
     ("jobyard_libs.settings", "TokenVerificationSettings", "api, monitor"),
     ("jobyard_libs.settings", "EgressSettings", "api, scheduler, worker"),
     ("jobyard_libs.tasks.settings", "TaskSettings", "api, scheduler, worker"),
@@ -26,6 +30,7 @@ SETTINGS_CLASSES = [
     ("jobyard_worker.settings", "WorkerSettings", "worker"),
     ("jobyard_scheduler.settings", "SchedulerSettings", "scheduler"),
     ("jobyard_monitor.settings", "MonitorSettings", "monitor"),
+    ("jobyard_console.settings", "ConsoleSettings", "console"),
     ("jobyard_operator.settings", "OperatorSettings", "operator"),
     ("jobyard_devstack.settings", "DevSettings", "make run"),
 ]

@@ -1,0 +1,1 @@
+"""The Jobyard console: server-rendered pages over the api, tokens kept on the server."""

@@ -1,0 +1,227 @@
+"""Tasks: list, create (all three types), detail with live executions, and the actions;
+one execution's detail, its artifact, cancel."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from cron_descriptor import get_description
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
+from jobyard_libs.tasks.kinds import KINDS
+from jobyard_libs.tasks.models import MisfirePolicy, TaskStatus, TaskType
+from jobyard_libs.tasks.schedule import BadSchedule, next_runs, zone
+from pydantic import ValidationError
+
+from jobyard_console.upstream import UpstreamError
+from jobyard_console.web import Changing, Page, Pager, SignedIn, list_params, segment, shown
+
+router = APIRouter(tags=["tasks"])
+FILTERS = ("status", "type", "kind")
+ACTIONS = ("run", "pause", "resume", "cancel")
+NUMBERS = {"priority": 5, "maxRetries": 3, "timeoutMs": 300_000}
+ARTIFACT_HEADERS = ("content-type", "content-disposition", "content-length")
+
+
+def _kinds(page: Page) -> list[tuple[str, str]]:
+    role = page.session.role
+    return [
+        (name, spec.description) for name, spec in KINDS.items() if any(r.value == role for r in spec.roles)
+    ]
+
+
+@router.get("/tasks", response_class=HTMLResponse)
+async def task_list(page: SignedIn) -> HTMLResponse:
+    query = list_params(page.request, *FILTERS)
+    pager = Pager.of(await page.api("GET", "/api/v1/tasks", params=query), query)
+    return page.render(
+        "tasks.html",
+        pager=pager,
+        statuses=[s.value for s in TaskStatus],
+        types=[t.value for t in TaskType],
+        kinds=list(KINDS),
+    )
+
+
+@router.get("/tasks/new", response_class=HTMLResponse)
+async def new_task(page: SignedIn) -> HTMLResponse:
+    defaults = {
+        "type": "one_time",
+        "kind": "noop",
+        "payload": "{}",
+        "timezone": "UTC",
+        "misfirePolicy": "fire_once",
+    }
+    return _task_form(page, {**defaults, **{k: str(v) for k, v in NUMBERS.items()}}, {})
+
+
+def _task_form(
+    page: Page, values: dict[str, str], errors: dict[str, str], status_code: int = 200
+) -> HTMLResponse:
+    return page.render(
+        "task_new.html",
+        status_code=status_code,
+        values=values,
+        errors=errors,
+        kinds=_kinds(page),
+        types=[t.value for t in TaskType],
+        misfire=[m.value for m in MisfirePolicy],
+        preview=_cron_preview(values.get("cron", ""), values.get("timezone", "UTC"))
+        if values.get("cron")
+        else None,
+    )
+
+
+def task_body(values: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The api's task body from the form, and the errors found before asking it (by field)."""
+    errors: dict[str, str] = {}
+    body: dict[str, Any] = {
+        "name": values.get("name", ""),
+        "type": values.get("type", "one_time"),
+        "kind": values.get("kind", ""),
+    }
+    for optional in ("description", "webhookUrl"):
+        if values.get(optional):
+            body[optional] = values[optional]
+    for name, default in NUMBERS.items():
+        try:
+            body[name] = int(values.get(name) or default)
+        except ValueError:
+            errors[name] = "a whole number"
+    try:
+        payload = json.loads(values.get("payload") or "{}")
+        if not isinstance(payload, dict):
+            raise ValueError("not an object")
+        body["payload"] = payload
+        spec = KINDS.get(body["kind"])
+        if spec is not None:
+            spec.payload.model_validate(payload)
+    except ValueError as exc:  # JSON, or the kind's schema (ValidationError is a ValueError)
+        if isinstance(exc, ValidationError):
+            for problem in exc.errors():
+                where = ".".join(str(p) for p in problem["loc"])
+                errors["payload"] = f"{where}: {problem['msg']}" if where else str(problem["msg"])
+                break
+        else:
+            errors["payload"] = 'a JSON object, e.g. {"url": "https://example.com"}'
+    timezone = values.get("timezone") or "UTC"
+    if body["type"] == "recurring":
+        body.update(
+            cron=values.get("cron", ""),
+            timezone=timezone,
+            misfirePolicy=values.get("misfirePolicy") or "fire_once",
+        )
+    elif body["type"] == "delayed":
+        try:
+            local = datetime.fromisoformat(values.get("scheduledAt") or "")
+            moment = local if local.tzinfo else local.replace(tzinfo=zone(timezone))
+            body["scheduledAt"] = moment.astimezone(UTC).isoformat()
+        except (ValueError, BadSchedule) as exc:
+            errors["scheduledAt"] = str(exc) if isinstance(exc, BadSchedule) else "a date and time"
+    return body, errors
+
+
+@router.post("/tasks", response_class=HTMLResponse)
+async def create_task(page: Changing) -> Response:
+    form = await page.request.form()
+    values = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf"}
+    body, errors = task_body(values)
+    if errors:
+        return _task_form(page, values, errors, 422)
+    try:
+        task = await page.api("POST", "/api/v1/tasks", json=body)
+    except UpstreamError as error:
+        if error.status not in (400, 403, 409, 422, 429):
+            raise
+        found = error.field_errors() or {"name": shown(error)}
+        return _task_form(
+            page,
+            values,
+            {("payload" if k.startswith("payload") else k): v for k, v in found.items()},
+            error.status,
+        )
+    return page.back_to(f"/tasks/{task['id']}", "Task created.")
+
+
+def _cron_preview(cron: str, timezone: str) -> dict[str, Any]:
+    try:
+        runs = next_runs(cron, timezone, after=datetime.now(UTC), count=5)
+    except BadSchedule as exc:
+        return {"error": str(exc)}
+    fields = cron.split()
+    words = get_description(" ".join(fields[:5]))
+    if len(fields) == 6:
+        words += f", at second {fields[5]}"
+    local = zone(timezone)
+    return {"words": words, "runs": [r.astimezone(local).strftime("%a %Y-%m-%d %H:%M:%S %Z") for r in runs]}
+
+
+@router.get("/tasks/cron-preview", response_class=HTMLResponse)
+async def cron_preview(page: SignedIn, cron: str = "", timezone: str = "UTC") -> HTMLResponse:
+    return page.render(
+        "_cron_preview.html", preview=_cron_preview(cron[:120], timezone[:64]) if cron.strip() else None
+    )
+
+
+@router.get("/tasks/{task_id}", response_class=HTMLResponse)
+async def task_detail(page: SignedIn, task_id: str) -> HTMLResponse:
+    task = await page.api("GET", f"/api/v1/tasks/{segment(task_id)}")
+    executions = await _executions(page, task["id"])
+    return page.render("task_detail.html", task=task, executions=executions)
+
+
+async def _executions(page: Page, task_id: str) -> Pager:
+    query = list_params(page.request)
+    return Pager.of(await page.api("GET", f"/api/v1/tasks/{task_id}/executions", params=query), query)
+
+
+@router.get("/tasks/{task_id}/executions", response_class=HTMLResponse)
+async def execution_rows(page: SignedIn, task_id: str) -> HTMLResponse:
+    """The executions table alone: htmx swaps it in when the api says one of them changed."""
+    return page.render(
+        "_execution_rows.html", executions=await _executions(page, segment(task_id)), task_id=segment(task_id)
+    )
+
+
+@router.post("/tasks/{task_id}/{action}")
+async def task_action(page: Changing, task_id: str, action: str) -> Response:
+    if action == "delete":
+        await page.api("DELETE", f"/api/v1/tasks/{segment(task_id)}")
+        return page.back_to("/tasks", "Task deleted.")
+    if action not in ACTIONS:
+        return page.back_to(f"/tasks/{segment(task_id)}", f"Unknown action {action[:20]!r}.")
+    await page.api("POST", f"/api/v1/tasks/{segment(task_id)}/{action}")
+    done = {"run": "Run queued.", "pause": "Paused.", "resume": "Resumed.", "cancel": "Cancelled."}
+    return page.back_to(f"/tasks/{segment(task_id)}", done[action])
+
+
+@router.get("/executions/{execution_id}", response_class=HTMLResponse)
+async def execution_detail(page: SignedIn, execution_id: str) -> HTMLResponse:
+    execution = await page.api("GET", f"/api/v1/executions/{segment(execution_id)}")
+    template = "_execution.html" if page.request.headers.get("hx-request") else "execution_detail.html"
+    return page.render(template, execution=execution)
+
+
+@router.post("/executions/{execution_id}/cancel")
+async def cancel_execution(page: Changing, execution_id: str) -> Response:
+    await page.api("POST", f"/api/v1/executions/{segment(execution_id)}/cancel")
+    return page.back_to(f"/executions/{segment(execution_id)}", "Cancel requested.")
+
+
+@router.get("/executions/{execution_id}/artifact")
+async def artifact(page: SignedIn, request: Request, execution_id: str) -> Response:
+    """The execution's file (a CSV export), streamed through: the browser never holds a token."""
+    opened = page.upstream.stream(page.caller, "api", f"/api/v1/executions/{segment(execution_id)}/artifact")
+    response = await opened.__aenter__()
+    headers = {k: v for k, v in response.headers.items() if k.lower() in ARTIFACT_HEADERS}
+
+    async def body() -> Any:
+        try:
+            async for chunk in response.aiter_bytes():
+                yield chunk
+        finally:
+            await opened.__aexit__(None, None, None)
+
+    return StreamingResponse(body(), headers=headers, media_type=response.headers.get("content-type"))

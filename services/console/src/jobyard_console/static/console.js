@@ -1,0 +1,35 @@
+// The console's only script of its own: small conveniences; every page works without it.
+"use strict";
+
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  const question = form.getAttribute("data-confirm");
+  if (question && !window.confirm(question)) {
+    event.preventDefault();
+  }
+});
+
+document.addEventListener("change", (event) => {
+  const box = event.target;
+  const name = box.getAttribute && box.getAttribute("data-select-all");
+  if (name) {
+    box.form.querySelectorAll(`input[type=checkbox][name="${name}"]`).forEach((each) => {
+      each.checked = box.checked;
+    });
+  }
+  if (box.name === "type") {
+    showTypeFields(box.form);
+  }
+});
+
+// The task form shows the fields of the chosen type (all stay in the page for no-script use).
+function showTypeFields(form) {
+  const chosen = form.querySelector("input[name=type]:checked");
+  const type = chosen ? chosen.value : "one_time";
+  form.querySelectorAll(".when-delayed").forEach((el) => { el.hidden = type !== "delayed"; });
+  form.querySelectorAll(".when-recurring").forEach((el) => { el.hidden = type !== "recurring"; });
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("form.task-form").forEach(showTypeFields);
+});

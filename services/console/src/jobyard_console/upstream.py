@@ -1,0 +1,199 @@
+"""Calls from the console to auth, api and monitor, with the signed-in user's token.
+
+Every page goes through :class:`Upstream`: it adds the session's access token, refreshes
+it once when the api says it expired (the new pair is saved in the session), forwards the
+browser's address (so the auth service throttles per person, not per console pod) and
+the request id, and turns an error answer into :class:`UpstreamError` carrying the api's
+JSON error (code, message, field) for the page to show beside the field it names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import httpx
+import structlog
+
+from jobyard_console.sessions import Session, SessionStore
+from jobyard_console.settings import ConsoleSettings
+
+log = structlog.get_logger(__name__)
+Service = Literal["auth", "api", "monitor"]
+
+
+@dataclass
+class UpstreamError(Exception):
+    status: int
+    code: str
+    message: str
+    field: str | None = None
+    details: tuple[dict[str, Any], ...] = ()
+    retry_after: str | None = None
+
+    @classmethod
+    def of(cls, response: httpx.Response) -> UpstreamError:
+        try:
+            error = response.json().get("error") or {}
+        except ValueError:
+            error = {}
+        return cls(
+            status=response.status_code,
+            code=str(error.get("code") or "upstream_error"),
+            message=str(error.get("message") or f"the service answered {response.status_code}"),
+            field=error.get("field"),
+            details=tuple(error.get("details") or ()),
+            retry_after=response.headers.get("retry-after"),
+        )
+
+    def field_errors(self) -> dict[str, str]:
+        """Field → message, for the form to show beside each field."""
+        found = {str(d.get("field")): str(d.get("message")) for d in self.details if d.get("field")}
+        if self.field and self.field not in found:
+            found[self.field] = self.message
+        return found
+
+
+class SessionExpired(Exception):
+    """The refresh token is gone or refused: the browser signs in again."""
+
+
+@dataclass
+class Caller:
+    """Who a call is made for: the browser's address and request id, and its session if any."""
+
+    client_ip: str
+    request_id: str
+    session_id: str | None = None
+    session: Session | None = None
+
+
+class Upstream:
+    def __init__(
+        self,
+        settings: ConsoleSettings,
+        sessions: SessionStore,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.bases: dict[Service, str] = {
+            "auth": settings.console_auth_url.rstrip("/"),
+            "api": settings.console_api_url.rstrip("/"),
+            "monitor": settings.console_monitor_url.rstrip("/"),
+        }
+        timeout = httpx.Timeout(settings.console_upstream_timeout_seconds, connect=3.0)
+        # never follows redirects, never uses proxy variables: the three bases are the only places it goes
+        self.client = httpx.AsyncClient(
+            timeout=timeout, follow_redirects=False, trust_env=False, transport=transport
+        )
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    def _headers(self, caller: Caller, token: str | None) -> dict[str, str]:
+        headers = {"X-Forwarded-For": caller.client_ip, "X-Request-ID": caller.request_id}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return headers
+
+    async def anonymous(
+        self,
+        caller: Caller,
+        method: str,
+        service: Service,
+        path: str,
+        *,
+        json: Any = None,
+        token: str | None = None,
+    ) -> Any:
+        """A call outside a session (sign-in, registration; ``token``: the one sign-in just got)."""
+        response = await self.client.request(
+            method, self.bases[service] + path, json=json, headers=self._headers(caller, token)
+        )
+        return self._answer(response)
+
+    async def call(
+        self,
+        caller: Caller,
+        method: str,
+        service: Service,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """The JSON answer (None for 204); UpstreamError for 4xx/5xx; SessionExpired."""
+        session = self._session(caller)
+        clean = {k: v for k, v in (params or {}).items() if v not in (None, "")}
+        url = self.bases[service] + path
+        response = await self.client.request(
+            method, url, json=json, params=clean, headers=self._headers(caller, session.access_token)
+        )
+        if response.status_code == 401:
+            await self._refresh(caller)
+            response = await self.client.request(
+                method,
+                url,
+                json=json,
+                params=clean,
+                headers=self._headers(caller, self._session(caller).access_token),
+            )
+            if response.status_code == 401:
+                raise SessionExpired
+        return self._answer(response)
+
+    @asynccontextmanager
+    async def stream(self, caller: Caller, service: Service, path: str) -> AsyncIterator[httpx.Response]:
+        """A streamed GET (the api's events, an artifact), with the same token handling."""
+        for attempt in (1, 2):
+            request = self.client.build_request(
+                "GET",
+                self.bases[service] + path,
+                headers=self._headers(caller, self._session(caller).access_token),
+            )
+            response = await self.client.send(request, stream=True)
+            try:
+                if response.status_code == 401 and attempt == 1:
+                    await self._refresh(caller)
+                    continue
+                if response.status_code == 401:
+                    raise SessionExpired
+                if response.status_code >= 400:
+                    await response.aread()
+                    raise UpstreamError.of(response)
+                yield response
+                return
+            finally:
+                await response.aclose()
+
+    def _session(self, caller: Caller) -> Session:
+        if caller.session is None:
+            raise SessionExpired
+        return caller.session
+
+    async def _refresh(self, caller: Caller) -> None:
+        session = self._session(caller)
+        response = await self.client.post(
+            self.bases["auth"] + "/auth/v1/refresh",
+            json={"refreshToken": session.refresh_token},
+            headers=self._headers(caller, None),
+        )
+        if response.status_code != 200:
+            log.info("console_refresh_refused", status=response.status_code)
+            raise SessionExpired
+        pair = response.json()
+        caller.session = session.model_copy(
+            update={"access_token": pair["accessToken"], "refresh_token": pair["refreshToken"]}
+        )
+        if caller.session_id:
+            await self.sessions.update(caller.session_id, caller.session)
+
+    @staticmethod
+    def _answer(response: httpx.Response) -> Any:
+        if response.status_code >= 400:
+            raise UpstreamError.of(response)
+        if response.status_code == 204 or not response.content:
+            return None
+        return response.json()

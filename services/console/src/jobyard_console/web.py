@@ -1,0 +1,228 @@
+"""What every console page shares: templates, the signed-in caller, CSRF, errors as pages.
+
+A page handler asks for :data:`SignedIn` (or :data:`AdminOnly`) and gets a
+:class:`Page`: the caller (with its session) and ``page.api(...)``/``page.render(...)``.
+State-changing routes also depend on :func:`csrf_checked`: the form's ``csrf`` field (or
+htmx's ``X-CSRF-Token`` header, set on ``<body hx-headers>``) must equal the session's.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+import jinja2
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from jobyard_console.sessions import COOKIE, Session, SessionStore
+from jobyard_console.upstream import Caller, Service, Upstream, UpstreamError
+
+templates = Jinja2Templates(
+    env=jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+        autoescape=True,
+    )
+)
+
+
+class SignInRequired(Exception):
+    def __init__(self, next_path: str) -> None:
+        self.next_path = next_path
+
+
+class Forbidden(Exception):
+    pass
+
+
+class CsrfRefused(Exception):
+    pass
+
+
+def _when(value: str | None) -> str:
+    """ISO time from the api → ``2026-11-30 08:21:04 UTC``."""
+    if not value:
+        return "—"
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _duration(start: str | None, end: str | None) -> str:
+    if not start or not end:
+        return "—"
+    seconds = (
+        datetime.fromisoformat(end.replace("Z", "+00:00"))
+        - datetime.fromisoformat(start.replace("Z", "+00:00"))
+    ).total_seconds()
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
+
+
+templates.env.filters["when"] = _when
+templates.env.globals["duration"] = _duration
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def caller_of(request: Request, session_id: str | None = None, session: Session | None = None) -> Caller:
+    return Caller(client_ip(request), getattr(request.state, "request_id", "") or "", session_id, session)
+
+
+@dataclass
+class Page:
+    request: Request
+    caller: Caller
+    session: Session
+
+    @property
+    def sessions(self) -> SessionStore:
+        sessions: SessionStore = self.request.app.state.sessions
+        return sessions
+
+    @property
+    def upstream(self) -> Upstream:
+        upstream: Upstream = self.request.app.state.upstream
+        return upstream
+
+    async def api(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        service: Service = "api",
+    ) -> Any:
+        return await self.upstream.call(self.caller, method, service, path, json=json, params=params)
+
+    def render(self, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+        return templates.TemplateResponse(
+            self.request,
+            template,
+            {
+                "session": self.session,
+                "path": self.request.url.path,
+                "notice": self.request.query_params.get("notice"),  # the one line a redirect left
+                **context,
+            },
+            status_code=status_code,
+        )
+
+    def back_to(self, path: str, notice: str | None = None) -> RedirectResponse:
+        """After a change: 303 to where the person goes next (with a one-line notice)."""
+        target = path + (("&" if "?" in path else "?") + urlencode({"notice": notice}) if notice else "")
+        return RedirectResponse(target, status_code=303)
+
+
+async def signed_in(request: Request) -> Page:
+    sessions: SessionStore = request.app.state.sessions
+    session_id = request.cookies.get(COOKIE)
+    session = await sessions.load(session_id)
+    if session is None:
+        raise SignInRequired(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+    return Page(request, caller_of(request, session_id, session), session)
+
+
+async def admin_only(page: Annotated[Page, Depends(signed_in)]) -> Page:
+    if not page.session.is_admin:
+        raise Forbidden
+    return page
+
+
+async def csrf_checked(request: Request, page: Annotated[Page, Depends(signed_in)]) -> Page:
+    presented = request.headers.get("x-csrf-token")
+    if presented is None:
+        form = await request.form()
+        value = form.get("csrf")
+        presented = value if isinstance(value, str) else None
+    if not page.session.csrf_matches(presented):
+        raise CsrfRefused
+    return page
+
+
+async def admin_changing(page: Annotated[Page, Depends(csrf_checked)]) -> Page:
+    return await admin_only(page)
+
+
+SignedIn = Annotated[Page, Depends(signed_in)]
+AdminOnly = Annotated[Page, Depends(admin_only)]
+Changing = Annotated[Page, Depends(csrf_checked)]
+AdminChanging = Annotated[Page, Depends(admin_changing)]
+
+
+@dataclass
+class Pager:
+    """A list page's position: ``page``/``limit`` for the first pages, the api's cursor beyond."""
+
+    items: list[dict[str, Any]]
+    page: int
+    limit: int
+    total: int | None
+    capped: bool
+    next_cursor: str | None
+    query: dict[str, str]
+
+    @classmethod
+    def of(cls, answer: dict[str, Any], query: dict[str, str]) -> Pager:
+        return cls(
+            items=list(answer.get("items", [])),
+            page=int(answer.get("page") or 1),
+            limit=int(answer.get("limit") or 20),
+            total=answer.get("total"),
+            capped=bool(answer.get("totalCapped")),
+            next_cursor=answer.get("nextCursor"),
+            query=query,
+        )
+
+    @property
+    def pages(self) -> int | None:
+        return None if self.total is None else max(1, math.ceil(self.total / self.limit))
+
+    def link(self, **changes: Any) -> str:
+        """This view's URL with some parameters changed (filters stay: a view can be shared)."""
+        merged = {k: v for k, v in {**self.query, **changes}.items() if v not in (None, "")}
+        return "?" + urlencode(merged)
+
+
+def segment(value: str) -> str:
+    """An id from the browser's URL, as one safe path segment of an api URL (no ``/``, ``..``, ``?``).
+
+    >>> segment("../../auth/v1/users?x=1")
+    'authv1usersx1'
+    """
+    return "".join(c for c in value if c.isalnum())[:64] or "-"
+
+
+def list_params(request: Request, *filters: str) -> dict[str, str]:
+    """The filters and position a list page was asked for, as the api's query parameters."""
+    wanted = ("page", "limit", "cursor", *filters)
+    return {k: v for k, v in request.query_params.items() if k in wanted and v}
+
+
+def error_page(
+    request: Request, status_code: int, title: str, message: str, session: Session | None = None
+) -> Response:
+    return templates.TemplateResponse(
+        request,
+        "error.html",
+        {"session": session, "title": title, "message": message, "path": request.url.path},
+        status_code=status_code,
+    )
+
+
+def shown(error: UpstreamError) -> str:
+    """An api error as one line for a person."""
+    if error.status == 429:
+        return f"Too many attempts; try again in {error.retry_after or 'a minute'} seconds."
+    if error.status == 503:
+        return f"A service is unavailable ({error.message}); try again shortly."
+    return error.message

@@ -1,0 +1,243 @@
+"""The console end to end: headless Chromium against the stack ``make run`` starts.
+
+One ``jobyard-dev up`` for the module (its sample feeds, its first import, its worker and
+scheduler). Every page a test opens is checked by axe-core (no serious or critical
+violation), must load nothing from another origin, and is saved as a screenshot under
+``docs/screenshots/console-*.png`` (the README shows three of them).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Browser, Page, expect
+
+from tests.browser.conftest import SCREENSHOTS, Browsing
+from tests.support.devstack import DevStack, admin_password, dev_stack
+
+SERIOUS = ("serious", "critical")
+WAIT_MS = 60_000
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[tuple[DevStack, str]]:
+    with dev_stack(tmp_path_factory.mktemp("console") / "data", redis_url) as stack:
+        banner = stack.up()
+        yield stack, banner
+
+
+@pytest.fixture
+def origin(console: tuple[DevStack, str]) -> str:
+    return f"http://127.0.0.1:{console[0].console_port}"
+
+
+def look(browsing: Browsing, origin: str, name: str) -> None:
+    """The page as it is now: accessible, all from our origin, and saved as a picture."""
+    page = browsing.page
+    page.wait_for_load_state("networkidle")
+    violations = [v for v in Axe().run(page).response["violations"] if v["impact"] in SERIOUS]
+    assert violations == [], [(v["id"], v["help"], [n["target"] for n in v["nodes"]][:3]) for v in violations]
+    assert browsing.foreign(origin) == []
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"console-{name}.png"), full_page=True)
+
+
+def sign_in(page: Page, origin: str, email: str, password: str) -> None:
+    page.goto(f"{origin}/sign-in")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+
+
+def register(page: Page, origin: str, email: str) -> None:
+    page.goto(f"{origin}/register")
+    page.get_by_label("Name").fill("Console User")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill("a long enough passphrase")
+    page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_role("status")).to_contain_text("Account created")
+    sign_in(page, origin, email, "a long enough passphrase")
+
+
+def create_task(page: Page, origin: str, name: str, kind: str, payload: str, retries: int = 3) -> None:
+    page.goto(f"{origin}/tasks/new")
+    page.get_by_label("Name", exact=True).fill(name)
+    page.get_by_label("Kind", exact=True).select_option(kind)
+    page.get_by_label("Payload").fill(payload)
+    page.get_by_label("Retries").fill(str(retries))
+    page.get_by_role("button", name="Create task").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(name)
+
+
+def test_an_admin_signs_in_and_reads_the_imports(
+    console: tuple[DevStack, str], origin: str, browsing: Browsing
+) -> None:
+    page = browsing.page
+    page.goto(origin + "/")
+    expect(page).to_have_url(re.compile(r"/sign-in\?next="))
+    look(browsing, origin, "sign-in")
+    page.get_by_label("Email").fill("admin@example.com")
+    page.get_by_label("Password").fill("not the password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_have_text("Wrong email or password.")
+
+    sign_in(page, origin, "admin@example.com", admin_password(console[1]))
+    expect(page.get_by_role("heading", name="Queues")).to_be_visible()
+    expect(page.get_by_role("rowheader", name="tasks.default")).to_be_visible()
+    look(browsing, origin, "overview")
+
+    page.get_by_role("link", name="Imports").click()
+    rows = page.locator("#import-rows tr")
+    expect(rows).to_have_count(3, timeout=WAIT_MS)  # the three sample feeds' first runs
+    expect(page.locator("#import-rows .status-completed")).to_have_count(3, timeout=WAIT_MS)
+    look(browsing, origin, "imports")
+
+    # each sample feed has one item without a title: the detail lists it with its reason
+    rows.first.get_by_role("link").click()
+    expect(page.get_by_role("heading", name=re.compile("^Failed items"))).to_contain_text("(1)")
+    expect(page.get_by_role("cell", name="missing title")).to_be_visible()
+    expect(page.locator("progress")).to_be_visible()
+    look(browsing, origin, "import-detail")
+
+    page.goto(f"{origin}/jobs?company=Northwind+Data")
+    expect(page.locator("tbody tr")).to_have_count(2)
+    page.locator("tbody a").first.click()
+    expect(page.get_by_role("heading", name="Description")).to_be_visible()
+    look(browsing, origin, "job-detail")
+    page.goto(f"{origin}/jobs")
+    look(browsing, origin, "jobs")
+
+
+def test_a_task_completes_before_your_eyes(origin: str, browsing: Browsing) -> None:
+    page = browsing.page
+    register(page, origin, "watcher@example.com")
+    create_task(page, origin, "hello from the console", "noop", "{}")
+    page.evaluate("window.notReloaded = true")  # gone if the page reloads
+    expect(page.locator("#executions tr[data-status=completed]")).to_have_count(1, timeout=WAIT_MS)
+    assert page.evaluate("window.notReloaded") is True
+    look(browsing, origin, "task")
+
+    page.locator("#executions a").first.click()
+    expect(page.locator(".timeline li")).to_have_count(1)
+    look(browsing, origin, "execution")
+    page.goto(f"{origin}/tasks")
+    expect(page.get_by_role("link", name="hello from the console")).to_be_visible()
+    look(browsing, origin, "tasks")
+
+
+def test_the_task_form_explains_what_is_wrong(origin: str, browsing: Browsing) -> None:
+    page = browsing.page
+    register(page, origin, "typo@example.com")
+    page.goto(f"{origin}/tasks/new")
+    page.get_by_label("Name", exact=True).fill("typo")
+    page.get_by_label("Kind", exact=True).select_option("http")
+    page.get_by_label("Payload").fill('{"url": 5}')
+    page.get_by_role("button", name="Create task").click()
+    expect(page.locator("#payload-error")).to_contain_text("url")
+    expect(page.get_by_label("Payload")).to_have_attribute("aria-invalid", "true")
+
+    page.get_by_label("Recurring (cron)").check()
+    page.get_by_label(re.compile("^Cron")).fill("30 9 * * 1-5")
+    page.get_by_label("Time zone", exact=True).fill("Europe/Paris")
+    page.get_by_label("Time zone", exact=True).dispatch_event("change")
+    expect(page.locator("#cron-preview li")).to_have_count(5)
+    expect(page.locator("#cron-preview")).to_contain_text("09:30 AM, Monday through Friday")
+    expect(page.locator("#cron-preview li").first).to_contain_text("09:30:00 CE")
+    look(browsing, origin, "task-new")
+
+
+def test_a_failing_task_retries_dies_and_is_replayed(origin: str, browsing: Browsing) -> None:
+    page = browsing.page
+    register(page, origin, "failing@example.com")
+    # the egress guard refuses this address (no traffic is sent): every attempt fails
+    create_task(page, origin, "doomed", "http", '{"url": "http://127.0.0.1:1/"}', retries=1)
+    expect(page.locator("#executions tr[data-status=dead]")).to_have_count(1, timeout=WAIT_MS)
+    expect(page.locator("#executions")).to_contain_text("2 / 2")
+
+    page.get_by_role("link", name="Dead letters").click()
+    expect(page.locator("tbody tr")).to_have_count(1)
+    look(browsing, origin, "dead-letters")
+    page.get_by_role("button", name="Replay", exact=True).click()
+    expect(page.get_by_role("status")).to_contain_text("Replayed 1.")
+    expect(page.locator("tbody")).to_contain_text("No dead letters.")
+
+    page.goto(f"{origin}/tasks")
+    page.get_by_role("link", name="doomed").click()
+    page.locator("#executions a").first.click()
+    expect(page.locator(".facts")).to_contain_text("replayed 1\u00d7", timeout=WAIT_MS)
+
+
+def test_an_admin_adds_a_feed_and_imports_it(
+    console: tuple[DevStack, str], origin: str, browsing: Browsing
+) -> None:
+    _, banner = console
+    page = browsing.page
+    sign_in(page, origin, "admin@example.com", admin_password(banner))
+    feed = re.search(r"feeds\s+(http://127\.0\.0\.1:\d+)/", banner)
+    assert feed, banner
+    url = f"{feed.group(1)}/jobicy.xml?copy=console"
+    page.get_by_role("link", name="Feed sources").click()
+    page.get_by_label("Feed URL").fill(url)
+    page.get_by_label("Name (optional)").fill("Jobicy again")
+    page.get_by_role("button", name="Add feed").click()
+    expect(page.get_by_role("status")).to_contain_text("Added")
+    row = page.locator("tr", has_text="Jobicy again")
+    look(browsing, origin, "feed-sources")
+    row.get_by_role("button", name="Import now").click()
+    expect(page.get_by_role("status")).to_contain_text("started 1 import")
+    expect(page.locator("#import-rows tr").first).to_contain_text("completed", timeout=WAIT_MS)
+
+    page.get_by_role("link", name="Users").click()
+    expect(page.get_by_role("cell", name="admin@example.com")).to_be_visible()
+    look(browsing, origin, "users")
+
+
+def test_a_user_is_refused_admin_pages_and_signs_out(origin: str, browsing: Browsing) -> None:
+    page = browsing.page
+    register(page, origin, "plain@example.com")
+    expect(page.get_by_role("link", name="Feed sources")).to_have_count(0)
+    for path in ("/admin/feed-sources", "/admin/users"):
+        answer = page.goto(origin + path)
+        assert answer is not None and answer.status == 403
+        expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
+    answer = page.goto(origin + "/tasks/0123456789abcdef01234567")
+    assert answer is not None and answer.status == 404
+
+    page.goto(origin + "/api-keys")
+    page.get_by_label("Name").fill("ci")
+    page.get_by_role("button", name="Create key").click()
+    key = page.get_by_label("Your new key").input_value()
+    assert key.startswith("jy")
+    look(browsing, origin, "api-keys")
+    page.reload()  # shown once
+    expect(page.get_by_label("Your new key")).to_have_count(0)
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("status")).to_have_text("Signed out.")
+    page.goto(origin + "/tasks")
+    expect(page).to_have_url(re.compile(r"/sign-in"))
+
+
+def test_small_screens_and_the_keyboard(browser: Browser, origin: str, tmp_path: Path) -> None:
+    context = browser.new_context(viewport={"width": 360, "height": 740})
+    page = context.new_page()
+    try:
+        register(page, origin, "phone@example.com")
+        for path in ("/", "/imports", "/tasks", "/tasks/new"):
+            page.goto(origin + path)
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 360, (path, width)  # wide tables scroll inside their own region
+        page.screenshot(path=str(SCREENSHOTS / "console-overview-360.png"), full_page=True)
+        page.goto(origin + "/")
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+        page.keyboard.press("Tab")
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.getAttribute('href')") == "/"
+    finally:
+        context.close()

@@ -1,0 +1,188 @@
+"""The console as an attacker and a careful reviewer meet it, over HTTP on loopback:
+headers, cookies, CSRF, open redirects, other people's data, token refresh."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from redis import Redis
+
+from tests.conftest import Isolation
+from tests.support.auth_service import ADMIN_EMAIL, ADMIN_PASSWORD, USER_PASSWORD
+from tests.support.stack import Stack, running_stack
+
+PAGES = ["/", "/imports", "/jobs", "/tasks", "/tasks/new", "/dead-letters", "/api-keys"]
+ADMIN_PAGES = ["/admin/feed-sources", "/admin/users"]
+
+
+@pytest.fixture(scope="module")
+def stack(mongodb_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    iso = Isolation(mongodb_url, redis_url, "console_http", "console:http:")
+    env = {**iso.env(), "JOBYARD_CONSOLE_COOKIE_SECURE": "false"}  # httpx keeps Secure cookies to https
+    with running_stack(env, tmp_path_factory.mktemp("console"), monitor=True, console=True) as running:
+        yield running
+
+
+class Browser:
+    """A person's browser: its own cookies, no JavaScript."""
+
+    def __init__(self, base: str) -> None:
+        self.http = httpx.Client(base_url=base, timeout=15, follow_redirects=False)
+
+    def form_token(self, path: str) -> str:
+        found = re.search(r'name="csrf" value="([^"]+)"', self.http.get(path).text)
+        assert found, path
+        return found.group(1)
+
+    def sign_in(self, email: str, password: str, next_path: str = "/") -> httpx.Response:
+        token = self.form_token("/sign-in")
+        return self.http.post(
+            "/sign-in", data={"email": email, "password": password, "csrf": token, "next": next_path}
+        )
+
+
+def signed_in(stack: Stack, email: str, password: str = USER_PASSWORD) -> Browser:
+    assert stack.console
+    if email != ADMIN_EMAIL:
+        stack.auth.token(email)  # registered
+    browser = Browser(stack.console)
+    assert browser.sign_in(email, password).status_code == 303
+    return browser
+
+
+def test_every_page_is_strict_about_what_it_loads(stack: Stack) -> None:
+    admin = signed_in(stack, ADMIN_EMAIL, ADMIN_PASSWORD)
+    for path in ["/sign-in", "/register", *PAGES, *ADMIN_PAGES]:
+        answer = admin.http.get(path)
+        assert answer.status_code == 200, (path, answer.text[:300])
+        csp = answer.headers["content-security-policy"]
+        assert "default-src 'self'" in csp and "script-src 'self';" in csp and "frame-ancestors 'none'" in csp
+        assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        assert answer.headers["cache-control"] == "no-store"
+        html = answer.text
+        assert all(' src="/static/' in tag for tag in re.findall(r"<script[^>]*>", html)), (
+            path
+        )  # no inline script
+        assert not re.search(r"\son[a-z]+=", html), path  # no inline handlers
+        assert " style=" not in html and "<style" not in html, path  # no inline style
+        assert "eyJ" not in html, path  # no token in the page
+
+
+def test_the_session_cookie_is_opaque_and_locked_down(stack: Stack) -> None:
+    assert stack.console
+    env_secure = Browser(stack.console)
+    stack.auth.token("cookie@example.com")
+    answer = env_secure.sign_in("cookie@example.com", USER_PASSWORD)
+    cookie = next(h for h in answer.headers.get_list("set-cookie") if h.startswith("jobyard_session="))
+    assert (
+        "HttpOnly" in cookie
+        and "SameSite=strict" in cookie.replace("Strict", "strict")
+        and "Path=/" in cookie
+    )
+    value = cookie.split(";")[0].split("=", 1)[1]
+    assert "." not in value and len(value) >= 40  # a random id, not a JWT
+
+
+def test_a_change_without_the_sessions_token_is_refused_and_changes_nothing(stack: Stack) -> None:
+    browser = signed_in(stack, "csrf@example.com")
+    me = stack.auth.user_headers("csrf@example.com")
+    task = {"name": "forged", "kind": "noop", "type": "one_time", "payload": "{}"}
+    assert browser.http.post("/tasks", data=task).status_code == 403
+    assert browser.http.post("/tasks", data={**task, "csrf": "guess"}).status_code == 403
+    assert browser.http.post("/tasks", data=task, headers={"X-CSRF-Token": "guess"}).status_code == 403
+    listed = httpx.get(f"{stack.api}/api/v1/tasks", headers=me).json()
+    assert listed["items"] == []
+    good = browser.http.post(
+        "/tasks", data={**task, "name": "real", "csrf": browser.form_token("/tasks/new")}
+    )
+    assert good.status_code == 303
+    assert [t["name"] for t in httpx.get(f"{stack.api}/api/v1/tasks", headers=me).json()["items"]] == ["real"]
+
+
+def test_sign_in_needs_its_forms_token(stack: Stack) -> None:
+    assert stack.console
+    stranger = httpx.Client(base_url=stack.console, timeout=15)  # a cross-site form: no pre-session cookie
+    answer = stranger.post("/sign-in", data={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD, "csrf": "x"})
+    assert answer.status_code == 403
+    assert "jobyard_session" not in answer.headers.get("set-cookie", "")
+
+
+@pytest.mark.parametrize(
+    "target", ["//evil.example/", "https://evil.example/", "/\\evil.example", "javascript:alert(1)"]
+)
+def test_sign_in_never_sends_you_elsewhere(stack: Stack, target: str) -> None:
+    assert stack.console
+    answer = Browser(stack.console).sign_in(ADMIN_EMAIL, ADMIN_PASSWORD, next_path=target)
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/"
+
+
+def test_wrong_password_and_throttle_are_explained(stack: Stack) -> None:
+    assert stack.console
+    answer = Browser(stack.console).sign_in(ADMIN_EMAIL, "wrong")
+    assert answer.status_code == 401
+    assert "Wrong email or password." in answer.text
+
+
+def test_a_user_sees_neither_admin_pages_nor_anyone_elses_tasks(stack: Stack) -> None:
+    owner = stack.auth.user_headers("owner@example.com")
+    theirs = httpx.post(
+        f"{stack.api}/api/v1/tasks", json={"name": "mine", "kind": "noop"}, headers=owner
+    ).json()
+    other = signed_in(stack, "other@example.com")
+    for path in ADMIN_PAGES:
+        answer = other.http.get(path)
+        assert answer.status_code == 403 and "Not allowed" in answer.text
+    token = other.form_token("/tasks/new")
+    assert (
+        other.http.post(
+            "/admin/feed-sources", data={"url": "https://example.com/x.xml", "csrf": token}
+        ).status_code
+        == 403
+    )
+    assert other.http.get(f"/tasks/{theirs['id']}").status_code == 404
+    assert other.http.get(f"/executions/{theirs['executionId']}").status_code == 404
+    assert other.http.post(f"/tasks/{theirs['id']}/cancel", data={"csrf": token}).status_code == 404
+    assert (
+        httpx.get(f"{stack.api}/api/v1/tasks/{theirs['id']}", headers=owner).json()["status"] != "cancelled"
+    )
+
+
+def test_pages_need_a_session_and_an_expired_access_token_is_refreshed(stack: Stack, redis_url: str) -> None:
+    assert stack.console
+    anonymous = httpx.Client(base_url=stack.console, timeout=15)
+    answer = anonymous.get("/tasks?status=active")
+    assert (
+        answer.status_code == 303 and answer.headers["location"] == "/sign-in?next=%2Ftasks%3Fstatus%3Dactive"
+    )
+
+    browser = signed_in(stack, "refresh@example.com")
+    redis = Redis.from_url(redis_url)
+    session_id = browser.http.cookies["jobyard_session"]
+    key = (
+        stack.env["JOBYARD_REDIS_KEY_PREFIX"]
+        + "console:session:"
+        + hashlib.sha256(session_id.encode()).hexdigest()
+    )
+    record = redis.get(key)
+    assert isinstance(record, bytes)
+    redis.set(key, re.sub(rb'"access_token":"[^"]+"', b'"access_token":"expired"', record), keepttl=True)
+    assert browser.http.get("/tasks").status_code == 200  # refreshed with the refresh token
+    assert b'"access_token":"expired"' not in (redis.get(key) or b"")
+
+    token = browser.form_token("/tasks")
+    assert browser.http.post("/sign-out", data={"csrf": token}).status_code == 303
+    assert browser.http.get("/tasks").status_code == 303  # the old cookie opens nothing
+
+
+def test_the_console_is_ready_only_with_its_dependencies(stack: Stack, tmp_path: Path) -> None:
+    assert stack.console
+    ready = httpx.get(f"{stack.console}/readyz").json()
+    assert ready == {"status": "ready", "checks": {"redis": "ok", "api": "ok"}}
+    assert httpx.get(f"{stack.console}/static/vendor/htmx.min.js").status_code == 200

@@ -1,0 +1,93 @@
+"""``make run`` (``jobyard-dev up``) started by a test, on free ports, in a temporary folder."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from jobyard_devstack.net import free_port
+
+from tests.support.processes import bin_path
+
+
+class DevStack:
+    def __init__(self, data_dir: Path, redis_url: str) -> None:
+        self.data_dir = data_dir
+        self.auth_port = free_port()
+        self.api_port = free_port()
+        self.console_port = free_port()
+        self.env = {
+            **os.environ,
+            "JOBYARD_DEV_DATA_DIR": str(data_dir),
+            "JOBYARD_DEV_MONGODB_PORT": str(free_port()),
+            "JOBYARD_DEV_AUTH_PORT": str(self.auth_port),
+            "JOBYARD_DEV_API_PORT": str(self.api_port),
+            "JOBYARD_DEV_CONSOLE_PORT": str(self.console_port),
+            "JOBYARD_DEV_MONITOR_PORT": str(free_port()),
+            "JOBYARD_DEV_FEEDS_PORT": str(free_port()),
+            "JOBYARD_DEV_SAMPLE_FEEDS_DIR": str(Path(__file__).resolve().parents[1] / "fixtures" / "feeds"),
+            "JOBYARD_REDIS_URL": redis_url,
+            "JOBYARD_REDIS_KEY_PREFIX": f"devstack{free_port()}:",
+            "JOBYARD_WORKER_METRICS_PORT": str(free_port()),
+            "JOBYARD_SCHEDULER_METRICS_PORT": str(free_port()),
+        }
+        for name in ("JOBYARD_MONGODB_URL", "JOBYARD_ADMIN_PASSWORD", "JOBYARD_ADMIN_EMAIL", "JOBYARD_FEEDS"):
+            self.env.pop(name, None)
+        self.process: subprocess.Popen[str] | None = None
+        self.output: list[str] = []
+
+    def up(self) -> str:
+        self.output = []
+        self.process = subprocess.Popen(
+            [bin_path("jobyard-dev"), "up"],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        deadline = time.monotonic() + 300  # generous: a loaded machine starts everything slower
+        while time.monotonic() < deadline:
+            line = self.process.stdout.readline()
+            if not line and self.process.poll() is not None:
+                break
+            self.output.append(line)
+            if line.startswith("Ctrl-C stops everything"):
+                return "".join(self.output)
+        raise AssertionError("jobyard-dev up did not come up:\n" + "".join(self.output))
+
+    def stop(self, sig: int = signal.SIGINT, times: int = 1) -> int:
+        assert self.process is not None
+        for _ in range(times):  # a terminal's Ctrl-C arrives twice: the group's and uv's
+            self.process.send_signal(sig)
+        code = self.process.wait(60)
+        if self.process.stdout:
+            self.output.append(self.process.stdout.read())
+        return code
+
+    def kill_leftovers(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.stop(signal.SIGKILL)
+        for pid_file in (self.data_dir / "run").glob("*.pid"):
+            with contextlib.suppress(ProcessLookupError, ValueError, FileNotFoundError):
+                os.kill(int(pid_file.read_text()), signal.SIGKILL)
+
+
+@contextmanager
+def dev_stack(data_dir: Path, redis_url: str) -> Iterator[DevStack]:
+    stack = DevStack(data_dir, redis_url)
+    try:
+        yield stack
+    finally:
+        stack.kill_leftovers()
+
+
+def admin_password(banner: str) -> str:
+    line = next(line for line in banner.splitlines() if line.strip().startswith("admin"))
+    return line.split("/")[-1].strip()
