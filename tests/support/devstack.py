@@ -72,11 +72,16 @@ class DevStack:
         return code
 
     def kill_leftovers(self) -> None:
+        """Stop the stack as Ctrl-C would; then kill what is left, each service with the
+        processes it forked (each runs in its own process group: a worker's children too)."""
         if self.process and self.process.poll() is None:
-            self.stop(signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.stop(signal.SIGINT, times=2)
+            if self.process.poll() is None:
+                self.stop(signal.SIGKILL)
         for pid_file in (self.data_dir / "run").glob("*.pid"):
-            with contextlib.suppress(ProcessLookupError, ValueError, FileNotFoundError):
-                os.kill(int(pid_file.read_text()), signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError, PermissionError, ValueError, FileNotFoundError):
+                os.killpg(int(pid_file.read_text()), signal.SIGKILL)
 
 
 @contextmanager
