@@ -305,3 +305,23 @@ def test_redis_through_sentinel_with_tls() -> None:
         assert mounts["redis-tls"]["mountPath"] + "/ca.crt" == env["JOBYARD_REDIS_TLS_CA_FILE"]["value"], (
             where
         )
+
+
+def test_the_console_signs_in_with_google_only_when_configured() -> None:
+    def console_env(docs: list[dict[str, Any]]) -> dict[str, Any]:
+        [deployment] = [
+            d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "jobyard-console"
+        ]
+        [container] = deployment["spec"]["template"]["spec"]["containers"]
+        return {e["name"]: e.get("value") or e.get("valueFrom") for e in container["env"]}
+
+    plain = render(VALUES["prod"])
+    assert "JOBYARD_CONSOLE_GOOGLE_CLIENT_ID" not in console_env(plain)
+    assert not [d for d in plain if d["metadata"]["name"] == "jobyard-egress-console-google"]
+    docs = render(VALUES["prod"], "console.google.clientId=abc.apps.googleusercontent.com")
+    env = console_env(docs)
+    assert env["JOBYARD_CONSOLE_GOOGLE_CLIENT_ID"] == "abc.apps.googleusercontent.com"
+    assert env["JOBYARD_CONSOLE_GOOGLE_CLIENT_SECRET"]["secretKeyRef"]["key"] == "google-client-secret"
+    assert env["JOBYARD_CONSOLE_PUBLIC_URL"].startswith("https://")
+    [policy] = [d for d in docs if d["metadata"]["name"] == "jobyard-egress-console-google"]
+    assert policy["spec"]["egress"][0]["ports"] == [{"port": 443, "protocol": "TCP"}]

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
+import secrets
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -47,3 +54,63 @@ class OidcIssuer:
         claims.update(overrides)
         claims = {k: v for k, v in claims.items() if v is not None}
         return jwt.encode(claims, key or self.key, algorithm="RS256", headers={"kid": kid or self.kid})
+
+
+class OidcProvider:
+    """Google's browser side too: ``/authorize`` sends the browser back with a code, and
+    ``/token`` trades it (with the client secret and the PKCE verifier) for an ID token
+    carrying the nonce it was asked for. Keys and tokens come from ``issuer``."""
+
+    client_secret = "console-test-secret"
+
+    def __init__(self, issuer: OidcIssuer) -> None:
+        self.issuer = issuer
+        self.codes: dict[str, dict[str, str]] = {}  # code → the authorization request's parameters
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                url = urlsplit(self.path)
+                asked = dict(parse_qsl(url.query))
+                if url.path != "/authorize" or asked.get("code_challenge_method") != "S256":
+                    self.send_error(404)
+                    return
+                code = secrets.token_urlsafe(16)
+                outer.codes[code] = asked
+                back = f"{asked['redirect_uri']}?{urlencode({'code': code, 'state': asked['state']})}"
+                self.send_response(302)
+                self.send_header("Location", back)
+                self.end_headers()
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                form = dict(parse_qsl(self.rfile.read(length).decode()))
+                asked = outer.codes.pop(form.get("code", ""), None)
+                verifier = form.get("code_verifier", "").encode()
+                challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier).digest()).rstrip(b"=").decode()
+                if (
+                    urlsplit(self.path).path != "/token"
+                    or asked is None
+                    or form.get("client_secret") != outer.client_secret
+                    or form.get("redirect_uri") != asked["redirect_uri"]
+                    or challenge != asked["code_challenge"]
+                ):
+                    self.send_error(400)
+                    return
+                body = json.dumps({"id_token": outer.issuer.id_token(nonce=asked["nonce"])}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_: Any) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -28,11 +28,11 @@ from jobyard_libs.redis_client import RedisKeys, create_redis_client
 from jobyard_libs.request_id import RequestIdMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from jobyard_console.pages import admin, dead_letters, imports, jobs, live, overview, signin, tasks
+from jobyard_console.pages import admin, dead_letters, google, imports, jobs, live, overview, signin, tasks
 from jobyard_console.sessions import SessionStore
 from jobyard_console.settings import ConsoleSettings
 from jobyard_console.upstream import SessionExpired, Upstream, UpstreamError
-from jobyard_console.web import CsrfRefused, Forbidden, SignInRequired, error_page, shown
+from jobyard_console.web import CsrfRefused, Forbidden, SignInRequired, error_page, safe_next, shown
 
 log = structlog.get_logger(__name__)
 CSP = (
@@ -137,7 +137,7 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
             str(resources.files("jobyard_libs") / "static" / "favicon.svg"), media_type="image/svg+xml"
         )
 
-    for module in (signin, overview, imports, jobs, tasks, dead_letters, admin, live):
+    for module in (signin, google, overview, imports, jobs, tasks, dead_letters, admin, live):
         app.include_router(module.router)
     _install_error_pages(app)
     return app
@@ -149,7 +149,7 @@ def _install_error_pages(app: FastAPI) -> None:
     @app.exception_handler(SignInRequired)
     async def sign_in_first(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, SignInRequired)
-        target = "/sign-in?next=" + _safe_next(exc.next_path)
+        target = "/sign-in?next=" + quote(safe_next(exc.next_path), safe="")
         if request.headers.get("hx-request"):
             return Response(status_code=401, headers={"HX-Redirect": target})
         return RedirectResponse(target, status_code=303)
@@ -194,10 +194,3 @@ def _install_error_pages(app: FastAPI) -> None:
     @app.exception_handler(404)
     async def not_found(request: Request, exc: Exception) -> Response:
         return error_page(request, 404, "Not found", "There is no such page.")
-
-
-def _safe_next(path: str) -> str:
-    """Only a path on this console (``/x``, never ``//host`` or a URL): no open redirect."""
-    return quote(
-        path if path.startswith("/") and not path.startswith("//") and "\\" not in path else "/", safe=""
-    )

@@ -8,7 +8,7 @@ api and monitor services.
 from __future__ import annotations
 
 from jobyard_libs.settings import Environment, HttpServiceSettings
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 
 
 class ConsoleSettings(HttpServiceSettings):
@@ -30,9 +30,30 @@ class ConsoleSettings(HttpServiceSettings):
         description="Mark the session cookie `Secure` (browsers keep it on https and on localhost); "
         "turn off only for plain http on another host name, never in production.",
     )
+    console_google_client_id: str | None = Field(
+        None,
+        description="OAuth client id of the console's “Sign in with Google” (the auth service's "
+        "JOBYARD_GOOGLE_CLIENT_ID must be the same); shown when it and its secret are set.",
+    )
+    console_google_client_secret: SecretStr | None = Field(None, description="That OAuth client's secret.")
+    console_google_authorize_url: str = Field(
+        "https://accounts.google.com/o/oauth2/v2/auth", description="Google's authorization endpoint."
+    )
+    console_google_token_url: str = Field(
+        "https://oauth2.googleapis.com/token", description="Google's token endpoint (called by the console)."
+    )
+    console_public_url: str | None = Field(
+        None,
+        description="The console's URL as browsers reach it; Google's redirect URI is "
+        "<this>/sign-in/google/callback (register it with the client). Unset: each request's own.",
+    )
     console_upstream_timeout_seconds: float = Field(
         10.0, gt=0, le=120, description="Longest wait for an answer from auth, api or monitor."
     )
+
+    @property
+    def google_sign_in(self) -> bool:
+        return bool(self.console_google_client_id and self.console_google_client_secret)
 
     @model_validator(mode="after")
     def _secure_cookies_in_production(self) -> ConsoleSettings:

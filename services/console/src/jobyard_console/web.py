@@ -13,14 +13,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
 import jinja2
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from jobyard_console.sessions import COOKIE, Session, SessionStore
+from jobyard_console.sessions import COOKIE, PRE_COOKIE, Session, SessionStore, new_token
+from jobyard_console.settings import ConsoleSettings
 from jobyard_console.upstream import Caller, Service, Upstream, UpstreamError
 
 templates = Jinja2Templates(
@@ -226,3 +227,61 @@ def shown(error: UpstreamError) -> str:
     if error.status == 503:
         return f"A service is unavailable ({error.message}); try again shortly."
     return error.message
+
+
+def set_cookie(response: Response, request: Request, name: str, value: str, max_age: int) -> None:
+    settings: ConsoleSettings = request.app.state.settings
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        httponly=True,
+        secure=settings.console_cookie_secure,
+        samesite="strict",
+        path="/",
+    )
+
+
+def pre_session_form(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    """A page shown before sign-in, with its forms' CSRF token (in an HttpOnly cookie and the form)."""
+    settings: ConsoleSettings = request.app.state.settings
+    token = request.cookies.get(PRE_COOKIE) or new_token()
+    response = templates.TemplateResponse(
+        request,
+        template,
+        {
+            "session": None,
+            "csrf": token,
+            "path": request.url.path,
+            "google": settings.google_sign_in,
+            "notice": request.query_params.get("notice"),
+            **context,
+        },
+        status_code=status_code,
+    )
+    set_cookie(response, request, PRE_COOKIE, token, 3600)
+    return response
+
+
+def safe_next(value: str | None) -> str:
+    """Where to go after signing in: a path on this console only (no ``//host``, no URL)."""
+    path = unquote(value or "/")
+    return path if path.startswith("/") and not path.startswith("//") and "\\" not in path else "/"
+
+
+async def start_session(request: Request, pair: dict[str, Any], next_path: str) -> Response:
+    """Tokens from the auth service (password or Google) → a console session and its cookie."""
+    upstream: Upstream = request.app.state.upstream
+    user = await upstream.anonymous(
+        caller_of(request), "GET", "auth", "/auth/v1/me", token=pair["accessToken"]
+    )
+    sessions: SessionStore = request.app.state.sessions
+    session_id = await sessions.start(
+        access_token=pair["accessToken"], refresh_token=pair["refreshToken"], user_id=user["id"], email=user["email"],
+        role=user["role"],
+    )  # fmt: skip
+    response = RedirectResponse(safe_next(next_path), status_code=303)
+    settings: ConsoleSettings = request.app.state.settings
+    set_cookie(response, request, COOKIE, session_id, settings.console_session_seconds)
+    response.delete_cookie(PRE_COOKIE, path="/")
+    return response
