@@ -9,6 +9,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 
+def send_json(handler: BaseHTTPRequestHandler, payload: Any) -> None:
+    body = json.dumps(payload).encode()
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
 class JsonServer:
     def __init__(self, respond: Callable[[str], Any | None]) -> None:
         """``respond(path)`` returns the body to send, or ``None`` for 404."""
@@ -22,12 +31,7 @@ class JsonServer:
                 if payload is None:
                     self.send_error(404)
                     return
-                body = json.dumps(payload).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                send_json(self, payload)
 
             def log_message(self, *_: Any) -> None:
                 return

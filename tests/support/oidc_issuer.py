@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import secrets
 import threading
 import time
@@ -16,7 +15,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from tests.support.json_server import JsonServer
+from tests.support.json_server import JsonServer, send_json
 
 
 def new_rsa_key() -> rsa.RSAPrivateKey:
@@ -97,12 +96,7 @@ class OidcProvider:
                 ):
                     self.send_error(400)
                     return
-                body = json.dumps({"id_token": outer.issuer.id_token(nonce=asked["nonce"])}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                send_json(self, {"id_token": outer.issuer.id_token(nonce=asked["nonce"])})
 
             def log_message(self, *_: Any) -> None:
                 return

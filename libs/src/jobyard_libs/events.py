@@ -10,7 +10,8 @@ Usage
 ::
 
     publisher = EventPublisher(redis, RedisKeys("jobyard:"))
-    await publisher.execution_changed(execution)  # to its owner's stream
+    await publisher.import_changed(log)  # to its requester's stream and the admins'
+    publisher.add_execution_changed(pipe, execution)  # on a pipeline the caller runs
 """
 
 from __future__ import annotations
@@ -57,6 +58,10 @@ def _summary(kind: str, document: StoredDocument) -> dict[str, Any]:
     return {"id": str(document.id), **{name: fields.get(name) for name in SUMMARIES[kind]}}
 
 
+def _message(kind: str, document: StoredDocument) -> str:
+    return json.dumps({"type": kind, "data": _summary(kind, document)})
+
+
 class EventPublisher:
     def __init__(self, redis: Redis, keys: RedisKeys) -> None:
         self.redis = redis
@@ -66,7 +71,7 @@ class EventPublisher:
         self, kind: str, document: StoredDocument, *, owner_id: str | None, admins: bool = False
     ) -> None:
         """Best effort: a lost event never fails the change it reports."""
-        message = json.dumps({"type": kind, "data": _summary(kind, document)})
+        message = _message(kind, document)
         audiences = ([owner_id] if owner_id else []) + ([ADMINS] if admins else [])
         try:
             for audience in audiences:
@@ -74,13 +79,10 @@ class EventPublisher:
         except RedisError as exc:
             log.warning("event_not_published", kind=kind, error=str(exc))
 
-    async def execution_changed(self, execution: Execution) -> None:
-        await self.publish("execution", execution, owner_id=execution.owner_id)
-
     def add_execution_changed(self, pipe: Pipeline, execution: Execution) -> None:
-        """The same event, queued on ``pipe``: many changes, one round trip (the caller runs it)."""
-        message = json.dumps({"type": "execution", "data": _summary("execution", execution)})
-        pipe.publish(channel(self.keys, execution.owner_id), message)
+        """An execution's change to its owner's stream, queued on ``pipe``: the changes of a
+        group commit go out in one round trip (the caller runs the pipeline)."""
+        pipe.publish(channel(self.keys, execution.owner_id), _message("execution", execution))
 
     async def import_changed(self, log: ImportLog) -> None:
         await self.publish("import", log, owner_id=log.requested_by, admins=True)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -181,7 +180,7 @@ def test_pages_need_a_session_and_an_expired_access_token_is_refreshed(stack: St
     assert browser.http.get("/tasks").status_code == 303  # the old cookie opens nothing
 
 
-def test_the_console_is_ready_only_with_its_dependencies(stack: Stack, tmp_path: Path) -> None:
+def test_readiness_names_redis_and_the_api_and_the_pinned_javascript_is_served(stack: Stack) -> None:
     assert stack.console
     ready = httpx.get(f"{stack.console}/readyz").json()
     assert ready == {"status": "ready", "checks": {"redis": "ok", "api": "ok"}}

@@ -85,6 +85,17 @@ class TaskStats:
             pipe.expire(key, KEEP_SECONDS)
         return bool(counts)
 
+    async def count(self, kind: str, status: str, window: timedelta) -> int:
+        """How many executions of ``kind`` ended ``status`` in the window: counters only, one
+        round trip, nothing else read (cheap enough to poll)."""
+        last = int(time.time()) // BUCKET_SECONDS
+        minutes = range(last - max(1, int(window.total_seconds()) // BUCKET_SECONDS) + 1, last + 1)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for minute in minutes:
+                pipe.hget(self._bucket(minute), f"{kind}|{status}")
+            counts = await pipe.execute()
+        return sum(int(count) for count in counts if count)
+
     async def read(self, window: timedelta, *, now: float | None = None) -> StatsWindow:
         now = now if now is not None else time.time()
         last = int(now) // BUCKET_SECONDS
