@@ -196,12 +196,20 @@ def test_an_admin_adds_a_feed_and_imports_it(
     expect(page.get_by_role("cell", name="admin@example.com")).to_be_visible()
     look(browsing, origin, "users")
 
+    page.get_by_role("link", name="Audit").click()
+    expect(page.get_by_role("cell", name="feed_source.created").first).to_be_visible()
+    page.get_by_label("Action").select_option("auth.sign_in")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.get_by_role("cell", name="auth.sign_in", exact=True).first).to_be_visible()
+    expect(page.get_by_role("cell", name="feed_source.created")).to_have_count(0)
+    look(browsing, origin, "audit")
+
 
 def test_a_user_is_refused_admin_pages_and_signs_out(origin: str, browsing: Browsing) -> None:
     page = browsing.page
     register(page, origin, "plain@example.com")
     expect(page.get_by_role("link", name="Feed sources")).to_have_count(0)
-    for path in ("/admin/feed-sources", "/admin/users"):
+    for path in ("/admin/feed-sources", "/admin/users", "/admin/audit"):
         answer = page.goto(origin + path)
         assert answer is not None and answer.status == 403
         expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()

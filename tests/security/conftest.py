@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
-from pymongo import MongoClient
+from pymongo import AsyncMongoClient, MongoClient
 from redis import Redis
 
 from tests.conftest import Isolation
@@ -37,6 +38,18 @@ def stack(module_isolation: Isolation, tmp_path_factory: pytest.TempPathFactory)
         "JOBYARD_TASK_STALE_GRACE_SECONDS": "0.2",
         "JOBYARD_SSE_MAX_STREAMS_PER_USER": "3",
         "JOBYARD_HTTP_MAX_BODY_BYTES": "65536",
+        "JOBYARD_FEED_MAX_BYTES": str(16 * 1024 * 1024),
+        "JOBYARD_SSE_KEEPALIVE_SECONDS": "0.5",
     }
-    with running_stack(env, tmp_path_factory.mktemp("stack"), worker=True, monitor=True) as running:
+    with running_stack(
+        env, tmp_path_factory.mktemp("stack"), worker=True, monitor=True, scheduler=True
+    ) as running:
         yield running
+
+
+@pytest.fixture
+async def db_of_stack(module_isolation: Isolation) -> AsyncIterator[Any]:
+    """The stack's database (PyMongo async, tz-aware)."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(module_isolation.mongodb_url, tz_aware=True)
+    yield client[module_isolation.database]
+    await client.close()

@@ -29,6 +29,7 @@ class Route:
     redirect_to: str | None = None
     repeat: int = 1  # the body sent this many times over: a huge answer without holding it
     hold: threading.Event | None = None  # answer only once it is set (a call that lasts until the test says)
+    headers: dict[str, str] | None = None  # more headers to answer with (Content-Encoding...)
 
 
 class FeedServer:
@@ -77,7 +78,7 @@ class FeedServer:
                     self.send_header("ETag", route.etag)
                     self.end_headers()
                     return
-                headers = {"ETag": route.etag, "Last-Modified": route.last_modified}
+                headers = {"ETag": route.etag, "Last-Modified": route.last_modified, **(route.headers or {})}
                 self._answer(route.status, route.body, route.content_type, headers, repeat=route.repeat)
 
             def _answer(

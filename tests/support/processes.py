@@ -69,3 +69,26 @@ def stop_gracefully(process: subprocess.Popen[bytes]) -> int | None:
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)  # nothing of the test may outlive it
+
+
+def descendants(pid: int) -> list[int]:
+    """``pid`` and every process below it (Dramatiq forks its worker processes)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            with contextlib.suppress(OSError):
+                todo += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+def peak_rss_bytes(pid: int) -> int:
+    """The highest peak resident set (``VmHWM``) among ``pid`` and its descendants."""
+    peaks = [0]
+    for process in descendants(pid):
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{process}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peaks.append(int(line.split()[1]) * 1024)
+    return max(peaks)

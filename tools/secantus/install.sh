@@ -6,7 +6,7 @@
 # The crate wants rustc 1.98, which rustup fetches if the machine's toolchain is older.
 # Optional: without Rust the tests use the Python server (make run's default) instead.
 set -euo pipefail
-version="0.5.3-beta.193"
+version="0.5.3-beta.196"
 toolchain="1.98"
 dest="${1:-.tools/secantus}"
 binary="$dest/bin/secantusd-rs"

@@ -92,6 +92,8 @@ http://{{ include "jobyard.fullname" . }}-auth:8001
   value: {{ .Values.egress.maxResponseBytes | int64 | quote }}
 - name: JOBYARD_EGRESS_TIMEOUT_SECONDS
   value: {{ .Values.egress.timeoutSeconds | quote }}
+- name: JOBYARD_AUDIT_RETENTION_DAYS
+  value: {{ .Values.audit.retentionDays | quote }}
 - name: JOBYARD_HOST
   value: "0.0.0.0"
 - name: JOBYARD_METRICS_HOST

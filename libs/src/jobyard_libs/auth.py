@@ -8,7 +8,13 @@ service looks them up itself; every other service asks the auth service
 
 Whatever the credential, the caller then runs with their *current* role and activation
 (:mod:`jobyard_libs.principals`): a demoted admin or a deactivated user loses those rights
-on every service within about a second, not when the token expires.
+on every service within about a second, not when the token expires; a revoked API key
+likewise.
+
+An API key carries **scopes** (:class:`KeyScope`), never more than its creator's role:
+``read`` (safe methods only), ``tasks`` (also changes: tasks, executions, dead letters),
+``admin`` (also the admin routes, while its owner is an admin). A key never creates or
+manages keys. An access token (a person) has whatever their role allows.
 
 The caller is authenticated before a request body is read: :class:`AuthenticateFirst`
 (installed by every service) checks the credentials of every request that carries a body,
@@ -31,6 +37,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
+from enum import StrEnum
 from typing import Annotated, Any, Protocol
 
 import httpx
@@ -59,6 +66,19 @@ class AccountInactive(Unauthorized):
     code, message = "account_deactivated", "this account is deactivated"
 
 
+class KeyScope(StrEnum):
+    READ = "read"
+    TASKS = "tasks"
+    ADMIN = "admin"
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class KeyScopeRefused(Forbidden):
+    code = "key_scope"
+
+
 @dataclass(frozen=True)
 class Principal:
     """An authenticated caller: a user through an access token or one of their API keys."""
@@ -67,10 +87,21 @@ class Principal:
     role: Role
     via: str  # "access_token" | "api_key"
     credential_id: str | None = None  # the token's jti or the API key's id
+    scopes: frozenset[KeyScope] | None = None  # an API key's; None: a person's token (their role's all)
 
     @property
     def is_admin(self) -> bool:
-        return self.role is Role.ADMIN
+        """Admin rights now: an admin's token, or an admin's key with the ``admin`` scope."""
+        return self.role is Role.ADMIN and (self.scopes is None or KeyScope.ADMIN in self.scopes)
+
+    @property
+    def is_key(self) -> bool:
+        return self.via == "api_key"
+
+    def check_method(self, method: str) -> None:
+        """A read-only key changes nothing."""
+        if self.scopes is not None and method not in SAFE_METHODS and self.scopes <= {KeyScope.READ}:
+            raise KeyScopeRefused("this API key is read-only (scope 'read'); changes need scope 'tasks'")
 
     @property
     def scope(self) -> str | None:
@@ -115,7 +146,8 @@ class RemoteApiKeyChecker:
         if not body.get("active"):
             self._cache.pop(digest, None)
             return None
-        principal = Principal(body["subject"], Role(body["role"]), "api_key", body.get("keyId"))
+        scopes = frozenset(KeyScope(scope) for scope in body.get("scopes") or [])
+        principal = Principal(body["subject"], Role(body["role"]), "api_key", body.get("keyId"), scopes)
         if len(self._cache) > 10_000:
             self._cache.clear()
         self._cache[digest] = (time.monotonic() + self.cache_seconds, principal)
@@ -134,13 +166,22 @@ class Authenticator:
         self.rights = rights
 
     async def authenticate(self, request: Request) -> Principal:
-        return await self.current(await self._identify(request))
+        principal = await self.current(await self._identify(request))
+        principal.check_method(request.method)
+        return principal
 
     async def current(self, principal: Principal) -> Principal:
-        """The caller with the role and activation they hold now, not when the token was issued."""
+        """The caller with the role and activation they hold now, not when the token was issued
+        (and, for an API key, unless it was revoked since)."""
         if self.rights is None:
             return principal
         try:
+            if (
+                principal.is_key
+                and principal.credential_id
+                and await self.rights.key_revoked(principal.credential_id)
+            ):
+                raise Unauthorized("invalid or revoked API key")
             state = await self.rights.state(principal.subject)
         except DirectoryUnavailable as exc:
             if principal.is_admin:  # admin rights are never taken on a token's word alone
@@ -228,13 +269,23 @@ class AuthenticateFirst:
 
 
 async def admin_principal(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    if principal.role is Role.ADMIN and not principal.is_admin:
+        raise KeyScopeRefused("this API key lacks the 'admin' scope")
     if not principal.is_admin:
         raise Forbidden("admin role required")
     return principal
 
 
+async def person_principal(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    """A person signed in (an access token): what an API key may never do (manage keys, identities)."""
+    if principal.is_key:
+        raise KeyScopeRefused("API keys cannot create or manage API keys or sign-in identities")
+    return principal
+
+
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 AdminPrincipal = Annotated[Principal, Depends(admin_principal)]
+PersonPrincipal = Annotated[Principal, Depends(person_principal)]
 
 
 @asynccontextmanager

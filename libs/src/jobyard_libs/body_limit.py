@@ -2,7 +2,9 @@
 
 A declared ``Content-Length`` over the limit is refused before anything is read; a body
 sent without one (chunked) is counted as it streams and cut off at the limit. Routes that
-legitimately take more (a batch of tasks) get their own limit by path prefix.
+legitimately take more (a batch of tasks) get their own limit by path prefix. A body sent
+with a ``Content-Encoding`` (gzip...) is refused with 415: no service decodes one, so its
+limit is always the limit of what is parsed, never of a compressed stand-in.
 
 Usage
 -----
@@ -31,6 +33,17 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, f"the request body is larger than {limit} bytes")
 
 
+def _encoded(encoding: bytes) -> JSONResponse:
+    return JSONResponse(
+        error_body(
+            "unsupported_content_encoding",
+            f"request bodies are not decoded: send them without Content-Encoding {encoding[:50].decode('latin-1')!r}",
+            "Content-Encoding",
+        ),
+        status_code=415,
+    )
+
+
 def _too_large(limit: int) -> JSONResponse:
     return JSONResponse(
         error_body("body_too_large", f"the request body is larger than {limit} bytes"), status_code=413
@@ -52,7 +65,12 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         limit = self.limit_for(str(scope["path"]))
-        declared = dict(scope.get("headers", [])).get(b"content-length")
+        headers = dict(scope.get("headers", []))
+        encoding = headers.get(b"content-encoding", b"identity").strip().lower()
+        if encoding not in (b"", b"identity"):
+            await _encoded(encoding)(scope, receive, send)
+            return
+        declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
             await _too_large(limit)(scope, receive, send)
             return

@@ -13,7 +13,9 @@ a way into everything the worker can reach, so each request is checked and pinne
   ``Host`` header and as the TLS server name), so a second DNS answer cannot move it
   (DNS rebinding);
 - every redirect hop is checked the same way, and there are at most ``max_redirects``;
-- the response body is read as a stream and never beyond ``max_bytes``; the whole
+- the response body is read as a stream and never beyond ``max_bytes`` *decoded*: at most
+  one ``Content-Encoding`` layer is undone, incrementally and bounded (a kilobyte of nested
+  gzip cannot inflate to gigabytes), nested or unknown encodings are refused; the whole
   exchange is bounded by ``timeout_seconds``; environment proxies are ignored.
 
 Usage
@@ -33,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -52,6 +55,7 @@ EXTRA_REFUSED = [
     ipaddress.ip_network("192.88.99.0/24"),  # 6to4 relay anycast
     ipaddress.ip_network("64:ff9b:1::/48"),  # local-use NAT64
 ]
+STEP = 1024 * 1024  # decoded bytes per step: one step's work is bounded too
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
 IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
 
@@ -337,25 +341,123 @@ class EgressGuard:
                 headers = {k: v for k, v in headers.items() if k.lower() not in ("authorization", "cookie")}
 
     async def read(self, response: httpx.Response, *, limit: int | None = None) -> tuple[bytes, bool]:
-        """At most ``limit`` (default: the policy's cap) bytes of the body, and whether there was more."""
+        """At most ``limit`` (default: the policy's cap) bytes of the decoded body, and whether
+        there was more. Never decodes more than ``limit`` + 1 bytes (see :func:`decoded`)."""
         cap = self.policy.max_bytes if limit is None else limit
         body = bytearray()
-        async for chunk in response.aiter_bytes():
-            room = cap - len(body)
-            if len(chunk) > room:
-                body += chunk[:room]
-                return bytes(body), True
+        async for chunk in decoded(response, cap):
             body += chunk
-        return bytes(body), False
+        return bytes(body[:cap]), len(body) > cap
+
+
+class BoundedDecoder:
+    """The ``Content-Encoding`` of an answer undone a bounded step at a time.
+
+    We ask for ``identity``; a server may answer compressed all the same, and a kilobyte of
+    nested gzip inflates to gigabytes. So at most one layer is undone (``gzip``, ``x-gzip``,
+    ``deflate``), never more than ``limit`` + 1 bytes of output in all, and each call of
+    :meth:`feed` yields at most that much however small its input: memory stays bounded by
+    the limit, not by the compression ratio. Nested (``gzip, gzip``) or unknown encodings
+    (``br``, ``zstd``...) are refused before any byte is decoded.
+
+    Examples
+    --------
+    >>> import gzip
+    >>> decoder = BoundedDecoder("gzip", limit=10)
+    >>> decoder.feed(gzip.compress(b"a" * 1000))
+    b'aaaaaaaaaaa'
+    >>> decoder.exceeded
+    True
+    >>> BoundedDecoder("gzip, gzip", limit=10)
+    Traceback (most recent call last):
+    ...
+    jobyard_libs.egress.EgressFailed: nested content encodings are refused: 'gzip, gzip'
+    """
+
+    def __init__(self, content_encoding: str | None, *, limit: int) -> None:
+        layers = [part.strip().lower() for part in (content_encoding or "").split(",")]
+        layers = [layer for layer in layers if layer and layer != "identity"]
+        if len(layers) > 1:
+            raise EgressFailed(
+                f"nested content encodings are refused: {(content_encoding or '')[:100]!r}", retryable=False
+            )
+        self.limit = limit
+        self.produced = 0
+        self._inflate: zlib._Decompress | None = None
+        self._deflate_probe = False
+        self._pending = b""
+        if layers:
+            if layers[0] in ("gzip", "x-gzip"):
+                self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            elif layers[0] == "deflate":
+                self._inflate, self._deflate_probe = zlib.decompressobj(), True
+            else:
+                raise EgressFailed(f"unsupported content encoding {layers[0][:50]!r}", retryable=False)
+
+    @property
+    def exceeded(self) -> bool:
+        return self.produced > self.limit
+
+    @property
+    def pending(self) -> bool:
+        """Input is waiting whose output did not fit in the last step (call :meth:`feed` again)."""
+        return bool(self._pending) and not self.exceeded
+
+    def feed(self, data: bytes) -> bytes:
+        """The next decoded bytes (at most ``STEP``), stopping once more than ``limit`` were
+        produced; input that does not fit waits (:attr:`pending`)."""
+        data, self._pending = self._pending + data, b""
+        room = min(self.limit + 1 - self.produced, STEP)
+        if room <= 0 or not data:
+            return b""
+        if self._inflate is None:
+            out, self._pending = data[:room], data[room:]
+        else:
+            out = self._inflate_bounded(data, room)
+        self.produced += len(out)
+        return out
+
+    def _inflate_bounded(self, data: bytes, room: int) -> bytes:
+        assert self._inflate is not None
+        if self._inflate.eof:
+            return b""  # whatever follows the compressed stream is ignored
+        try:
+            out = self._inflate.decompress(data, room)
+        except zlib.error as exc:
+            if self._deflate_probe:  # "deflate" sent raw, without zlib's header
+                self._inflate, self._deflate_probe = zlib.decompressobj(-zlib.MAX_WBITS), False
+                return self._inflate_bounded(data, room)
+            raise EgressFailed(f"the answer's compressed body is corrupt: {exc}", retryable=False) from exc
+        self._deflate_probe = False
+        self._pending = self._inflate.unconsumed_tail
+        return out
+
+
+async def decoded(response: httpx.Response, limit: int) -> AsyncIterator[bytes]:
+    """The decoded body in chunks, at most ``limit`` + 1 bytes in all (one more than
+    ``limit`` says there was more): read raw and decoded by :class:`BoundedDecoder`, never by
+    httpx, whose decoders inflate a whole chunk at once."""
+    decoder = BoundedDecoder(response.headers.get("content-encoding"), limit=limit)
+    async for raw in response.aiter_raw():
+        chunk = decoder.feed(raw)
+        while True:
+            if chunk:
+                yield chunk
+            if decoder.exceeded:
+                return
+            if not decoder.pending:
+                break
+            chunk = decoder.feed(b"")
 
 
 async def capped(response: httpx.Response, max_bytes: int) -> AsyncIterator[bytes]:
-    """The decoded body in chunks; :class:`EgressTooLarge` as soon as it passes ``max_bytes``."""
+    """The decoded body in chunks; :class:`EgressTooLarge` as soon as it passes ``max_bytes``
+    (counted after decompression)."""
     declared = response.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise EgressTooLarge(f"the answer is {int(declared)} bytes, over the {max_bytes}-byte limit")
     size = 0
-    async for chunk in response.aiter_bytes():
+    async for chunk in decoded(response, max_bytes):
         size += len(chunk)
         if size > max_bytes:
             raise EgressTooLarge(f"the answer exceeds the {max_bytes}-byte limit")

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,10 +35,12 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.cursor import AsyncCursor
 
 from jobyard_libs.documents import StoredDocument
+from jobyard_libs.errors import ValidationFailed
 
 T = TypeVar("T", bound=StoredDocument)
 Sort = Sequence[tuple[str, int]]
 TOTAL_CAP = 10_000
+MAX_CURSOR_VALUES = 4
 MAX_OFFSET = 10_000
 
 
@@ -64,21 +67,29 @@ class Cursor:
 
     @classmethod
     def decode(cls, token: str) -> Cursor:
+        """The cursor ``token`` encodes; :class:`BadCursor` for anything else, whatever it is."""
         try:
             raw = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-            if not isinstance(raw, list) or not raw:
+            if not isinstance(raw, list) or not 0 < len(raw) <= MAX_CURSOR_VALUES:
                 raise BadCursor("not a cursor")
             return cls(tuple(_typed(v) for v in raw))
-        except (ValueError, TypeError) as exc:
+        except Exception as exc:  # malformed base64, JSON, dates, ids, numbers: all the same 422
             raise BadCursor("not a cursor from this API") from exc
 
 
 def _typed(value: Any) -> Any:
-    if isinstance(value, dict) and value.keys() == {"d"}:
-        return datetime.fromisoformat(value["d"])
-    if isinstance(value, dict) and value.keys() == {"o"}:
+    if isinstance(value, dict) and value.keys() == {"d"} and isinstance(value["d"], str):
+        moment = datetime.fromisoformat(value["d"])
+        if moment.tzinfo is None:
+            raise BadCursor("not a cursor from this API")
+        return moment
+    if isinstance(value, dict) and value.keys() == {"o"} and isinstance(value["o"], str):
         return ObjectId(value["o"])
-    if value is None or isinstance(value, (str, int, float, bool)):
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int) and -(2**63) <= value < 2**63:  # what BSON can hold
+        return value
+    if isinstance(value, float) and math.isfinite(value):
         return value
     raise BadCursor("not a cursor from this API")
 
@@ -99,6 +110,14 @@ class Slice(Generic[T]):
     total: int
     total_capped: bool
     next_cursor: str | None
+
+
+def _fits(cursor: Cursor, sort: Sort) -> bool:
+    """A cursor of this listing: one value per sort key, and an id where ``_id`` is."""
+    if len(cursor.values) != len(sort):
+        return False
+    keyed = zip(sort, cursor.values, strict=True)
+    return all(isinstance(value, ObjectId) for (field, _), value in keyed if field == "_id")
 
 
 def after(sort: Sort, cursor: Cursor) -> dict[str, Any]:
@@ -149,7 +168,10 @@ async def paginate(
     *,
     projection: dict[str, int] | None = None,
 ) -> Slice[T]:
-    """One page of ``query`` in ``sort`` order, through the index ``hint`` names."""
+    """One page of ``query`` in ``sort`` order, through the index ``hint`` names; a cursor of
+    another listing is a 422 naming ``cursor``."""
+    if window.cursor is not None and not _fits(window.cursor, sort):
+        raise ValidationFailed("this cursor belongs to another listing", field="cursor")
     raws = await walk(collection, query, sort, hint, window, projection=projection).to_list()
     more = len(raws) > window.limit
     items = model.many(raws[: window.limit])

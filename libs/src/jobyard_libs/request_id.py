@@ -1,7 +1,9 @@
 """Request ids: honour an incoming ``X-Request-ID``, make one otherwise, echo it back.
 
 The id is bound to structlog's context for the whole request and kept in a context
-variable, so that code enqueuing a message can carry it into the worker's log lines.
+variable, so that code enqueuing a message can carry it into the worker's log lines. The
+client's address (the connection's, or what a trusted proxy said: uvicorn's
+``--forwarded-allow-ips``) is kept the same way, for the audit trail.
 
 Usage
 -----
@@ -26,11 +28,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 HEADER = "x-request-id"
 _VALID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 _request_id: ContextVar[str | None] = ContextVar("jobyard_request_id", default=None)
+_client_ip: ContextVar[str | None] = ContextVar("jobyard_client_ip", default=None)
 log = structlog.get_logger("jobyard.http")
 
 
 def current_request_id() -> str | None:
     return _request_id.get()
+
+
+def current_client_ip() -> str | None:
+    """The address of the client of the request being served, if any."""
+    return _client_ip.get()
 
 
 def bind_request_id(request_id: str | None) -> None:
@@ -55,6 +63,8 @@ class RequestIdMiddleware:
         incoming = _header(scope, HEADER)
         request_id = incoming if incoming and _VALID.match(incoming) else new_request_id()
         token = _request_id.set(request_id)
+        client = scope.get("client")
+        ip_token = _client_ip.set(str(client[0]) if client else None)
         structlog.contextvars.bind_contextvars(request_id=request_id)
         started = time.perf_counter()
         status = 500
@@ -81,6 +91,7 @@ class RequestIdMiddleware:
                 )
             structlog.contextvars.unbind_contextvars("request_id")
             _request_id.reset(token)
+            _client_ip.reset(ip_token)
 
 
 def _header(scope: Scope, name: str) -> str | None:

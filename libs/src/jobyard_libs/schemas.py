@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from jobyard_libs.documents import StoredDocument, parse_id
-from jobyard_libs.errors import NotFoundError, ValidationFailed
+from jobyard_libs.errors import ValidationFailed
 from jobyard_libs.listing import MAX_OFFSET, TOTAL_CAP, BadCursor, Cursor, Slice, Window
 
 T = TypeVar("T")
@@ -106,19 +106,20 @@ def page_of(found: Slice[S], params: PageParams, view: Callable[[S], T]) -> Page
 Pagination = Annotated[PageParams, Depends(page_params)]
 
 
-def path_id(name: str, missing: type[NotFoundError]) -> Any:
-    """``Depends`` for the path parameter ``name`` holding an id: a malformed one is the same
-    404 as an unknown one (``missing``), so ids cannot be probed for shape.
+def path_id(name: str) -> Any:
+    """``Depends`` for the path parameter ``name`` holding an id: a malformed one is a 422
+    naming ``name`` (an id of ours is 24 hex digits, no secret); an unknown one is the
+    service's 404.
 
     ::
 
-        TaskId = Annotated[Oid, path_id("task_id", TaskNotFound)]
+        TaskId = Annotated[Oid, path_id("task_id")]
     """
 
     def parse(**values: str) -> Any:
         parsed = parse_id(values[name])
         if parsed is None:
-            raise missing()
+            raise ValidationFailed("not an id (24 hexadecimal digits)", field=name)
         return parsed
 
     parameter = inspect.Parameter(

@@ -233,8 +233,28 @@ class TokenVerificationSettings(HttpServiceSettings):
     )
 
 
-class EgressSettings(BaseServiceSettings):
-    """Where outbound requests that users aim (tasks, webhooks, feeds) may go."""
+class AuditSettings(BaseServiceSettings):
+    """The audit trail every service that records security events shares."""
+
+    audit_retention_days: int = Field(
+        365, ge=1, le=3650, description="How long audit events are kept (sign-ins, role changes, keys...)."
+    )
+
+
+class TaskRightsSettings(BaseServiceSettings):
+    """What an owner's role allows of recurring work: checked when a task is made or changed
+    (api), when it fires (scheduler), and when its owner is demoted (auth)."""
+
+    task_min_cron_interval_seconds: int = Field(
+        60, ge=1, description="Shortest interval between two runs of a user's recurring task."
+    )
+    task_min_cron_interval_seconds_admin: int = Field(
+        1, ge=1, description="Shortest interval between two runs of an admin's recurring task."
+    )
+
+
+class EgressSettings(AuditSettings):
+    """Where outbound requests that users aim (tasks, webhooks, feeds) may go (refusals are audited)."""
 
     egress_allowed_hosts: str = Field(
         "",

@@ -117,7 +117,8 @@ async def test_jobs_filters_search_and_detail(
     assert detail["description"]
     assert isinstance(detail["rawData"], dict)
     assert (await api.get("/api/v1/jobs/000000000000000000000000", headers=reader)).status_code == 404
-    assert (await api.get("/api/v1/jobs/not-an-id", headers=reader)).status_code == 404
+    malformed = await api.get("/api/v1/jobs/not-an-id", headers=reader)
+    assert (malformed.status_code, malformed.json()["error"]["field"]) == (422, "job_id")
 
 
 @pytest.mark.parametrize(

@@ -76,7 +76,11 @@ async def test_the_last_admin_cannot_be_demoted(client: httpx.AsyncClient, admin
     assert response.json()["error"]["code"] == "last_admin"
 
 
-async def test_unknown_or_malformed_user_id_is_404(client: httpx.AsyncClient, admin_token: str) -> None:
-    for user_id in ("000000000000000000000000", "nope"):
-        response = await client.get(f"/auth/v1/users/{user_id}", headers=bearer(admin_token))
-        assert response.status_code == 404
+async def test_an_unknown_user_id_is_404_and_a_malformed_one_422(
+    client: httpx.AsyncClient, admin_token: str
+) -> None:
+    unknown = await client.get("/auth/v1/users/000000000000000000000000", headers=bearer(admin_token))
+    assert unknown.status_code == 404
+    malformed = await client.get("/auth/v1/users/nope", headers=bearer(admin_token))
+    assert malformed.status_code == 422
+    assert malformed.json()["error"]["field"] == "user_id"

@@ -10,10 +10,10 @@ from jobyard_libs.auth import INTROSPECT_PATH
 from tests.services.auth.helpers import bearer, register, signed_up
 
 
-async def _create(client: httpx.AsyncClient, token: str, **body: object) -> dict[str, str]:
+async def _create(client: httpx.AsyncClient, token: str, **body: object) -> dict[str, Any]:
     response = await client.post("/auth/v1/api-keys", json={"name": "cron", **body}, headers=bearer(token))
     assert response.status_code == 201, response.text
-    created: dict[str, str] = response.json()
+    created: dict[str, Any] = response.json()
     return created
 
 
@@ -49,7 +49,13 @@ async def test_revoked_key_stops_working(client: httpx.AsyncClient) -> None:
     me = await client.get("/auth/v1/me", headers={"X-API-Key": created["key"]})
     assert me.status_code == 401
     introspect = await client.post("/internal/v1/api-keys/introspect", json={"key": created["key"]})
-    assert introspect.json() == {"active": False, "subject": None, "role": None, "keyId": None}
+    assert introspect.json() == {
+        "active": False,
+        "subject": None,
+        "role": None,
+        "keyId": None,
+        "scopes": None,
+    }
 
 
 async def test_another_users_key_is_404(client: httpx.AsyncClient) -> None:
@@ -61,21 +67,74 @@ async def test_another_users_key_is_404(client: httpx.AsyncClient) -> None:
     assert (await client.get("/auth/v1/me", headers={"X-API-Key": key["key"]})).status_code == 200
 
 
-async def test_a_key_carries_its_owners_current_role(client: httpx.AsyncClient, admin_token: str) -> None:
+async def test_a_key_holds_its_scopes_within_its_owners_current_role(
+    client: httpx.AsyncClient, admin_token: str
+) -> None:
     user = await register(client)
     pair = (
         await client.post(
             "/auth/v1/login", json={"email": "ann@example.com", "password": "correct horse battery"}
         )
     ).json()
-    key = await _create(client, pair["accessToken"])
-    assert (await client.get("/auth/v1/users", headers={"X-API-Key": key["key"]})).status_code == 403
+    tasks_key = await _create(client, pair["accessToken"])
+    assert tasks_key["scopes"] == ["tasks"]  # the default
+    refused = await client.post(
+        "/auth/v1/api-keys", json={"name": "root", "scopes": ["admin"]}, headers=bearer(pair["accessToken"])
+    )
+    assert (refused.status_code, refused.json()["error"]["field"]) == (422, "scopes")
+    assert (await client.get("/auth/v1/users", headers={"X-API-Key": tasks_key["key"]})).status_code == 403
     await client.patch(f"/auth/v1/users/{user['id']}", json={"role": "admin"}, headers=bearer(admin_token))
-    assert (await client.get("/auth/v1/users", headers={"X-API-Key": key["key"]})).status_code == 200
-    introspect = (await client.post("/internal/v1/api-keys/introspect", json={"key": key["key"]})).json()
+    promoted = await client.get("/auth/v1/users", headers={"X-API-Key": tasks_key["key"]})
+    assert (promoted.status_code, promoted.json()["error"]["code"]) == (
+        403,
+        "key_scope",
+    )  # a key keeps its scopes
+    introspect = (
+        await client.post("/internal/v1/api-keys/introspect", json={"key": tasks_key["key"]})
+    ).json()
     assert introspect["active"] is True and introspect["role"] == "admin"
+    admin_key = await _create(client, pair["accessToken"], scopes=["admin"])  # now she may
+    assert (await client.get("/auth/v1/users", headers={"X-API-Key": admin_key["key"]})).status_code == 200
+    await client.patch(f"/auth/v1/users/{user['id']}", json={"role": "user"}, headers=bearer(admin_token))
+    assert (await client.get("/auth/v1/users", headers={"X-API-Key": admin_key["key"]})).status_code == 403
     await client.patch(f"/auth/v1/users/{user['id']}", json={"active": False}, headers=bearer(admin_token))
+    assert (await client.get("/auth/v1/me", headers={"X-API-Key": admin_key["key"]})).status_code == 401
+
+
+async def test_a_key_cannot_make_or_manage_keys(client: httpx.AsyncClient) -> None:
+    pair = await signed_up(client)
+    key = await _create(client, pair["accessToken"], expiresInDays=1)
+    as_key = {"X-API-Key": key["key"]}
+    for method, path in (
+        ("POST", "/auth/v1/api-keys"),
+        ("GET", "/auth/v1/api-keys"),
+        ("DELETE", f"/auth/v1/api-keys/{key['id']}"),
+        ("POST", "/auth/v1/me/revoke-sessions"),
+    ):
+        answer = await client.request(
+            method, path, json={"name": "child", "expiresInDays": 365}, headers=as_key
+        )
+        assert (answer.status_code, answer.json()["error"]["code"]) == (403, "key_scope"), (method, path)
+    listed = (await client.get("/auth/v1/api-keys", headers=bearer(pair["accessToken"]))).json()
+    assert listed["total"] == 1 and listed["items"][0]["revokedAt"] is None
+
+
+async def test_a_read_key_changes_nothing(client: httpx.AsyncClient) -> None:
+    pair = await signed_up(client)
+    key = await _create(client, pair["accessToken"], scopes=["read"])
+    assert (await client.get("/auth/v1/me", headers={"X-API-Key": key["key"]})).status_code == 200
+    link = await client.post("/auth/v1/me/google", json={"idToken": "x"}, headers={"X-API-Key": key["key"]})
+    assert (link.status_code, link.json()["error"]["code"]) == (403, "key_scope")
+
+
+async def test_signing_out_everywhere_ends_sessions_and_keys(client: httpx.AsyncClient) -> None:
+    pair = await signed_up(client)
+    key = await _create(client, pair["accessToken"])
+    out = await client.post("/auth/v1/me/revoke-sessions", headers=bearer(pair["accessToken"]))
+    assert out.status_code == 204
     assert (await client.get("/auth/v1/me", headers={"X-API-Key": key["key"]})).status_code == 401
+    refresh = await client.post("/auth/v1/refresh", json={"refreshToken": pair["refreshToken"]})
+    assert refresh.status_code == 401
 
 
 async def test_bad_key_requests(client: httpx.AsyncClient) -> None:

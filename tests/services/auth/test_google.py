@@ -91,3 +91,46 @@ async def test_google_refuses_a_token_signed_by_another_key(
     response = await _google(client, oidc_issuer.id_token(key=new_rsa_key()))
     assert response.status_code == 401
     assert "signature" in response.json()["error"]["message"]
+
+
+async def test_another_google_identity_with_the_same_email_is_refused(
+    client: httpx.AsyncClient, oidc_issuer: OidcIssuer, db: Any
+) -> None:
+    """A recycled Workspace address or a lapsed domain: the same verified email, another person
+    (another ``sub``). Linking by email must not hand them the account."""
+    first = await _google(client, oidc_issuer.id_token())
+    assert first.status_code == 200
+    owner = (await client.get("/auth/v1/me", headers=bearer(first.json()["accessToken"]))).json()
+    takeover = await _google(client, oidc_issuer.id_token(sub="google-sub-recycled"))
+    assert takeover.status_code == 409
+    assert takeover.json()["error"]["code"] == "google_identity_mismatch"
+    again = await _google(client, oidc_issuer.id_token())  # the real owner still signs in
+    assert again.status_code == 200
+    refused = await db.audit.find_one({"action": "user.google_link_refused"})
+    assert refused["actorId"] == owner["id"] and refused["details"]["google_sub"] == "google-sub-recycled"
+
+
+async def test_linking_another_identity_needs_the_signed_in_users_consent(
+    client: httpx.AsyncClient, oidc_issuer: OidcIssuer
+) -> None:
+    await _google(client, oidc_issuer.id_token())
+    await register(client, "ann@example.com")
+    ann = (
+        await client.post(
+            "/auth/v1/login", json={"email": "ann@example.com", "password": "correct horse battery"}
+        )
+    ).json()
+    taken = await client.post(
+        "/auth/v1/me/google", json={"idToken": oidc_issuer.id_token()}, headers=bearer(ann["accessToken"])
+    )
+    assert (taken.status_code, taken.json()["error"]["code"]) == (409, "google_identity_taken")
+    new_identity = oidc_issuer.id_token(sub="google-sub-ann", email="ann.other@example.com")
+    linked = await client.post(
+        "/auth/v1/me/google", json={"idToken": new_identity}, headers=bearer(ann["accessToken"])
+    )
+    assert linked.status_code == 200 and linked.json()["googleLinked"] is True
+    signed_in = await _google(
+        client, oidc_issuer.id_token(sub="google-sub-ann", email="ann.other@example.com")
+    )
+    me = (await client.get("/auth/v1/me", headers=bearer(signed_in.json()["accessToken"]))).json()
+    assert me["email"] == "ann@example.com"

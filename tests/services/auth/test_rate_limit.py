@@ -115,3 +115,34 @@ async def test_registration_is_limited_per_address(isolation: Isolation, auth_se
         )
         assert refused.status_code == 429
         assert int(refused.headers["retry-after"]) > 0
+
+
+async def test_an_account_is_capped_at_consecutive_failures_without_losing_its_sessions(
+    auth_settings: AuthSettings, admin_token: str
+) -> None:
+    """NIST SP 800-63B 5.2.2: at most 100 consecutive failures (here 4, from many addresses so
+    the throttle never stops them). Then the right password no longer signs in; a session the
+    owner already holds goes on; an admin's unlock restores the password."""
+    settings = auth_settings.model_copy(update={"login_max_consecutive_failures": 4})
+    app = create_app(settings)
+    async with app.router.lifespan_context(app), _from(app, "203.0.113.1") as owner:
+        user = await register(owner)
+        session = (await _right(owner)).json()
+        for i in range(4):
+            async with _from(app, f"198.51.100.{i}") as attacker:
+                assert (await _fail(attacker)).status_code == 401
+        locked = await _right(owner)
+        assert (locked.status_code, locked.json()["error"]["code"]) == (403, "sign_in_locked")
+        refreshed = await owner.post("/auth/v1/refresh", json={"refreshToken": session["refreshToken"]})
+        assert refreshed.status_code == 200  # the session held before goes on
+        shown = await owner.get(
+            f"/auth/v1/users/{user['id']}", headers={"Authorization": f"Bearer {admin_token}"}
+        )
+        assert shown.json()["signInLocked"] is True
+        unlocked = await owner.patch(
+            f"/auth/v1/users/{user['id']}",
+            json={"signInLocked": False},
+            headers={"Authorization": f"Bearer {admin_token}"},
+        )
+        assert unlocked.status_code == 200 and unlocked.json()["signInLocked"] is False
+        assert (await _right(owner)).status_code == 200

@@ -16,7 +16,7 @@ from tests.support.auth_service import ADMIN_EMAIL, ADMIN_PASSWORD, USER_PASSWOR
 from tests.support.stack import Stack, running_stack
 
 PAGES = ["/", "/imports", "/jobs", "/tasks", "/tasks/new", "/dead-letters", "/api-keys"]
-ADMIN_PAGES = ["/admin/feed-sources", "/admin/users"]
+ADMIN_PAGES = ["/admin/feed-sources", "/admin/users", "/admin/audit"]
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,10 @@ class FeedFetchError(FeedError):
     pass
 
 
+class FeedRefused(FeedFetchError):
+    """The egress guard refused the feed's address (or a redirect's): audited."""
+
+
 class FeedTooLarge(FeedError):
     pass
 

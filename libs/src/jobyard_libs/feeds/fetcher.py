@@ -28,7 +28,7 @@ import httpx
 import structlog
 
 from jobyard_libs.egress import EgressFailed, EgressGuard, EgressRefused, EgressTooLarge, capped
-from jobyard_libs.feeds.errors import FeedFetchError, FeedTooLarge
+from jobyard_libs.feeds.errors import FeedFetchError, FeedRefused, FeedTooLarge
 
 log = structlog.get_logger(__name__)
 SPOOL_BYTES = 8 * 1024 * 1024
@@ -121,7 +121,7 @@ async def _fetch_once(guard: EgressGuard, url: str, headers: dict[str, str]) -> 
     except EgressTooLarge as exc:
         raise FeedTooLarge(f"feed {exc.args[0].removeprefix('the answer ')}") from exc
     except EgressRefused as exc:
-        raise FeedFetchError(f"refused: {exc}") from exc
+        raise FeedRefused(f"refused: {exc}") from exc
     except EgressFailed as exc:
         if not exc.retryable:
             raise FeedFetchError(str(exc)) from exc

@@ -32,8 +32,9 @@ import structlog
 from dramatiq import Broker
 from dramatiq.brokers.redis import RedisBroker
 
+from jobyard_libs.audit import AuditLog
 from jobyard_libs.documents import Oid
-from jobyard_libs.feeds.errors import FeedError
+from jobyard_libs.feeds.errors import FeedError, FeedRefused
 from jobyard_libs.feeds.fetcher import fetch_feed
 from jobyard_libs.feeds.parser import ItemFailure, iter_feed
 from jobyard_libs.imports import metrics
@@ -88,6 +89,7 @@ class ImportRunner:
         self.sources = FeedSourceRepository(db)
         self.logs = ImportLogRepository(db, on_change)
         self.raw = RawFeedRepository(db)
+        self.audit = AuditLog(db, retention_days=settings.audit_retention_days)
 
     async def create_logs(
         self, sources: list[FeedSource], trigger: ImportTrigger, request_id: str | None = None
@@ -141,6 +143,10 @@ class ImportRunner:
                 )
         except FeedError as exc:
             metrics.RUNS.labels(url, "failed").inc()
+            if isinstance(exc, FeedRefused):
+                await self.audit.egress_refused(
+                    current.requested_by, ("import_log", str(log_id)), exc, url=url
+                )
             return await self._fail(log_id, url, str(exc), bound)
         if fetched.not_modified:
             metrics.RUNS.labels(url, "not_modified").inc()

@@ -25,6 +25,7 @@ class Task(StoredDocument):
     priority: int = 5
     queue: str
     status: TaskStatus
+    paused_reason: str | None = None  # paused by the platform (tasks.rights), not by its owner
     scheduled_at: datetime | None = None
     cron: str | None = None
     timezone: str = "UTC"

@@ -41,6 +41,8 @@ TASK_FILTERS = [  # in order of preference; every list is per owner or (admin) o
 ]
 TASK_LIST = IndexSpec(TASKS, NEWEST)
 EXECUTION_LIST = IndexSpec(EXECUTIONS, [("taskId", 1), *NEWEST])
+EXECUTIONS_OF_OWNER = IndexSpec(EXECUTIONS, [("ownerId", 1), ("status", 1), *NEWEST])
+SCHEDULED = [TaskType.DELAYED.value, TaskType.RECURRING.value]
 DEAD_LETTER_FILTERS = [IndexSpec(DEAD_LETTERS, [("ownerId", 1), *NEWEST])]
 DEAD_LETTER_LIST = IndexSpec(DEAD_LETTERS, NEWEST)
 INDEXES = [
@@ -54,6 +56,7 @@ INDEXES = [
         partial_filter={"idempotencyKey": {"$type": "string"}},
     ),
     EXECUTION_LIST,
+    EXECUTIONS_OF_OWNER,
     IndexSpec(EXECUTIONS, [("taskId", 1), ("scheduledFor", 1)], unique=True),
     IndexSpec(EXECUTIONS, [("status", 1), ("enqueuedAt", 1)]),  # pending, never queued
     IndexSpec(EXECUTIONS, [("awaitingCallback", 1), ("callbackDeadline", 1)]),  # callbacks overdue
@@ -112,6 +115,37 @@ class TaskRepository:
         changes = {"$set": stored(Task, **fields, updated_at=utcnow())}
         expect = None if expect_status is None else {"status": expect_status.value}
         return Task.from_mongo(await update_by_id(self.collection, task_id, changes, expect=expect))
+
+    async def pause_owned(self, owner_id: str, *, reason: str) -> int:
+        """Pause every active delayed or recurring task of ``owner_id``, saying why; how many."""
+        result = await self.collection.update_many(
+            {"ownerId": owner_id, "status": TaskStatus.ACTIVE.value, "type": {"$in": SCHEDULED}},
+            {"$set": {"status": TaskStatus.PAUSED.value, "pausedReason": reason, "updatedAt": utcnow()}},
+        )
+        return result.modified_count
+
+    async def paused_for(self, owner_id: str, reason: str) -> list[Task]:
+        query = {"ownerId": owner_id, "status": TaskStatus.PAUSED.value, "pausedReason": reason}
+        return Task.many(await self.collection.find(query).to_list())
+
+    async def resume_paused(self, task_id: ObjectId, reason: str, *, next_run_at: datetime | None) -> bool:
+        """Resume a task the platform paused for ``reason`` (not one its owner paused)."""
+        result = await self.collection.update_one(
+            {"_id": task_id, "status": TaskStatus.PAUSED.value, "pausedReason": reason},
+            {
+                "$set": {
+                    "status": TaskStatus.ACTIVE.value,
+                    "pausedReason": None,
+                    "nextRunAt": next_run_at,
+                    "updatedAt": utcnow(),
+                }
+            },
+        )
+        return result.modified_count == 1
+
+    async def active_scheduled_of(self, owner_id: str) -> list[Task]:
+        query = {"ownerId": owner_id, "status": TaskStatus.ACTIVE.value, "type": {"$in": SCHEDULED}}
+        return Task.many(await self.collection.find(query).to_list())
 
     async def due(self, now: datetime, limit: int = 500) -> list[Task]:
         query = {"status": TaskStatus.ACTIVE.value, "nextRunAt": {"$lte": now}}
@@ -230,6 +264,12 @@ class ExecutionRepository:
             ExecutionStatus.PROCESSING.value,
         ]
         cursor = self.collection.find({"taskId": task_id, "status": {"$in": statuses}}, {"_id": 1})
+        return [doc["_id"] async for doc in cursor]
+
+    async def unfinished_of_owner(self, owner_id: str) -> list[ObjectId]:
+        """Executions of ``owner_id`` that are queued, retrying or running."""
+        statuses = [*WAITING, ExecutionStatus.PROCESSING.value]
+        cursor = self.collection.find({"ownerId": owner_id, "status": {"$in": statuses}}, {"_id": 1})
         return [doc["_id"] async for doc in cursor]
 
     async def record_webhook(self, execution_id: ObjectId, delivery: WebhookDelivery) -> None:

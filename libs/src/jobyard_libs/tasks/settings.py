@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pydantic import Field, SecretStr, model_validator
 
-from jobyard_libs.settings import EgressSettings, Environment
+from jobyard_libs.settings import EgressSettings, Environment, TaskRightsSettings
 from jobyard_libs.signing import derived_secret
 
 DEV_WEBHOOK_SECRET = "jobyard-development-webhook-secret"  # noqa: S105 - refused outside development
 
 
-class TaskSettings(EgressSettings):
+class TaskSettings(EgressSettings, TaskRightsSettings):
     task_retry_base_ms: int = Field(
         1000, ge=1, description="First retry delay of a failed task (doubles, with jitter)."
     )

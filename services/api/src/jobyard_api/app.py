@@ -8,14 +8,18 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 from jobyard_libs.app import Resources, create_service_app
-from jobyard_libs.auth import Role, remote_authenticator
+from jobyard_libs.audit import AuditLog
+from jobyard_libs.auth import remote_authenticator
 from jobyard_libs.indexes import SHARED_INDEXES
 from jobyard_libs.queue.broker import create_broker
 from jobyard_libs.rate_limit import RateLimiter
 from jobyard_libs.tasks.lifecycle import ExecutionEffects, ExecutionLifecycle
 from jobyard_libs.tasks.outcomes import Outcomes
 from jobyard_libs.tasks.repository import DeadLetterRepository, ExecutionRepository
+from jobyard_libs.tasks.rights import CronFloors
 
+from jobyard_api.audit import endpoints as audit_endpoints
+from jobyard_api.audit.service import AuditService
 from jobyard_api.callbacks import endpoints as callback_endpoints
 from jobyard_api.callbacks.service import CallbackService
 from jobyard_api.dead_letters import endpoints as dead_letter_endpoints
@@ -58,7 +62,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         db = resources.db
         lifecycle = ExecutionLifecycle(db, ExecutionEffects.of(resources.events, broker))
         outcomes = Outcomes(lifecycle, ExecutionRepository(db), DeadLetterRepository(db), broker, settings)
-        feed_sources = FeedSourceService(db)
+        audit = AuditService(AuditLog(db, retention_days=settings.audit_retention_days))
+        feed_sources = FeedSourceService(db, audit)
         await feed_sources.seed(settings.feeds)
         app.state.api = ApiContext(
             feed_sources=feed_sources,
@@ -66,6 +71,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
                 db,
                 broker,
                 resources.events.import_changed,
+                audit,
                 stale_after=timedelta(seconds=settings.import_stale_after_seconds),
             ),
             jobs=JobService(db),
@@ -75,14 +81,12 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
                 lifecycle,
                 payload_max_bytes=settings.task_payload_max_bytes,
                 batch_max=settings.task_batch_max,
-                min_cron_interval={
-                    Role.USER: timedelta(seconds=settings.task_min_cron_interval_seconds),
-                    Role.ADMIN: timedelta(seconds=settings.task_min_cron_interval_seconds_admin),
-                },
+                floors=CronFloors.of(settings),
                 secrets=settings,
+                audit=audit,
             ),
-            executions=ExecutionService(db, lifecycle, settings),
-            dead_letters=DeadLetterService(db, broker, lifecycle),
+            executions=ExecutionService(db, lifecycle, settings, audit),
+            dead_letters=DeadLetterService(db, broker, lifecycle, audit),
             callbacks=CallbackService(db, outcomes),
             submit_limit=RateLimiter(
                 resources.redis,
@@ -91,6 +95,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
                 limit=settings.task_submit_rate_per_minute,
                 window=60,
             ),
+            audit=audit,
         )
         try:
             yield
@@ -110,6 +115,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             dead_letter_endpoints.router,
             callback_endpoints.router,
             event_endpoints.router,
+            audit_endpoints.router,
         ],
         indexes=SHARED_INDEXES,
         setup=setup,

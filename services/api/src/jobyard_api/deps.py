@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from jobyard_libs.auth import AdminPrincipal, CurrentPrincipal
 from jobyard_libs.rate_limit import RateLimiter
 
+from jobyard_api.audit.service import AuditService
 from jobyard_api.callbacks.service import CallbackService
 from jobyard_api.dead_letters.service import DeadLetterService
 from jobyard_api.executions.service import ExecutionService
@@ -29,6 +30,7 @@ class ApiContext:
     dead_letters: DeadLetterService
     callbacks: CallbackService
     submit_limit: RateLimiter
+    audit: AuditService
 
 
 def _part(name: str) -> Callable[[Request], Any]:
@@ -48,4 +50,5 @@ Executions = Annotated[ExecutionService, Depends(_part("executions"))]
 DeadLetters = Annotated[DeadLetterService, Depends(_part("dead_letters"))]
 Callbacks = Annotated[CallbackService, Depends(_part("callbacks"))]
 SubmitLimit = Annotated[RateLimiter, Depends(_part("submit_limit"))]
+Audit = Annotated[AuditService, Depends(_part("audit"))]
 __all__ = ["AdminPrincipal", "CurrentPrincipal"]

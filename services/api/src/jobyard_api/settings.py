@@ -26,16 +26,17 @@ class ApiSettings(TokenVerificationSettings, ImportSettings, TaskSettings):
     callback_max_body_bytes: int = Field(
         256 * 1024, ge=1024, description="Largest body of a task callback (POST /api/v1/callbacks/{id})."
     )
-    task_min_cron_interval_seconds: int = Field(
-        60, ge=1, description="Shortest interval between two runs of a user's recurring task."
-    )
-    task_min_cron_interval_seconds_admin: int = Field(
-        1, ge=1, description="Shortest interval between two runs of an admin's recurring task."
-    )
     sse_max_streams_per_user: int = Field(
         5,
         ge=1,
         description="Live-update streams (GET /api/v1/events) one user may hold open per api process.",
+    )
+    sse_keepalive_seconds: float = Field(
+        15,
+        gt=0,
+        le=60,
+        description="A live-update stream sends a comment this often when nothing happens (and re-checks the "
+        "subscriber's rights): keep it shorter than every read timeout between it and the browser.",
     )
     sse_max_streams: int = Field(
         1000,

@@ -7,8 +7,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from jobyard_libs.app import Resources, create_service_app
+from jobyard_libs.audit import INDEXES as AUDIT_INDEXES
 from jobyard_libs.auth import INTROSPECT_PATH, Authenticator
-from jobyard_libs.principals import PrincipalDirectory
+from jobyard_libs.queue.broker import create_broker
 from jobyard_libs.rate_limit import RateLimiter
 from jobyard_libs.tokens import JwtVerifier, StaticKeySource
 
@@ -19,7 +20,6 @@ from jobyard_auth.api_keys.repository import ApiKeyRepository
 from jobyard_auth.api_keys.service import ApiKeyService, LocalApiKeyChecker
 from jobyard_auth.deps import AuthContext
 from jobyard_auth.keystore import KeyStore
-from jobyard_auth.passwords import PasswordWork
 from jobyard_auth.sessions import endpoints as sessions_endpoints
 from jobyard_auth.sessions.google import GoogleVerifier
 from jobyard_auth.sessions.login_throttle import LoginLimits, LoginThrottle
@@ -29,10 +29,9 @@ from jobyard_auth.sessions.service import SessionService
 from jobyard_auth.settings import AuthSettings
 from jobyard_auth.users import endpoints as users_endpoints
 from jobyard_auth.users.repository import INDEXES as USER_INDEXES
-from jobyard_auth.users.repository import UserRepository
-from jobyard_auth.users.service import UserService
+from jobyard_auth.users.service import user_service
 
-INDEXES = [*USER_INDEXES, *SESSION_INDEXES, *API_KEY_INDEXES]
+INDEXES = [*USER_INDEXES, *SESSION_INDEXES, *API_KEY_INDEXES, *AUDIT_INDEXES]
 # Bodies read without credentials: these handlers check what they need themselves.
 PUBLIC_PATHS = [
     "/auth/v1/login",
@@ -69,14 +68,10 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def setup(app: FastAPI, resources: Resources) -> AsyncIterator[None]:
-        passwords = PasswordWork(
-            concurrency=settings.password_hash_concurrency, backlog=settings.password_hash_backlog
-        )
-        users = UserService(
-            UserRepository(resources.db),
-            passwords,
-            PrincipalDirectory(resources.redis, resources.keys),
-        )
+        # an admin's change applies to the user's work at once (tasks paused, executions cancelled)
+        broker = create_broker(settings)
+        users = user_service(settings, resources, broker)
+        audit, rights = users.audit, users.rights
         google = (
             GoogleVerifier(
                 client_id=settings.google_client_id,
@@ -93,14 +88,17 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
             refresh_tokens=RefreshTokenRepository(resources.db),
             throttle=LoginThrottle(resources.redis, resources.keys, login_limits(settings)),
             google=google,
+            audit=audit,
         )
-        users.on_deactivated = sessions.revoke_all
         api_keys = ApiKeyService(
             ApiKeyRepository(resources.db),
             users,
+            rights,
+            audit,
             default_days=settings.api_key_default_days,
             max_days=settings.api_key_max_days,
         )
+        users.revokers = [sessions.revoke_all, api_keys.revoke_user]
         register_limit = RateLimiter(
             resources.redis, resources.keys, "register", limit=settings.register_max_per_hour, window=3600
         )
@@ -116,6 +114,7 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            broker.close()
             if google is not None:
                 await google.aclose()
 

@@ -14,12 +14,11 @@ from pathlib import Path
 
 from jobyard_libs.app import open_resources
 from jobyard_libs.auth import Role
-from jobyard_libs.principals import PrincipalDirectory
+from jobyard_libs.queue.broker import create_broker
 
-from jobyard_auth.passwords import PasswordWork
 from jobyard_auth.settings import AuthSettings
-from jobyard_auth.users.repository import INDEXES, UserRepository
-from jobyard_auth.users.service import UserService
+from jobyard_auth.users.repository import INDEXES
+from jobyard_auth.users.service import user_service
 
 
 @dataclass(frozen=True)
@@ -44,20 +43,18 @@ def keep_password(password_file: Path, password: str) -> None:
 
 async def bootstrap_admin(settings: AuthSettings, kept_password: str | None = None) -> BootstrapResult:
     """Returns the password to show: ``kept_password`` or a new one when none was configured."""
+    broker = create_broker(settings)
     async with open_resources(settings, INDEXES) as resources:
-        users = UserService(
-            UserRepository(resources.db), PasswordWork(), PrincipalDirectory(resources.redis, resources.keys)
-        )
+        users = user_service(settings, resources, broker)
         configured = settings.admin_password.get_secret_value() if settings.admin_password else None
         existing = await users.by_email(settings.admin_email)
         if existing is not None:
-            if existing.role is not Role.ADMIN or not existing.active:
-                promoted = await users.repository.update(existing.id, role=Role.ADMIN, active=True)
-                if promoted is not None:
-                    await users.publish_rights(promoted)
+            await users.ensure_admin(existing)
+            broker.close()
             return BootstrapResult(settings.admin_email, False, None if configured else kept_password)
         password = configured or kept_password or secrets.token_urlsafe(18)
         await users.register(
             email=settings.admin_email, password=password, name="Administrator", role=Role.ADMIN
         )
+        broker.close()
         return BootstrapResult(settings.admin_email, True, None if configured else password)

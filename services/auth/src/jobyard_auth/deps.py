@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
-from jobyard_libs.auth import AdminPrincipal, CurrentPrincipal
+from jobyard_libs.auth import AdminPrincipal, CurrentPrincipal, PersonPrincipal
 from jobyard_libs.rate_limit import RateLimiter
 
 from jobyard_auth.api_keys.service import ApiKeyService
@@ -61,4 +61,4 @@ ApiKeys = Annotated[ApiKeyService, Depends(_api_keys)]
 Keys = Annotated[KeyStore, Depends(_keystore)]
 ClientIp = Annotated[str, Depends(client_ip)]
 RegisterLimit = Annotated[RateLimiter, Depends(_register_limit)]
-__all__ = ["AdminPrincipal", "CurrentPrincipal"]
+__all__ = ["AdminPrincipal", "CurrentPrincipal", "PersonPrincipal"]

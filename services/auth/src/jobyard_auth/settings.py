@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from jobyard_libs.settings import Environment, HttpServiceSettings
+from jobyard_libs.settings import AuditSettings, Environment, HttpServiceSettings, TaskRightsSettings
 from pydantic import Field, SecretStr, model_validator
 
 WEAK_PASSWORDS = {"admin", "password", "changeme", "change-me", "jobyard", "secret"}
 
 
-class AuthSettings(HttpServiceSettings):
+class AuthSettings(HttpServiceSettings, AuditSettings, TaskRightsSettings):
     port: int = Field(
         8001, description="Port an HTTP service listens on (auth 8001, api 8000, monitor 8002)."
     )
@@ -48,6 +48,13 @@ class AuthSettings(HttpServiceSettings):
     )
     login_account_max_delay_seconds: int = Field(
         60, ge=1, description="Longest wait imposed on an account under attack from many addresses."
+    )
+    login_max_consecutive_failures: int = Field(
+        100,
+        ge=1,
+        le=100,
+        description="Consecutive failed password sign-ins after which an account's password alone no longer "
+        "signs in (an admin unlocks it; sessions already held go on). NIST SP 800-63B 5.2.2: at most 100.",
     )
     register_max_per_hour: int = Field(
         20, ge=1, description="Registrations one client address may make per hour."

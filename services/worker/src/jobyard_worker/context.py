@@ -16,9 +16,10 @@ from dramatiq import Broker, Middleware, Worker
 from dramatiq.asyncio import EventLoopThread, get_event_loop_thread
 from dramatiq.broker import MessageProxy
 from jobyard_libs.app import Resources, open_resources
+from jobyard_libs.audit import AuditLog
 from jobyard_libs.egress import EgressGuard
 from jobyard_libs.indexes import SHARED_INDEXES
-from jobyard_libs.principals import PrincipalDirectory
+from jobyard_libs.principals import PrincipalDirectory, StoredRights
 from jobyard_libs.request_id import bind_request_id
 from jobyard_libs.tasks.lifecycle import ExecutionEffects, ExecutionLifecycle
 from jobyard_libs.tasks.outcomes import Outcomes
@@ -36,6 +37,7 @@ class WorkerContext:
     rights: PrincipalDirectory  # task owners' current roles
     lifecycle: ExecutionLifecycle  # every execution status change, and what it sets off
     outcomes: Outcomes  # what follows a failed attempt
+    audit: AuditLog  # security events (outbound calls the guard refused)
 
 
 _context: WorkerContext | None = None
@@ -68,9 +70,10 @@ class WorkerContextMiddleware(Middleware):
             broker,
             resources,
             EgressGuard(self.settings.egress_policy()),
-            PrincipalDirectory(resources.redis, resources.keys),
+            PrincipalDirectory(resources.redis, resources.keys, fallback=StoredRights(db)),
             lifecycle,
             Outcomes(lifecycle, ExecutionRepository(db), DeadLetterRepository(db), broker, self.settings),
+            AuditLog(db, retention_days=self.settings.audit_retention_days),
         )
 
     async def _close(self) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from jobyard_libs.documents import parse_id
+from jobyard_libs.documents import Oid
 from jobyard_libs.errors import Conflict, ValidationFailed, found
 from jobyard_libs.mongo import Database
 from jobyard_libs.signing import require_fresh, verify
@@ -38,17 +38,16 @@ class CallbackService:
         """Before the body is read: an unsigned or stale request goes no further (401)."""
         require_fresh(headers)
 
-    async def receive(self, execution_id: str, body: bytes, headers: Mapping[str, str]) -> Execution:
+    async def receive(self, execution_id: Oid, body: bytes, headers: Mapping[str, str]) -> Execution:
         """Verify with this execution's own secret first: a bad signature changes nothing (401)."""
-        verify(body, headers, secret=self.outcomes.settings.callback_secret(execution_id))
+        verify(body, headers, secret=self.outcomes.settings.callback_secret(str(execution_id)))
         try:
             report = CallbackIn.model_validate(json.loads(body or b"null"))
         except (ValueError, ValidationError) as exc:
             raise ValidationFailed(
                 f"the callback body is not a valid report: {exc}"[:300], field="status"
             ) from exc
-        oid = parse_id(execution_id)
-        execution = found(await self.executions.get(oid) if oid else None, ExecutionNotFound)
+        execution = found(await self.executions.get(execution_id), ExecutionNotFound)
         if (
             execution.status is not ExecutionStatus.PROCESSING
             or not execution.awaiting_callback

@@ -13,13 +13,18 @@ from jobyard_libs.tasks.documents import DeadLetter, Execution
 from jobyard_libs.tasks.lifecycle import ExecutionLifecycle
 from jobyard_libs.tasks.repository import DeadLetterRepository, ExecutionRepository
 
+from jobyard_api.audit.service import AuditService
+
 
 class DeadLetterNotFound(NotFoundError):
     message = "dead letter not found"
 
 
 class DeadLetterService:
-    def __init__(self, db: Database, broker: Broker, lifecycle: ExecutionLifecycle) -> None:
+    def __init__(
+        self, db: Database, broker: Broker, lifecycle: ExecutionLifecycle, audit: AuditService
+    ) -> None:
+        self.audit = audit
         self.dead_letters = DeadLetterRepository(db)
         self.executions = ExecutionRepository(db)
         self.lifecycle = lifecycle
@@ -34,6 +39,9 @@ class DeadLetterService:
     async def replay(self, dead_id: Oid, principal: Principal) -> Execution:
         """Run the dead execution again from its first attempt; the dead letter is spent."""
         letter = await self.get(dead_id, principal)
+        await self.audit.on_others_work(
+            principal, letter.owner_id, "replay", ("execution", str(letter.execution_id))
+        )
         dead = await self.executions.get(letter.execution_id)
         stamp = utcnow()
         execution = (
@@ -47,4 +55,7 @@ class DeadLetterService:
 
     async def discard(self, dead_id: Oid, principal: Principal) -> None:
         letter = await self.get(dead_id, principal)
+        await self.audit.on_others_work(
+            principal, letter.owner_id, "discard", ("execution", str(letter.execution_id))
+        )
         await self.dead_letters.delete(letter.id)

@@ -9,10 +9,9 @@ from jobyard_libs.schemas import path_id
 
 from jobyard_api.deps import CurrentPrincipal, Executions
 from jobyard_api.executions.schemas import ExecutionOut
-from jobyard_api.executions.service import ExecutionNotFound
 
 router = APIRouter(prefix="/api/v1/executions", tags=["executions"])
-ExecutionId = Annotated[Oid, path_id("execution_id", ExecutionNotFound)]
+ExecutionId = Annotated[Oid, path_id("execution_id")]
 
 
 @router.get("/{execution_id}")

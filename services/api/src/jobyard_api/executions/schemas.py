@@ -17,6 +17,12 @@ class AttemptOut(ApiModel):
     error: str | None
 
 
+class WebhookDeliveryOut(ApiModel):
+    status: int | None = Field(description="the receiver's HTTP status, if it answered")
+    error: str | None = Field(description="why the delivery failed or its answer was refused")
+    at: datetime
+
+
 class ExecutionOut(ApiModel):
     id: IdStr
     task_id: IdStr
@@ -40,6 +46,9 @@ class ExecutionOut(ApiModel):
     awaiting_callback: bool
     callback_deadline: datetime | None
     created_at: datetime
+    webhook: WebhookDeliveryOut | None = Field(
+        None, description="the last delivery of its completion webhook"
+    )
     callback_secret: str | None = Field(
         None,
         description="webhook-callback executions, to their owner alone: the secret that signs this "

@@ -14,6 +14,7 @@ from jobyard_libs.tasks.lifecycle import ExecutionLifecycle
 from jobyard_libs.tasks.repository import ExecutionRepository
 from jobyard_libs.tasks.settings import TaskSettings
 
+from jobyard_api.audit.service import AuditService
 from jobyard_api.executions.schemas import ExecutionOut
 
 
@@ -34,7 +35,10 @@ def execution_view(execution: Execution, viewer: Principal | None, secrets: Task
 
 
 class ExecutionService:
-    def __init__(self, db: Database, lifecycle: ExecutionLifecycle, secrets: TaskSettings) -> None:
+    def __init__(
+        self, db: Database, lifecycle: ExecutionLifecycle, secrets: TaskSettings, audit: AuditService
+    ) -> None:
+        self.audit = audit
         self.secrets = secrets
         self.executions = ExecutionRepository(db)
         self.artifacts = ArtifactRepository(db)
@@ -58,6 +62,9 @@ class ExecutionService:
 
     async def cancel(self, execution_id: Oid, principal: Principal) -> Execution:
         execution = await self.get(execution_id, principal)
+        await self.audit.on_others_work(
+            principal, execution.owner_id, "cancel", ("execution", str(execution.id))
+        )
         cancelled = await self.lifecycle.cancel(execution.id)
         if cancelled is None:
             raise Conflict(f"a {execution.status} execution cannot be cancelled")

@@ -8,10 +8,9 @@ from jobyard_libs.schemas import Page, Pagination, page_of, path_id
 
 from jobyard_api.deps import AdminPrincipal, FeedSources
 from jobyard_api.feed_sources.schemas import FeedSourceIn, FeedSourceOut, FeedSourcePatch
-from jobyard_api.feed_sources.service import FeedSourceNotFound
 
 router = APIRouter(prefix="/api/v1/feed-sources", tags=["feed sources"])
-SourceId = Annotated[Oid, path_id("source_id", FeedSourceNotFound)]
+SourceId = Annotated[Oid, path_id("source_id")]
 
 
 @router.get("")
@@ -20,8 +19,10 @@ async def list_feed_sources(_: AdminPrincipal, sources: FeedSources, page: Pagin
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-async def create_feed_source(body: FeedSourceIn, _: AdminPrincipal, sources: FeedSources) -> FeedSourceOut:
-    return FeedSourceOut.model_validate(await sources.create(body))
+async def create_feed_source(
+    body: FeedSourceIn, admin: AdminPrincipal, sources: FeedSources
+) -> FeedSourceOut:
+    return FeedSourceOut.model_validate(await sources.create(body, admin))
 
 
 @router.get("/{source_id}")
@@ -31,12 +32,12 @@ async def get_feed_source(source_id: SourceId, _: AdminPrincipal, sources: FeedS
 
 @router.patch("/{source_id}")
 async def change_feed_source(
-    source_id: SourceId, body: FeedSourcePatch, _: AdminPrincipal, sources: FeedSources
+    source_id: SourceId, body: FeedSourcePatch, admin: AdminPrincipal, sources: FeedSources
 ) -> FeedSourceOut:
-    return FeedSourceOut.model_validate(await sources.change(source_id, body))
+    return FeedSourceOut.model_validate(await sources.change(source_id, body, admin))
 
 
 @router.delete("/{source_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_feed_source(source_id: SourceId, _: AdminPrincipal, sources: FeedSources) -> Response:
-    await sources.delete(source_id)
+async def delete_feed_source(source_id: SourceId, admin: AdminPrincipal, sources: FeedSources) -> Response:
+    await sources.delete(source_id, admin)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

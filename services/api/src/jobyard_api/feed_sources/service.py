@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from jobyard_libs.audit import AuditAction
+from jobyard_libs.auth import Principal
 from jobyard_libs.documents import Oid
 from jobyard_libs.errors import Conflict, NotFoundError, found
 from jobyard_libs.imports.documents import FeedSource
@@ -11,6 +13,7 @@ from jobyard_libs.imports.feed_sources import FeedSourceRepository, FeedUrlTaken
 from jobyard_libs.listing import Slice, Window
 from jobyard_libs.mongo import Database
 
+from jobyard_api.audit.service import AuditService
 from jobyard_api.feed_sources.schemas import FeedSourceIn, FeedSourcePatch
 
 
@@ -22,16 +25,25 @@ class FeedUrlExists(Conflict):
     code, message = "feed_url_exists", "a feed source with this url exists already"
 
 
-class FeedSourceService:
-    def __init__(self, db: Database) -> None:
-        self.repository = FeedSourceRepository(db)
+def _target(source: FeedSource) -> tuple[str, str]:
+    return ("feed_source", str(source.id))
 
-    async def create(self, body: FeedSourceIn) -> FeedSource:
+
+class FeedSourceService:
+    """Every change is audited (who, what, which url)."""
+
+    def __init__(self, db: Database, audit: AuditService) -> None:
+        self.repository = FeedSourceRepository(db)
+        self.audit = audit
+
+    async def create(self, body: FeedSourceIn, admin: Principal) -> FeedSource:
         source = FeedSource(url=str(body.url), name=body.name or str(body.url), enabled=body.enabled)
         try:
-            return await self.repository.insert(source)
+            created = await self.repository.insert(source)
         except FeedUrlTaken as exc:
             raise FeedUrlExists(field="url") from exc
+        await self.audit.record(AuditAction.FEED_SOURCE_CREATED, admin, _target(created), url=created.url)
+        return created
 
     async def get(self, source_id: Oid) -> FeedSource:
         return found(await self.repository.by_id(source_id), FeedSourceNotFound)
@@ -39,7 +51,7 @@ class FeedSourceService:
     async def page(self, window: Window) -> Slice[FeedSource]:
         return await self.repository.page(window)
 
-    async def change(self, source_id: Oid, patch: FeedSourcePatch) -> FeedSource:
+    async def change(self, source_id: Oid, patch: FeedSourcePatch, admin: Principal) -> FeedSource:
         source = await self.get(source_id)
         changes: dict[str, Any] = patch.model_dump(exclude_none=True)
         if not changes:
@@ -50,11 +62,20 @@ class FeedSourceService:
             updated = await self.repository.update(source.id, **changes)
         except FeedUrlTaken as exc:
             raise FeedUrlExists(field="url") from exc
-        return found(updated, FeedSourceNotFound)
+        changed = found(updated, FeedSourceNotFound)
+        await self.audit.record(
+            AuditAction.FEED_SOURCE_CHANGED,
+            admin,
+            _target(changed),
+            url=source.url,
+            changes=patch.model_dump(mode="json", exclude_none=True, by_alias=True),
+        )
+        return changed
 
-    async def delete(self, source_id: Oid) -> None:
+    async def delete(self, source_id: Oid, admin: Principal) -> None:
         source = await self.get(source_id)
         await self.repository.delete(source.id)
+        await self.audit.record(AuditAction.FEED_SOURCE_DELETED, admin, _target(source), url=source.url)
 
     async def seed(self, urls: list[str]) -> int:
         return await self.repository.seed_once(urls)

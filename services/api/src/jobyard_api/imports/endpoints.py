@@ -9,10 +9,9 @@ from jobyard_libs.schemas import Page, Pagination, page_of, path_id
 
 from jobyard_api.deps import AdminPrincipal, CurrentPrincipal, Imports
 from jobyard_api.imports.schemas import ImportLogDetail, ImportLogOut, ImportStarted, ImportStartIn
-from jobyard_api.imports.service import ImportLogNotFound
 
 router = APIRouter(prefix="/api/v1/imports", tags=["imports"])
-ImportLogId = Annotated[Oid, path_id("log_id", ImportLogNotFound)]
+ImportLogId = Annotated[Oid, path_id("log_id")]
 
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED)
@@ -21,7 +20,7 @@ async def start_import(
 ) -> ImportStarted:
     """Start an import of the given feed sources (default: every enabled one). A feed whose
     import is already running is joined: its run's log id comes back with ``joined: true``."""
-    runs = await imports.start(body.feed_urls if body else None, requested_by=admin.subject)
+    runs = await imports.start(body.feed_urls if body else None, admin)
     return ImportStarted(
         import_log_ids=[r.import_log_id for r in runs],
         feed_urls=[r.feed_url for r in runs],

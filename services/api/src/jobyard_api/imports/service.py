@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from dramatiq import Broker
+from jobyard_libs.audit import AuditAction
+from jobyard_libs.auth import Principal
 from jobyard_libs.documents import Oid
 from jobyard_libs.errors import Conflict, NotFoundError, ServiceUnavailable, ValidationFailed, found
 from jobyard_libs.imports.documents import ImportLog
@@ -18,6 +20,7 @@ from jobyard_libs.queue.sender import enqueue
 from jobyard_libs.request_id import current_request_id
 from redis.exceptions import RedisError
 
+from jobyard_api.audit.service import AuditService
 from jobyard_api.imports.schemas import ImportRun
 
 
@@ -30,13 +33,22 @@ class NoFeedSources(Conflict):
 
 
 class ImportService:
-    def __init__(self, db: Database, broker: Broker, on_change: OnChange, *, stale_after: timedelta) -> None:
+    def __init__(
+        self,
+        db: Database,
+        broker: Broker,
+        on_change: OnChange,
+        audit: AuditService,
+        *,
+        stale_after: timedelta,
+    ) -> None:
+        self.audit = audit
         self.stale_after = stale_after
         self.logs = ImportLogRepository(db, on_change)
         self.sources = FeedSourceRepository(db)
         self.broker = broker
 
-    async def start(self, feed_urls: list[str] | None, requested_by: str | None = None) -> list[ImportRun]:
+    async def start(self, feed_urls: list[str] | None, admin: Principal) -> list[ImportRun]:
         """One run per source; a source whose import is already running is joined, not run twice."""
         sources, unknown = await self.sources.to_import(feed_urls)
         if unknown:
@@ -50,7 +62,7 @@ class ImportService:
                 source_id=source.id,
                 trigger=ImportTrigger.API,
                 request_id=current_request_id(),
-                requested_by=requested_by,
+                requested_by=admin.subject,
                 stale_after=self.stale_after,
             )
             if not joined:
@@ -64,6 +76,9 @@ class ImportService:
                     )
                     raise ServiceUnavailable("the queue is unavailable; the import was not started") from exc
             runs.append(ImportRun(feed_url=source.url, import_log_id=str(log_id), joined=joined))
+            await self.audit.record(
+                AuditAction.IMPORT_STARTED, admin, ("import_log", str(log_id)), url=source.url, joined=joined
+            )
         return runs
 
     async def page(

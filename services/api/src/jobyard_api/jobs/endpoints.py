@@ -8,11 +8,10 @@ from jobyard_libs.schemas import Page, Pagination, page_of, path_id
 
 from jobyard_api.deps import CurrentPrincipal, Jobs
 from jobyard_api.jobs.schemas import JobDetail, JobOut
-from jobyard_api.jobs.service import JobNotFound
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 Filter = Annotated[str | None, Query(max_length=500)]
-JobId = Annotated[Oid, path_id("job_id", JobNotFound)]
+JobId = Annotated[Oid, path_id("job_id")]
 
 
 @router.get("")

@@ -19,11 +19,10 @@ from jobyard_api.tasks.schemas import (
     TaskOut,
     TaskPatch,
 )
-from jobyard_api.tasks.service import TaskNotFound
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
-TaskId = Annotated[Oid, path_id("task_id", TaskNotFound)]
+TaskId = Annotated[Oid, path_id("task_id")]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)

@@ -56,6 +56,11 @@ class TaskOut(ApiModel):
     priority: int
     queue: str
     status: TaskStatus
+    paused_reason: str | None = Field(
+        None,
+        description="paused by the platform, not its owner: owner_deactivated, kind_not_allowed (the owner's "
+        "role may not run this kind) or cron_too_frequent (more often than the owner's role allows)",
+    )
     scheduled_at: datetime | None
     cron: str | None
     timezone: str

@@ -13,16 +13,19 @@ from jobyard_libs.documents import Oid
 from jobyard_libs.errors import Conflict, Forbidden, NotFoundError, ValidationFailed, found
 from jobyard_libs.listing import Slice, Window
 from jobyard_libs.mongo import Database, utcnow
+from jobyard_libs.principals import PrincipalState
 from jobyard_libs.tasks.dispatch import dispatch
 from jobyard_libs.tasks.documents import Execution, Task
 from jobyard_libs.tasks.kinds import KINDS
 from jobyard_libs.tasks.lifecycle import ExecutionLifecycle
 from jobyard_libs.tasks.models import TaskStatus, TaskType, queue_for
 from jobyard_libs.tasks.repository import ExecutionRepository, TaskRepository
+from jobyard_libs.tasks.rights import REASONS, CronFloors, task_refusal
 from jobyard_libs.tasks.schedule import BadSchedule, next_run, shortest_interval, zone
 from jobyard_libs.tasks.settings import TaskSettings
 from pydantic import ValidationError
 
+from jobyard_api.audit.service import AuditService
 from jobyard_api.tasks.schemas import TaskIn, TaskOut, TaskPatch
 
 
@@ -55,9 +58,11 @@ class TaskService:
         *,
         payload_max_bytes: int,
         batch_max: int,
-        min_cron_interval: dict[Role, timedelta],
+        floors: CronFloors,
         secrets: TaskSettings,
+        audit: AuditService,
     ) -> None:
+        self.audit = audit
         self.secrets = secrets
         self.tasks = TaskRepository(db)
         self.executions = ExecutionRepository(db)
@@ -65,7 +70,7 @@ class TaskService:
         self.broker = broker
         self.payload_max_bytes = payload_max_bytes
         self.batch_max = batch_max
-        self.min_cron_interval = min_cron_interval
+        self.floors = floors
 
     def view(self, task: Task, viewer: Principal) -> TaskOut:
         """The task as the API shows it; its webhook secret only to its owner."""
@@ -123,7 +128,7 @@ class TaskService:
                 gap = shortest_interval(body.cron, body.timezone, after=now)
             except BadSchedule as exc:
                 raise ValidationFailed(str(exc), field=f"{field_prefix}cron") from exc
-            least = self.min_cron_interval[role]
+            least = self.floors.for_role(role)
             if gap < least:
                 raise ValidationFailed(
                     f"cron runs every {gap.total_seconds():g} s; at least {least.total_seconds():g} s apart allowed",
@@ -204,6 +209,12 @@ class TaskService:
     async def get(self, task_id: Oid, principal: Principal) -> Task:
         return found(await self.tasks.get(task_id, principal.scope), TaskNotFound)
 
+    async def _to_change(self, task_id: Oid, principal: Principal, action: str) -> Task:
+        """The task ``principal`` is about to change; an admin changing another's is audited."""
+        task = await self.get(task_id, principal)
+        await self.audit.on_others_work(principal, task.owner_id, action, ("task", str(task.id)))
+        return task
+
     async def page(
         self,
         principal: Principal,
@@ -217,7 +228,7 @@ class TaskService:
 
     async def change(self, task_id: Oid, patch: TaskPatch, principal: Principal) -> Task:
         """Change what the patch names; only those parts are validated again."""
-        task = await self.get(task_id, principal)
+        task = await self._to_change(task_id, principal, "change")
         if task.status in (TaskStatus.CANCELLED, TaskStatus.DELETED):
             raise TaskStateConflict(f"a {task.status} task cannot change")
         changes: dict[str, Any] = patch.model_dump(exclude_none=True)
@@ -236,13 +247,13 @@ class TaskService:
         return found(await self.tasks.update(task.id, **changes), TaskNotFound)
 
     async def delete(self, task_id: Oid, principal: Principal) -> None:
-        task = await self.get(task_id, principal)
+        task = await self._to_change(task_id, principal, "delete")
         await self._stop(task, TaskStatus.DELETED, deleted_at=utcnow())
 
     # --- control ----------------------------------------------------------------------
 
     async def run_now(self, task_id: Oid, principal: Principal) -> Execution:
-        task = await self.get(task_id, principal)
+        task = await self._to_change(task_id, principal, "run")
         if task.status is TaskStatus.CANCELLED:
             raise TaskStateConflict("a cancelled task cannot run")
         kind = KINDS.get(task.kind)
@@ -256,7 +267,7 @@ class TaskService:
         return execution
 
     async def pause(self, task_id: Oid, principal: Principal) -> Task:
-        task = await self.get(task_id, principal)
+        task = await self._to_change(task_id, principal, "pause")
         if task.type is TaskType.ONE_TIME or task.status is not TaskStatus.ACTIVE:
             raise TaskStateConflict(
                 f"only an active delayed or recurring task can be paused (this one is {task.status})"
@@ -264,10 +275,13 @@ class TaskService:
         return await self._set(task, TaskStatus.ACTIVE, status=TaskStatus.PAUSED)
 
     async def resume(self, task_id: Oid, principal: Principal) -> Task:
-        task = await self.get(task_id, principal)
+        task = await self._to_change(task_id, principal, "resume")
         if task.status is not TaskStatus.PAUSED:
             raise TaskStateConflict(f"only a paused task can be resumed (this one is {task.status})")
-        changes: dict[str, Any] = {"status": TaskStatus.ACTIVE}
+        reason = task_refusal(task, PrincipalState(principal.role, active=True), self.floors)
+        if reason is not None and task.owner_id == principal.subject:
+            raise TaskStateConflict(f"this task cannot run again: {REASONS[reason]}; change it first")
+        changes: dict[str, Any] = {"status": TaskStatus.ACTIVE, "paused_reason": None}
         if task.type is TaskType.RECURRING and task.cron:  # runs missed while paused are not made up
             try:
                 changes["next_run_at"] = next_run(
@@ -278,7 +292,7 @@ class TaskService:
         return await self._set(task, TaskStatus.PAUSED, **changes)
 
     async def cancel(self, task_id: Oid, principal: Principal) -> Task:
-        task = await self.get(task_id, principal)
+        task = await self._to_change(task_id, principal, "cancel")
         return await self._stop(task, TaskStatus.CANCELLED)
 
     async def _set(self, task: Task, expected: TaskStatus, **changes: Any) -> Task:

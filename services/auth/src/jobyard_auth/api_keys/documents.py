@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from jobyard_libs.auth import KeyScope
 from jobyard_libs.documents import Oid, StoredDocument
 from jobyard_libs.mongo import utcnow
 from pydantic import Field
@@ -17,3 +18,5 @@ class ApiKey(StoredDocument):
     created_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime | None = None  # keys made before every key had one: createdAt + the maximum
     revoked_at: datetime | None = None
+    # None: a key made before keys had scopes, which keeps what its owner's role allows
+    scopes: list[KeyScope] | None = None

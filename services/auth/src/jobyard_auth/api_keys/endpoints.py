@@ -14,23 +14,23 @@ from jobyard_auth.api_keys.schemas import (
     IntrospectIn,
     IntrospectOut,
 )
-from jobyard_auth.api_keys.service import ApiKeyNotFound
-from jobyard_auth.deps import ApiKeys, CurrentPrincipal
+from jobyard_auth.deps import ApiKeys, PersonPrincipal
 
 router = APIRouter(prefix="/auth/v1/api-keys", tags=["api-keys"])
 # Service to service: outside /auth, so the ingress (which routes /auth) never exposes it.
 internal_router = APIRouter(tags=["internal"])
-KeyId = Annotated[Oid, path_id("key_id", ApiKeyNotFound)]
+KeyId = Annotated[Oid, path_id("key_id")]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-async def create_api_key(body: ApiKeyIn, principal: CurrentPrincipal, keys: ApiKeys) -> ApiKeyCreated:
+async def create_api_key(body: ApiKeyIn, principal: PersonPrincipal, keys: ApiKeys) -> ApiKeyCreated:
+    """A signed-in person only: an API key cannot create, list or revoke keys (403 key_scope)."""
     return await keys.create(principal, body)
 
 
 @router.get("")
 async def list_api_keys(
-    principal: CurrentPrincipal,
+    principal: PersonPrincipal,
     keys: ApiKeys,
     page: Pagination,
     all_users: Annotated[bool, Query(alias="all", description="admins: every user's keys")] = False,
@@ -40,7 +40,7 @@ async def list_api_keys(
 
 
 @router.delete("/{key_id}")
-async def revoke_api_key(key_id: KeyId, principal: CurrentPrincipal, keys: ApiKeys) -> ApiKeyOut:
+async def revoke_api_key(key_id: KeyId, principal: PersonPrincipal, keys: ApiKeys) -> ApiKeyOut:
     return ApiKeyOut.model_validate(await keys.revoke(principal, key_id))
 
 

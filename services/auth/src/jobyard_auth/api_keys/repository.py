@@ -37,6 +37,9 @@ class ApiKeyRepository:
         hint = hint_for(query, [PER_USER_INDEX]) or LIST_INDEX.name
         return await paginate(self.collection, query, NEWEST, hint, window, ApiKey)
 
+    async def live_of_user(self, user_id: ObjectId) -> list[ApiKey]:
+        return ApiKey.many(await self.collection.find({"userId": user_id, "revokedAt": None}).to_list())
+
     async def revoke(self, key_id: ObjectId) -> ApiKey | None:
         await self.collection.update_one(
             {"_id": key_id, "revokedAt": None}, {"$set": {"revokedAt": utcnow()}}

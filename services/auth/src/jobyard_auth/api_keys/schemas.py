@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from jobyard_libs.auth import Role
+from jobyard_libs.auth import KeyScope, Role
 from jobyard_libs.documents import IdStr
 from jobyard_libs.schemas import ApiModel
 from pydantic import Field
@@ -16,6 +16,13 @@ class ApiKeyIn(ApiModel):
         le=3650,
         description="default JOBYARD_API_KEY_DEFAULT_DAYS; at most JOBYARD_API_KEY_MAX_DAYS",
     )
+    scopes: list[KeyScope] = Field(
+        default_factory=lambda: [KeyScope.TASKS],
+        min_length=1,
+        max_length=3,
+        description="read (GETs only), tasks (also changes: tasks, executions, dead letters), admin (also the "
+        "admin routes; admins only)",
+    )
 
 
 class ApiKeyOut(ApiModel):
@@ -26,6 +33,7 @@ class ApiKeyOut(ApiModel):
     created_at: datetime
     expires_at: datetime | None
     revoked_at: datetime | None
+    scopes: list[KeyScope] | None = Field(description="null: a key made before scopes (its owner's role)")
 
 
 class ApiKeyCreated(ApiKeyOut):
@@ -41,3 +49,4 @@ class IntrospectOut(ApiModel):
     subject: str | None = None
     role: Role | None = None
     key_id: str | None = None
+    scopes: list[KeyScope] | None = None

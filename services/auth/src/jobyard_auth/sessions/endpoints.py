@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from jobyard_auth.deps import ClientIp, Sessions
-from jobyard_auth.sessions.schemas import GoogleIn, LoginIn, RefreshIn, TokenPair
+from jobyard_auth.deps import ClientIp, PersonPrincipal, Sessions
+from jobyard_auth.sessions.schemas import GoogleIn, GoogleLinkIn, LoginIn, RefreshIn, TokenPair
+from jobyard_auth.users.schemas import UserOut
 
 router = APIRouter(prefix="/auth/v1", tags=["sessions"])
 
@@ -26,4 +27,13 @@ async def logout(body: RefreshIn, sessions: Sessions) -> Response:
 
 @router.post("/google")
 async def google(body: GoogleIn, sessions: Sessions) -> TokenPair:
+    """Sign in with a Google ID token. An account holds one Google identity: a token of another
+    Google account with the same email is refused (409 google_identity_mismatch)."""
     return await sessions.login_with_google(body.id_token, body.password)
+
+
+@router.post("/me/google")
+async def link_google(body: GoogleLinkIn, principal: PersonPrincipal, sessions: Sessions) -> UserOut:
+    """Consent, signed in: the Google identity of this ID token signs in to your account from now on
+    (replacing one linked before)."""
+    return UserOut.model_validate(await sessions.link_google(principal, body.id_token))

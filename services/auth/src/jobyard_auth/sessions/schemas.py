@@ -22,6 +22,10 @@ class GoogleIn(ApiModel):
     )
 
 
+class GoogleLinkIn(ApiModel):
+    id_token: str = Field(min_length=1, max_length=8192)
+
+
 class TokenPair(ApiModel):
     access_token: str
     refresh_token: str

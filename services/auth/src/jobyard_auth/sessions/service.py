@@ -10,6 +10,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import structlog
+from jobyard_libs.audit import AuditAction, AuditLog
+from jobyard_libs.auth import Principal
 from jobyard_libs.documents import Oid
 from jobyard_libs.errors import Forbidden, JobyardError, NotFoundError, Unauthorized
 
@@ -39,6 +41,14 @@ class AccountDeactivated(Forbidden):
     code, message = "account_deactivated", "this account is deactivated"
 
 
+class SignInLocked(Forbidden):
+    code = "sign_in_locked"
+    message = (
+        "too many failed sign-ins: this account's password alone no longer signs in; ask an admin to unlock it "
+        "(or sign in with Google, if linked)"
+    )
+
+
 class GoogleSignInDisabled(NotFoundError):
     code, message = "google_sign_in_disabled", "Google sign-in is not configured"
 
@@ -57,7 +67,9 @@ class SessionService:
         refresh_tokens: RefreshTokenRepository,
         throttle: LoginThrottle,
         google: GoogleVerifier | None,
+        audit: AuditLog,
     ) -> None:
+        self.audit = audit
         self.settings = settings
         self.keystore = keystore
         self.users = users
@@ -73,15 +85,36 @@ class SessionService:
         email = email.strip().lower()
         await self.throttle.reserve(email, client_ip)  # counted as failed until it succeeds
         user = await self.users.by_email(email)
+        if user is not None and user.sign_in_locked:  # the password is not even checked
+            await self._failed(str(user.id), "sign_in_locked")
+            raise SignInLocked()
         verified = await self.users.passwords.verify(password, user.password_hash if user else None)
         if not verified or user is None:
-            log.info("login_failed", reason="wrong_credentials")
+            if user is not None:
+                await self.users.sign_in_failed(user)
+            await self._failed(str(user.id) if user else None, "wrong_credentials")
             raise WrongCredentials()
         if not user.active:
+            await self._failed(str(user.id), "account_deactivated")
             raise AccountDeactivated()
         await self.throttle.succeeded(email, client_ip)
-        log.info("login_succeeded", user_id=str(user.id), method="password")
-        return await self._issue(user, family_id=uuid.uuid4().hex, grant="password")
+        await self.users.sign_in_succeeded(user)
+        return await self._signed_in(user, "password")
+
+    async def _failed(self, user_id: str | None, reason: str) -> None:
+        log.info("login_failed", reason=reason)
+        await self.audit.record(
+            AuditAction.SIGN_IN_FAILED,
+            actor_id=user_id,
+            outcome="failure",
+            reason=reason,
+            account="known" if user_id else "unknown",
+        )
+
+    async def _signed_in(self, user: User, method: str) -> TokenPair:
+        log.info("login_succeeded", user_id=str(user.id), method=method)
+        await self.audit.record(AuditAction.SIGN_IN, actor_id=str(user.id), method=method)
+        return await self._issue(user, family_id=uuid.uuid4().hex, grant=method)
 
     async def login_with_google(self, id_token: str, password: str | None = None) -> TokenPair:
         with counted_login("google"):
@@ -95,9 +128,16 @@ class SessionService:
             sub=identity.sub, email=identity.email, name=identity.name, password=password
         )
         if not user.active:
+            await self._failed(str(user.id), "account_deactivated")
             raise AccountDeactivated()
-        log.info("login_succeeded", user_id=str(user.id), method="google")
-        return await self._issue(user, family_id=uuid.uuid4().hex, grant="google")
+        return await self._signed_in(user, "google")
+
+    async def link_google(self, principal: Principal, id_token: str) -> User:
+        """The signed-in person links the Google identity of ``id_token`` to their account."""
+        if self.google is None:
+            raise GoogleSignInDisabled()
+        identity = await self.google.verify(id_token)
+        return await self.users.link_google(principal, identity.sub)
 
     async def refresh(self, refresh_token: str) -> TokenPair:
         token_hash = hash_token(refresh_token)
@@ -122,8 +162,9 @@ class SessionService:
         if record is not None:
             await self.refresh_tokens.revoke_family(record.family_id)
 
-    async def revoke_all(self, user_id: Oid) -> None:
-        await self.refresh_tokens.revoke_user(user_id)
+    async def revoke_all(self, user_id: Oid) -> int:
+        """Every session of the user ends (their refresh tokens); how many tokens."""
+        return await self.refresh_tokens.revoke_user(user_id)
 
     def access_token(self, user: User) -> str:
         now = datetime.now(UTC)

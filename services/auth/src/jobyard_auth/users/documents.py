@@ -18,6 +18,8 @@ class User(StoredDocument):
     active: bool = True
     email_verified: bool = False
     google_sub: str | None = None
+    failed_sign_ins: int = 0  # consecutive failed password sign-ins (reset by a success or an unlock)
+    sign_in_locked_at: datetime | None = None  # the password alone no longer signs in (an admin unlocks)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -28,3 +30,7 @@ class User(StoredDocument):
     @property
     def has_password(self) -> bool:
         return bool(self.password_hash)
+
+    @property
+    def sign_in_locked(self) -> bool:
+        return self.sign_in_locked_at is not None

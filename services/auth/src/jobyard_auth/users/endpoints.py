@@ -2,17 +2,23 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Response, status
 from jobyard_libs.documents import Oid
 from jobyard_libs.schemas import Page, Pagination, page_of, path_id
 
-from jobyard_auth.deps import AdminPrincipal, ClientIp, CurrentPrincipal, RegisterLimit, Users
+from jobyard_auth.deps import (
+    AdminPrincipal,
+    ClientIp,
+    CurrentPrincipal,
+    PersonPrincipal,
+    RegisterLimit,
+    Users,
+)
 from jobyard_auth.sessions.service import AccountDeactivated
-from jobyard_auth.users.schemas import RegisterIn, UserOut, UserPatch
-from jobyard_auth.users.service import UserNotFound
+from jobyard_auth.users.schemas import RegisterIn, UserChanged, UserOut, UserPatch, WorkChangeOut
 
 router = APIRouter(prefix="/auth/v1", tags=["users"])
-UserId = Annotated[Oid, path_id("user_id", UserNotFound)]
+UserId = Annotated[Oid, path_id("user_id")]
 
 
 @router.post("/register", status_code=status.HTTP_201_CREATED)
@@ -43,5 +49,24 @@ async def get_user(user_id: UserId, _: AdminPrincipal, users: Users) -> UserOut:
 
 
 @router.patch("/users/{user_id}")
-async def change_user(user_id: UserId, body: UserPatch, _: AdminPrincipal, users: Users) -> UserOut:
-    return UserOut.model_validate(await users.change(user_id, body))
+async def change_user(user_id: UserId, body: UserPatch, admin: AdminPrincipal, users: Users) -> UserChanged:
+    """Role, activation, or unlocking password sign-in. A deactivation revokes the user's sessions and API
+    keys, pauses their delayed and recurring tasks and cancels their queued executions; a reactivation
+    resumes what it paused; a demotion pauses recurring tasks the new role may not run. ``work`` says what
+    was done."""
+    user, work = await users.change(user_id, body, admin)
+    return UserChanged(**UserOut.model_validate(user).model_dump(), work=WorkChangeOut.model_validate(work))
+
+
+@router.post("/users/{user_id}/revoke-sessions", status_code=status.HTTP_204_NO_CONTENT)
+async def revoke_users_sessions(user_id: UserId, admin: AdminPrincipal, users: Users) -> Response:
+    """Every session and API key of the user ends now."""
+    await users.sign_out_everywhere(user_id, admin)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/me/revoke-sessions", status_code=status.HTTP_204_NO_CONTENT)
+async def revoke_my_sessions(principal: PersonPrincipal, users: Users) -> Response:
+    """Sign out everywhere: every session and API key of yours ends now (this one too)."""
+    await users.sign_out_everywhere((await users.of_subject(principal.subject)).id, principal)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

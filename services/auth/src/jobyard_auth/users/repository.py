@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from bson import ObjectId
-from jobyard_libs.documents import stored
 from jobyard_libs.listing import Slice, Window, paginate
-from jobyard_libs.mongo import Database, IndexSpec, update_by_id, utcnow
+from jobyard_libs.mongo import Database, Document, IndexSpec, update_by_id, utcnow
+from jobyard_libs.roles import Role
 from pymongo.errors import DuplicateKeyError
 
 from jobyard_auth.users.documents import User
@@ -30,6 +28,10 @@ INDEXES = [
 
 class EmailTaken(Exception):
     pass
+
+
+class IdentityTaken(Exception):
+    """Another account holds this Google identity."""
 
 
 class UserRepository:
@@ -55,10 +57,36 @@ class UserRepository:
     async def page(self, window: Window) -> Slice[User]:
         return await paginate(self.collection, {}, NEWEST, LIST_INDEX.name, window, User)
 
-    async def update(self, user_id: ObjectId, **fields: Any) -> User | None:
-        """Change ``fields`` (attribute names)."""
-        changes = {"$set": stored(User, **fields, updated_at=utcnow())}
-        return User.from_mongo(await update_by_id(self.collection, user_id, changes))
+    async def _set(self, user_id: ObjectId, update: Document, expect: Document | None = None) -> User | None:
+        update = {**update, "$set": {**update.get("$set", {}), "updatedAt": utcnow()}}
+        return User.from_mongo(await update_by_id(self.collection, user_id, update, expect=expect))
+
+    async def set_rights(self, user_id: ObjectId, *, role: Role, active: bool) -> User | None:
+        return await self._set(user_id, {"$set": {"role": role.value, "active": active}})
+
+    async def count_failed_sign_in(self, user_id: ObjectId) -> User | None:
+        """One more consecutive failure; the user as counted."""
+        return await self._set(user_id, {"$inc": {"failedSignIns": 1}})
+
+    async def lock_sign_in(self, user_id: ObjectId) -> User | None:
+        """Lock password sign-in; ``None`` when it was locked already."""
+        return await self._set(
+            user_id, {"$set": {"signInLockedAt": utcnow()}}, expect={"signInLockedAt": None}
+        )
+
+    async def clear_failed_sign_ins(self, user_id: ObjectId) -> User | None:
+        """A success or an admin's unlock: no failures, no lock."""
+        return await self._set(user_id, {"$set": {"failedSignIns": 0, "signInLockedAt": None}})
+
+    async def link_google(self, user_id: ObjectId, sub: str, *, email_verified: bool) -> User | None:
+        """Bind a Google identity (``googleSub`` is unique: one account per Google identity)."""
+        fields: Document = {"googleSub": sub}
+        if email_verified:
+            fields["emailVerified"] = True
+        try:
+            return await self._set(user_id, {"$set": fields})
+        except DuplicateKeyError as exc:
+            raise IdentityTaken(sub) from exc
 
     async def count_active_admins(self) -> int:
         return await self.collection.count_documents({"role": "admin", "active": True})

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from email_validator import EmailNotValidError, validate_email
 from jobyard_libs.auth import Role
@@ -34,9 +34,29 @@ class UserOut(ApiModel):
     active: bool
     google_linked: bool
     has_password: bool
+    sign_in_locked: bool = Field(
+        description="too many consecutive failed sign-ins: the password alone no longer signs in until an "
+        "admin unlocks it (sessions already held go on)"
+    )
     created_at: datetime
 
 
 class UserPatch(ApiModel):
     role: Role | None = None
     active: bool | None = None
+    sign_in_locked: Literal[False] | None = Field(None, description="false: unlock password sign-in")
+
+
+class WorkChangeOut(ApiModel):
+    """What the change did to the user's tasks and executions."""
+
+    paused_tasks: int
+    cancelled_executions: int
+    resumed_tasks: int
+
+
+class UserChanged(UserOut):
+    work: WorkChangeOut = Field(
+        description="deactivation pauses and cancels; reactivation resumes; a demotion "
+        "pauses recurring tasks the new role may not run"
+    )

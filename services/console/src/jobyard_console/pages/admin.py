@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form
 from fastapi.responses import HTMLResponse, Response
+from jobyard_libs.audit import AuditAction
 
 from jobyard_console.upstream import UpstreamError
 from jobyard_console.web import (
@@ -100,17 +101,41 @@ async def change_user(
     user_id: str,
     role: Annotated[str, Form(max_length=20)] = "",
     active: Annotated[str, Form(max_length=5)] = "",
+    unlock: Annotated[str, Form(max_length=5)] = "",
 ) -> Response:
     changes: dict[str, object] = {}
     if role in ("admin", "user"):
         changes["role"] = role
     if active in ("true", "false"):
         changes["active"] = active == "true"
+    if unlock == "true":
+        changes["signInLocked"] = False
     try:
-        await page.api("PATCH", f"/auth/v1/users/{segment(user_id)}", json=changes, service="auth")
+        changed = await page.api("PATCH", f"/auth/v1/users/{segment(user_id)}", json=changes, service="auth")
     except UpstreamError as error:
         return page.back_to("/admin/users", f"Not saved: {shown(error)}")
-    return page.back_to("/admin/users", "Saved.")
+    return page.back_to("/admin/users", "Saved." + _work_said(changed.get("work") or {}))
+
+
+def _work_said(work: dict[str, int]) -> str:
+    """What a change of rights did to the user's work, in words."""
+    parts = [
+        f"{work.get(key, 0)} {words}"
+        for key, words in (
+            ("pausedTasks", "task(s) paused"),
+            ("cancelledExecutions", "execution(s) cancelled"),
+            ("resumedTasks", "task(s) resumed"),
+        )
+        if work.get(key)
+    ]
+    return f" {', '.join(parts).capitalize()}." if parts else ""
+
+
+@router.get("/admin/audit", response_class=HTMLResponse)
+async def audit(page: AdminOnly) -> HTMLResponse:
+    query = list_params(page.request, "action", "actorId", "targetId")
+    pager = Pager.of(await page.api("GET", "/api/v1/audit", params=query), query)
+    return page.render("audit.html", pager=pager, actions=[action.value for action in AuditAction])
 
 
 @router.get("/api-keys", response_class=HTMLResponse)
@@ -137,11 +162,14 @@ async def _api_keys(
 
 @router.post("/api-keys", response_class=HTMLResponse)
 async def create_api_key(
-    page: Changing, name: Annotated[str, Form(max_length=100)], days: Annotated[str, Form(max_length=5)] = ""
+    page: Changing,
+    name: Annotated[str, Form(max_length=100)],
+    days: Annotated[str, Form(max_length=5)] = "",
+    scope: Annotated[str, Form(max_length=10)] = "tasks",
 ) -> Response:
     """The key is shown once, on the page the browser is sent to next (kept in Redis for that
     one page, never in a cookie or a URL), so reloading it does not create another."""
-    body: dict[str, object] = {"name": name}
+    body: dict[str, object] = {"name": name, "scopes": [scope]}
     if days.strip():
         body["expiresInDays"] = int(days) if days.strip().isdigit() else days
     try:
@@ -153,7 +181,8 @@ async def create_api_key(
         return await _api_keys(
             page,
             None,
-            {("days" if k == "expiresInDays" else k): v for k, v in found.items()} or {"name": shown(error)},
+            {({"expiresInDays": "days", "scopes": "scope"}.get(k, k)): v for k, v in found.items()}
+            or {"name": shown(error)},
             error.status,
         )
     if page.caller.session_id:

@@ -19,11 +19,13 @@ from jobyard_libs.app import Resources, open_resources
 from jobyard_libs.imports.pipeline import ImportRunner
 from jobyard_libs.indexes import SHARED_INDEXES
 from jobyard_libs.outages import OUTAGES, OutageLog, backoff_seconds, dependency_of
+from jobyard_libs.principals import PrincipalDirectory, StoredRights
 from jobyard_libs.queue.broker import create_broker
 from jobyard_libs.tasks.artifacts import ArtifactRepository
 from jobyard_libs.tasks.lifecycle import ExecutionEffects, ExecutionLifecycle
 from jobyard_libs.tasks.outcomes import Outcomes
 from jobyard_libs.tasks.repository import DeadLetterRepository, ExecutionRepository, TaskRepository
+from jobyard_libs.tasks.rights import CronFloors, OwnerWork
 
 from jobyard_scheduler.loop import metrics
 from jobyard_scheduler.loop.clock import Clock, fast_clock, real_clock
@@ -45,6 +47,7 @@ def build_firing(settings: SchedulerSettings, resources: Resources, broker: Brok
     db = resources.db
     executions = ExecutionRepository(db)
     lifecycle = ExecutionLifecycle(db, ExecutionEffects.of(resources.events, broker))
+    rights = PrincipalDirectory(resources.redis, resources.keys, fallback=StoredRights(db))
     return Firing(
         TaskRepository(db),
         executions,
@@ -56,6 +59,8 @@ def build_firing(settings: SchedulerSettings, resources: Resources, broker: Brok
         artifacts=ArtifactRepository(db),
         imports=ImportRunner(db, broker, settings, on_change=resources.events.import_changed),
         sweep_every=timedelta(seconds=settings.scheduler_sweep_seconds),
+        rights=rights,
+        owner_work=OwnerWork(db, lifecycle, CronFloors.of(settings)),
     )
 
 

@@ -1,5 +1,9 @@
 """Fire due delayed and recurring runs, exactly once each; queue what was never queued.
 
+A due task fires only if its owner may run it now (:mod:`jobyard_libs.tasks.rights`): a
+deactivated owner's task, or one the owner's role no longer allows (an admin-only kind, a
+cron more frequent than the role's floor), is paused with its reason instead.
+
 For each due task the execution of that run is created first (unique on
 ``(taskId, scheduledFor)``), then the run is claimed by moving ``nextRunAt`` on,
 guarded by the run it held and by the leader's fencing token. Whoever loses either race
@@ -22,12 +26,14 @@ import structlog
 from dramatiq import Broker
 from jobyard_libs.imports.pipeline import ImportRunner
 from jobyard_libs.mongo import utcnow
+from jobyard_libs.principals import PrincipalResolver
 from jobyard_libs.tasks.artifacts import ArtifactRepository
 from jobyard_libs.tasks.dispatch import dispatch, lost
 from jobyard_libs.tasks.documents import Execution, Task
 from jobyard_libs.tasks.models import MisfirePolicy, TaskStatus, TaskType
 from jobyard_libs.tasks.outcomes import Outcomes
 from jobyard_libs.tasks.repository import ExecutionRepository, TaskRepository
+from jobyard_libs.tasks.rights import OwnerWork, task_refusal
 from jobyard_libs.tasks.schedule import next_run
 from jobyard_libs.tasks.settings import TaskSettings
 
@@ -38,6 +44,7 @@ log = structlog.get_logger(__name__)
 class TickResult:
     fired: int = 0
     skipped: int = 0
+    paused_for_rights: int = 0
     queued: int = 0
     callbacks_overdue: int = 0
     requeued_lost: int = 0
@@ -59,7 +66,11 @@ class Firing:
         artifacts: ArtifactRepository | None = None,
         imports: ImportRunner | None = None,
         sweep_every: timedelta = timedelta(seconds=10),
+        rights: PrincipalResolver | None = None,
+        owner_work: OwnerWork | None = None,
     ) -> None:
+        self.rights = rights
+        self.owner_work = owner_work
         self.imports = imports
         self.artifacts = artifacts
         self.sweep_every = sweep_every
@@ -111,9 +122,19 @@ class Firing:
             await self.outcomes.failed(execution, error="no callback before the deadline")
         return len(overdue)
 
+    async def _refused(self, task: Task) -> bool:
+        """Paused instead of fired: its owner may not run it now."""
+        if self.rights is None or self.owner_work is None:
+            return False
+        reason = task_refusal(task, await self.rights.state(task.owner_id), self.owner_work.floors)
+        return reason is not None and await self.owner_work.pause(task, reason)
+
     async def _fire(self, task: Task, now: datetime, fence: int, result: TickResult) -> None:
         due = task.next_run_at
         if due is None:
+            return
+        if await self._refused(task):
+            result.paused_for_rights += 1
             return
         missed = now - due > self.misfire_grace
         fire = not missed or task.misfire_policy is MisfirePolicy.FIRE_ONCE

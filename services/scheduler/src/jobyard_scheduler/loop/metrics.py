@@ -9,7 +9,8 @@ from jobyard_scheduler.loop.firing import TickResult
 IS_LEADER = Gauge("jobyard_scheduler_is_leader", "1 while this scheduler holds the leader lease.")
 RUNS = Counter(
     "jobyard_scheduler_runs_total",
-    "Task runs the leader handled, by outcome: fired, skipped (misfire), queued, callback_overdue, "
+    "Task runs the leader handled, by outcome: fired, skipped (misfire), paused_for_rights (its owner may "
+    "no longer run it), queued, callback_overdue, "
     "requeued_lost (Redis lost the message), import_messages_resent.",
     ["outcome"],
 )
@@ -27,8 +28,15 @@ ERRORS = Counter(
 
 def record_tick(result: TickResult, seconds: float) -> None:
     TICK_DURATION.observe(seconds)
-    for outcome, count in (("fired", result.fired), ("skipped", result.skipped), ("queued", result.queued),
-                           ("callback_overdue", result.callbacks_overdue), ("requeued_lost", result.requeued_lost),
-                           ("import_messages_resent", result.import_messages_resent)):  # fmt: skip
+    outcomes = {
+        "fired": result.fired,
+        "skipped": result.skipped,
+        "paused_for_rights": result.paused_for_rights,
+        "queued": result.queued,
+        "callback_overdue": result.callbacks_overdue,
+        "requeued_lost": result.requeued_lost,
+        "import_messages_resent": result.import_messages_resent,
+    }
+    for outcome, count in outcomes.items():
         if count:
             RUNS.labels(outcome).inc(count)

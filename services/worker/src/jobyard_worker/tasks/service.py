@@ -8,8 +8,10 @@ recorded, from which it can be replayed.
 
 An attempt whose worker died (killed, out of memory) counts as a failed attempt when it is
 taken over: a task that crashes the worker every time ends dead after ``maxRetries``, it
-does not run forever. A task whose kind its owner may no longer submit (a demoted admin's
-``import-feeds``) goes dead at once, without running.
+does not run forever. Every attempt checks its owner's rights *now* before it runs
+(:mod:`jobyard_libs.tasks.rights`): a deactivated owner's execution is cancelled without
+running; a kind its owner may no longer submit (a demoted admin's ``import-feeds``) goes
+dead at once.
 """
 
 from __future__ import annotations
@@ -21,9 +23,9 @@ from typing import Any
 
 import structlog
 from dramatiq import Broker
-from jobyard_libs.auth import Role
+from jobyard_libs.audit import AuditLog
 from jobyard_libs.documents import Oid
-from jobyard_libs.egress import EgressGuard
+from jobyard_libs.egress import EgressGuard, EgressRefused
 from jobyard_libs.imports.import_logs import OnChange
 from jobyard_libs.mongo import Database, utcnow
 from jobyard_libs.principals import DirectoryUnavailable, PrincipalDirectory
@@ -34,6 +36,7 @@ from jobyard_libs.tasks.lifecycle import ExecutionLifecycle
 from jobyard_libs.tasks.models import ExecutionStatus
 from jobyard_libs.tasks.outcomes import Outcomes
 from jobyard_libs.tasks.repository import ExecutionRepository
+from jobyard_libs.tasks.rights import OWNER_DEACTIVATED, CronFloors, refusal
 from pydantic import ValidationError
 
 from jobyard_worker.settings import WorkerSettings
@@ -55,6 +58,10 @@ class NotPermitted(Exception):
     """The owner may not run this kind (any more): no retry would change that."""
 
 
+class OwnerDeactivated(Exception):
+    """The owner's account is deactivated: the execution is cancelled, not retried."""
+
+
 @dataclass
 class Executor:
     lifecycle: ExecutionLifecycle
@@ -66,6 +73,8 @@ class Executor:
     guard: EgressGuard
     rights: PrincipalDirectory
     on_import_change: OnChange
+    floors: CronFloors
+    audit: AuditLog
 
     async def execute(self, execution_id: Oid) -> ExecutionStatus | None:
         execution = await self.lifecycle.start_attempt(execution_id)
@@ -88,26 +97,35 @@ class Executor:
             )
             bound.info("execution_cancelled")
             return ExecutionStatus.CANCELLED
+        except OwnerDeactivated as refused:
+            await self.lifecycle.finish_attempt(
+                execution, status=ExecutionStatus.CANCELLED, error=str(refused)
+            )
+            bound.warning("execution_refused", error=str(refused))
+            return ExecutionStatus.CANCELLED
         except NotPermitted as refused:
             bound.warning("execution_not_permitted", error=str(refused))
             return await self.outcomes.dead(execution, error=str(refused))
         except Exception as exc:  # any failure of the task's own code is the task's outcome
             error = f"{type(exc).__name__}: {exc}"[:1000]
             bound.info("attempt_failed", error=error)
+            if isinstance(exc, EgressRefused):
+                target = ("execution", str(execution.id))
+                await self.audit.egress_refused(execution.owner_id, target, exc, kind=execution.kind)
             return await self.outcomes.failed(execution, error=error)
         await self.lifecycle.finish_attempt(execution, status=ExecutionStatus.COMPLETED, result=result)
         bound.info("execution_completed")
         return ExecutionStatus.COMPLETED
 
     async def _check_permitted(self, execution: Execution) -> None:
-        kind = KINDS.get(execution.kind)
-        if kind is None or kind.roles == frozenset(Role):
-            return
         try:
             state = await self.rights.state(execution.owner_id)
         except DirectoryUnavailable as exc:
-            raise RuntimeError("cannot confirm the owner's role right now") from exc  # retried
-        if state is None or not state.active or not kind.allows(state.role):
+            raise RuntimeError("cannot confirm the owner's rights right now") from exc  # retried
+        reason = refusal(execution.kind, None, "UTC", state, self.floors)
+        if reason == OWNER_DEACTIVATED:
+            raise OwnerDeactivated("not run: the task's owner is deactivated")
+        if reason is not None:
             raise NotPermitted(
                 f"the task's owner may not run {execution.kind!r} tasks (role or account changed)"
             )

@@ -8,6 +8,7 @@ from jobyard_libs.documents import as_id
 from jobyard_libs.queue.actors import actor
 from jobyard_libs.queue.contracts import ActorName, ExecutePayload
 from jobyard_libs.tasks.repository import ExecutionRepository
+from jobyard_libs.tasks.rights import CronFloors
 
 from jobyard_worker.context import worker_context
 from jobyard_worker.tasks.service import Executor
@@ -30,5 +31,7 @@ async def execute(payload: dict[str, Any]) -> None:
         context.guard,
         context.rights,
         context.resources.events.import_changed,
+        CronFloors.of(context.settings),
+        context.audit,
     )
     await executor.execute(as_id(ExecutePayload.model_validate(payload).execution_id))

@@ -1,7 +1,8 @@
 """Deliver a finished execution's completion webhook (retried by Dramatiq on failure).
 
-Through the egress guard (a refused destination is not retried), signed with the task's
-own webhook secret, reading at most a few KiB of the answer.
+Through the egress guard (a refused destination is not retried, and audited), signed with
+the task's own webhook secret, reading at most a few KiB of the answer (decoded within the
+cap). Never for a deactivated owner.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 import structlog
 from jobyard_libs.documents import as_id
-from jobyard_libs.egress import EgressRefused
+from jobyard_libs.egress import EgressError, EgressFailed, EgressRefused
 from jobyard_libs.mongo import utcnow
 from jobyard_libs.queue.actors import actor
 from jobyard_libs.queue.contracts import ActorName, ExecutePayload
@@ -30,7 +31,11 @@ class WebhookRefused(Exception):
     pass
 
 
-@actor(ActorName.TASK_SEND_WEBHOOK, min_backoff=1000, max_backoff=60_000, throws=(EgressRefused,))
+class WebhookUndeliverable(Exception):
+    """No retry would change it: a refused destination, a malformed answer."""
+
+
+@actor(ActorName.TASK_SEND_WEBHOOK, min_backoff=1000, max_backoff=60_000, throws=(WebhookUndeliverable,))
 async def send_webhook(payload: dict[str, Any]) -> None:
     context = worker_context()
     executions = ExecutionRepository(context.resources.db)
@@ -38,17 +43,32 @@ async def send_webhook(payload: dict[str, Any]) -> None:
     execution = await executions.get(execution_id)
     if execution is None or not execution.webhook_url:
         return
+    owner = await context.rights.state(execution.owner_id)
+    if owner is not None and not owner.active:  # a deactivated account's work tells no one anything
+        await executions.record_webhook(
+            execution_id, WebhookDelivery(error="not sent: the task's owner is deactivated", at=utcnow())
+        )
+        return
     url = execution.webhook_url
     body = json.dumps(webhook_body(execution)).encode()
     headers = {
         "Content-Type": "application/json",
         **sign_headers(body, secret=context.settings.task_webhook_secret(str(execution.task_id))),
     }
+    status: int | None = None
     try:
         async with context.guard.stream("POST", url, content=body, headers=headers) as response:
+            status = response.status_code
             await context.guard.read(response, limit=ANSWER_READ_BYTES)
-    except EgressRefused as refused:
-        await executions.record_webhook(execution_id, WebhookDelivery(error=str(refused), at=utcnow()))
+    except EgressError as failed:
+        await executions.record_webhook(
+            execution_id, WebhookDelivery(status=status, error=str(failed)[:500], at=utcnow())
+        )
+        if isinstance(failed, EgressRefused):
+            target = ("execution", str(execution_id))
+            await context.audit.egress_refused(execution.owner_id, target, failed, kind="completion webhook")
+        if isinstance(failed, EgressRefused) or (isinstance(failed, EgressFailed) and not failed.retryable):
+            raise WebhookUndeliverable(str(failed)) from failed
         raise
     await executions.record_webhook(execution_id, WebhookDelivery(status=response.status_code, at=utcnow()))
     if not 200 <= response.status_code < 300:
