@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -130,6 +131,42 @@ def test_a_task_completes_before_your_eyes(origin: str, browsing: Browsing) -> N
     look(browsing, origin, "tasks")
 
 
+def test_a_page_opened_right_after_submit_shows_every_state(origin: str, browsing: Browsing) -> None:
+    """Its subscription starts after the page was drawn: whatever changed in between is fetched
+    on ``resync``, so a task that was already running is seen running, then done."""
+    page = browsing.page
+    register(page, origin, "early@example.com")
+    create_task(page, origin, "three seconds", "sleep", '{"seconds": 3}')
+    expect(page.locator("#executions tr[data-status=processing]")).to_have_count(1, timeout=WAIT_MS)
+    expect(page.locator("#task-facts")).to_contain_text("processing")  # the last run, in the facts too
+    expect(page.locator("#executions tr[data-status=completed]")).to_have_count(1, timeout=WAIT_MS)
+    expect(page.locator("#task-facts")).to_contain_text("completed")
+
+
+def test_a_quiet_page_stays_subscribed_and_sees_the_next_change_at_once(
+    origin: str, browsing: Browsing
+) -> None:
+    """A minute of silence (four api keep-alives) on one stream, never reconnected; then the run
+    that falls due shows within the scheduler's tick and a second, not at the 10 s poll."""
+    page = browsing.page
+    register(page, origin, "patient@example.com")
+    due = datetime.now(UTC) + timedelta(seconds=65)
+    page.goto(f"{origin}/tasks/new")
+    page.get_by_label("Name", exact=True).fill("in a minute")
+    page.get_by_label("Once, later").check()
+    page.get_by_label("Run at").fill(due.strftime("%Y-%m-%dT%H:%M:%S"))
+    page.get_by_label("Time zone", exact=True).fill("UTC")
+    page.get_by_role("button", name="Create task").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("in a minute")
+    page.evaluate("window.notReloaded = true")
+    opened = [url for url in browsing.requests if url.endswith("/live")]
+    expect(page.locator("#executions tr[data-status=completed]")).to_have_count(1, timeout=120_000)
+    seen = datetime.now(UTC)
+    assert (seen - due).total_seconds() < 3.5, f"shown {(seen - due).total_seconds():.1f} s after it fell due"
+    assert page.evaluate("window.notReloaded") is True
+    assert [url for url in browsing.requests if url.endswith("/live")] == opened  # one stream throughout
+
+
 def test_the_task_form_explains_what_is_wrong(origin: str, browsing: Browsing) -> None:
     page = browsing.page
     register(page, origin, "typo@example.com")
@@ -157,7 +194,7 @@ def test_a_failing_task_retries_dies_and_is_replayed(origin: str, browsing: Brow
     # the egress guard refuses this address (no traffic is sent): every attempt fails
     create_task(page, origin, "doomed", "http", '{"url": "http://127.0.0.1:1/"}', retries=1)
     expect(page.locator("#executions tr[data-status=dead]")).to_have_count(1, timeout=WAIT_MS)
-    expect(page.locator("#executions")).to_contain_text("2 / 2")
+    expect(page.locator("#executions")).to_contain_text("attempt 2 of 2")
 
     page.get_by_role("link", name="Dead letters").click()
     expect(page.locator("tbody tr")).to_have_count(1)
@@ -169,7 +206,7 @@ def test_a_failing_task_retries_dies_and_is_replayed(origin: str, browsing: Brow
     page.goto(f"{origin}/tasks")
     page.get_by_role("link", name="doomed").click()
     page.locator("#executions a").first.click()
-    expect(page.locator(".facts")).to_contain_text("replayed 1\u00d7", timeout=WAIT_MS)
+    expect(page.locator(".facts")).to_contain_text("(replay 1)", timeout=WAIT_MS)
 
 
 def test_an_admin_adds_a_feed_and_imports_it(

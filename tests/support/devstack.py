@@ -43,6 +43,10 @@ class DevStack:
         self.output: list[str] = []
 
     def up(self) -> str:
+        self.start()
+        return self.read_until("Ctrl-C stops everything")
+
+    def start(self) -> None:
         self.output = []
         self.process = subprocess.Popen(
             [bin_path("jobyard-dev"), "up"],
@@ -51,16 +55,38 @@ class DevStack:
             stderr=subprocess.STDOUT,
             text=True,
         )
-        assert self.process.stdout is not None
+
+    def read_until(self, prefix: str) -> str:
+        """Its output up to the first line starting with ``prefix`` (after blanks)."""
+        assert self.process is not None and self.process.stdout is not None
         deadline = time.monotonic() + 300  # generous: a loaded machine starts everything slower
         while time.monotonic() < deadline:
             line = self.process.stdout.readline()
             if not line and self.process.poll() is not None:
                 break
             self.output.append(line)
-            if line.startswith("Ctrl-C stops everything"):
+            if line.strip().startswith(prefix):
                 return "".join(self.output)
-        raise AssertionError("jobyard-dev up did not come up:\n" + "".join(self.output))
+        raise AssertionError(f"jobyard-dev up never said {prefix!r}:\n" + "".join(self.output))
+
+    @property
+    def ports(self) -> list[int]:
+        return [int(v) for k, v in self.env.items() if k.startswith("JOBYARD_DEV_") and k.endswith("_PORT")]
+
+    def processes_left(self) -> list[str]:
+        """Processes started for this stack that still run (they carry its data folder in their
+        environment): each as ``pid command``."""
+        marker = f"JOBYARD_DEV_DATA_DIR={self.data_dir}".encode()
+        left = []
+        for proc in Path("/proc").iterdir():
+            with contextlib.suppress(OSError):
+                if not proc.name.isdigit() or marker not in (proc / "environ").read_bytes().split(b"\0"):
+                    continue
+                if (proc / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                    continue  # a zombie its parent has yet to reap: gone in all but name
+                command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                left.append(f"{proc.name} {command[:120]}")
+        return left
 
     def stop(self, sig: int = signal.SIGINT, times: int = 1) -> int:
         assert self.process is not None

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from jobyard_devstack.net import wait_until
+from jobyard_devstack.net import port_open, wait_until
 
 from tests.support.devstack import DevStack, admin_password, dev_stack
 from tests.support.processes import bin_path
@@ -92,11 +92,10 @@ def test_up_register_login_me_then_ctrl_c(devstack: DevStack) -> None:
 def test_a_second_run_survives_a_killed_first_one(devstack: DevStack) -> None:
     first = devstack.up()
     assert devstack.process is not None
-    os.kill(devstack.process.pid, signal.SIGKILL)  # the supervisor dies; its children live on
+    os.kill(devstack.process.pid, signal.SIGKILL)  # the supervisor dies (its children follow it)
     devstack.process.wait(30)
 
-    second = devstack.up()
-    assert "stopped leftovers of an earlier run" in second
+    second = devstack.up()  # whatever the first left (pid files, children still stopping)
     assert admin_password(second) == admin_password(first)  # same admin, same password shown
     base = f"http://127.0.0.1:{devstack.auth_port}"
     wait_until(lambda: httpx.get(base + "/readyz", timeout=1).status_code == 200, timeout=120, what="auth")
@@ -199,3 +198,25 @@ def test_the_banner_names_each_feed_whose_first_import_failed(devstack: DevStack
     assert lines[where].strip() == f"✗ {gone}: HTTP 404 from {gone}"
     assert lines[where + 1].strip().startswith(f"GET http://127.0.0.1:{devstack.api_port}/api/v1/imports/")
     assert devstack.stop(signal.SIGINT) == 0
+
+
+@pytest.mark.parametrize(
+    "moment",
+    ["starting Jobyard", "mongodb  ", "auth     ready", "console  ready", "worker and scheduler started"],
+)
+def test_ctrl_c_at_any_moment_of_the_start_leaves_nothing(devstack: DevStack, moment: str) -> None:
+    devstack.start()
+    devstack.read_until(moment)
+    assert devstack.stop(signal.SIGINT, times=2) in (0, 1)
+    assert devstack.processes_left() == []
+    assert [port for port in devstack.ports if port_open(port)] == []
+
+
+def test_a_killed_supervisor_takes_its_services_with_it(devstack: DevStack) -> None:
+    devstack.start()
+    devstack.read_until("api      ready")
+    assert devstack.stop(signal.SIGKILL) == -signal.SIGKILL  # no goodbye, no finally
+    wait_until(
+        lambda: devstack.processes_left() == [], timeout=60, what="every service to stop", interval=0.2
+    )
+    assert [port for port in devstack.ports if port_open(port)] == []

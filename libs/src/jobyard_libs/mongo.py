@@ -145,6 +145,9 @@ def create_mongo_client(
         settings.mongodb_url,
         serverSelectionTimeoutMS=timeout,
         connectTimeoutMS=max(timeout, 1000),
+        # idle connections are closed before a server or a proxy drops them (the embedded
+        # server after 5 minutes, load balancers often sooner): a stale one fails its next use
+        maxIdleTimeMS=int(settings.mongodb_max_idle_seconds * 1000),
         tz_aware=True,
         uuidRepresentation="standard",
         event_listeners=[CommandMetrics()],

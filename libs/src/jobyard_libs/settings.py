@@ -63,6 +63,13 @@ class BaseServiceSettings(LoggingSettings):
         ge=100,
         description="Server selection and connect timeout for MongoDB (ms) in background loops (scheduler, worker, monitor).",
     )
+    mongodb_max_idle_seconds: float = Field(
+        60,
+        gt=0,
+        le=3600,
+        description="A pooled MongoDB connection idle this long is closed: keep it below every idle timeout "
+        "between the services and MongoDB (the embedded server drops idle connections after 300 s).",
+    )
     mongodb_request_timeout_ms: int = Field(
         1000,
         ge=100,

@@ -63,8 +63,10 @@ async def test_retries_then_dead_letter_then_replay_completes(
     created = await _create(api, me, task(kind="sleep", payload={"seconds": 0, "failTimes": 3}, maxRetries=2))
     dead = await wait_execution(api, me, created["executionId"])
     assert dead["status"] == "dead"
-    assert dead["attempts"] == 3
+    assert (dead["attempts"], dead["attempt"], dead["attemptsAllowed"]) == (3, 3, 3)
     assert [a["status"] for a in dead["attemptHistory"]] == ["retrying", "retrying", "dead"]
+    task_now = (await api.get(f"/api/v1/tasks/{created['id']}", headers=me)).json()
+    assert (task_now["status"], task_now["lastRun"]["status"]) == ("done", "dead")  # done, and how it went
     assert "failing attempt 3" in dead["error"]
 
     letters = (await api.get("/api/v1/dead-letters", headers=me)).json()
@@ -78,7 +80,13 @@ async def test_retries_then_dead_letter_then_replay_completes(
     done = await wait_execution(api, me, created["executionId"])
     assert done["status"] == "completed"  # attempt 4: the failure was transient
     assert done["attempts"] == 4
-    assert done["replays"] == 1
+    assert (done["attempt"], done["attemptsAllowed"], done["replays"]) == (
+        1,
+        3,
+        1,
+    )  # attempt 1 of 3 (replay 1)
+    listed = (await api.get("/api/v1/tasks", headers=me)).json()["items"]
+    assert [t["lastRun"]["status"] for t in listed if t["id"] == created["id"]] == ["completed"]
     assert (await api.get("/api/v1/dead-letters", headers=me)).json()["total"] == 0
     again = await api.post(f"/api/v1/dead-letters/{letter['id']}/replay", headers=me)
     assert again.status_code == 404

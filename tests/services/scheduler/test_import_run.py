@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from jobyard_libs.app import open_resources
+from jobyard_libs.documents import Oid
 from jobyard_libs.imports.feed_sources import FeedSourceRepository
+from jobyard_libs.imports.import_logs import UNWATCHED, ParseRecord
+from jobyard_libs.imports.models import ImportTrigger
+from jobyard_libs.imports.pipeline import ImportRunner
 from jobyard_libs.imports.raw_feeds import RawFeedRepository
+from jobyard_libs.indexes import SHARED_INDEXES
+from jobyard_libs.queue.broker import create_broker
+from jobyard_libs.queue.contracts import Queue
 from jobyard_scheduler.imports.command import UnknownFeed, run_import
 from jobyard_scheduler.settings import SchedulerSettings
 from jobyard_worker.settings import WorkerSettings
 
 from tests.conftest import Isolation
 from tests.support.feed_factory import feed_bytes
+from tests.support.feed_factory import item as feed_factory_item
 from tests.support.feed_server import FIXTURES, FeedServer
 from tests.support.imports import running_worker, settings_for, wait_finished
 
@@ -146,3 +156,41 @@ async def test_unknown_feed_is_refused(isolation: Isolation, feeds: FeedServer) 
     settings: SchedulerSettings = settings_for(isolation, SchedulerSettings)
     with pytest.raises(UnknownFeed, match="not a feed source"):
         await run_import(settings, [feeds.base_url + "/never-added"])
+
+
+class RunnerAfterItsBatches(ImportRunner):
+    """The runner, made to write what its parse found only once every batch it queued was
+    applied: the order in which a runner's final write used to lose the batches' failures."""
+
+    async def record_parse(self, log_id: Oid, parse: ParseRecord) -> None:
+        await asyncio.to_thread(self.broker.join, Queue.IMPORTS.value, timeout=30_000)
+        assert await self.logs.get(log_id) is not None
+        await super().record_parse(log_id, parse)
+
+
+async def test_counts_are_exact_when_batches_finish_before_the_runners_write(
+    isolation: Isolation, db: Any, feeds: FeedServer, worker: None
+) -> None:
+    """One writer per counter: the parse's failures (an item without a title) and a batch's
+    (a posting twice in one batch) both land, whichever writes first."""
+    duplicate = feed_factory_item(1)
+    untitled = b"<item><guid>no-title</guid><description>nothing</description></item>\n"
+    body = feed_bytes(4).replace(b"</channel>", duplicate + untitled + b"</channel>")
+    url = feeds.serve("/mixed.xml", body)
+    settings: SchedulerSettings = settings_for(isolation, SchedulerSettings, feeds=[url], import_batch_size=5)
+    broker = create_broker(settings)
+    try:
+        async with open_resources(settings, SHARED_INDEXES) as resources:
+            runner = RunnerAfterItsBatches(resources.db, broker, settings, on_change=UNWATCHED)
+            await runner.sources.seed_once(settings.feeds)
+            [outcome] = await runner.run_sources(await runner.sources.enabled(), ImportTrigger.SCHEDULE)
+    finally:
+        broker.close()
+    log = await wait_finished(db, outcome.import_log_id)
+    assert log["status"] == "completed"
+    assert (
+        log["totalFetched"] == 6 and log["batchesTotal"] == 1
+    )  # 5 postings in one batch, 1 refused by the parser
+    assert (log["newJobs"], log["failedCount"]) == (4, 2)
+    reasons = sorted(f["reason"] for f in log["failedJobs"])
+    assert reasons == ["duplicate externalId in this feed", "missing title"]

@@ -13,7 +13,12 @@ from jobyard_libs.mongo import utcnow
 
 
 class FeedSource(StoredDocument):
-    """A feed the hourly import fetches, with its HTTP validators and last run."""
+    """A feed the hourly import fetches, with its HTTP validators and last run.
+
+    ``etag``/``last_modified`` are those of the last import that *completed* (parsed and
+    applied): a run that failed keeps the ones before it, so a broken answer is never
+    taken as "not modified" later. ``last_outcome`` is the last real parse's (completed or
+    failed; a 304 is not one)."""
 
     url: str
     name: str
@@ -22,6 +27,7 @@ class FeedSource(StoredDocument):
     last_modified: str | None = None
     last_run_at: datetime | None = None
     last_status: str | None = None
+    last_outcome: str | None = None
     last_success_at: datetime | None = None
     last_import_log_id: Oid | None = None
     created_at: datetime = Field(default_factory=utcnow)
@@ -52,6 +58,8 @@ class ImportLog(StoredDocument):
     fetched_at: datetime | None = None
     finished_at: datetime | None = None
     http_status: int | None = None
+    etag: str | None = None  # the answer's validators: the feed's own once this import completes
+    last_modified: str | None = None
     bytes: int | None = None
     total_fetched: int = 0
     total_imported: int = 0

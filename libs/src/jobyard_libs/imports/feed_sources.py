@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
 from jobyard_libs.documents import stored
-from jobyard_libs.imports.documents import FeedSource
+from jobyard_libs.imports.documents import FeedSource, ImportLog
+from jobyard_libs.imports.models import ImportStatus
 from jobyard_libs.listing import Slice, Window, paginate
 from jobyard_libs.mongo import Database, Document, IndexSpec, update_by_id, utcnow
 
@@ -88,20 +88,22 @@ class FeedSourceRepository:
     async def delete(self, source_id: ObjectId) -> bool:
         return (await self.collection.delete_one({"_id": source_id})).deleted_count == 1
 
-    async def record_run(
-        self,
-        url: str,
-        *,
-        log_id: ObjectId,
-        status: str,
-        at: datetime,
-        etag: str | None = None,
-        last_modified: str | None = None,
-        succeeded: bool,
-    ) -> None:
-        fields: Document = {"lastRunAt": at, "lastStatus": status, "lastImportLogId": log_id}
-        if succeeded:
-            fields["lastSuccessAt"] = at
-        if etag is not None or last_modified is not None:
-            fields.update(etag=etag, lastModified=last_modified)
-        await self.collection.update_one({"url": url}, {"$set": fields})
+    async def record_run(self, log: ImportLog) -> None:
+        """Where the feed's import ``log`` is now; only the one that finished it calls this
+        with a finished log. A completed import (parsed and applied) gives the feed its
+        validators and its last success; a failed one leaves the validators as they were."""
+        fields: Document = {
+            "lastRunAt": log.timestamp,
+            "lastStatus": log.status.value,
+            "lastImportLogId": log.id,
+        }
+        if log.status is ImportStatus.COMPLETED:
+            fields.update(
+                lastOutcome=log.status.value,
+                lastSuccessAt=log.finished_at or utcnow(),
+                etag=log.etag,
+                lastModified=log.last_modified,
+            )
+        elif log.status is ImportStatus.FAILED:
+            fields["lastOutcome"] = log.status.value
+        await self.collection.update_one({"url": log.feed_url}, {"$set": fields})

@@ -1,6 +1,10 @@
 """The ``import_logs`` collection: one document per feed per run, updated atomically.
 
-Counters only move through ``$inc`` guarded by the batch id, so a batch delivered twice
+One writer per field: the runner writes what the fetch and the parse found (once,
+:meth:`ImportLogRepository.record_parse`), batches write what they applied; the counters
+and the failed items both write (``failedCount``, ``failedJobs``) only ever move by
+``$inc``/``$push``, never ``$set``, so neither side can lose the other's, whatever order
+they land in. A batch's ``$inc`` is guarded by its batch id, so a batch delivered twice
 counts once; the log finishes when every queued batch is applied or dead. Every change a
 person watching should see is told to ``on_change`` (the live import events): a required
 argument, so it cannot be forgotten (pass :data:`UNWATCHED` where nobody watches).
@@ -15,6 +19,7 @@ abandoned (``failed``) and a new one starts.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -46,6 +51,25 @@ FINISHED_VALUES = [status.value for status in FINISHED]
 WITHOUT_LONG_LISTS = {"failedJobs": 0, "appliedBatchIds": 0}
 
 OnChange = Callable[[ImportLog], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ParseRecord:
+    """What one run's fetch and parse found (the runner's part of its log)."""
+
+    status: ImportStatus  # processing (batches queued) or failed (nothing to apply)
+    fetched_at: datetime
+    http_status: int
+    size: int
+    total: int
+    batches: int
+    batch_size: int
+    failed: int
+    failures: list[FailedJob]
+    failed_limit: int
+    etag: str | None
+    last_modified: str | None
+    error: str | None
 
 
 def list_query(feed_url: str | None, status: ImportStatus | None) -> Document:
@@ -159,8 +183,43 @@ class ImportLogRepository:
 
     async def finish(
         self, log_id: ObjectId, status: ImportStatus, *, error: str | None = None, **fields: Any
-    ) -> None:
+    ) -> ImportLog | None:
+        """Finish the run now (a fetch that failed, a 304, an abandoned run); the log as finished."""
         await self.set_fields(log_id, status=status, finished_at=utcnow(), error=error, **fields)
+        return await self.get(log_id)
+
+    async def record_parse(self, log_id: ObjectId, parse: ParseRecord) -> None:
+        """What the fetch and the parse found: written once, by the runner. The parse's failed
+        items are added (``$inc``/``$push``) beside those of batches that may have landed first."""
+        fields = {
+            "status": parse.status.value,
+            "fetchedAt": parse.fetched_at,
+            "httpStatus": parse.http_status,
+            "bytes": parse.size,
+            "totalFetched": parse.total,
+            "batchesTotal": parse.batches,
+            "batchSize": parse.batch_size,  # what a resume re-cuts the feed with
+            "etag": parse.etag,
+            "lastModified": parse.last_modified,
+            "progressAt": utcnow(),
+        }
+        if parse.error is not None:
+            fields["error"] = parse.error
+        update: Document = {
+            "$set": fields,
+            "$inc": {"failedCount": parse.failed},
+            "$push": {
+                "failedJobs": {
+                    "$each": [f.model_dump() for f in parse.failures],
+                    "$slice": parse.failed_limit,
+                }
+            },
+        }
+        if parse.status in FINISHED:
+            fields["finishedAt"] = utcnow()
+            update["$unset"] = {"activeFeedUrl": ""}
+        await self.collection.update_one({"_id": log_id}, update)
+        await self._changed(log_id)
 
     async def record_batch(
         self,
@@ -201,7 +260,8 @@ class ImportLogRepository:
         return result.modified_count == 1
 
     async def complete_if_done(self, log_id: ObjectId) -> ImportLog | None:
-        """processing → completed once every batch is done; failed if one died or the feed broke."""
+        """processing → completed once every batch is done; failed if one died or the feed broke.
+        The log as finished, to the one caller that finished it; ``None`` to every other."""
         log = await self.get(log_id)
         if log is None or log.status != ImportStatus.PROCESSING:
             return None
@@ -216,7 +276,7 @@ class ImportLogRepository:
         if result.modified_count != 1:
             return None
         await self._changed(log_id)
-        return log
+        return await self.get(log_id)
 
     async def page(
         self, window: Window, *, feed_url: str | None, status: ImportStatus | None

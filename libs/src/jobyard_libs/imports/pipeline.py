@@ -40,7 +40,7 @@ from jobyard_libs.feeds.parser import ItemFailure, iter_feed
 from jobyard_libs.imports import metrics
 from jobyard_libs.imports.documents import FailedJob, FeedSource
 from jobyard_libs.imports.feed_sources import FeedSourceRepository
-from jobyard_libs.imports.import_logs import ImportLogRepository, OnChange
+from jobyard_libs.imports.import_logs import ImportLogRepository, OnChange, ParseRecord
 from jobyard_libs.imports.models import ImportStatus, ImportTrigger
 from jobyard_libs.imports.raw_feeds import RawFeedRepository
 from jobyard_libs.imports.settings import ImportSettings
@@ -132,14 +132,17 @@ class ImportRunner:
             return ImportOutcome(str(log_id), url, current.status)
         bound = log.bind(import_log_id=str(log_id), feed_url=url)
         source = await self.sources.by_url(url)
+        # conditional only after a run that completed: a feed whose last parse failed is parsed
+        # again for real, never taken as "not modified" on the word of a broken answer's ETag
+        conditional = source is not None and source.last_outcome != ImportStatus.FAILED
         try:
             with metrics.FETCH_DURATION.labels(url).time():
                 fetched = await fetch_feed(
                     url,
                     self.settings.fetch_options(),
                     self.guard,
-                    etag=source.etag if source else None,
-                    last_modified=source.last_modified if source else None,
+                    etag=source.etag if source and conditional else None,
+                    last_modified=source.last_modified if source and conditional else None,
                 )
         except FeedError as exc:
             metrics.RUNS.labels(url, "failed").inc()
@@ -150,10 +153,11 @@ class ImportRunner:
             return await self._fail(log_id, url, str(exc), bound)
         if fetched.not_modified:
             metrics.RUNS.labels(url, "not_modified").inc()
-            await self.logs.finish(log_id, ImportStatus.NOT_MODIFIED, fetched_at=utcnow(), http_status=304)
-            await self.sources.record_run(
-                url, log_id=log_id, status=ImportStatus.NOT_MODIFIED, at=utcnow(), succeeded=True
+            finished = await self.logs.finish(
+                log_id, ImportStatus.NOT_MODIFIED, fetched_at=utcnow(), http_status=304
             )
+            if finished is not None:
+                await self.sources.record_run(finished)
             bound.info("import_not_modified")
             return ImportOutcome(str(log_id), url, ImportStatus.NOT_MODIFIED)
 
@@ -181,33 +185,22 @@ class ImportRunner:
 
         # With batches in flight the log stays processing (error set) until the last is done.
         status = ImportStatus.FAILED if error and not progress.batches else ImportStatus.PROCESSING
-        fields: dict[str, Any] = {
-            "status": status,
-            "error": error,
-            "fetched_at": utcnow(),
-            "http_status": fetched.status_code,
-            "bytes": fetched.size,
-            "total_fetched": progress.total,
-            "batches_total": progress.batches,
-            "batch_size": self.settings.import_batch_size,  # what a resume re-cuts the feed with
-            "failed_jobs": [
-                f.model_dump() for f in progress.failures[: self.settings.import_failed_jobs_limit]
-            ],
-            "failed_count": progress.failed,
-        }
-        if status is ImportStatus.FAILED:
-            fields["finished_at"] = utcnow()
-        await self.logs.set_fields(log_id, **fields)
-        await self.logs.complete_if_done(log_id)
-        await self.sources.record_run(
-            url,
-            log_id=log_id,
-            status=ImportStatus.FAILED if error else status,
-            at=utcnow(),
+        parse = ParseRecord(
+            status=status,
+            fetched_at=utcnow(),
+            http_status=fetched.status_code,
+            size=fetched.size,
+            total=progress.total,
+            batches=progress.batches,
+            batch_size=self.settings.import_batch_size,
+            failed=progress.failed,
+            failures=progress.failures,
+            failed_limit=self.settings.import_failed_jobs_limit,
             etag=fetched.etag,
             last_modified=fetched.last_modified,
-            succeeded=error is None,
+            error=error,
         )
+        await self.record_parse(log_id, parse)
         metrics.RUNS.labels(url, "failed" if status is ImportStatus.FAILED else "queued").inc()
         metrics.ITEMS.labels(url, "fetched").inc(progress.total)
         metrics.ITEMS.labels(url, "failed").inc(progress.failed)
@@ -269,11 +262,19 @@ class ImportRunner:
             sent += resent
         return sent
 
+    async def record_parse(self, log_id: Oid, parse: ParseRecord) -> None:
+        """The runner's one write of what it found; then the log is finished if nothing (or
+        nothing any more) is in flight, and the feed told where its import is."""
+        await self.logs.record_parse(log_id, parse)
+        finished = await self.logs.complete_if_done(log_id)
+        current = finished or await self.logs.get(log_id)
+        if current is not None:
+            await self.sources.record_run(current)
+
     async def _fail(self, log_id: Oid, url: str, error: str, bound: Any) -> ImportOutcome:
-        await self.logs.finish(log_id, ImportStatus.FAILED, error=error)
-        await self.sources.record_run(
-            url, log_id=log_id, status=ImportStatus.FAILED, at=utcnow(), succeeded=False
-        )
+        finished = await self.logs.finish(log_id, ImportStatus.FAILED, error=error)
+        if finished is not None:
+            await self.sources.record_run(finished)
         bound.warning("import_failed", error=error)
         return ImportOutcome(str(log_id), url, ImportStatus.FAILED, error=error)
 

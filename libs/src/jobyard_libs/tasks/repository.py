@@ -12,6 +12,7 @@ admin's view of everyone's.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -252,6 +253,17 @@ class ExecutionRepository:
     async def overdue_callbacks(self, now: datetime, limit: int = 500) -> list[Execution]:
         query = {"awaitingCallback": True, "callbackDeadline": {"$lt": now}}
         return Execution.many(await self.collection.find(query).limit(limit).to_list())
+
+    async def latest_of_tasks(self, task_ids: list[ObjectId]) -> dict[ObjectId, Execution]:
+        """Each task's newest execution: one walk of (taskId, newest) per task, at once."""
+        found = await asyncio.gather(
+            *(
+                self.collection.find_one({"taskId": task_id}, sort=NEWEST, hint=EXECUTION_LIST.name)
+                for task_id in task_ids
+            )
+        )
+        latest = Execution.many([raw for raw in found if raw is not None])
+        return {execution.task_id: execution for execution in latest}
 
     async def first_of(self, task_id: ObjectId) -> Execution | None:
         first = [("createdAt", 1), ("_id", 1)]

@@ -50,6 +50,13 @@ class ConsoleSettings(HttpServiceSettings):
     console_upstream_timeout_seconds: float = Field(
         10.0, gt=0, le=120, description="Longest wait for an answer from auth, api or monitor."
     )
+    console_live_read_timeout_seconds: float = Field(
+        45.0,
+        gt=0,
+        le=600,
+        description="Longest silence on the api's live stream before the console reconnects it: keep it "
+        "above the api's JOBYARD_SSE_KEEPALIVE_SECONDS (15), so a quiet stream never times out.",
+    )
 
     @property
     def google_sign_in(self) -> bool:

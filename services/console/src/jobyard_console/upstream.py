@@ -5,11 +5,17 @@ it once when the api says it expired (the new pair is saved in the session), for
 browser's address (so the auth service throttles per person, not per console pod) and
 the request id, and turns an error answer into :class:`UpstreamError` carrying the api's
 JSON error (code, message, field) for the page to show beside the field it names.
+
+A dependency's hiccup is not a sign-out: only the auth service's *refusal* of a refresh
+(4xx) ends a session. A refresh that meets a 5xx or no answer is tried once more, then
+reported as a 503 ("unavailable, retrying"), with the session kept; a read (GET) that
+meets one is tried once more too (reads are safe to repeat).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -22,6 +28,8 @@ from jobyard_console.settings import ConsoleSettings
 
 log = structlog.get_logger(__name__)
 Service = Literal["auth", "api", "monitor"]
+RETRY_AFTER_SECONDS = 0.3  # one more try of a read or a refresh that met a hiccup
+TRANSIENT = frozenset({502, 503, 504})
 
 
 @dataclass
@@ -125,33 +133,37 @@ class Upstream:
         params: Mapping[str, Any] | None = None,
     ) -> Any:
         """The JSON answer (None for 204); UpstreamError for 4xx/5xx; SessionExpired."""
-        session = self._session(caller)
         clean = {k: v for k, v in (params or {}).items() if v not in (None, "")}
         url = self.bases[service] + path
-        response = await self.client.request(
-            method, url, json=json, params=clean, headers=self._headers(caller, session.access_token)
-        )
+
+        async def send() -> httpx.Response:
+            headers = self._headers(caller, self._session(caller).access_token)
+            if method not in ("GET", "HEAD"):
+                return await self.client.request(method, url, json=json, params=clean, headers=headers)
+            return await _twice(lambda: self.client.request(method, url, params=clean, headers=headers))
+
+        response = await send()
         if response.status_code == 401:
             await self._refresh(caller)
-            response = await self.client.request(
-                method,
-                url,
-                json=json,
-                params=clean,
-                headers=self._headers(caller, self._session(caller).access_token),
-            )
+            response = await send()
             if response.status_code == 401:
                 raise SessionExpired
         return self._answer(response)
 
     @asynccontextmanager
-    async def stream(self, caller: Caller, service: Service, path: str) -> AsyncIterator[httpx.Response]:
-        """A streamed GET (the api's events, an artifact), with the same token handling."""
+    async def stream(
+        self, caller: Caller, service: Service, path: str, *, read_timeout: float | None = None
+    ) -> AsyncIterator[httpx.Response]:
+        """A streamed GET (the api's events, an artifact), with the same token handling;
+        ``read_timeout``: the longest silence between two reads (a live stream's is longer
+        than its keep-alive)."""
+        timeout = self.client.timeout if read_timeout is None else httpx.Timeout(read_timeout, connect=3.0)
         for attempt in (1, 2):
             request = self.client.build_request(
                 "GET",
                 self.bases[service] + path,
                 headers=self._headers(caller, self._session(caller).access_token),
+                timeout=timeout,
             )
             response = await self.client.send(request, stream=True)
             try:
@@ -174,12 +186,21 @@ class Upstream:
         return caller.session
 
     async def _refresh(self, caller: Caller) -> None:
+        """New tokens for the session; :class:`SessionExpired` only when auth refuses them."""
         session = self._session(caller)
-        response = await self.client.post(
-            self.bases["auth"] + "/auth/v1/refresh",
-            json={"refreshToken": session.refresh_token},
-            headers=self._headers(caller, None),
-        )
+        try:
+            response = await _twice(
+                lambda: self.client.post(
+                    self.bases["auth"] + "/auth/v1/refresh",
+                    json={"refreshToken": session.refresh_token},
+                    headers=self._headers(caller, None),
+                )
+            )
+        except httpx.TransportError as exc:
+            raise _unavailable(f"the sign-in service does not answer ({type(exc).__name__})") from exc
+        if response.status_code in TRANSIENT or response.status_code >= 500:
+            log.warning("console_refresh_unavailable", status=response.status_code)
+            raise _unavailable(f"the sign-in service answered {response.status_code}")
         if response.status_code != 200:
             log.info("console_refresh_refused", status=response.status_code)
             raise SessionExpired
@@ -197,3 +218,19 @@ class Upstream:
         if response.status_code == 204 or not response.content:
             return None
         return response.json()
+
+
+async def _twice(send: Callable[[], Awaitable[httpx.Response]]) -> httpx.Response:
+    """``send``, and once more after a moment if it met no answer or a 5xx (for what is safe to repeat)."""
+    try:
+        response = await send()
+        if response.status_code not in TRANSIENT:
+            return response
+    except httpx.TransportError as exc:
+        log.info("console_upstream_retry", error=type(exc).__name__)
+    await asyncio.sleep(RETRY_AFTER_SECONDS)
+    return await send()
+
+
+def _unavailable(why: str) -> UpstreamError:
+    return UpstreamError(503, "unavailable", f"{why}; you are still signed in, retrying", retry_after="5")

@@ -3,7 +3,16 @@
 Read on the refresh interval, exported as gauges and ``GET /status``.
 
 Feed health: each enabled feed's last 10 import logs, through the ``feedUrl`` + newest
-index (bounded by the number of feeds). Task outcomes: the per-minute counters and samples
+index (bounded by the number of feeds), and its source's last success. Health comes from
+real parses only: a ``304 Not Modified`` says the answer did not change since the last
+import that *completed* (validators are kept only then), so it neither heals a failing
+feed nor breaks a healthy one. A feed is, in this order:
+
+- ``failing``: its last real parse failed (``consecutiveFailures`` of them in a row);
+- ``never_parsed``: no import of it ever completed (none finished yet, or none ran);
+- ``stale``: nothing of it finished (parse or 304) for ``JOBYARD_MONITOR_FEED_STALE_SECONDS``:
+  the hourly import is not running for it;
+- ``healthy``: otherwise. Task outcomes: the per-minute counters and samples
 in Redis (:mod:`jobyard_libs.tasks.stats`) over the window, so the cost does not grow with
 the executions stored. A scrape reads neither; it serves the last reading.
 """
@@ -15,17 +24,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from jobyard_libs.imports.documents import ImportLog
+from jobyard_libs.imports.documents import FeedSource, ImportLog
 from jobyard_libs.imports.feed_sources import FeedSourceRepository
 from jobyard_libs.imports.import_logs import UNWATCHED, ImportLogRepository
 from jobyard_libs.imports.models import ImportStatus
-from jobyard_libs.mongo import Database
+from jobyard_libs.mongo import Database, utcnow
 from jobyard_libs.tasks.stats import TaskStats
 from prometheus_client import Gauge
 
 FINISHED = {ImportStatus.COMPLETED, ImportStatus.FAILED, ImportStatus.NOT_MODIFIED}
-SUCCEEDED = {ImportStatus.COMPLETED, ImportStatus.NOT_MODIFIED}
+PARSED = {ImportStatus.COMPLETED, ImportStatus.FAILED}  # real parses: a 304 is neither
 RUNS_READ = 10  # per feed: enough to count consecutive failures up to 10
+STATES = ("healthy", "failing", "stale", "never_parsed")
 QUANTILES = (0.5, 0.95, 0.99)
 
 LAST_RUN = Gauge(
@@ -36,8 +46,13 @@ LAST_SUCCESS = Gauge(
 )
 CONSECUTIVE_FAILURES = Gauge(
     "jobyard_import_consecutive_failures",
-    "Failed imports in a row, newest first (0 after a success).",
+    "Failed imports in a row, newest first (0 after a success; a 304 Not Modified is neither).",
     ["feed"],
+)
+FEED_STATE = Gauge(
+    "jobyard_import_feed_state",
+    "1 for the feed's health state (healthy, failing, stale, never_parsed), 0 for the others.",
+    ["feed", "state"],
 )
 LAST_ITEMS = Gauge(
     "jobyard_import_last_items",
@@ -65,7 +80,9 @@ WINDOW = Gauge("jobyard_task_stats_window_seconds", "The window the task stats c
 @dataclass
 class FeedHealth:
     feed: str
+    state: str = "never_parsed"
     last_run_at: datetime | None = None
+    last_checked_at: datetime | None = None  # the last run that finished, a 304 included
     last_success_at: datetime | None = None
     consecutive_failures: int = 0
     last_items: dict[str, int] = field(default_factory=dict)
@@ -100,7 +117,15 @@ class TaskOutcomes:
 class ActivityWatcher:
     """Reads feed health and task outcomes on the refresh interval; keeps the last reading."""
 
-    def __init__(self, db: Database, stats: TaskStats, window: timedelta) -> None:
+    def __init__(
+        self,
+        db: Database,
+        stats: TaskStats,
+        window: timedelta,
+        *,
+        stale_after: timedelta = timedelta(hours=3),
+    ) -> None:
+        self.stale_after = stale_after
         self.sources = FeedSourceRepository(db)
         self.logs = ImportLogRepository(db, UNWATCHED)
         self.stats, self.window = stats, window
@@ -118,37 +143,63 @@ class ActivityWatcher:
 
         return {
             "imports": [
-                {"feed": f.feed, "lastRunAt": when(f.last_run_at), "lastSuccessAt": when(f.last_success_at),
-                 "consecutiveFailures": f.consecutive_failures, "lastItems": f.last_items}
+                {
+                    "feed": f.feed,
+                    "state": f.state,
+                    "lastRunAt": when(f.last_run_at),
+                    "lastCheckedAt": when(f.last_checked_at),
+                    "lastSuccessAt": when(f.last_success_at),
+                    "consecutiveFailures": f.consecutive_failures,
+                    "lastItems": f.last_items,
+                }
                 for f in self.feeds
             ],
             "tasks": self.tasks.as_dict(),
-        }  # fmt: skip
+        }
 
     async def feed_health(self) -> list[FeedHealth]:
         """Each enabled feed's last runs, through the feed + newest index: bounded by the feeds."""
+        now = utcnow()
         return [
-            _health(source.url, await self.logs.latest(source.url, RUNS_READ))
+            feed_health(source, await self.logs.latest(source.url, RUNS_READ), now, self.stale_after)
             for source in await self.sources.enabled()
         ]
 
 
-def _health(url: str, runs: list[ImportLog]) -> FeedHealth:
-    health = FeedHealth(url, last_run_at=runs[0].timestamp if runs else None)
+def feed_health(
+    source: FeedSource, runs: list[ImportLog], now: datetime, stale_after: timedelta
+) -> FeedHealth:
+    """A feed's health from its newest runs (newest first) and its source's record."""
+    health = FeedHealth(source.url, last_run_at=runs[0].timestamp if runs else None)
     finished = [r for r in runs if r.status in FINISHED]
-    for run in finished:
-        if run.status in SUCCEEDED:
+    parsed = [r for r in finished if r.status in PARSED]
+    for run in parsed:
+        if run.status is ImportStatus.COMPLETED:
             break
         health.consecutive_failures += 1
-    success = next((r for r in finished if r.status in SUCCEEDED), None)
-    if success is not None:
-        health.last_success_at = success.finished_at or success.timestamp
+    success = next((r for r in parsed if r.status is ImportStatus.COMPLETED), None)
+    health.last_success_at = source.last_success_at or (
+        success.finished_at or success.timestamp if success else None
+    )
     if finished:
-        last = finished[0]
+        health.last_checked_at = finished[0].finished_at or finished[0].timestamp
+    if parsed:
+        last = parsed[0]
         health.last_items = {
-            "fetched": last.total_fetched, "new": last.new_jobs, "updated": last.updated_jobs,
-            "unchanged": last.unchanged_jobs, "failed": last.failed_count,
-        }  # fmt: skip
+            "fetched": last.total_fetched,
+            "new": last.new_jobs,
+            "updated": last.updated_jobs,
+            "unchanged": last.unchanged_jobs,
+            "failed": last.failed_count,
+        }
+    if health.consecutive_failures:
+        health.state = "failing"
+    elif health.last_success_at is None:
+        health.state = "never_parsed"
+    elif health.last_checked_at is None or now - health.last_checked_at > stale_after:
+        health.state = "stale"
+    else:
+        health.state = "healthy"
     return health
 
 
@@ -169,14 +220,16 @@ def _quantiles(samples: dict[str, list[float]]) -> dict[str, dict[float, float]]
 
 
 def export(feeds: list[FeedHealth], tasks: TaskOutcomes) -> None:
-    for gauge in (LAST_RUN, LAST_SUCCESS, CONSECUTIVE_FAILURES, LAST_ITEMS, TASK_EXECUTIONS, TASK_DURATION,
-                  TASK_LATENCY):  # fmt: skip
+    gauges = (LAST_RUN, LAST_SUCCESS, CONSECUTIVE_FAILURES, FEED_STATE, LAST_ITEMS)
+    for gauge in (*gauges, TASK_EXECUTIONS, TASK_DURATION, TASK_LATENCY):
         gauge.clear()  # a deleted feed or a quiet kind leaves no stale series
     for f in feeds:
         if f.last_run_at is not None:
             LAST_RUN.labels(f.feed).set(f.last_run_at.timestamp())
         LAST_SUCCESS.labels(f.feed).set(f.last_success_at.timestamp() if f.last_success_at else 0)
         CONSECUTIVE_FAILURES.labels(f.feed).set(f.consecutive_failures)
+        for state in STATES:
+            FEED_STATE.labels(f.feed, state).set(int(state == f.state))
         for result, n in f.last_items.items():
             LAST_ITEMS.labels(f.feed, result).set(n)
     WINDOW.set(tasks.window_seconds)

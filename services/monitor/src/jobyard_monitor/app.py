@@ -50,6 +50,7 @@ def create_app(settings: MonitorSettings | None = None) -> FastAPI:
             resources.db,
             TaskStats(resources.redis, resources.keys),
             timedelta(seconds=settings.monitor_task_window_seconds),
+            stale_after=timedelta(seconds=settings.monitor_feed_stale_seconds),
         )
         app.state.depth, app.state.activity = depth, activity
         stop = asyncio.Event()

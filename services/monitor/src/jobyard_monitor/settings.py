@@ -22,3 +22,9 @@ class MonitorSettings(TokenVerificationSettings):
     monitor_task_window_seconds: int = Field(
         300, ge=10, description="Window of the task stats: executions completed in the last N seconds."
     )
+    monitor_feed_stale_seconds: int = Field(
+        3 * 3600,
+        ge=60,
+        description="A feed none of whose imports finished (a parse or a 304) for this long is 'stale': "
+        "the hourly import is not reaching it.",
+    )

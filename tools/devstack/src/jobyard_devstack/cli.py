@@ -30,7 +30,7 @@ from jobyard_devstack.net import port_open, wait_until
 from jobyard_devstack.redis_server import RedisServer, RedisUnavailable, ensure_redis_server, redis_answers
 from jobyard_devstack.sample_feeds import SampleFeeds
 from jobyard_devstack.settings import DevSettings
-from jobyard_devstack.supervisor import Supervisor
+from jobyard_devstack.supervisor import Supervisor, dies_with_parent
 
 
 class StartFailed(RuntimeError):
@@ -100,11 +100,12 @@ def _start_http_service(
         raise StartFailed(f"port {port} is taken; set JOBYARD_DEV_{name.upper()}_PORT")
     supervisor.start(name, [_bin(f"jobyard-{name}"), "serve"], {**env, "JOBYARD_PORT": str(port)})
     _wait_ready(name, url, supervisor, timeout)
+    say(f"  {name:<8} ready")
     return url
 
 
 def _run_command(command: list[str], env: dict[str, str], what: str) -> dict[str, Any]:
-    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    result = subprocess.run(dies_with_parent(command), env=env, capture_output=True, text=True, check=False)
     lines = result.stdout.strip().splitlines()
     if result.returncode not in (0, 1) or not lines:
         complaint = result.stderr.strip().splitlines()
@@ -127,27 +128,32 @@ def _import_report(summary: dict[str, Any], api_url: str) -> list[str]:
     return lines
 
 
+def _ignore_stop_signals() -> None:
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_IGN)
+
+
 def up(dev: DevSettings) -> int:
     data = dev.data_dir.resolve()
     supervisor = Supervisor(data / "run", data / "logs")
-    leftovers = supervisor.stop_leftovers()  # an earlier run's supervisor first, then its children
-    if leftovers:
-        say(f"stopped leftovers of an earlier run: {', '.join(leftovers)}")
-    own_pid = data / "run" / "jobyard-dev.pid"
-    own_pid.write_text(str(os.getpid()))
 
     def stop(signum: int, _: FrameType | None) -> None:
         # Ctrl-C reaches us twice (the terminal's group signal, and uv forwarding it):
         # the first starts the shutdown, later ones must not interrupt it.
-        for other in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(other, signal.SIG_IGN)
-        raise KeyboardInterrupt
+        _ignore_stop_signals()
+        supervisor.interrupts.interrupt()
 
-    # Explicitly: a shell that starts us in the background leaves SIGINT ignored.
+    # First of all (a Ctrl-C may come at any moment of the start), and explicitly: a shell
+    # that starts us in the background leaves SIGINT ignored.
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, stop)
+    own_pid = data / "run" / "jobyard-dev.pid"
     feeds: SampleFeeds | None = None
     try:
+        leftovers = supervisor.stop_leftovers()  # an earlier run's supervisor first, then its children
+        if leftovers:
+            say(f"stopped leftovers of an earlier run: {', '.join(leftovers)}")
+        own_pid.write_text(str(os.getpid()))
         say("starting Jobyard")
         env = dict(os.environ)
         env.update(
@@ -189,6 +195,7 @@ def up(dev: DevSettings) -> int:
         console_url = _start_http_service(supervisor, "console", dev.console_port, console_env, timeout)
         supervisor.start("worker", [_bin("jobyard-worker")], env)
         supervisor.start("scheduler", [_bin("jobyard-scheduler"), "run"], env)
+        say("  worker and scheduler started; importing the feeds once")
 
         summary = _run_command([_bin("jobyard-scheduler"), "import"], env, "the first import")
         password = account["password"] or "(the JOBYARD_ADMIN_PASSWORD you set)"
@@ -221,6 +228,7 @@ def up(dev: DevSettings) -> int:
         say(f"error: {exc}")
         return 1
     finally:
+        _ignore_stop_signals()  # a late Ctrl-C must not cut the shutdown short
         supervisor.stop_all()
         if feeds is not None:
             feeds.stop()

@@ -5,22 +5,64 @@ started again after a backoff (1 s, 2 s, 4 s… up to 30 s; back to 1 s once it 
 minute), and the stack stops only when asked (Ctrl-C). Every child's pid goes to
 ``<data>/run/<name>.pid``; the next run stops whatever an earlier one left behind, in any
 state (alive, stopping, killed; pid files half-written or vanishing), before it starts.
+
+Nothing outlives the supervisor, whenever it stops: a child is started and recorded with
+Ctrl-C held back (:class:`Interrupts`: an interrupt never falls between the two), and
+each child is told by the kernel to stop (SIGTERM) the moment its supervisor dies, even by
+SIGKILL (``setpriv --pdeathsig``, util-linux).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 RESTART_CAP_SECONDS = 30.0
 HEALTHY_AFTER_SECONDS = 60.0
 Say = Callable[[str], None]
+
+
+def dies_with_parent(command: list[str]) -> list[str]:
+    """``command``, sent SIGTERM by the kernel when the process that started it dies."""
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "TERM", "--", *command] if setpriv else command
+
+
+class Interrupts:
+    """Ctrl-C, held back while something must not be cut in two, and raised right after.
+
+    (Not a blocked signal mask: children inherit the mask across exec, and would then never
+    hear their SIGTERM.)
+    """
+
+    def __init__(self) -> None:
+        self._held = 0
+        self._pending = False
+
+    def interrupt(self) -> None:
+        """From the signal handler: stop now, or as soon as what is held back is done."""
+        if self._held:
+            self._pending = True
+            return
+        raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def held_back(self) -> Iterator[None]:
+        self._held += 1
+        try:
+            yield
+        finally:
+            self._held -= 1
+            if not self._held and self._pending:
+                self._pending = False
+                raise KeyboardInterrupt
 
 
 @dataclass
@@ -40,6 +82,7 @@ class Supervisor:
     run_dir: Path
     log_dir: Path
     children: list[Child] = field(default_factory=list)
+    interrupts: Interrupts = field(default_factory=Interrupts)
 
     def __post_init__(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -50,7 +93,11 @@ class Supervisor:
     ) -> subprocess.Popen[bytes]:
         with log_file.open("ab") as out:
             process = subprocess.Popen(
-                command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
+                dies_with_parent(command),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
             )
         pid_file = self.run_dir / f"{name}.pid"
         partial = pid_file.with_suffix(".pid.tmp")
@@ -60,8 +107,9 @@ class Supervisor:
 
     def start(self, name: str, command: list[str], env: dict[str, str]) -> Child:
         log_file = self.log_dir / f"{name}.log"
-        child = Child(name, command, env, log_file, self._spawn(name, command, env, log_file))
-        self.children.append(child)
+        with self.interrupts.held_back():  # an interrupt cannot fall between starting a child and knowing it
+            child = Child(name, command, env, log_file, self._spawn(name, command, env, log_file))
+            self.children.append(child)
         return child
 
     def exited(self) -> Child | None:
@@ -81,8 +129,9 @@ class Supervisor:
                     f"(see {child.log_file})"
                 )
             elif child.restart_at is not None and now >= child.restart_at:
-                child.process = self._spawn(child.name, child.command, child.env, child.log_file)
-                child.started_at, child.restart_at = now, None
+                with self.interrupts.held_back():
+                    child.process = self._spawn(child.name, child.command, child.env, child.log_file)
+                    child.started_at, child.restart_at = now, None
                 child.restarts += 1
 
     def stop_all(self, timeout: float = 10) -> None:

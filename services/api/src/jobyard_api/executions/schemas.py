@@ -31,9 +31,15 @@ class ExecutionOut(ApiModel):
     trigger: str
     status: ExecutionStatus
     scheduled_for: datetime
-    attempts: int
+    attempts: int = Field(description="attempts in all, across replays (attempt numbers go on counting)")
+    attempt: int = Field(
+        0, description="this run's attempt: 1 of attemptsAllowed, counted from the last replay"
+    )
+    attempts_allowed: int = Field(
+        0, description="maxRetries + 1: the attempts one run (or one replay) may take"
+    )
     max_retries: int
-    replays: int
+    replays: int = Field(description="how often it was replayed from the dead letters (each a fresh budget)")
     attempt_history: list[AttemptOut]
     enqueued_at: datetime | None
     started_at: datetime | None

@@ -29,6 +29,8 @@ class NoArtifact(NotFoundError):
 def execution_view(execution: Execution, viewer: Principal | None, secrets: TaskSettings) -> ExecutionOut:
     """The execution as the API shows it; a callback secret only to its owner."""
     out = ExecutionOut.model_validate(execution)
+    out.attempt = execution.attempts - execution.attempt_base  # "attempt 1 of 3 (replay 1)"
+    out.attempts_allowed = execution.max_retries + 1
     if viewer is not None and viewer.subject == execution.owner_id and execution.kind == CALLBACK_KIND:
         out.callback_secret = secrets.callback_secret(str(execution.id))
     return out

@@ -35,7 +35,7 @@ async def create_task(
 ) -> TaskCreated:
     await limit.take(principal.subject)
     task, execution = await tasks.submit(body, principal, idempotency_key)
-    created = TaskCreated.model_validate(tasks.view(task, principal).model_dump())
+    created = TaskCreated.model_validate((await tasks.view(task, principal)).model_dump())
     created.execution_id = str(execution.id) if execution else None
     return created
 
@@ -64,17 +64,18 @@ async def list_tasks(
 ) -> Page[TaskOut]:
     """The caller's tasks (an admin's: everyone's), newest first."""
     found = await tasks.page(principal, page.window, status=status_, type_=type_, kind=kind)
-    return page_of(found, page, lambda task: tasks.view(task, principal))
+    shown = {out.id: out for out in await tasks.views(found.items, principal)}
+    return page_of(found, page, lambda task: shown[str(task.id)])
 
 
 @router.get("/{task_id}")
 async def get_task(task_id: TaskId, principal: CurrentPrincipal, tasks: Tasks) -> TaskOut:
-    return tasks.view(await tasks.get(task_id, principal), principal)
+    return await tasks.view(await tasks.get(task_id, principal), principal)
 
 
 @router.patch("/{task_id}")
 async def change_task(task_id: TaskId, body: TaskPatch, principal: CurrentPrincipal, tasks: Tasks) -> TaskOut:
-    return tasks.view(await tasks.change(task_id, body, principal), principal)
+    return await tasks.view(await tasks.change(task_id, body, principal), principal)
 
 
 @router.delete("/{task_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -94,18 +95,18 @@ async def run_task(
 
 @router.post("/{task_id}/pause")
 async def pause_task(task_id: TaskId, principal: CurrentPrincipal, tasks: Tasks) -> TaskOut:
-    return tasks.view(await tasks.pause(task_id, principal), principal)
+    return await tasks.view(await tasks.pause(task_id, principal), principal)
 
 
 @router.post("/{task_id}/resume")
 async def resume_task(task_id: TaskId, principal: CurrentPrincipal, tasks: Tasks) -> TaskOut:
-    return tasks.view(await tasks.resume(task_id, principal), principal)
+    return await tasks.view(await tasks.resume(task_id, principal), principal)
 
 
 @router.post("/{task_id}/cancel")
 async def cancel_task(task_id: TaskId, principal: CurrentPrincipal, tasks: Tasks) -> TaskOut:
     """No more runs; queued executions are cancelled and running ones stopped."""
-    return tasks.view(await tasks.cancel(task_id, principal), principal)
+    return await tasks.view(await tasks.cancel(task_id, principal), principal)
 
 
 @router.get("/{task_id}/executions")

@@ -5,7 +5,7 @@ from typing import Any
 
 from jobyard_libs.documents import IdStr
 from jobyard_libs.schemas import ApiModel
-from jobyard_libs.tasks.models import MisfirePolicy, TaskStatus, TaskType
+from jobyard_libs.tasks.models import ExecutionStatus, MisfirePolicy, TaskStatus, TaskType
 from pydantic import Field, HttpUrl
 
 
@@ -45,6 +45,16 @@ class TaskPatch(ApiModel):
     webhook_url: HttpUrl | None = None
 
 
+class LastRun(ApiModel):
+    """A task's newest execution: what its last run came to (or is doing)."""
+
+    execution_id: IdStr
+    status: ExecutionStatus = Field(
+        description="pending, processing, retrying, completed, failed, dead or cancelled"
+    )
+    at: datetime = Field(description="when it finished, or (unfinished) when it was created")
+
+
 class TaskOut(ApiModel):
     id: IdStr
     owner_id: str
@@ -77,6 +87,11 @@ class TaskOut(ApiModel):
         None,
         description="the owner's alone: verifies this task's completion webhooks and notify calls "
         "(X-Jobyard-Signature)",
+    )
+    last_run: LastRun | None = Field(
+        None,
+        description="its newest execution's outcome: a task's own status says whether it will run again "
+        "(active, paused, done), this says how its last run went (a done one-time task may be dead)",
     )
 
 

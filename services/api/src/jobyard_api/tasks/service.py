@@ -26,7 +26,7 @@ from jobyard_libs.tasks.settings import TaskSettings
 from pydantic import ValidationError
 
 from jobyard_api.audit.service import AuditService
-from jobyard_api.tasks.schemas import TaskIn, TaskOut, TaskPatch
+from jobyard_api.tasks.schemas import LastRun, TaskIn, TaskOut, TaskPatch
 
 
 class TaskNotFound(NotFoundError):
@@ -72,12 +72,26 @@ class TaskService:
         self.batch_max = batch_max
         self.floors = floors
 
-    def view(self, task: Task, viewer: Principal) -> TaskOut:
-        """The task as the API shows it; its webhook secret only to its owner."""
-        out = TaskOut.model_validate(task)
-        if viewer.subject == task.owner_id:
-            out.webhook_secret = self.secrets.task_webhook_secret(str(task.id))
+    async def view(self, task: Task, viewer: Principal) -> TaskOut:
+        """The task as the API shows it (with its last run); its webhook secret only to its owner."""
+        [out] = await self.views([task], viewer)
         return out
+
+    async def views(self, tasks: list[Task], viewer: Principal) -> list[TaskOut]:
+        """Tasks as the API shows them, each with its last run (one indexed look-up a task)."""
+        last = await self.executions.latest_of_tasks([task.id for task in tasks])
+        outs = []
+        for task in tasks:
+            out = TaskOut.model_validate(task)
+            if viewer.subject == task.owner_id:
+                out.webhook_secret = self.secrets.task_webhook_secret(str(task.id))
+            run = last.get(task.id)
+            if run is not None:
+                out.last_run = LastRun(
+                    execution_id=str(run.id), status=run.status, at=run.completed_at or run.created_at
+                )
+            outs.append(out)
+        return outs
 
     # --- submission -------------------------------------------------------------------
 

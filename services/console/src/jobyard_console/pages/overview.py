@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
 from jobyard_console.upstream import UpstreamError
-from jobyard_console.web import SignedIn, shown
+from jobyard_console.web import Page, SignedIn, shown
 
 router = APIRouter(tags=["overview"])
 
 
-@router.get("/", response_class=HTMLResponse)
-async def overview(page: SignedIn) -> HTMLResponse:
+async def _stats(page: Page) -> dict[str, Any]:
     try:
-        stats = await page.api("GET", "/api/v1/stats", service="monitor")
+        stats: dict[str, Any] = await page.api("GET", "/api/v1/stats", service="monitor")
         unavailable = None
     except UpstreamError as error:  # the rest of the console works without the monitor
         stats, unavailable = {}, shown(error)
@@ -22,7 +23,18 @@ async def overview(page: SignedIn) -> HTMLResponse:
     for kind in (stats.get("tasks") or {}).get("byKind", {}).values():
         for status, count in kind.get("counts", {}).items():
             outcomes[status] = outcomes.get(status, 0) + int(count)
-    return page.render("overview.html", stats=stats, outcomes=outcomes, unavailable=unavailable)
+    return {"stats": stats, "outcomes": outcomes, "unavailable": unavailable}
+
+
+@router.get("/", response_class=HTMLResponse)
+async def overview(page: SignedIn) -> HTMLResponse:
+    return page.render("overview.html", **await _stats(page))
+
+
+@router.get("/overview/activity", response_class=HTMLResponse)
+async def activity(page: SignedIn) -> HTMLResponse:
+    """The task outcome tiles and the feeds' health alone (htmx refreshes them every few seconds)."""
+    return page.render("_activity.html", **await _stats(page))
 
 
 @router.get("/overview/queues", response_class=HTMLResponse)

@@ -172,6 +172,12 @@ async def task_detail(page: SignedIn, task_id: str) -> HTMLResponse:
     return page.render("task_detail.html", task=task, executions=executions)
 
 
+@router.get("/tasks/{task_id}/facts", response_class=HTMLResponse)
+async def task_facts(page: SignedIn, task_id: str) -> HTMLResponse:
+    """The task's facts and actions alone: its status, last run and next run, updated live."""
+    return page.render("_task_facts.html", task=await page.api("GET", f"/api/v1/tasks/{segment(task_id)}"))
+
+
 async def _executions(page: Page, task_id: str) -> Pager:
     query = list_params(page.request)
     return Pager.of(await page.api("GET", f"/api/v1/tasks/{task_id}/executions", params=query), query)

@@ -14,8 +14,9 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from jobyard_libs.documents import as_id
+from jobyard_libs.documents import Oid, as_id
 from jobyard_libs.imports.documents import FailedJob
+from jobyard_libs.imports.feed_sources import FeedSourceRepository
 from jobyard_libs.imports.import_logs import ImportLogRepository
 from jobyard_libs.imports.jobs import JobRepository
 from jobyard_libs.imports.models import content_hash
@@ -43,10 +44,24 @@ def _fields(job: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 
 
 class BatchApplier:
-    def __init__(self, jobs: JobRepository, logs: ImportLogRepository, *, failed_limit: int) -> None:
+    def __init__(
+        self,
+        jobs: JobRepository,
+        logs: ImportLogRepository,
+        sources: FeedSourceRepository,
+        *,
+        failed_limit: int,
+    ) -> None:
         self.jobs = jobs
         self.logs = logs
+        self.sources = sources
         self.failed_limit = failed_limit
+
+    async def _finish_if_done(self, log_id: Oid) -> None:
+        """The batch that finishes the import tells its feed (its validators, on success)."""
+        finished = await self.logs.complete_if_done(log_id)
+        if finished is not None:
+            await self.sources.record_run(finished)
 
     async def apply(self, batch: ApplyBatchPayload) -> BatchResult:
         log_id = as_id(batch.import_log_id)
@@ -73,7 +88,7 @@ class BatchApplier:
             failures=failures,
             failed_limit=self.failed_limit,
         )
-        await self.logs.complete_if_done(log_id)
+        await self._finish_if_done(log_id)
         log.info(
             "import_batch_applied",
             import_log_id=batch.import_log_id,
@@ -142,7 +157,7 @@ class BatchApplier:
             failed_limit=self.failed_limit,
             dead_error=f"batch {batch.batch_id} failed after retries: {error}"[:500],
         )
-        await self.logs.complete_if_done(log_id)
+        await self._finish_if_done(log_id)
         log.error(
             "import_batch_dead", import_log_id=batch.import_log_id, batch_id=batch.batch_id, error=error
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from jobyard_libs.documents import as_id
+from jobyard_libs.imports.feed_sources import FeedSourceRepository
 from jobyard_libs.imports.import_logs import ImportLogRepository
 from jobyard_libs.imports.jobs import JobRepository
 from jobyard_libs.imports.pipeline import ImportRunner
@@ -24,6 +25,7 @@ def _applier() -> BatchApplier:
     return BatchApplier(
         JobRepository(db),
         ImportLogRepository(db, context.resources.events.import_changed),
+        FeedSourceRepository(db),
         failed_limit=context.settings.import_failed_jobs_limit,
     )
 
