@@ -19,7 +19,7 @@ class DevSettings(BaseSettings):
         "python",
         description="Which embedded MongoDB-compatible server make run starts: python (secantusd-py, no build), "
         "rust (secantusd-rs: on the PATH or built by `make secantus`), or auto (rust when there is one). "
-        "Python stays the default: secantusd-rs 0.5.3-beta.193 refuses a feed's second import (docs/testing.md).",
+        "Python stays the default: secantusd-rs 0.5.3-beta.196 refuses a feed's second import (docs/testing.md).",
     )
     auth_port: int = Field(8001, description="Port of the auth service under make run.")
     api_port: int = Field(8000, description="Port of the api service under make run.")
