@@ -49,7 +49,7 @@ from redis.asyncio import Redis
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from jobyard_libs.errors import Forbidden, JobyardError, ServiceUnavailable, Unauthorized, error_body
-from jobyard_libs.principals import DirectoryUnavailable, PrincipalDirectory, PrincipalResolver
+from jobyard_libs.principals import CallerRights, DirectoryUnavailable, PrincipalDirectory
 from jobyard_libs.redis_client import RedisKeys
 from jobyard_libs.roles import Role
 from jobyard_libs.settings import TokenVerificationSettings
@@ -159,7 +159,7 @@ class RemoteApiKeyChecker:
 
 class Authenticator:
     def __init__(
-        self, verifier: JwtVerifier, api_keys: ApiKeyChecker, rights: PrincipalResolver | None = None
+        self, verifier: JwtVerifier, api_keys: ApiKeyChecker, rights: CallerRights | None = None
     ) -> None:
         self.verifier = verifier
         self.api_keys = api_keys

@@ -41,8 +41,7 @@ from jobyard_libs.redis_client import RedisKeys
 from jobyard_libs.roles import Role
 
 log = structlog.get_logger(__name__)
-USERS = "users"  # the auth service's collections; read here for role, activation and revocation only
-API_KEYS = "api_keys"
+USERS = "users"  # the auth service's collection; read here for role and activation only
 
 
 @dataclass(frozen=True)
@@ -59,6 +58,10 @@ class PrincipalResolver(Protocol):
     async def state(self, subject: str) -> PrincipalState | None:
         """The subject's current rights; ``None`` when this source does not know them."""
 
+
+class CallerRights(PrincipalResolver, Protocol):
+    """What a service checks every caller against: rights, and API keys revoked since."""
+
     async def key_revoked(self, key_id: str) -> bool:
         """Whether the API key ``key_id`` was revoked (checked on every use)."""
 
@@ -68,12 +71,6 @@ class StoredRights:
 
     def __init__(self, db: Database) -> None:
         self.users = db[USERS]
-        self.keys = db[API_KEYS]
-
-    async def key_revoked(self, key_id: str) -> bool:
-        oid = parse_id(key_id)
-        found = await self.keys.find_one({"_id": oid}, {"revokedAt": 1}) if oid else None
-        return found is None or found.get("revokedAt") is not None
 
     async def state(self, subject: str) -> PrincipalState | None:
         oid = parse_id(subject)

@@ -18,6 +18,7 @@ from jobyard_api.app import create_app
 from jobyard_api.settings import ApiSettings
 from jobyard_devstack.net import free_port
 from jobyard_libs.app import open_resources
+from jobyard_libs.principals import PrincipalDirectory
 from jobyard_libs.queue.broker import create_broker
 from jobyard_libs.tasks.models import MisfirePolicy, TaskStatus, TaskType
 from jobyard_libs.tasks.repository import INDEXES, TaskRepository
@@ -247,3 +248,25 @@ async def test_every_new_leader_gets_a_larger_token(isolation: Isolation) -> Non
         assert int(await redis.get(f"{isolation.key_prefix}scheduler:fence") or 0) == fences[-1]
     finally:
         await redis.aclose()
+
+
+async def test_unconfirmed_rights_fire_what_anyone_may_run_and_hold_admin_kinds(
+    isolation: Isolation, db: Any
+) -> None:
+    """The rights mirror away (its Redis unreachable): a noop fires, as a user's token is
+    trusted then; an admin-only kind waits for a tick that can confirm its owner, unpaused."""
+    tasks = TaskRepository(db)
+    anyone, admins_only = a_task(next_run_at=START), a_task(next_run_at=START, kind="import-feeds")
+    await tasks.insert(anyone)
+    await tasks.insert(admins_only)
+    unreachable = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.5)
+    try:
+        async with _firing(isolation) as firing:
+            assert isinstance(firing.rights, PrincipalDirectory)
+            firing.rights = PrincipalDirectory(unreachable, firing.rights.keys)
+            result = await firing.tick(START, fence=1)
+    finally:
+        await unreachable.aclose()
+    assert (result.fired, result.paused_for_rights) == (1, 0)
+    held = await tasks.get(admins_only.id, None)
+    assert held is not None and (held.status, held.next_run_at) == (TaskStatus.ACTIVE, START)

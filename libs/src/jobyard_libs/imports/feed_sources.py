@@ -10,7 +10,7 @@ from pymongo.errors import DuplicateKeyError
 
 from jobyard_libs.documents import stored
 from jobyard_libs.imports.documents import FeedSource, ImportLog
-from jobyard_libs.imports.models import ImportStatus
+from jobyard_libs.imports.models import FINISHED, ImportStatus
 from jobyard_libs.listing import Slice, Window, paginate
 from jobyard_libs.mongo import Database, Document, IndexSpec, update_by_id, utcnow
 
@@ -91,7 +91,9 @@ class FeedSourceRepository:
     async def record_run(self, log: ImportLog) -> None:
         """Where the feed's import ``log`` is now; only the one that finished it calls this
         with a finished log. A completed import (parsed and applied) gives the feed its
-        validators and its last success; a failed one leaves the validators as they were."""
+        validators and its last success; a failed one leaves the validators as they were.
+        A run still in flight is recorded only if its end was not recorded first (the batch
+        that finished it may write before the runner does)."""
         fields: Document = {
             "lastRunAt": log.timestamp,
             "lastStatus": log.status.value,
@@ -106,4 +108,7 @@ class FeedSourceRepository:
             )
         elif log.status is ImportStatus.FAILED:
             fields["lastOutcome"] = log.status.value
-        await self.collection.update_one({"url": log.feed_url}, {"$set": fields})
+        query: Document = {"url": log.feed_url}
+        if log.status not in FINISHED:
+            query["lastImportLogId"] = {"$ne": log.id}
+        await self.collection.update_one(query, {"$set": fields})

@@ -44,17 +44,18 @@ def keep_password(password_file: Path, password: str) -> None:
 async def bootstrap_admin(settings: AuthSettings, kept_password: str | None = None) -> BootstrapResult:
     """Returns the password to show: ``kept_password`` or a new one when none was configured."""
     broker = create_broker(settings)
-    async with open_resources(settings, INDEXES) as resources:
-        users = user_service(settings, resources, broker)
-        configured = settings.admin_password.get_secret_value() if settings.admin_password else None
-        existing = await users.by_email(settings.admin_email)
-        if existing is not None:
-            await users.ensure_admin(existing)
-            broker.close()
-            return BootstrapResult(settings.admin_email, False, None if configured else kept_password)
-        password = configured or kept_password or secrets.token_urlsafe(18)
-        await users.register(
-            email=settings.admin_email, password=password, name="Administrator", role=Role.ADMIN
-        )
+    try:
+        async with open_resources(settings, INDEXES) as resources:
+            users = user_service(settings, resources, broker)
+            configured = settings.admin_password.get_secret_value() if settings.admin_password else None
+            existing = await users.by_email(settings.admin_email)
+            if existing is not None:
+                await users.ensure_admin(existing)
+                return BootstrapResult(settings.admin_email, False, None if configured else kept_password)
+            password = configured or kept_password or secrets.token_urlsafe(18)
+            await users.register(
+                email=settings.admin_email, password=password, name="Administrator", role=Role.ADMIN
+            )
+            return BootstrapResult(settings.admin_email, True, None if configured else password)
+    finally:
         broker.close()
-        return BootstrapResult(settings.admin_email, True, None if configured else password)

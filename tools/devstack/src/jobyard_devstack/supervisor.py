@@ -29,10 +29,29 @@ HEALTHY_AFTER_SECONDS = 60.0
 Say = Callable[[str], None]
 
 
+# Run after the death signal is set: a parent that died before that (so the signal will never
+# come) is no longer this process's parent, and the command is not started at all.
+STILL_OURS = 'test "$PPID" = "$1" || exit 70; shift; exec "$@"'
+
+
 def dies_with_parent(command: list[str]) -> list[str]:
-    """``command``, sent SIGTERM by the kernel when the process that started it dies."""
+    """``command``, sent SIGTERM by the kernel when the process that started it dies (also
+    when it dies between the fork and the moment the signal is set)."""
     setpriv = shutil.which("setpriv")
-    return [setpriv, "--pdeathsig", "TERM", "--", *command] if setpriv else command
+    if setpriv is None:
+        return command
+    return [
+        setpriv,
+        "--pdeathsig",
+        "TERM",
+        "--",
+        "/bin/sh",
+        "-c",
+        STILL_OURS,
+        "sh",
+        str(os.getpid()),
+        *command,
+    ]
 
 
 class Interrupts:

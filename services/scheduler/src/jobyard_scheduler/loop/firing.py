@@ -26,7 +26,7 @@ import structlog
 from dramatiq import Broker
 from jobyard_libs.imports.pipeline import ImportRunner
 from jobyard_libs.mongo import utcnow
-from jobyard_libs.principals import PrincipalResolver
+from jobyard_libs.principals import DirectoryUnavailable, PrincipalResolver
 from jobyard_libs.tasks.artifacts import ArtifactRepository
 from jobyard_libs.tasks.dispatch import dispatch, lost
 from jobyard_libs.tasks.documents import Execution, Task
@@ -122,19 +122,28 @@ class Firing:
             await self.outcomes.failed(execution, error="no callback before the deadline")
         return len(overdue)
 
-    async def _refused(self, task: Task) -> bool:
-        """Paused instead of fired: its owner may not run it now."""
+    async def _may_fire(self, task: Task, result: TickResult) -> bool:
+        """Whether its owner may run it now; a task they may not is paused with the reason."""
         if self.rights is None or self.owner_work is None:
-            return False
-        reason = task_refusal(task, await self.rights.state(task.owner_id), self.owner_work.floors)
-        return reason is not None and await self.owner_work.pause(task, reason)
+            return True
+        floors = self.owner_work.floors
+        try:
+            state = await self.rights.state(task.owner_id)
+        except DirectoryUnavailable:
+            # rights unconfirmed: what anyone may run fires; an admin-only kind waits a tick
+            return task_refusal(task, None, floors) is None
+        reason = task_refusal(task, state, floors)
+        if reason is None:
+            return True
+        if await self.owner_work.pause(task, reason):
+            result.paused_for_rights += 1
+        return False
 
     async def _fire(self, task: Task, now: datetime, fence: int, result: TickResult) -> None:
         due = task.next_run_at
         if due is None:
             return
-        if await self._refused(task):
-            result.paused_for_rights += 1
+        if not await self._may_fire(task, result):
             return
         missed = now - due > self.misfire_grace
         fire = not missed or task.misfire_policy is MisfirePolicy.FIRE_ONCE
