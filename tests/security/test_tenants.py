@@ -11,6 +11,7 @@ from bson import ObjectId
 from jobyard_libs.mongo import utcnow
 from jobyard_libs.queue.broker import create_broker
 from jobyard_libs.queue.contracts import ActorName, ExecutePayload, Queue
+from jobyard_libs.queue.liveness import WORKER_LOST
 from jobyard_libs.queue.sender import enqueue
 from jobyard_libs.settings import BaseServiceSettings
 from jobyard_libs.signing import sign_headers
@@ -121,14 +122,14 @@ async def test_an_attempt_that_kills_its_worker_counts_against_the_retries(
             retried = await wait_execution(api, me, created["executionId"], {"completed"})
             assert retried["attempts"] == 2  # the dead attempt counted; the retry ran
             assert [(a["attempt"], a["status"], a["error"]) for a in retried["attemptHistory"][-2:]] == [
-                (1, "retrying", "the worker running this attempt stopped"),
+                (1, "retrying", WORKER_LOST),
                 (2, "completed", None),
             ]
 
             await worker_dies_during(oid, attempt=2)  # and again: no retry is left
             dead = await wait_execution(api, me, created["executionId"], {"dead"})
             assert dead["attempts"] == 2
-            assert dead["error"] == "the worker running this attempt stopped"
+            assert dead["error"] == WORKER_LOST
         assert await client[module_isolation.database].dead_letters.count_documents({"executionId": oid}) == 1
     finally:
         broker.close()

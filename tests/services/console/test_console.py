@@ -13,6 +13,7 @@ from redis import Redis
 
 from tests.conftest import Isolation
 from tests.support.auth_service import ADMIN_EMAIL, ADMIN_PASSWORD, USER_PASSWORD
+from tests.support.console import Browser, signed_in
 from tests.support.stack import Stack, running_stack
 
 PAGES = ["/", "/imports", "/jobs", "/tasks", "/tasks/new", "/dead-letters", "/api-keys"]
@@ -25,33 +26,6 @@ def stack(mongodb_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFac
     env = {**iso.env(), "JOBYARD_CONSOLE_COOKIE_SECURE": "false"}  # httpx keeps Secure cookies to https
     with running_stack(env, tmp_path_factory.mktemp("console"), monitor=True, console=True) as running:
         yield running
-
-
-class Browser:
-    """A person's browser: its own cookies, no JavaScript."""
-
-    def __init__(self, base: str) -> None:
-        self.http = httpx.Client(base_url=base, timeout=15, follow_redirects=False)
-
-    def form_token(self, path: str) -> str:
-        found = re.search(r'name="csrf" value="([^"]+)"', self.http.get(path).text)
-        assert found, path
-        return found.group(1)
-
-    def sign_in(self, email: str, password: str, next_path: str = "/") -> httpx.Response:
-        token = self.form_token("/sign-in")
-        return self.http.post(
-            "/sign-in", data={"email": email, "password": password, "csrf": token, "next": next_path}
-        )
-
-
-def signed_in(stack: Stack, email: str, password: str = USER_PASSWORD) -> Browser:
-    assert stack.console
-    if email != ADMIN_EMAIL:
-        stack.auth.token(email)  # registered
-    browser = Browser(stack.console)
-    assert browser.sign_in(email, password).status_code == 303
-    return browser
 
 
 def test_every_page_is_strict_about_what_it_loads(stack: Stack) -> None:

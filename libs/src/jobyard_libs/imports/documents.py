@@ -55,6 +55,7 @@ class ImportLog(StoredDocument):
     status: ImportStatus = ImportStatus.PENDING
     timestamp: datetime = Field(default_factory=utcnow)
     started_at: datetime | None = None
+    runner: str | None = None  # the worker process running its fetch and parse (its broker id)
     fetched_at: datetime | None = None
     finished_at: datetime | None = None
     http_status: int | None = None

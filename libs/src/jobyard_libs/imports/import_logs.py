@@ -153,12 +153,16 @@ class ImportLogRepository:
     async def get(self, log_id: ObjectId) -> ImportLog | None:
         return ImportLog.from_mongo(await self.collection.find_one({"_id": log_id}))
 
-    async def start(self, log_id: ObjectId, *, stale_after: timedelta = STALE_START) -> bool:
-        """Claim a pending log; ``False`` when another runner has it.
+    async def start(
+        self, log_id: ObjectId, *, runner: str | None = None, stale_after: timedelta = STALE_START
+    ) -> bool:
+        """Claim a pending log for ``runner`` (a worker's broker id; ``None`` for a process that
+        does not beat, the CronJob's); ``False`` when another runner has it.
 
         A claim older than ``stale_after`` belongs to a runner that died (a worker killed
-        while fetching): it is taken over. Batch ids are deterministic, so batches the dead
-        runner queued and the new one queues again count once.
+        while fetching): it is taken over. A claim whose runner stopped beating is taken over
+        sooner (:meth:`take_over`). Batch ids are deterministic, so batches the dead runner
+        queued and the new one queues again count once.
         """
         now = utcnow()
         result = await self.collection.update_one(
@@ -167,7 +171,16 @@ class ImportLogRepository:
                 "status": ImportStatus.PENDING.value,
                 "startedAt": {"$not": {"$gte": now - stale_after}},  # unclaimed, or claimed long ago
             },
-            {"$set": {"startedAt": now, "progressAt": now}},
+            {"$set": {"startedAt": now, "progressAt": now, "runner": runner}},
+        )
+        return result.modified_count == 1
+
+    async def take_over(self, log_id: ObjectId, *, dead_runner: str, runner: str | None) -> bool:
+        """Claim a pending log whose runner ``dead_runner`` died (its heartbeat expired)."""
+        now = utcnow()
+        result = await self.collection.update_one(
+            {"_id": log_id, "status": ImportStatus.PENDING.value, "runner": dead_runner},
+            {"$set": {"startedAt": now, "progressAt": now, "runner": runner}},
         )
         return result.modified_count == 1
 

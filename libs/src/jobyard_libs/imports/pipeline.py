@@ -38,7 +38,7 @@ from jobyard_libs.feeds.errors import FeedError, FeedRefused
 from jobyard_libs.feeds.fetcher import fetch_feed
 from jobyard_libs.feeds.parser import ItemFailure, iter_feed
 from jobyard_libs.imports import metrics
-from jobyard_libs.imports.documents import FailedJob, FeedSource
+from jobyard_libs.imports.documents import FailedJob, FeedSource, ImportLog
 from jobyard_libs.imports.feed_sources import FeedSourceRepository
 from jobyard_libs.imports.import_logs import ImportLogRepository, OnChange, ParseRecord
 from jobyard_libs.imports.models import ImportStatus, ImportTrigger
@@ -47,6 +47,7 @@ from jobyard_libs.imports.settings import ImportSettings
 from jobyard_libs.mongo import Database, utcnow
 from jobyard_libs.queue.broker import messages_present
 from jobyard_libs.queue.contracts import ActorName, ApplyBatchPayload, Queue, RunFeedPayload
+from jobyard_libs.queue.liveness import WORKER_LOST, WorkerLiveness
 from jobyard_libs.queue.sender import enqueue
 
 log = structlog.get_logger(__name__)
@@ -80,9 +81,15 @@ class ImportRunner:
         settings: ImportSettings,
         *,
         on_change: OnChange,
+        liveness: WorkerLiveness | None = None,
+        runner: str | None = None,
     ) -> None:
         """``on_change``: the live import events (``EventPublisher.import_changed``), or
-        ``import_logs.UNWATCHED`` where nobody watches."""
+        ``import_logs.UNWATCHED`` where nobody watches. ``liveness``: to take over a run whose
+        worker died at once (else after ``STALE_START``); ``runner``: this process's broker id
+        when it is a worker that beats (a run it claims is taken over when its beat stops)."""
+        self.liveness = liveness
+        self.runner = runner
         self.broker = broker
         self.settings = settings
         self.guard = settings.feed_guard()
@@ -128,8 +135,8 @@ class ImportRunner:
         if current is None:
             return ImportOutcome(str(log_id), "", "missing", error="import log not found")
         url = current.feed_url
-        if not await self.logs.start(log_id):  # a redelivered run message: the first one has it
-            return ImportOutcome(str(log_id), url, current.status)
+        if not await self.logs.start(log_id, runner=self.runner) and not await self._take_over(current):
+            return ImportOutcome(str(log_id), url, current.status)  # a duplicate: its runner lives
         bound = log.bind(import_log_id=str(log_id), feed_url=url)
         source = await self.sources.by_url(url)
         # conditional only after a run that completed: a feed whose last parse failed is parsed
@@ -230,7 +237,8 @@ class ImportRunner:
         for stalled in await self.logs.stalled(before):
             log_id, url = stalled.id, stalled.feed_url
             resent = 0
-            if stalled.status == ImportStatus.PENDING and stalled.started_at is None:
+            unclaimed = stalled.started_at is None or await self._runner_dead(stalled)
+            if stalled.status == ImportStatus.PENDING and unclaimed:
                 run_id = f"{log_id}:run"
                 if not messages_present(self.broker, [(Queue.IMPORTS.value, run_id)])[0]:
                     payload = RunFeedPayload(import_log_id=str(log_id), feed_url=url)
@@ -261,6 +269,21 @@ class ImportRunner:
                 log.warning("import_resumed", import_log_id=str(log_id), feed_url=url, resent=resent)
             sent += resent
         return sent
+
+    async def _runner_dead(self, claimed: ImportLog) -> bool:
+        return self.liveness is not None and await self.liveness.is_dead(claimed.runner)
+
+    async def _take_over(self, claimed: ImportLog) -> bool:
+        """A redelivered run message whose runner died (killed mid-fetch): the run is ours."""
+        dead = claimed.runner
+        if dead is None or not await self._runner_dead(claimed):
+            return False
+        if not await self.logs.take_over(claimed.id, dead_runner=dead, runner=self.runner):
+            return False
+        log.warning(
+            "import_taken_over", import_log_id=str(claimed.id), feed_url=claimed.feed_url, error=WORKER_LOST
+        )
+        return True
 
     async def record_parse(self, log_id: Oid, parse: ParseRecord) -> None:
         """The runner's one write of what it found; then the log is finished if nothing (or

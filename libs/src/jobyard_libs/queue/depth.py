@@ -32,6 +32,8 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from jobyard_libs.queue.liveness import workers_key
+
 
 @dataclass(frozen=True)
 class QueueDepth:
@@ -47,12 +49,6 @@ class QueueDepth:
     def backlog(self) -> int:
         """What needs a worker now: ready, due delayed, and in flight."""
         return self.ready + self.delayed_due + self.in_flight
-
-
-def workers_key(namespace: str) -> str:
-    """Where worker processes (not senders) mark themselves alive; Dramatiq's own
-    heartbeats also list every broker that merely enqueued a message."""
-    return f"{namespace}:jobyard:workers"
 
 
 async def count_workers(redis: Redis, namespace: str, *, within_ms: int, now_ms: int | None = None) -> int:

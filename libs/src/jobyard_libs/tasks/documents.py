@@ -10,6 +10,7 @@ from pydantic.alias_generators import to_camel
 
 from jobyard_libs.documents import Oid, StoredDocument
 from jobyard_libs.mongo import utcnow
+from jobyard_libs.queue.liveness import WORKER_LOST
 from jobyard_libs.tasks.models import ExecutionStatus, MisfirePolicy, TaskStatus, TaskType
 
 
@@ -59,6 +60,11 @@ class Attempt(BaseModel):
     status: str
     error: str | None = None
 
+    @property
+    def worker_lost(self) -> bool:
+        """Its worker died mid-attempt (:mod:`jobyard_libs.queue.liveness`)."""
+        return self.error == WORKER_LOST
+
 
 class WebhookDelivery(BaseModel):
     """The last delivery of an execution's completion webhook: its answer, or why not."""
@@ -87,7 +93,8 @@ class Execution(StoredDocument):
     attempt_base: int = 0  # attempts before the last replay: a replay starts a fresh retry budget
     attempt_history: list[Attempt] = Field(default_factory=list)
     enqueued_at: datetime | None = None  # part of its message's id (tasks.dispatch.message_id)
-    claim: Oid | None = None  # the claim batch that started its last attempt
+    claim: Oid | None = None  # the claim that started its last attempt: its end is fenced by it
+    holder: str | None = None  # the worker process (its broker id) that took its last attempt
     started_at: datetime | None = None
     last_attempt_at: datetime | None = None
     completed_at: datetime | None = None

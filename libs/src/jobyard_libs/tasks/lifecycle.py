@@ -81,7 +81,8 @@ class ExecutionLifecycle:
     """``group_commit``: claims and attempt ends arriving within this many seconds of each other
     go to MongoDB together, and their events to Redis together (a worker's); a group is
     written at once when ``group_size`` are waiting (a worker's threads: all of them are).
-    ``None`` writes each alone (the api, the scheduler)."""
+    ``None`` writes each alone (the api, the scheduler). ``holder``: the worker process whose
+    claims these are (its broker id, :mod:`jobyard_libs.queue.liveness`)."""
 
     def __init__(
         self,
@@ -90,9 +91,11 @@ class ExecutionLifecycle:
         *,
         group_commit: float | None = None,
         group_size: int = GROUP_MAX,
+        holder: str | None = None,
     ) -> None:
         self.transitions = ExecutionTransitions(db)
         self.effects = effects
+        self.holder = holder
         self._claims: Coalescer[Oid, Execution | None] | None = None
         self._ends: Coalescer[AttemptEnd, Execution | None] | None = None
         if group_commit is not None:
@@ -106,7 +109,7 @@ class ExecutionLifecycle:
         return execution
 
     async def _claim(self, execution_ids: list[Oid]) -> list[Execution | None]:
-        won = await self.transitions.start_attempts(execution_ids)
+        won = await self.transitions.start_attempts(execution_ids, holder=self.holder)
         # the same execution twice in one batch (a redelivery racing the first): one runs it
         claimed = [won.pop(execution_id, None) for execution_id in execution_ids]
         await self.effects.changed([execution for execution in claimed if execution is not None])

@@ -16,6 +16,7 @@ import structlog
 from dramatiq import Broker
 
 from jobyard_libs.mongo import utcnow
+from jobyard_libs.queue.liveness import WORKER_LOST
 from jobyard_libs.tasks.dispatch import dispatch
 from jobyard_libs.tasks.documents import Execution
 from jobyard_libs.tasks.lifecycle import ExecutionLifecycle
@@ -61,6 +62,18 @@ class Outcomes:
             )  # fmt: skip
             return ExecutionStatus.RETRYING
         return await self.dead(execution, error=error)
+
+    async def worker_lost(self, execution: Execution) -> ExecutionStatus:
+        """The attempt's worker died mid-attempt (:mod:`jobyard_libs.queue.liveness`): that
+        attempt failed. It counts against ``maxRetries``, so a task that kills its worker every
+        time ends dead instead of running for ever."""
+        log.info(
+            "attempt_worker_lost",
+            execution_id=str(execution.id),
+            attempt=execution.attempts,
+            holder=execution.holder,
+        )
+        return await self.failed(execution, error=WORKER_LOST)
 
     async def dead(self, execution: Execution, *, error: str) -> ExecutionStatus:
         """Dead now, whatever retries are left (a failure no retry would change)."""

@@ -239,6 +239,16 @@ class ExecutionRepository:
             and e.last_attempt_at + timedelta(milliseconds=e.timeout_ms) + grace < now
         ]
 
+    async def held_attempts(self, limit: int = 500) -> list[Execution]:
+        """Attempts running in a worker now (``processing`` with a holder, not waiting for a
+        callback): the caller asks which holders died (:mod:`jobyard_libs.queue.liveness`)."""
+        query = {
+            "status": ExecutionStatus.PROCESSING.value,
+            "awaitingCallback": {"$ne": True},
+            "holder": {"$ne": None},
+        }
+        return Execution.many(await self.collection.find(query).limit(limit).to_list())
+
     async def waiting_since(self, queued_before: datetime, limit: int = 500) -> list[Execution]:
         """Executions queued before ``queued_before`` and still waiting to run, oldest first:
         those whose message may have been lost (the caller asks Redis)."""

@@ -47,12 +47,16 @@ class ExecutionTransitions:
     ) -> Execution | None:
         return Execution.from_mongo(await update_by_id(self.collection, execution_id, update, expect=expect))
 
-    async def start_attempts(self, execution_ids: list[ObjectId]) -> dict[ObjectId, Execution]:
-        """pending/retrying → processing with one more attempt, for each that may run now.
+    async def start_attempts(
+        self, execution_ids: list[ObjectId], *, holder: str | None = None
+    ) -> dict[ObjectId, Execution]:
+        """pending/retrying → processing with one more attempt, for each that may run now,
+        held by ``holder`` (the claiming worker process's broker id).
 
         Two commands however many: an ``update_many`` that tags what it claims with a fresh
         token, and a ``find`` of that token. What is missing from the answer must not run
-        (cancelled, finished, or claimed by another delivery).
+        (cancelled, finished, or claimed by another delivery). The token also fences the
+        attempt's end: once the attempt is taken over, its first holder cannot end it.
         """
         now, token = utcnow(), ObjectId()
         # an update pipeline: startedAt is set once, whether stored null or absent
@@ -66,6 +70,7 @@ class ExecutionTransitions:
                     "startedAt": {"$ifNull": ["$startedAt", now]},
                     "attempts": {"$add": ["$attempts", 1]},
                     "claim": token,
+                    "holder": holder,
                 }
             }
         ]
@@ -84,8 +89,13 @@ class ExecutionTransitions:
         operations, images = [], []
         for end in ends:
             update, image = _ended(end, now)
-            attempt = end.execution.attempts
-            guard = {"_id": end.execution.id, "status": ExecutionStatus.PROCESSING.value, "attempts": attempt}
+            claimed = end.execution
+            guard = {
+                "_id": claimed.id,
+                "status": ExecutionStatus.PROCESSING.value,
+                "attempts": claimed.attempts,
+                "claim": claimed.claim,
+            }
             operations.append(UpdateOne(guard, update))
             images.append(image)
         if not operations:

@@ -20,6 +20,7 @@ from jobyard_libs.audit import AuditLog
 from jobyard_libs.egress import EgressGuard
 from jobyard_libs.indexes import SHARED_INDEXES
 from jobyard_libs.principals import PrincipalDirectory, StoredRights
+from jobyard_libs.queue.liveness import WorkerLiveness, holder_id
 from jobyard_libs.request_id import bind_request_id
 from jobyard_libs.tasks.lifecycle import ExecutionEffects, ExecutionLifecycle
 from jobyard_libs.tasks.outcomes import Outcomes
@@ -38,6 +39,7 @@ class WorkerContext:
     lifecycle: ExecutionLifecycle  # every execution status change, and what it sets off
     outcomes: Outcomes  # what follows a failed attempt
     audit: AuditLog  # security events (outbound calls the guard refused)
+    liveness: WorkerLiveness  # which workers are alive: a dead one's attempts are taken over
 
 
 _context: WorkerContext | None = None
@@ -64,6 +66,7 @@ class WorkerContextMiddleware(Middleware):
             ExecutionEffects.of(resources.events, broker),
             group_commit=self.settings.worker_group_commit_ms / 1000,
             group_size=self.settings.worker_threads,
+            holder=holder_id(broker),
         )
         _context = WorkerContext(
             self.settings,
@@ -74,6 +77,7 @@ class WorkerContextMiddleware(Middleware):
             lifecycle,
             Outcomes(lifecycle, ExecutionRepository(db), DeadLetterRepository(db), broker, self.settings),
             AuditLog(db, retention_days=self.settings.audit_retention_days),
+            WorkerLiveness.of(resources.redis, self.settings),
         )
 
     async def _close(self) -> None:

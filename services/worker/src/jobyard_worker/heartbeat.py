@@ -23,10 +23,11 @@ import structlog
 from dramatiq import Middleware, Worker
 from dramatiq.brokers.redis import RedisBroker
 from jobyard_libs.queue.broker import requeue_from_dead_workers
-from jobyard_libs.queue.depth import workers_key
+from jobyard_libs.queue.liveness import workers_key
 from redis.exceptions import RedisError
 
 log = structlog.get_logger(__name__)
+FORGET_AFTER_MS = 3_600_000
 
 
 class WorkerHeartbeat(Middleware):
@@ -38,6 +39,8 @@ class WorkerHeartbeat(Middleware):
 
     def after_worker_boot(self, broker: RedisBroker, worker: Worker) -> None:  # type: ignore[override]
         beat_every = broker.heartbeat_timeout / 4000
+        # the id this process beats under: the `holder` of every attempt it takes
+        log.info("worker_beating", worker_id=broker.broker_id, queues=self.queues)
         keys = (f"{broker.namespace}:__heartbeats__", workers_key(broker.namespace))
 
         def run() -> None:
@@ -50,6 +53,8 @@ class WorkerHeartbeat(Middleware):
                         stamp = int(time.time() * 1000)
                         for key in keys:
                             broker.client.zadd(key, {broker.broker_id: stamp})
+                        # workers dead for an hour are forgotten (their work was taken over long ago)
+                        broker.client.zremrangebyscore(keys[1], "-inf", stamp - FORGET_AFTER_MS)
                         next_beat = now + beat_every
                     if now >= next_sweep:
                         requeue_from_dead_workers(broker, self.queues)

@@ -15,6 +15,9 @@ class AttemptOut(ApiModel):
     finished_at: datetime | None
     status: str
     error: str | None
+    worker_lost: bool = Field(
+        False, description="its worker died mid-attempt: failed, and retried at once (or dead)"
+    )
 
 
 class WebhookDeliveryOut(ApiModel):
@@ -42,6 +45,7 @@ class ExecutionOut(ApiModel):
     replays: int = Field(description="how often it was replayed from the dead letters (each a fresh budget)")
     attempt_history: list[AttemptOut]
     enqueued_at: datetime | None
+    holder: str | None = Field(None, description="the worker process (its id) that took the last attempt")
     started_at: datetime | None
     completed_at: datetime | None
     duration_ms: int | None

@@ -21,6 +21,7 @@ from jobyard_libs.indexes import SHARED_INDEXES
 from jobyard_libs.outages import OUTAGES, OutageLog, backoff_seconds, dependency_of
 from jobyard_libs.principals import PrincipalDirectory, StoredRights
 from jobyard_libs.queue.broker import create_broker
+from jobyard_libs.queue.liveness import WorkerLiveness
 from jobyard_libs.tasks.artifacts import ArtifactRepository
 from jobyard_libs.tasks.lifecycle import ExecutionEffects, ExecutionLifecycle
 from jobyard_libs.tasks.outcomes import Outcomes
@@ -48,6 +49,7 @@ def build_firing(settings: SchedulerSettings, resources: Resources, broker: Brok
     executions = ExecutionRepository(db)
     lifecycle = ExecutionLifecycle(db, ExecutionEffects.of(resources.events, broker))
     rights = PrincipalDirectory(resources.redis, resources.keys, fallback=StoredRights(db))
+    liveness = WorkerLiveness.of(resources.redis, settings)
     return Firing(
         TaskRepository(db),
         executions,
@@ -57,10 +59,13 @@ def build_firing(settings: SchedulerSettings, resources: Resources, broker: Brok
         misfire_grace=timedelta(seconds=settings.scheduler_misfire_grace_seconds),
         requeue_after=timedelta(seconds=settings.scheduler_requeue_after_seconds),
         artifacts=ArtifactRepository(db),
-        imports=ImportRunner(db, broker, settings, on_change=resources.events.import_changed),
+        imports=ImportRunner(
+            db, broker, settings, on_change=resources.events.import_changed, liveness=liveness
+        ),
         sweep_every=timedelta(seconds=settings.scheduler_sweep_seconds),
         rights=rights,
         owner_work=OwnerWork(db, lifecycle, CronFloors.of(settings)),
+        liveness=liveness,
     )
 
 

@@ -27,6 +27,7 @@ from dramatiq import Broker
 from jobyard_libs.imports.pipeline import ImportRunner
 from jobyard_libs.mongo import utcnow
 from jobyard_libs.principals import DirectoryUnavailable, PrincipalResolver
+from jobyard_libs.queue.liveness import WorkerLiveness
 from jobyard_libs.tasks.artifacts import ArtifactRepository
 from jobyard_libs.tasks.dispatch import dispatch, lost
 from jobyard_libs.tasks.documents import Execution, Task
@@ -50,6 +51,7 @@ class TickResult:
     requeued_lost: int = 0
     import_messages_resent: int = 0
     artifacts_expired: int = 0
+    workers_lost: int = 0
 
 
 class Firing:
@@ -68,7 +70,9 @@ class Firing:
         sweep_every: timedelta = timedelta(seconds=10),
         rights: PrincipalResolver | None = None,
         owner_work: OwnerWork | None = None,
+        liveness: WorkerLiveness | None = None,
     ) -> None:
+        self.liveness = liveness
         self.rights = rights
         self.owner_work = owner_work
         self.imports = imports
@@ -98,9 +102,12 @@ class Firing:
         return result
 
     async def _housekeeping(self, now: datetime, result: TickResult) -> None:
-        """What Redis lost (messages of waiting executions, of stalled imports), expired files."""
+        """Attempts whose worker died; what Redis lost (messages of waiting executions, of
+        stalled imports); expired files."""
+        result.workers_lost = await self._workers_lost()
         waiting = await self.executions.waiting_since(now - self.requeue_after)
-        # and attempts whose worker died long ago: if their message is gone too, a new one
+        # and attempts past their timeout whose holder is unknown (Redis could not say, or
+        # claimed before holders were recorded): if their message is gone too, a new one
         # makes a worker take the attempt over (a duplicate finds nothing to do)
         waiting += await self.executions.stale_attempts(
             now, timedelta(seconds=self.settings.task_stale_grace_seconds)
@@ -114,6 +121,18 @@ class Firing:
             result.import_messages_resent = await self.imports.resume_stalled(stalled_before)
         if self.artifacts is not None:
             result.artifacts_expired = await self.artifacts.delete_expired(now)
+
+    async def _workers_lost(self) -> int:
+        """Attempts whose worker stopped beating failed now, whatever their timeout (a worker
+        picking up the dead worker's redelivered message does the same; one of them wins)."""
+        if self.liveness is None:
+            return 0
+        held = await self.executions.held_attempts()
+        dead = await self.liveness.dead(e.holder for e in held if e.holder is not None)
+        lost = [execution for execution in held if execution.holder in dead]
+        for execution in lost:
+            await self.outcomes.worker_lost(execution)
+        return len(lost)
 
     async def _overdue_callbacks(self, now: datetime) -> int:
         """A callback that never came fails its attempt (retried like any failure)."""

@@ -11,7 +11,8 @@ RUNS = Counter(
     "jobyard_scheduler_runs_total",
     "Task runs the leader handled, by outcome: fired, skipped (misfire), paused_for_rights (its owner may "
     "no longer run it), queued, callback_overdue, "
-    "requeued_lost (Redis lost the message), import_messages_resent.",
+    "requeued_lost (Redis lost the message), import_messages_resent, worker_lost (an attempt whose "
+    "worker died, failed and retried).",
     ["outcome"],
 )
 TICK_DURATION = Histogram(
@@ -36,6 +37,7 @@ def record_tick(result: TickResult, seconds: float) -> None:
         "callback_overdue": result.callbacks_overdue,
         "requeued_lost": result.requeued_lost,
         "import_messages_resent": result.import_messages_resent,
+        "worker_lost": result.workers_lost,
     }
     for outcome, count in outcomes.items():
         if count:

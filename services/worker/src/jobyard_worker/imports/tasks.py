@@ -11,6 +11,7 @@ from jobyard_libs.imports.jobs import JobRepository
 from jobyard_libs.imports.pipeline import ImportRunner
 from jobyard_libs.queue.actors import actor
 from jobyard_libs.queue.contracts import ActorName, ApplyBatchPayload, RunFeedPayload
+from jobyard_libs.queue.liveness import holder_id
 
 from jobyard_worker.context import worker_context
 from jobyard_worker.imports.service import BatchApplier
@@ -48,5 +49,7 @@ async def run_feed(payload: dict[str, Any]) -> None:
         context.broker,
         context.settings,
         on_change=context.resources.events.import_changed,
+        liveness=context.liveness,
+        runner=holder_id(context.broker),
     )
     await runner.run_log(as_id(request.import_log_id))

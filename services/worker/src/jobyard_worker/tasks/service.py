@@ -29,6 +29,7 @@ from jobyard_libs.egress import EgressGuard, EgressRefused
 from jobyard_libs.imports.import_logs import OnChange
 from jobyard_libs.mongo import Database, utcnow
 from jobyard_libs.principals import DirectoryUnavailable, PrincipalDirectory
+from jobyard_libs.queue.liveness import WorkerLiveness
 from jobyard_libs.tasks.dispatch import dispatch
 from jobyard_libs.tasks.documents import Execution
 from jobyard_libs.tasks.kinds import KINDS
@@ -75,6 +76,7 @@ class Executor:
     on_import_change: OnChange
     floors: CronFloors
     audit: AuditLog
+    liveness: WorkerLiveness
 
     async def execute(self, execution_id: Oid) -> ExecutionStatus | None:
         execution = await self.lifecycle.start_attempt(execution_id)
@@ -113,7 +115,15 @@ class Executor:
                 target = ("execution", str(execution.id))
                 await self.audit.egress_refused(execution.owner_id, target, exc, kind=execution.kind)
             return await self.outcomes.failed(execution, error=error)
-        await self.lifecycle.finish_attempt(execution, status=ExecutionStatus.COMPLETED, result=result)
+        if (
+            await self.lifecycle.finish_attempt(execution, status=ExecutionStatus.COMPLETED, result=result)
+            is None
+        ):
+            # cancelled meanwhile, or taken over after this worker was silent past the heartbeat
+            # timeout (a pause, a partition): the side effect happened, the outcome is the new
+            # attempt's (fencing by claim token; at least once, docs/reliability.md)
+            bound.warning("attempt_outcome_not_recorded", reason="cancelled or taken over")
+            return None
         bound.info("execution_completed")
         return ExecutionStatus.COMPLETED
 
@@ -152,6 +162,7 @@ class Executor:
             settings=self.settings,
             guard=self.guard,
             on_import_change=self.on_import_change,
+            liveness=self.liveness,
         )
         work = asyncio.ensure_future(runner(context, payload))
         watch = asyncio.ensure_future(self._watch_cancel(execution.id))
@@ -179,7 +190,13 @@ class Executor:
                 return
 
     async def _not_started(self, execution_id: Oid) -> None:
-        """Cancelled, finished, or still running elsewhere: decide what this delivery means."""
+        """Cancelled, finished, or running elsewhere: decide what this delivery means.
+
+        A delivery that finds the attempt ``processing`` is a redelivered message (its worker
+        died or was paused past the heartbeat timeout) or a duplicate. If the attempt's holder
+        is dead, the attempt failed now and is retried (or dead); if its holder lives, the
+        attempt is its holder's, and this delivery looks again once its timeout has passed.
+        """
         execution = await self.executions.get(execution_id)
         if (
             execution is None
@@ -189,18 +206,10 @@ class Executor:
         ):
             return None  # cancelled, finished, or waiting for its callback: nothing to do
         grace = timedelta(seconds=self.settings.task_stale_grace_seconds)
-        started = execution.last_attempt_at
-        stale_at = started + timedelta(milliseconds=execution.timeout_ms) + grace
-        if utcnow() >= stale_at:
-            # Its worker died mid-attempt: that attempt failed (it counts against maxRetries,
-            # so a task that kills its worker every time ends dead), then retry or dead letter.
-            error = "the worker running this attempt stopped"
-            log.info(
-                "attempt_failed", execution_id=str(execution_id), attempt=execution.attempts, error=error
-            )
-            await self.outcomes.failed(execution, error=error)
+        stale_at = execution.last_attempt_at + timedelta(milliseconds=execution.timeout_ms) + grace
+        if utcnow() >= stale_at or await self.liveness.is_dead(execution.holder):
+            await self.outcomes.worker_lost(execution)
             return None
-        # A redelivery while the attempt may still run: look again when it must have ended.
         delay = int((stale_at - utcnow()).total_seconds() * 1000) + 1
         await dispatch(self.broker, self.executions, [execution], delay_ms=delay)
         return None

@@ -33,5 +33,6 @@ async def execute(payload: dict[str, Any]) -> None:
         context.resources.events.import_changed,
         CronFloors.of(context.settings),
         context.audit,
+        context.liveness,
     )
     await executor.execute(as_id(ExecutePayload.model_validate(payload).execution_id))

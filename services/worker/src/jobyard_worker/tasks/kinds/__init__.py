@@ -15,6 +15,7 @@ from dramatiq import Broker
 from jobyard_libs.egress import EgressGuard
 from jobyard_libs.imports.import_logs import OnChange
 from jobyard_libs.mongo import Database
+from jobyard_libs.queue.liveness import WorkerLiveness
 
 from jobyard_worker.settings import WorkerSettings
 from jobyard_worker.tasks.kinds import export_jobs_csv, http, import_feeds, noop, sleep, webhook_callback
@@ -33,6 +34,7 @@ class KindContext:
     settings: WorkerSettings
     guard: EgressGuard  # every outbound call a user aims goes through it
     on_import_change: OnChange  # the live import events (import-feeds)
+    liveness: WorkerLiveness  # whose runs may be taken over (import-feeds)
 
 
 Runner = Callable[[KindContext, Any], Awaitable[dict[str, Any]]]

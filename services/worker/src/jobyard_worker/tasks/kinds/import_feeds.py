@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from jobyard_libs.imports.models import ImportTrigger
 from jobyard_libs.imports.pipeline import ImportRunner
+from jobyard_libs.queue.liveness import holder_id
 from jobyard_libs.tasks.kinds.import_feeds import NAME, Payload
 
 if TYPE_CHECKING:
@@ -19,7 +20,14 @@ class UnknownFeeds(Exception):
 
 
 async def run(context: KindContext, payload: Payload) -> dict[str, Any]:
-    runner = ImportRunner(context.db, context.broker, context.settings, on_change=context.on_import_change)
+    runner = ImportRunner(
+        context.db,
+        context.broker,
+        context.settings,
+        on_change=context.on_import_change,
+        liveness=context.liveness,
+        runner=holder_id(context.broker),
+    )
     sources, unknown = await runner.sources.to_import(payload.feed_urls)
     if unknown:
         raise UnknownFeeds(f"not a feed source: {', '.join(unknown)}")
