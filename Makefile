@@ -5,7 +5,7 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 PYTEST_WORKERS ?= auto
 
-.PHONY: run test lint bench install uv fmt clean helm secantus chart-check
+.PHONY: run test lint bench install uv fmt clean helm secantus chart-check images test-containers test-kube
 
 uv:
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || \
@@ -64,3 +64,22 @@ fmt: install
 
 clean:
 	rm -rf .data .tools .pytest_cache .mypy_cache .ruff_cache
+
+# The deployable units as users run them (tests/deploy; docs/chart.md "What is verified how").
+# images: one image per service from deploy/Dockerfile, on a base built from Debian packages
+# (no registry needed; tools/containers/setup.sh installs podman and makes the base once).
+images:
+	tools/containers/images.sh
+
+# The platform as containers (the chart's rendered manifests run by podman), then the suite's
+# databases as containers through testcontainers (podman's Docker-compatible socket).
+test-containers: install helm images
+	$(UV) run --frozen pytest --deploy -p no:randomly -p no:xdist tests/deploy/test_containers.py
+	tools/containers/testcontainers.sh $(UV) run --frozen pytest -p no:randomly -n 2 \
+		tests/tools/test_test_databases.py tests/libs
+
+# The operator against a real kube-apiserver (Kubernetes 1.20 built from Debian's source once,
+# tools/kube/install.sh) with the chart's RBAC, and the chart installed on it by helm.
+test-kube: install helm
+	tools/kube/install.sh
+	$(UV) run --frozen pytest --deploy -p no:randomly -p no:xdist tests/deploy/test_real_apiserver.py

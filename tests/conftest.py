@@ -12,6 +12,24 @@ from redis.asyncio import Redis
 
 from tests.support.infra import mongodb_for_tests, redis_for_tests
 
+DEPLOY = Path(__file__).parent / "deploy"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--deploy",
+        action="store_true",
+        help="also collect tests/deploy: the images as containers and the chart's manifests run by "
+        "podman (make test-containers), the operator on a real kube-apiserver (make test-kube)",
+    )
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """tests/deploy needs built images or a built kube-apiserver: its own make targets run it."""
+    if not config.getoption("--deploy") and collection_path.is_relative_to(DEPLOY):
+        return True
+    return None
+
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:

@@ -1,43 +1,66 @@
 """Real Redis and a real MongoDB wire server for the tests.
 
 Order of preference, for each: the URL in ``JOBYARD_REDIS_URL`` / ``JOBYARD_MONGODB_URL``;
-testcontainers when a Docker engine answers; else a local server (``redis-server`` on a
-free port, secantusdb in-process in a temp dir). Nothing is mocked.
+containers through testcontainers when ``JOBYARD_TEST_CONTAINERS=1`` (any Docker-compatible
+engine: Docker, or podman's socket as ``make test-containers`` runs it), with the images
+``JOBYARD_TEST_REDIS_IMAGE`` (``redis:7-alpine``) and ``JOBYARD_TEST_MONGODB_IMAGE``
+(``mongo:7``; ``make images`` builds local stand-ins of both); else a local server
+(``redis-server`` on a free port, secantusdb in-process in a temp dir). Nothing is mocked.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from jobyard_devstack.embedded_mongo import InProcessMongo
-from jobyard_devstack.net import free_port
+from jobyard_devstack.embedded_mongo import InProcessMongo, mongo_answers
+from jobyard_devstack.net import free_port, wait_until
 from jobyard_devstack.redis_server import RedisServer
 
 
-def docker_answers() -> bool:
-    if not (os.environ.get("DOCKER_HOST") or Path("/var/run/docker.sock").exists()):
+def containers_wanted() -> bool:
+    """Whether to run the databases as containers; a wish no engine answers is an error."""
+    if os.environ.get("JOBYARD_TEST_CONTAINERS") != "1":
         return False
-    try:
-        import docker
+    import docker
 
-        docker.from_env(timeout=2).ping()
-    except Exception:  # no engine, no permission, no SDK: all mean "no Docker"
-        return False
+    docker.from_env(timeout=10).ping()  # raises, naming the engine it could not reach
     return True
+
+
+@contextlib.contextmanager
+def _container(image: str, port: int, ready: Callable[[str, int], bool]) -> Iterator[tuple[str, int]]:
+    from testcontainers.core.container import DockerContainer
+
+    with DockerContainer(image).with_exposed_ports(port) as container:
+        host, mapped = container.get_container_host_ip(), int(container.get_exposed_port(port))
+        wait_until(lambda: ready(host, mapped), timeout=60, what=f"{image} to answer")
+        yield host, mapped
+
+
+def _redis_answers(host: str, port: int) -> bool:
+    from redis import Redis
+    from redis.exceptions import RedisError
+
+    try:
+        return bool(Redis(host=host, port=port, socket_timeout=1).ping())
+    except RedisError:
+        return False
 
 
 @contextlib.contextmanager
 def redis_for_tests(tmp: Path) -> Iterator[str]:
     if os.environ.get("JOBYARD_REDIS_URL"):
         yield os.environ["JOBYARD_REDIS_URL"]
-    elif docker_answers():
-        from testcontainers.redis import RedisContainer
-
-        with RedisContainer("redis:7-alpine") as container:
-            host, port = container.get_container_host_ip(), container.get_exposed_port(6379)
+    elif containers_wanted():
+        with _container(
+            os.environ.get("JOBYARD_TEST_REDIS_IMAGE", "redis:7-alpine"), 6379, _redis_answers
+        ) as (
+            host,
+            port,
+        ):
             yield f"redis://{host}:{port}/0"
     else:
         server = RedisServer(free_port(), tmp, persistent=False).start()
@@ -47,15 +70,18 @@ def redis_for_tests(tmp: Path) -> Iterator[str]:
             server.stop()
 
 
+def embedded_url_of(host: str, port: int) -> str:
+    return f"mongodb://{host}:{port}/?directConnection=true&retryWrites=false"
+
+
 @contextlib.contextmanager
 def mongodb_for_tests(tmp: Path) -> Iterator[str]:
     if os.environ.get("JOBYARD_MONGODB_URL"):
         yield os.environ["JOBYARD_MONGODB_URL"]
-    elif docker_answers():
-        from testcontainers.mongodb import MongoDbContainer
-
-        with MongoDbContainer("mongo:7") as container:
-            yield container.get_connection_url()
+    elif containers_wanted():
+        image = os.environ.get("JOBYARD_TEST_MONGODB_IMAGE", "mongo:7")
+        with _container(image, 27017, lambda h, p: mongo_answers(embedded_url_of(h, p))) as (host, port):
+            yield embedded_url_of(host, port)
     else:
         server = InProcessMongo(tmp).start()
         try:

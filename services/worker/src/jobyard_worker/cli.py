@@ -53,8 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings(WorkerSettings, "jobyard-worker", **overrides)
     # An idle consumer backs off exponentially up to this between polls of its queue.
     os.environ["dramatiq_worker_timeout"] = str(settings.worker_idle_poll_max_ms)  # noqa: SIM112 - Dramatiq's name
-    if settings.worker_prefetch:
-        os.environ["dramatiq_queue_prefetch"] = str(settings.worker_prefetch)  # noqa: SIM112 - the name Dramatiq reads
+    # one per thread unless set: a message waits in a busy worker's buffer only if asked to
+    prefetch = settings.worker_prefetch or settings.worker_threads
+    os.environ["dramatiq_queue_prefetch"] = str(prefetch)  # noqa: SIM112 - the name Dramatiq reads
     # the processes Dramatiq forks read their settings again: their thread count too
     os.environ["JOBYARD_WORKER_THREADS"] = str(settings.worker_threads)
     if settings.worker_metrics_port:

@@ -34,7 +34,11 @@ class WorkerSettings(ImportSettings, TaskSettings):
         "MongoDB in one command (group commit); each message is acknowledged only once its outcome is written.",
     )
     worker_prefetch: int = Field(
-        0, ge=0, description="Messages prefetched per queue per process; 0 keeps Dramatiq's 2 x threads."
+        0,
+        ge=0,
+        description="Messages a process fetches ahead per queue; 0: one per thread, so a busy worker holds no "
+        "message it cannot start and a free one takes it (a dead worker's redelivered tasks too); raise it "
+        "(Dramatiq's default is 2 x threads) for the throughput of very short tasks.",
     )
     worker_metrics_port: int = Field(
         9191, description="Port the worker serves /metrics on (summed over its processes); 0: off."
