@@ -91,6 +91,15 @@ def test_an_admin_signs_in_and_reads_the_imports(
     expect(page.get_by_role("heading", name="Queues")).to_be_visible()
     expect(page.get_by_role("rowheader", name="tasks.default")).to_be_visible()
     look(browsing, origin, "overview")
+    # the one cookie: __Host- prefixed, so no subdomain or plain-http page may set it
+    [session] = [c for c in page.context.cookies() if c["name"].endswith("jobyard_session")]
+    assert session["name"] == "__Host-jobyard_session"
+    assert (
+        session["secure"]
+        and session["httpOnly"]
+        and session["path"] == "/"
+        and session["sameSite"] == "Strict"
+    )
 
     page.get_by_role("link", name="Imports").click()
     rows = page.locator("#import-rows tr")

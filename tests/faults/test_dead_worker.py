@@ -72,6 +72,22 @@ def _oid(text: str) -> Any:
     return ObjectId(text)
 
 
+def _frozen_replacement(stack: Stack, tmp_path: Path) -> subprocess.Popen[bytes]:
+    """A second replica, up and then frozen: work goes to the doomed worker alone until the
+    test lets this one go on (SIGCONT), however slow either start is."""
+    port = free_port()
+    replacement = _worker(stack, tmp_path / "worker.log", metrics_port=port)
+    _until(lambda: answers(f"http://127.0.0.1:{port}/healthz"), "the replacement worker")
+    os.killpg(replacement.pid, signal.SIGSTOP)
+    return replacement
+
+
+def _stop(worker: subprocess.Popen[bytes]) -> None:
+    os.killpg(worker.pid, signal.SIGCONT)
+    worker.terminate()
+    worker.wait(30)
+
+
 def test_a_killed_workers_messages_come_back_in_time_and_nothing_is_lost(
     mongodb_url: str,
     redis_url: str,
@@ -101,10 +117,7 @@ def test_a_killed_workers_messages_come_back_in_time_and_nothing_is_lost(
             )
             # its replacement, up before the kill (as a second replica would be) but frozen until
             # the kill, so that the tasks go to the doomed worker alone, however slow the start
-            port = free_port()
-            replacement = _worker(stack, tmp_path / "worker.log", metrics_port=port)
-            _until(lambda: answers(f"http://127.0.0.1:{port}/healthz"), "the replacement worker")
-            os.killpg(replacement.pid, signal.SIGSTOP)
+            replacement = _frozen_replacement(stack, tmp_path)
             # calls that last until the test lets them answer: still running when the kill comes
             held = {"kind": "http", "payload": {"url": held_url}, "timeoutMs": 13000, "maxRetries": 2}
             tasks = [
@@ -141,9 +154,7 @@ def test_a_killed_workers_messages_come_back_in_time_and_nothing_is_lost(
                     "the import",
                 )
             finally:
-                os.killpg(replacement.pid, signal.SIGCONT)
-                replacement.terminate()
-                replacement.wait(30)
+                _stop(replacement)
         per_task = Counter(str(e["taskId"]) for e in db.executions.find())
         assert set(per_task) == set(tasks) and set(per_task.values()) == {1}
         for execution in db.executions.find():
@@ -159,22 +170,6 @@ def test_a_killed_workers_messages_come_back_in_time_and_nothing_is_lost(
     assert requeued_after <= HEARTBEAT_S + SWEEP_S + 5, requeued_after
     client.close()
     redis.close()
-
-
-def _frozen_replacement(stack: Stack, tmp_path: Path) -> subprocess.Popen[bytes]:
-    """A second replica, up and then frozen: work goes to the doomed worker alone until the
-    test lets this one go on (SIGCONT), however slow either start is."""
-    port = free_port()
-    replacement = _worker(stack, tmp_path / "worker.log", metrics_port=port)
-    _until(lambda: answers(f"http://127.0.0.1:{port}/healthz"), "the replacement worker")
-    os.killpg(replacement.pid, signal.SIGSTOP)
-    return replacement
-
-
-def _stop(worker: subprocess.Popen[bytes]) -> None:
-    os.killpg(worker.pid, signal.SIGCONT)
-    worker.terminate()
-    worker.wait(30)
 
 
 def test_a_dead_workers_attempts_run_again_within_the_heartbeat_bound_whatever_their_timeout(

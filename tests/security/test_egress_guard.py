@@ -192,3 +192,28 @@ async def test_redirect_loops_are_bounded(public: FeedServer) -> None:
         async with guard(max_redirects=3).stream("GET", f"{public.base_url}/a", follow_redirects=True):
             pass
     assert failure.value.retryable is False
+
+
+async def test_an_internationalised_host_is_called_by_its_idna_name(public: FeedServer) -> None:
+    """`https://bücher.example` used to end in a UnicodeEncodeError. The name is resolved, listed
+    and presented (Host, SNI) in its IDNA form; the allow-list may name it either way."""
+    public.serve("/idn", b"idn answer")
+    asked: list[str] = []
+
+    async def resolver(host: str, port: int) -> list[IPAddress]:
+        asked.append(host)
+        return [ipaddress.ip_address(PUBLIC_STAND_IN)]
+
+    for allowed in ("bücher.example", "xn--bcher-kva.example", PUBLIC_STAND_IN):
+        idn_guard = EgressGuard(EgressPolicy.parse(allowed), resolver=resolver)
+        async with idn_guard.stream("GET", f"http://Bücher.example:{public.port}/idn") as response:
+            body, _ = await idn_guard.read(response)
+        assert (response.status_code, body) == (200, b"idn answer")
+        assert public.request_headers["/idn"]["Host"] == f"xn--bcher-kva.example:{public.port}"
+    assert set(asked) == {"xn--bcher-kva.example"}
+
+
+@pytest.mark.parametrize("url", ["http://☃.example/", "http://a\u200d.example/", "https://exa\u0000mple.com/"])
+async def test_a_name_idna_refuses_is_refused_clearly(url: str) -> None:
+    with pytest.raises(EgressRefused, match="invalid URL"):
+        await guard().target(url)

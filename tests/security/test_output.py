@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+import json
+import os
+import subprocess
 import tracemalloc
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
 from jobyard_libs.feeds.parser import iter_feed
 from jobyard_worker.tasks.kinds.export_jobs_csv import cell
+from pymongo import MongoClient
 
 from tests.support.feed_server import FeedServer
+from tests.support.processes import bin_path
 from tests.support.stack import Stack
 from tests.support.tasks import wait_execution
 
@@ -95,3 +102,60 @@ def test_elements_outside_items_do_not_pile_up_in_memory() -> None:
     plain = f"<rss><channel>{items}</channel></rss>".encode()
     padded = f"<rss><channel>{padding}{items}{padding}</channel></rss>".encode()
     assert _peak_bytes(padded) < 3 * _peak_bytes(plain) + 2_000_000  # not the ~100 MB a kept tree costs
+
+
+XSS = (
+    '<p onclick="steal()">Hi <script>alert(1)</script><img src=x onerror=alert(2)>'
+    '<a href="javascript:alert(3)">there</a> <a href="https://jobs.example/apply">apply</a>'
+    '<iframe src="//evil.example"></iframe><style>*{display:none}</style></p><ul><li>Python</li></ul>'
+)
+STORED_XSS = ("<script", "onerror", "onclick", "javascript:", "<iframe", "<style", "<img")
+
+
+async def test_a_feed_cannot_plant_script_in_a_posting(stack: Stack, hostile_feed: FeedServer) -> None:
+    """Stored XSS: what a feed says is sanitised once, at import; every API client gets safe
+    HTML (formatting and http links kept) and the same text without markup."""
+    item = (
+        f"<item><title>Scripted</title><guid>xss-1</guid><description><![CDATA[{XSS}]]></description></item>"
+    )
+    url = hostile_feed.serve(
+        "/xss.xml",
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>x</title>{item}</channel></rss>'.encode(),
+    )
+    admin = stack.auth.admin_headers()
+    async with httpx.AsyncClient(base_url=stack.api, timeout=30, headers=admin) as api:
+        assert (await api.post("/api/v1/feed-sources", json={"url": url})).status_code == 201
+        assert (await api.post("/api/v1/imports", json={"feedUrls": [url]})).status_code == 202
+        for _ in range(300):
+            listed = (await api.get("/api/v1/jobs", params={"feedUrl": url})).json()
+            if listed["total"]:
+                break
+            await asyncio.sleep(0.05)
+        [job] = listed["items"]
+        detail = (await api.get(f"/api/v1/jobs/{job['id']}")).json()
+    html = detail["description"]
+    assert not [marker for marker in STORED_XSS if marker in html.lower()], html
+    assert '<a href="https://jobs.example/apply" rel="noopener noreferrer nofollow">apply</a>' in html
+    assert "<li>Python</li>" in html
+    assert detail["descriptionText"] == "Hi there apply Python"
+
+
+def test_postings_stored_before_sanitising_are_made_safe_by_the_migration(stack: Stack) -> None:
+    """The one-off `jobyard-scheduler migrate`: idempotent, and nothing else changes."""
+    client: MongoClient[dict[str, Any]] = MongoClient(stack.env["JOBYARD_MONGODB_URL"])
+    jobs = client[stack.env["JOBYARD_MONGODB_DATABASE"]].jobs
+    old = {"feedUrl": "https://old.example/feed", "externalId": "old-1", "title": "Old", "description": XSS}
+    inserted = jobs.insert_one(dict(old)).inserted_id
+    try:
+        for expected in (1, 0):  # then nothing left to do
+            command = [bin_path("jobyard-scheduler"), "migrate"]
+            env = {**os.environ, **stack.env}
+            ran = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=True)
+            assert json.loads(ran.stdout)["jobDescriptionsSanitized"] >= expected
+        stored = jobs.find_one({"_id": inserted})
+        assert stored is not None and stored["title"] == "Old"
+        assert not [marker for marker in STORED_XSS if marker in stored["description"].lower()]
+        assert stored["descriptionText"] == "Hi there apply Python"
+    finally:
+        jobs.delete_one({"_id": inserted})
+        client.close()

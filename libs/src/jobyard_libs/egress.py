@@ -157,7 +157,11 @@ class AllowEntry:
         try:
             return cls(network=ipaddress.ip_network(text, strict=False), port=port)
         except ValueError:
-            return cls(host=text.rstrip("."), port=port)
+            pass
+        try:  # a name: as the guard compares it (an internationalised one in its IDNA form)
+            return cls(host=ascii_host(httpx.URL(f"http://{text}/")), port=port)
+        except httpx.InvalidURL as exc:
+            raise ValueError(f"egress allowlist entry {raw!r} is not a host name: {exc}") from exc
 
 
 def _port(text: str, raw: str) -> int:
@@ -214,6 +218,13 @@ async def system_resolver(host: str, port: int) -> list[IPAddress]:
     return list(seen)
 
 
+def ascii_host(url: httpx.URL) -> str:
+    """``url``'s host, lower-case, without a trailing dot, internationalised names in their
+    IDNA 2008 form (httpx encodes them with the idna library as it parses; a name IDNA
+    refuses is an invalid URL). What resolution, the allow-list, SNI and ``Host`` all use."""
+    return url.raw_host.decode("ascii").rstrip(".").lower()
+
+
 @dataclass(frozen=True)
 class Target:
     """A URL whose host was resolved and checked: connect to ``address``, present ``host``."""
@@ -226,8 +237,14 @@ class Target:
         return self.url.copy_with(host=str(self.address))
 
     @property
+    def host(self) -> str:
+        """The host as DNS and TLS know it: an internationalised name in its IDNA (punycode)
+        form, ``bücher.example`` → ``xn--bcher-kva.example``."""
+        return ascii_host(self.url)
+
+    @property
     def host_header(self) -> str:
-        host = self.url.host if ":" not in self.url.host else f"[{self.url.host}]"
+        host = self.host if ":" not in self.host else f"[{self.host}]"
         port = self.url.port
         return host if port is None or port == DEFAULT_PORTS.get(self.url.scheme) else f"{host}:{port}"
 
@@ -243,12 +260,12 @@ class EgressGuard:
             parsed = httpx.URL(str(url))
         except httpx.InvalidURL as exc:
             raise EgressRefused(f"invalid URL {str(url)[:200]!r}: {exc}") from exc
-        if parsed.scheme not in DEFAULT_PORTS or not parsed.host:
+        if parsed.scheme not in DEFAULT_PORTS or not parsed.raw_host:
             raise EgressRefused(f"only http and https URLs with a host can be called, not {str(url)[:200]!r}")
         if parsed.userinfo:
             raise EgressRefused("URLs with credentials (user:password@) are refused")
         port = parsed.port or DEFAULT_PORTS[parsed.scheme]
-        host = parsed.host.rstrip(".").lower()
+        host = ascii_host(parsed)
         try:
             literal: IPAddress | None = ipaddress.ip_address(host)
         except ValueError:
@@ -310,7 +327,7 @@ class EgressGuard:
         current, hops = url, 0
         while True:
             target = await self.target(current)
-            extensions = {"sni_hostname": target.url.host} if target.url.scheme == "https" else {}
+            extensions = {"sni_hostname": target.host} if target.url.scheme == "https" else {}
             request = client.build_request(
                 method,
                 target.pinned_url,
@@ -337,7 +354,7 @@ class EgressGuard:
             current = str(target.url.join(location))
             if response.status_code == 303 or (response.status_code in (301, 302) and method != "HEAD"):
                 method, content = "GET", None
-            if httpx.URL(current).host != target.url.host:  # credentials never follow to another host
+            if ascii_host(httpx.URL(current)) != target.host:  # credentials never follow to another host
                 headers = {k: v for k, v in headers.items() if k.lower() not in ("authorization", "cookie")}
 
     async def read(self, response: httpx.Response, *, limit: int | None = None) -> tuple[bytes, bool]:

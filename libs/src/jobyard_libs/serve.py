@@ -11,7 +11,10 @@ Usage
 from __future__ import annotations
 
 import argparse
+import asyncio
+import socket
 from collections.abc import Callable
+from types import FrameType
 from typing import TypeVar
 
 import uvicorn
@@ -20,13 +23,35 @@ from fastapi import FastAPI
 from jobyard_libs.cli import load_settings
 from jobyard_libs.logging import configure_logging
 from jobyard_libs.settings import HttpServiceSettings
+from jobyard_libs.streams import stop_streams
 
 S = TypeVar("S", bound=HttpServiceSettings)
 
 
+# Longest a stopping service waits for in-flight requests before closing them: below the
+# pods' terminationGracePeriodSeconds (30), so that it never ends in a SIGKILL.
+SHUTDOWN_GRACE_SECONDS = 20
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, which also ends live streams when it is asked to stop
+    (:mod:`jobyard_libs.streams`): otherwise it would wait for them for ever."""
+
+    loop: asyncio.AbstractEventLoop | None = None
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        self.loop = asyncio.get_running_loop()
+        await super().serve(sockets)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self.loop is not None:
+            stop_streams(self.loop)
+        super().handle_exit(sig, frame)
+
+
 def serve(app: FastAPI, settings: HttpServiceSettings, *, service: str) -> None:
     configure_logging(service=service, level=settings.log_level, fmt=settings.log_format.value)
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
@@ -34,7 +59,9 @@ def serve(app: FastAPI, settings: HttpServiceSettings, *, service: str) -> None:
         forwarded_allow_ips=settings.forwarded_allow_ips,
         log_config=None,
         access_log=False,
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
     )
+    _Server(config).run()
 
 
 def serve_command(

@@ -5,6 +5,12 @@ A signed request carries ``X-Jobyard-Timestamp`` (Unix seconds) and
 a secret. A receiver refuses a signature that does not match, or a timestamp more than
 the window (5 minutes) away from its clock.
 
+Every outbound webhook and notify call also carries the Standard Webhooks headers
+(https://www.standardwebhooks.com: ``webhook-id``, ``webhook-timestamp``,
+``webhook-signature: v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<body>">``), so a receiver
+can verify with a stock library (``Webhook(standard_secret(secret)).verify(body, headers)``)
+and drop a delivery it has seen by its ``webhook-id``, which stays the same across retries.
+
 No tenant ever holds the server's master secret (``JOBYARD_WEBHOOK_SECRET``): each task
 and each execution gets its own secret derived from it (:func:`derived_secret`), shown
 only to the task's owner. One tenant's secret signs nothing of another's.
@@ -17,6 +23,7 @@ Examples
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import time
@@ -43,12 +50,30 @@ def signature(body: bytes, *, secret: str, timestamp: int) -> str:
     return "sha256=" + mac.hexdigest()
 
 
-def sign_headers(body: bytes, *, secret: str, now: float | None = None) -> dict[str, str]:
+def standard_secret(secret: str) -> str:
+    """``secret`` as Standard Webhooks libraries take it: ``whsec_`` and its bytes in base64."""
+    return "whsec_" + base64.b64encode(secret.encode()).decode()
+
+
+def sign_headers(
+    body: bytes, *, secret: str, now: float | None = None, message_id: str | None = None
+) -> dict[str, str]:
+    """Our headers; with ``message_id`` (one per message, the same on every retry of it) the
+    Standard Webhooks ones too."""
     timestamp = int(now if now is not None else time.time())
-    return {
+    headers = {
         TIMESTAMP_HEADER: str(timestamp),
         SIGNATURE_HEADER: signature(body, secret=secret, timestamp=timestamp),
     }
+    if message_id is not None:
+        signed = f"{message_id}.{timestamp}.".encode() + body
+        mac = base64.b64encode(hmac.new(secret.encode(), signed, hashlib.sha256).digest()).decode()
+        headers |= {
+            "webhook-id": message_id,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": f"v1,{mac}",
+        }
+    return headers
 
 
 def require_fresh(headers: Mapping[str, str], *, now: float | None = None) -> None:

@@ -18,6 +18,7 @@ from jobyard_libs.roles import Role
 from jobyard_libs.signing import sign_headers, verify
 from jobyard_worker.settings import WorkerSettings
 from redis.asyncio import Redis
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from tests.conftest import Isolation
 from tests.support.auth_service import AuthService
@@ -134,6 +135,9 @@ async def test_webhook_callback_signature_checks(
         "callbackSecret": secret,
     }
     verify(feeds.bodies["/notify"], feeds.request_headers["/notify"], secret=created["webhookSecret"])
+    notified = {k.lower(): v for k, v in feeds.request_headers["/notify"].items()}
+    Webhook(created["standardWebhookSecret"]).verify(feeds.bodies["/notify"], notified)
+    assert notified["webhook-id"] == f"msg_{created['executionId']}_notify_1"
     path = f"/api/v1/callbacks/{created['executionId']}"
     report = {"status": "completed", "result": {"rows": 42}}
 
@@ -299,6 +303,12 @@ async def test_completion_webhook_is_signed_and_delivered(
     await wait_until_async(delivered, within=30, what="the completion webhook")
     # signed with this task's own secret, which only its owner was shown
     verify(feeds.bodies["/done"], feeds.request_headers["/done"], secret=created["webhookSecret"])
+    # and with a stock Standard Webhooks verifier, given the secret as such libraries take it
+    headers = {k.lower(): v for k, v in feeds.request_headers["/done"].items()}
+    Webhook(created["standardWebhookSecret"]).verify(feeds.bodies["/done"], headers)
+    assert headers["webhook-id"] == f"msg_{created['executionId']}_0"
+    with pytest.raises(WebhookVerificationError):
+        Webhook(created["standardWebhookSecret"]).verify(feeds.bodies["/done"] + b" ", headers)
     body = json.loads(feeds.bodies["/done"])
     assert body["event"] == "execution.finished"
     assert body["executionId"] == created["executionId"]

@@ -281,3 +281,33 @@ async def test_patch_changes_only_what_it_names(api: httpx.AsyncClient, auth: Au
     assert bad.json()["error"]["field"] == "cron"
     kept = (await api.get(f"/api/v1/tasks/{created['id']}", headers=me)).json()
     assert kept["cron"] == "30 4 * * *"  # the refused change stored nothing
+
+
+async def test_cron_preview_gives_utc_runs_and_words_and_names_bad_fields(
+    api: httpx.AsyncClient, auth: AuthService
+) -> None:
+    me = auth.user_headers("previewer@example.com")
+    query: dict[str, str | int] = {
+        "cron": "30 2 * * *",
+        "timezone": "Europe/Berlin",
+        "after": "2026-10-24T12:00:00Z",
+        "count": 3,
+    }
+    answer = await api.get("/api/v1/cron/preview", params=query, headers=me)
+    assert answer.status_code == 200, answer.text
+    preview = answer.json()
+    # once on the day the clocks go back (02:30 CEST), then 02:30 CET
+    assert [datetime.fromisoformat(r) for r in preview["runs"]] == [
+        datetime(2026, 10, 25, 0, 30, tzinfo=UTC),
+        datetime(2026, 10, 26, 1, 30, tzinfo=UTC),
+        datetime(2026, 10, 27, 1, 30, tzinfo=UTC),
+    ]
+    assert "02:30" in preview["description"]
+    for field, bad in [("cron", {"cron": "R * * * *"}), ("timezone", {"timezone": "Mars/Olympus"})]:
+        refused = await api.get("/api/v1/cron/preview", params={**query, **bad}, headers=me)
+        assert refused.status_code == 422 and refused.json()["error"]["field"] == field
+    # a task cannot be created with it either
+    body = task(type="recurring", cron="0 0 L * *")
+    refused = await api.post("/api/v1/tasks", json=body, headers=me)
+    assert refused.status_code == 422 and refused.json()["error"]["field"] == "cron"
+    assert (await api.get("/api/v1/cron/preview", params=query)).status_code == 401

@@ -22,6 +22,7 @@ from jobyard_libs.principals import PrincipalDirectory
 from jobyard_libs.queue.broker import create_broker
 from jobyard_libs.tasks.models import MisfirePolicy, TaskStatus, TaskType
 from jobyard_libs.tasks.repository import INDEXES, TaskRepository
+from jobyard_libs.tasks.rights import INVALID_SCHEDULE
 from jobyard_scheduler.loop.command import build_firing
 from jobyard_scheduler.loop.firing import Firing
 from jobyard_scheduler.loop.leader import LeaderLease
@@ -270,3 +271,19 @@ async def test_unconfirmed_rights_fire_what_anyone_may_run_and_hold_admin_kinds(
     assert (result.fired, result.paused_for_rights) == (1, 0)
     held = await tasks.get(admins_only.id, None)
     assert held is not None and (held.status, held.next_run_at) == (TaskStatus.ACTIVE, START)
+
+
+async def test_a_stored_cron_of_non_standard_syntax_is_paused_not_fired(
+    isolation: Isolation, db: Any
+) -> None:
+    """Stored before such syntax was refused (`L`, `R`...): the leader pauses it with its reason
+    instead of failing every tick."""
+    tasks = TaskRepository(db)
+    task = a_task(cron="0 0 L * *", next_run_at=START)
+    await tasks.insert(task)
+    async with _firing(isolation) as firing:
+        assert (await firing.tick(START, fence=1)).fired == 0
+    stored = await tasks.get(task.id, None)
+    assert stored is not None and stored.status is TaskStatus.PAUSED
+    assert stored.paused_reason == INVALID_SCHEDULE
+    assert await db.executions.count_documents({}) == 0

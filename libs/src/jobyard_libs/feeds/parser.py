@@ -36,6 +36,7 @@ from xml.parsers import expat
 
 from jobyard_libs.feeds.dates import parse_feed_date
 from jobyard_libs.feeds.errors import FeedFormatError, HostileFeed
+from jobyard_libs.feeds.html import sanitize, text_of
 
 MAX_TITLE = 500
 MAX_DEPTH = 64
@@ -140,7 +141,8 @@ def map_item(item: ET.Element, feed_url: str, position: int) -> ParsedJob | Item
     ]
     fields: dict[str, Any] = {
         "title": title,
-        "description": _first_text(children, DESCRIPTION),
+        "description": sanitize(description := _first_text(children, DESCRIPTION)),
+        "descriptionText": text_of(description),
         "company": _clip(_first_text(children, COMPANY)),
         "location": _clip(_first_text(children, LOCATION)),
         "category": _clip(next((c for c in categories if c), None)),

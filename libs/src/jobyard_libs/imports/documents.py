@@ -84,7 +84,8 @@ class Job(StoredDocument):
     feed_url: str
     external_id: str
     title: str
-    description: str | None = None
+    description: str | None = None  # sanitised HTML (jobyard_libs.feeds.html)
+    description_text: str | None = None  # the same as plain text; None until sanitised
     company: str | None = None
     location: str | None = None
     category: str | None = None

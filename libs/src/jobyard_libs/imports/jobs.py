@@ -17,6 +17,7 @@ from bson import ObjectId
 from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError
 
+from jobyard_libs.feeds.html import sanitize, text_of
 from jobyard_libs.imports.documents import Job
 from jobyard_libs.imports.models import title_words
 from jobyard_libs.listing import Slice, Window, paginate
@@ -33,7 +34,7 @@ FILTER_INDEXES = [
     IndexSpec(COLLECTION, [("feedUrl", 1), *NEWEST]),
 ]
 LIST_INDEX = IndexSpec(COLLECTION, NEWEST)
-LIST_PROJECTION = {"titleWords": 0, "lastBatchId": 0, "rawData": 0, "description": 0}
+LIST_PROJECTION = {"titleWords": 0, "lastBatchId": 0, "rawData": 0, "description": 0, "descriptionText": 0}
 INDEXES = [
     IndexSpec(COLLECTION, [("feedUrl", 1), ("externalId", 1)], unique=True),
     LIST_INDEX,
@@ -152,6 +153,32 @@ class JobRepository:
             "lastChange": change,
             "updatedAt": now,
         }
+
+    async def sanitize_stored(self, batch: int = 500) -> int:
+        """One-off, for postings stored before descriptions were sanitised at import (they have
+        no ``descriptionText``): made safe in place. Idempotent and resumable; how many it did.
+        Their content hash is left as it was: the next import of a posting still in its feed
+        counts it updated once."""
+        done = 0
+        while True:
+            query = {"descriptionText": {"$exists": False}}
+            found = await self.collection.find(query, {"description": 1}).limit(batch).to_list()
+            if not found:
+                return done
+            ops = [
+                UpdateOne(
+                    {"_id": doc["_id"]},
+                    {
+                        "$set": {
+                            "description": sanitize(doc.get("description")),
+                            "descriptionText": text_of(doc.get("description")),
+                        }
+                    },
+                )
+                for doc in found
+            ]
+            await self.collection.bulk_write(ops, ordered=False)
+            done += len(ops)
 
     async def get(self, job_id: ObjectId) -> Job | None:
         return Job.from_mongo(

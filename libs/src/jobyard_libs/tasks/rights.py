@@ -46,10 +46,12 @@ log = structlog.get_logger(__name__)
 OWNER_DEACTIVATED = "owner_deactivated"
 KIND_NOT_ALLOWED = "kind_not_allowed"
 CRON_TOO_FREQUENT = "cron_too_frequent"
+INVALID_SCHEDULE = "invalid_schedule"
 REASONS = {
     OWNER_DEACTIVATED: "its owner's account is deactivated",
     KIND_NOT_ALLOWED: "its owner's role may not run this kind",
     CRON_TOO_FREQUENT: "its cron fires more often than its owner's role allows",
+    INVALID_SCHEDULE: "its cron is not standard cron syntax (stored before such crons were refused)",
 }
 
 

@@ -1,5 +1,20 @@
 """When a recurring task runs next: cron (5 fields, or 6 with seconds last) in a time zone.
 
+croniter walks the *wall clock* of the task's zone; this module turns wall-clock moments
+into instants with the rule Debian's cron (Vixie cron) follows across daylight-saving
+changes, so a daily job runs once a day whatever the clocks do:
+
+- **clocks go back** (a wall-clock hour happens twice): a job at a fixed hour runs once, at
+  the first pass; a job whose hour field is a wildcard (``*``, ``*/2``) runs in both passes,
+  as its interval says in real time;
+- **clocks go forward** (a wall-clock hour never happens): a job at a fixed hour whose time
+  falls in the gap runs once, at the moment the clocks jump; a wildcard-hour job skips the
+  moments that do not exist.
+
+Only standard cron syntax is accepted: numbers, ``*``, ranges, lists, steps, and English
+month and weekday names. croniter's extensions (``R`` random, ``H`` hashed, ``L``, ``W``,
+``#``, ``?``) are refused: ``R`` even draws a new time at every computation.
+
 Usage
 -----
 
@@ -7,16 +22,28 @@ Usage
 
     next_run("30 2 * * *", "Europe/Berlin", after=datetime(2026, 3, 29, tzinfo=UTC))
     # → datetime.datetime(2026, 3, 29, 1, 0, tzinfo=datetime.timezone.utc)  # 02:30 does not exist: 03:00 CEST
+    next_runs("30 2 * * *", "Europe/Berlin", after=datetime(2026, 10, 24, 12, tzinfo=UTC), count=2)
+    # → [2026-10-25 00:30 UTC (02:30 CEST, once), 2026-10-26 01:30 UTC]
 """
 
 from __future__ import annotations
 
+import heapq
 import itertools
+import re
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from cron_descriptor import get_description
 from croniter import croniter
 from croniter.croniter import CroniterError
+
+NAMES = {
+    3: "JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC",
+    4: "SUN|MON|TUE|WED|THU|FRI|SAT",
+}
+LOOKBACK = timedelta(hours=3)  # more than any zone's daylight-saving shift
 
 
 class BadSchedule(ValueError):
@@ -30,25 +57,95 @@ def zone(name: str) -> ZoneInfo:
         raise BadSchedule(f"unknown time zone {name!r}") from exc
 
 
+def _standard(field: str, position: int) -> bool:
+    names = NAMES.get(position)
+    atom = r"(\*|\d+" + (f"|{names}" if names else "") + r")"
+    term = rf"{atom}(-{atom})?(/\d+)?"
+    return re.fullmatch(rf"{term}(,{term})*", field, flags=re.IGNORECASE) is not None
+
+
 def validate_cron(expression: str) -> str:
-    """The expression, normalised; :class:`BadSchedule` when it is malformed or never fires
-    (``0 0 30 2 *``: February has no 30th)."""
+    """The expression, normalised; :class:`BadSchedule` when it is malformed, uses syntax that
+    is not standard cron, or never fires (``0 0 30 2 *``: February has no 30th)."""
     fields = expression.split()
     if len(fields) not in (5, 6):
         raise BadSchedule("cron needs 5 fields (minute hour day month weekday), or 6 with seconds last")
+    for position, field in enumerate(fields[:5]):
+        if not _standard(field, position):
+            raise BadSchedule(f"invalid cron {expression!r}: {field!r} is not standard cron syntax")
+    if len(fields) == 6 and not _standard(fields[5], 0):
+        raise BadSchedule(f"invalid cron {expression!r}: {fields[5]!r} is not standard cron syntax")
     normalised = " ".join(fields)
     try:
-        croniter(normalised, datetime(2026, 1, 1, tzinfo=UTC)).get_next(datetime)
+        croniter(normalised, datetime(2026, 1, 1)).get_next(datetime)
     except (CroniterError, ValueError, KeyError, TypeError) as exc:
         raise BadSchedule(f"invalid cron {expression!r}: {exc}") from exc
     return normalised
 
 
+def _jump(before: datetime, after: datetime, tz: ZoneInfo) -> datetime:
+    """The instant (to the second) between ``before`` and ``after`` when ``tz``'s offset changes."""
+    low, high = before, after
+    while high - low > timedelta(seconds=1):
+        middle = low + (high - low) / 2
+        if middle.astimezone(tz).utcoffset() == low.astimezone(tz).utcoffset():
+            low = middle
+        else:
+            high = middle
+    return high.replace(microsecond=0)
+
+
+def _instants(wall: datetime, tz: ZoneInfo, wildcard_hour: bool) -> list[datetime]:
+    """The instants at which the wall-clock moment ``wall`` fires, by the rule above."""
+    first = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
+    second = wall.replace(tzinfo=tz, fold=1).astimezone(UTC)
+    if first == second:
+        return [first]
+    exists = first.astimezone(tz).replace(tzinfo=None) == wall
+    if exists:  # the repeated hour: fold 0 is the first pass
+        return [first, second] if wildcard_hour else [first]
+    # the skipped hour: fold 1 reads it with the later offset, so it lies before the jump
+    return [] if wildcard_hour else [_jump(second, first, tz)]
+
+
+def _shift_near(instant: datetime, tz: ZoneInfo) -> timedelta:
+    """How far the zone's offset moves within ``LOOKBACK`` of ``instant`` (zero, mostly)."""
+    before, after = (
+        (instant - LOOKBACK).astimezone(tz).utcoffset(),
+        (instant + LOOKBACK).astimezone(tz).utcoffset(),
+    )
+    assert before is not None and after is not None
+    return abs(after - before)
+
+
+def _runs(expression: str, tz: ZoneInfo, after: datetime) -> Iterator[datetime]:
+    """Every instant the cron fires strictly after ``after``, in order."""
+    wildcard_hour = expression.split()[1].startswith("*")
+    local = after.astimezone(tz)
+    start = local.replace(tzinfo=None)
+    if wildcard_hour and local.fold == 0 and local.replace(fold=1).astimezone(UTC) != after:
+        # ``after`` is in the first pass of a repeated hour: the second pass of wall-clock
+        # moments before its own still lies ahead
+        start -= _shift_near(after, tz)
+    walls = croniter(expression, start)
+    pending: list[datetime] = []
+    while True:
+        wall = walls.get_next(datetime)
+        for instant in _instants(wall, tz, wildcard_hour):
+            if instant > after:
+                heapq.heappush(pending, instant)
+        # no later wall-clock moment fires before this one's reading minus the local shift
+        reading = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
+        horizon = reading - _shift_near(reading, tz)
+        while pending and pending[0] <= horizon:
+            yield heapq.heappop(pending)
+
+
 def next_runs(expression: str, timezone: str, *, after: datetime, count: int) -> list[datetime]:
     """The next ``count`` runs strictly after ``after``, in UTC at millisecond precision."""
+    runs = _runs(validate_cron(expression), zone(timezone), after.astimezone(UTC))
     try:
-        runs = croniter(validate_cron(expression), after.astimezone(zone(timezone)))
-        found = [runs.get_next(datetime).astimezone(UTC) for _ in range(count)]
+        found = list(itertools.islice(runs, count))
     except (CroniterError, ValueError) as exc:
         raise BadSchedule(f"cron {expression!r} has no next run: {exc}") from exc
     return [moment.replace(microsecond=moment.microsecond // 1000 * 1000) for moment in found]
@@ -63,3 +160,10 @@ def shortest_interval(expression: str, timezone: str, *, after: datetime, runs: 
     """The shortest gap between consecutive runs among the next ``runs``."""
     upcoming = next_runs(expression, timezone, after=after, count=runs)
     return min(b - a for a, b in itertools.pairwise(upcoming))
+
+
+def describe(expression: str) -> str:
+    """The expression in English words (cron-descriptor), seconds included."""
+    fields = validate_cron(expression).split()
+    words = str(get_description(" ".join(fields[:5])))
+    return f"{words}, at second {fields[5]}" if len(fields) == 6 else words

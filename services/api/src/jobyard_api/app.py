@@ -111,6 +111,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             import_endpoints.router,
             job_endpoints.router,
             task_endpoints.router,
+            task_endpoints.cron_router,
             execution_endpoints.router,
             dead_letter_endpoints.router,
             callback_endpoints.router,

@@ -1,7 +1,13 @@
 """Password hashing (argon2id) and the password policy.
 
 The policy follows NIST SP 800-63B: length over composition rules. A password must be
-10 to 128 characters, not a well-known password, and not contain the email's local part.
+10 to 128 characters, not contain the email's local part, and not be a common password:
+not one of the 30,000 most common leaked passwords (``common-passwords.txt``, zxcvbn's list,
+shipped: no network), in any case, nor one of them with digits or symbols added at its end
+(``qwertyuiop1!``). ASVS V2.1.7.
+
+Hashes are argon2id with argon2-cffi's current parameters; a hash made with older
+parameters is upgraded when its owner next signs in (:func:`needs_rehash`).
 
 Hashing costs tens of milliseconds of CPU and 64 MiB: :class:`PasswordWork` runs it off the
 event loop, at most ``concurrency`` at a time with at most ``backlog`` waiting; beyond that
@@ -18,7 +24,9 @@ True
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 from argon2 import PasswordHasher
@@ -30,12 +38,11 @@ T = TypeVar("T")
 MIN_LENGTH = 10
 MAX_LENGTH = 128
 COMMON = frozenset(
-    {
-        "password", "password1", "password12", "password123", "passw0rd", "123456789",
-        "1234567890", "qwertyuiop", "iloveyou", "letmein123", "welcome123", "administrator",
-        "changeme123", "qwerty1234", "1q2w3e4r5t", "abcdefghij", "0123456789", "jobyard123",
-    }
-)  # fmt: skip
+    line
+    for line in (Path(__file__).parent / "common-passwords.txt").read_text().splitlines()
+    if line and not line.startswith("#")
+) | {"jobyard123", "jobyard1234"}
+SUFFIX = re.compile(r"[\d\W_]+$")
 
 _hasher = PasswordHasher()
 # A hash of nothing in particular, so that a login for an unknown email costs as much
@@ -48,12 +55,26 @@ def policy_violation(password: str, email: str) -> str | None:
         return f"password must be at least {MIN_LENGTH} characters"
     if len(password) > MAX_LENGTH:
         return f"password must be at most {MAX_LENGTH} characters"
-    if password.lower() in COMMON or len(set(password)) < 4:
+    if is_common(password) or len(set(password)) < 4:
         return "password is too common"
     local = email.split("@", 1)[0].lower()
     if len(local) >= 4 and local in password.lower():
         return "password must not contain your email address"
     return None
+
+
+def is_common(password: str) -> bool:
+    lowered = password.lower()
+    stem = SUFFIX.sub("", lowered)
+    return lowered in COMMON or (len(stem) >= 6 and stem in COMMON)
+
+
+def needs_rehash(password_hash: str) -> bool:
+    """Made with other argon2 parameters than today's: hash the password again at sign-in."""
+    try:
+        return _hasher.check_needs_rehash(password_hash)
+    except InvalidHashError:
+        return True
 
 
 def hash_password(password: str) -> str:

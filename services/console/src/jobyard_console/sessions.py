@@ -19,8 +19,16 @@ from jobyard_libs.redis_client import RedisKeys
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
-COOKIE = "jobyard_session"
+COOKIE = "jobyard_session"  # named with cookie_name: __Host-jobyard_session where it is Secure
 PRE_COOKIE = "jobyard_presession"  # CSRF token of the sign-in and registration forms (login CSRF)
+
+
+def cookie_name(name: str, secure: bool) -> str:
+    """``__Host-<name>`` for a Secure cookie: the browser then takes it only Secure, for Path=/
+    and from this very host (no Domain), so neither a sibling subdomain nor a plain-http page
+    can set or overwrite it (session fixation). Over plain http (development, with
+    JOBYARD_CONSOLE_COOKIE_SECURE=false) the prefix is not allowed: the bare name."""
+    return f"__Host-{name}" if secure else name
 
 
 class Session(BaseModel):
@@ -76,6 +84,20 @@ class SessionStore:
     async def update(self, session_id: str, session: Session) -> None:
         """New tokens after a refresh; the session keeps its end (KEEPTTL)."""
         await self.redis.set(self._key(session_id), session.model_dump_json(), keepttl=True, xx=True)
+
+    async def lock_refresh(self, session_id: str, seconds: float) -> str | None:
+        """Become the one refresher of this session's tokens for ``seconds`` (every replica
+        sees the lock); a token to release it with, or ``None`` when another holds it."""
+        token = secrets.token_hex(8)
+        taken = await self.redis.set(
+            self._key(session_id) + ":refreshing", token, nx=True, px=int(seconds * 1000)
+        )
+        return token if taken else None
+
+    async def unlock_refresh(self, session_id: str, token: str) -> None:
+        key = self._key(session_id) + ":refreshing"
+        if await self.redis.get(key) in (token, token.encode()):
+            await self.redis.delete(key)
 
     async def hold_once(self, session_id: str, value: str, seconds: int = 300) -> None:
         """Something the next page shows once (a new API key, after the redirect that follows

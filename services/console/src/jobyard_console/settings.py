@@ -27,8 +27,9 @@ class ConsoleSettings(HttpServiceSettings):
     )
     console_cookie_secure: bool = Field(
         True,
-        description="Mark the session cookie `Secure` (browsers keep it on https and on localhost); "
-        "turn off only for plain http on another host name, never in production.",
+        description="Mark the session cookie `Secure` and name it `__Host-jobyard_session` (browsers keep it "
+        "on https and on localhost, and let no subdomain or http page set it); turn off only for plain http "
+        "on another host name, never in production.",
     )
     console_google_client_id: str | None = Field(
         None,

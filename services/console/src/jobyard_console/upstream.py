@@ -64,6 +64,9 @@ class UpstreamError(Exception):
         return found
 
 
+REFRESH_WAIT_SECONDS = 10.0  # the longest a request waits for another's token refresh
+
+
 class SessionExpired(Exception):
     """The refresh token is gone or refused: the browser signs in again."""
 
@@ -186,8 +189,38 @@ class Upstream:
         return caller.session
 
     async def _refresh(self, caller: Caller) -> None:
-        """New tokens for the session; :class:`SessionExpired` only when auth refuses them."""
+        """New tokens for the session, refreshed once however many requests need them.
+
+        A page often sends several requests at once; when the access token has expired they
+        all get 401 together. Refresh tokens rotate and a reused one revokes the whole session
+        (auth's reuse detection), so only one of them (on any replica: the lock is in Redis)
+        asks auth; the others wait for it and take the tokens it stored. Raises
+        :class:`SessionExpired` only when auth refuses the refresh token.
+        """
         session = self._session(caller)
+        if caller.session_id is None:
+            await self._refresh_now(caller, session)
+            return
+        deadline = asyncio.get_running_loop().time() + REFRESH_WAIT_SECONDS
+        while True:
+            stored = await self.sessions.load(caller.session_id)
+            if stored is None:
+                raise SessionExpired
+            if stored.refresh_token != session.refresh_token:  # another request refreshed it
+                caller.session = stored
+                return
+            lock = await self.sessions.lock_refresh(caller.session_id, REFRESH_WAIT_SECONDS)
+            if lock is not None:
+                try:
+                    await self._refresh_now(caller, stored)
+                finally:
+                    await self.sessions.unlock_refresh(caller.session_id, lock)
+                return
+            if asyncio.get_running_loop().time() > deadline:
+                raise _unavailable("the session's tokens are being renewed")
+            await asyncio.sleep(0.05)
+
+    async def _refresh_now(self, caller: Caller, session: Session) -> None:
         try:
             response = await _twice(
                 lambda: self.client.post(

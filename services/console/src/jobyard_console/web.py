@@ -19,8 +19,10 @@ import jinja2
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from jobyard_libs.feeds.html import sanitize
+from markupsafe import Markup
 
-from jobyard_console.sessions import COOKIE, PRE_COOKIE, Session, SessionStore, new_token
+from jobyard_console.sessions import COOKIE, PRE_COOKIE, Session, SessionStore, cookie_name, new_token
 from jobyard_console.settings import ConsoleSettings
 from jobyard_console.upstream import Caller, Service, Upstream, UpstreamError
 
@@ -66,7 +68,14 @@ def _duration(start: str | None, end: str | None) -> str:
     return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
 
 
+def _posting_html(value: str | None) -> Markup:
+    """A posting's description as HTML: the api's sanitised HTML, sanitised again here (a
+    posting stored before the import sanitised, not yet migrated, is made safe all the same)."""
+    return Markup(sanitize(value) or "")  # noqa: S704 - nh3's output, nothing else
+
+
 templates.env.filters["when"] = _when
+templates.env.filters["posting_html"] = _posting_html
 templates.env.globals["duration"] = _duration
 
 
@@ -126,7 +135,7 @@ class Page:
 
 async def signed_in(request: Request) -> Page:
     sessions: SessionStore = request.app.state.sessions
-    session_id = request.cookies.get(COOKIE)
+    session_id = request.cookies.get(cookie_name(COOKIE, request.app.state.settings.console_cookie_secure))
     session = await sessions.load(session_id)
     if session is None:
         raise SignInRequired(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
@@ -232,7 +241,7 @@ def shown(error: UpstreamError) -> str:
 def set_cookie(response: Response, request: Request, name: str, value: str, max_age: int) -> None:
     settings: ConsoleSettings = request.app.state.settings
     response.set_cookie(
-        name,
+        cookie_name(name, settings.console_cookie_secure),
         value,
         max_age=max_age,
         httponly=True,
@@ -242,10 +251,18 @@ def set_cookie(response: Response, request: Request, name: str, value: str, max_
     )
 
 
+def clear_cookie(response: Response, request: Request, name: str) -> None:
+    """Forget a cookie set by :func:`set_cookie` (a __Host- one only with the same attributes)."""
+    secure = request.app.state.settings.console_cookie_secure
+    response.delete_cookie(
+        cookie_name(name, secure), path="/", secure=secure, httponly=True, samesite="strict"
+    )
+
+
 def pre_session_form(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     """A page shown before sign-in, with its forms' CSRF token (in an HttpOnly cookie and the form)."""
     settings: ConsoleSettings = request.app.state.settings
-    token = request.cookies.get(PRE_COOKIE) or new_token()
+    token = request.cookies.get(cookie_name(PRE_COOKIE, settings.console_cookie_secure)) or new_token()
     response = templates.TemplateResponse(
         request,
         template,
@@ -283,5 +300,5 @@ async def start_session(request: Request, pair: dict[str, Any], next_path: str) 
     response = RedirectResponse(safe_next(next_path), status_code=303)
     settings: ConsoleSettings = request.app.state.settings
     set_cookie(response, request, COOKIE, session_id, settings.console_session_seconds)
-    response.delete_cookie(PRE_COOKIE, path="/")
+    clear_cookie(response, request, PRE_COOKIE)
     return response

@@ -9,7 +9,9 @@ import json
 import signal
 import sys
 
+from jobyard_libs.app import open_resources
 from jobyard_libs.cli import load_settings
+from jobyard_libs.imports.jobs import JobRepository
 from jobyard_libs.logging import configure_logging
 from prometheus_client import start_http_server
 
@@ -26,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
         "--feed", action="append", dest="feeds", metavar="URL", help="only this source (repeatable)"
     )
     commands.add_parser("run", help="fire due delayed and recurring tasks (leader-elected), until SIGTERM")
+    commands.add_parser("migrate", help="bring stored data up to this version (idempotent; after an upgrade)")
     args = parser.parse_args(argv)
 
     settings = load_settings(SchedulerSettings, "jobyard-scheduler")
@@ -35,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
             start_http_server(settings.scheduler_metrics_port, addr=settings.metrics_host)
         asyncio.run(_run_until_signalled(settings))
         return 0
+    if args.command == "migrate":
+        sys.stdout.write(json.dumps(asyncio.run(migrate(settings))) + "\n")
+        return 0
     try:
         summary = asyncio.run(run_import(settings, args.feeds))
     except UnknownFeed as exc:
@@ -42,6 +48,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     sys.stdout.write(json.dumps(summary, default=str) + "\n")
     return 1 if summary["status"] == "failed" else 0
+
+
+async def migrate(settings: SchedulerSettings) -> dict[str, int]:
+    """Every data migration this version needs, each idempotent: what each changed."""
+    async with open_resources(settings) as resources:
+        return {"jobDescriptionsSanitized": await JobRepository(resources.db).sanitize_stored()}
 
 
 async def _run_until_signalled(settings: SchedulerSettings) -> None:

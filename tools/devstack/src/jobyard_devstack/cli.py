@@ -182,6 +182,8 @@ def up(dev: DevSettings) -> int:
             env,
             "creating the first admin",
         )
+        # what an upgrade needs of data kept in .data from an earlier version (idempotent)
+        _run_command([_bin("jobyard-scheduler"), "migrate"], env, "migrating stored data")
         timeout = dev.start_timeout_seconds
         _start_http_service(supervisor, "auth", dev.auth_port, env, timeout)
         api_url = _start_http_service(supervisor, "api", dev.api_port, env, timeout)

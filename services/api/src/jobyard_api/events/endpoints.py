@@ -16,6 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from jobyard_libs.auth import Authenticator, Principal
 from jobyard_libs.errors import JobyardError
+from jobyard_libs.streams import ending_on_stop
 from starlette.background import BackgroundTask
 
 from jobyard_api.deps import CurrentPrincipal
@@ -57,7 +58,7 @@ async def events(principal: CurrentPrincipal, request: Request) -> StreamingResp
             subscription.close()
 
     return StreamingResponse(
-        stream(),
+        ending_on_stop(stream()),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         background=BackgroundTask(subscription.close),  # if the stream never started

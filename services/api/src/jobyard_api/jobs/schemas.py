@@ -5,6 +5,7 @@ from typing import Any
 
 from jobyard_libs.documents import IdStr
 from jobyard_libs.schemas import ApiModel
+from pydantic import Field
 
 
 class JobOut(ApiModel):
@@ -25,5 +26,8 @@ class JobOut(ApiModel):
 
 
 class JobDetail(JobOut):
-    description: str | None
+    description: str | None = Field(
+        description="sanitised HTML: basic formatting and http(s)/mailto links only, made safe at import"
+    )
+    description_text: str | None = Field(None, description="the description as plain text")
     raw_data: dict[str, Any]

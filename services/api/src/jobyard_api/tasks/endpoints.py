@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response, status
@@ -7,12 +8,14 @@ from jobyard_libs.documents import Oid
 from jobyard_libs.errors import ValidationFailed
 from jobyard_libs.schemas import Page, Pagination, page_of, path_id
 from jobyard_libs.tasks.models import TaskStatus, TaskType
+from jobyard_libs.tasks.schedule import BadSchedule, describe, next_runs, zone
 
 from jobyard_api.deps import CurrentPrincipal, Executions, SubmitLimit, Tasks
 from jobyard_api.executions.schemas import ExecutionOut
 from jobyard_api.tasks.schemas import (
     BatchCreated,
     BatchIn,
+    CronPreview,
     RunStarted,
     TaskCreated,
     TaskIn,
@@ -21,6 +24,7 @@ from jobyard_api.tasks.schemas import (
 )
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
+cron_router = APIRouter(prefix="/api/v1/cron", tags=["tasks"])
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 TaskId = Annotated[Oid, path_id("task_id")]
 
@@ -116,3 +120,28 @@ async def list_executions(
     task = await tasks.get(task_id, principal)
     found = await executions.of_task(task, page.window)
     return page_of(found, page, lambda execution: executions.view(execution, principal))
+
+
+@cron_router.get("/preview")
+async def preview_cron(
+    _: CurrentPrincipal,
+    cron: Annotated[str, Query(min_length=1, max_length=120, description="5 fields, or 6 with seconds last")],
+    timezone: Annotated[str, Query(max_length=64, description="an IANA zone, e.g. Europe/Berlin")] = "UTC",
+    after: Annotated[
+        datetime | None, Query(description="runs strictly after this instant; default now")
+    ] = None,
+    count: Annotated[int, Query(ge=1, le=50)] = 5,
+) -> CronPreview:
+    """The next runs of a cron in a zone (UTC instants) and its description in words: what a
+    recurring task with this schedule would do, daylight-saving changes included."""
+    try:
+        zone(timezone)
+    except BadSchedule as exc:
+        raise ValidationFailed(str(exc), field="timezone") from exc
+    moment = datetime.now(UTC) if after is None else after if after.tzinfo else after.replace(tzinfo=UTC)
+    try:
+        runs = next_runs(cron, timezone, after=moment, count=count)
+        words = describe(cron)
+    except BadSchedule as exc:
+        raise ValidationFailed(str(exc), field="cron") from exc
+    return CronPreview(runs=runs, description=words)

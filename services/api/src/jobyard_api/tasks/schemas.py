@@ -88,6 +88,11 @@ class TaskOut(ApiModel):
         description="the owner's alone: verifies this task's completion webhooks and notify calls "
         "(X-Jobyard-Signature)",
     )
+    standard_webhook_secret: str | None = Field(
+        None,
+        description="the same secret as Standard Webhooks libraries take it (whsec_...): verifies the "
+        "webhook-signature header",
+    )
     last_run: LastRun | None = Field(
         None,
         description="its newest execution's outcome: a task's own status says whether it will run again "
@@ -111,3 +116,8 @@ class BatchCreated(ApiModel):
 
 class RunStarted(ApiModel):
     execution_id: IdStr
+
+
+class CronPreview(ApiModel):
+    runs: list[datetime] = Field(description="the next runs, as UTC instants")
+    description: str = Field(description="the schedule in English words")

@@ -14,6 +14,7 @@ from jobyard_libs.errors import Conflict, Forbidden, NotFoundError, ValidationFa
 from jobyard_libs.listing import Slice, Window
 from jobyard_libs.mongo import Database, utcnow
 from jobyard_libs.principals import PrincipalState
+from jobyard_libs.signing import standard_secret
 from jobyard_libs.tasks.dispatch import dispatch
 from jobyard_libs.tasks.documents import Execution, Task
 from jobyard_libs.tasks.kinds import KINDS
@@ -85,6 +86,7 @@ class TaskService:
             out = TaskOut.model_validate(task)
             if viewer.subject == task.owner_id:
                 out.webhook_secret = self.secrets.task_webhook_secret(str(task.id))
+                out.standard_webhook_secret = standard_secret(out.webhook_secret)
             run = last.get(task.id)
             if run is not None:
                 out.last_run = LastRun(

@@ -98,7 +98,7 @@ class SessionService:
             await self._failed(str(user.id), "account_deactivated")
             raise AccountDeactivated()
         await self.throttle.succeeded(email, client_ip)
-        await self.users.sign_in_succeeded(user)
+        await self.users.sign_in_succeeded(user, password)
         return await self._signed_in(user, "password")
 
     async def _failed(self, user_id: str | None, reason: str) -> None:

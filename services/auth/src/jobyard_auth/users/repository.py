@@ -64,6 +64,13 @@ class UserRepository:
     async def set_rights(self, user_id: ObjectId, *, role: Role, active: bool) -> User | None:
         return await self._set(user_id, {"$set": {"role": role.value, "active": active}})
 
+    async def replace_password_hash(self, user_id: ObjectId, old: str, new: str) -> bool:
+        """The same password, hashed again; only if the hash is still ``old`` (no change raced)."""
+        return (
+            await self._set(user_id, {"$set": {"passwordHash": new}}, expect={"passwordHash": old})
+            is not None
+        )
+
     async def count_failed_sign_in(self, user_id: ObjectId) -> User | None:
         """One more consecutive failure; the user as counted."""
         return await self._set(user_id, {"$inc": {"failedSignIns": 1}})

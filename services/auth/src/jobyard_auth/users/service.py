@@ -23,7 +23,7 @@ from jobyard_libs.principals import PrincipalDirectory, PrincipalState
 from jobyard_libs.tasks.lifecycle import ExecutionEffects, ExecutionLifecycle
 from jobyard_libs.tasks.rights import CronFloors, OwnerWork, WorkChange
 
-from jobyard_auth.passwords import PasswordWork, policy_violation
+from jobyard_auth.passwords import PasswordWork, needs_rehash, policy_violation
 from jobyard_auth.settings import AuthSettings
 from jobyard_auth.users.documents import User
 from jobyard_auth.users.repository import EmailTaken, IdentityTaken, UserRepository
@@ -232,9 +232,15 @@ class UserService:
                 failures=counted.failed_sign_ins,
             )
 
-    async def sign_in_succeeded(self, user: User) -> None:
+    async def sign_in_succeeded(self, user: User, password: str | None = None) -> None:
+        """``password``: the one just verified, hashed again when its hash's argon2 parameters
+        are not today's (the only moment the plain password is at hand)."""
         if user.failed_sign_ins:
             await self.repository.clear_failed_sign_ins(user.id)
+        if password is not None and user.password_hash and needs_rehash(user.password_hash):
+            upgraded = await self.passwords.hash(password)
+            if await self.repository.replace_password_hash(user.id, user.password_hash, upgraded):
+                log.info("password_rehashed", user_id=str(user.id))
 
     # --- Google identities --------------------------------------------------------------
 

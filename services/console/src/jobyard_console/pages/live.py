@@ -25,6 +25,7 @@ import httpx
 import structlog
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
+from jobyard_libs.streams import ending_on_stop
 
 from jobyard_console.settings import ConsoleSettings
 from jobyard_console.upstream import SessionExpired, UpstreamError
@@ -99,7 +100,7 @@ async def live(page: SignedIn) -> StreamingResponse:
             backoff = min(backoff * 2, BACKOFF_MAX_SECONDS)
 
     return StreamingResponse(
-        relay(),
+        ending_on_stop(relay()),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

@@ -10,15 +10,23 @@ import httpx
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from jobyard_console.sessions import COOKIE, PRE_COOKIE, SessionStore
+from jobyard_console.sessions import COOKIE, PRE_COOKIE, SessionStore, cookie_name
 from jobyard_console.upstream import Upstream, UpstreamError
-from jobyard_console.web import Changing, caller_of, pre_session_form, safe_next, shown, start_session
+from jobyard_console.web import (
+    Changing,
+    caller_of,
+    clear_cookie,
+    pre_session_form,
+    safe_next,
+    shown,
+    start_session,
+)
 
 router = APIRouter(tags=["sign in"])
 
 
 def _pre_csrf_ok(request: Request, presented: str) -> bool:
-    expected = request.cookies.get(PRE_COOKIE)
+    expected = request.cookies.get(cookie_name(PRE_COOKIE, request.app.state.settings.console_cookie_secure))
     return expected is not None and hmac.compare_digest(expected.encode(), presented.encode())
 
 
@@ -112,5 +120,5 @@ async def sign_out(page: Changing) -> Response:
                     page.caller, "POST", "auth", "/auth/v1/logout", json={"refreshToken": ended.refresh_token}
                 )
     response = RedirectResponse("/sign-in?notice=Signed+out.", status_code=303)
-    response.delete_cookie(COOKIE, path="/")
+    clear_cookie(response, page.request, COOKIE)
     return response

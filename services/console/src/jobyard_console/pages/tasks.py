@@ -7,12 +7,11 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from cron_descriptor import get_description
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from jobyard_libs.tasks.kinds import KINDS
 from jobyard_libs.tasks.models import MisfirePolicy, TaskStatus, TaskType
-from jobyard_libs.tasks.schedule import BadSchedule, next_runs, zone
+from jobyard_libs.tasks.schedule import BadSchedule, zone
 from pydantic import ValidationError
 
 from jobyard_console.upstream import UpstreamError
@@ -54,12 +53,16 @@ async def new_task(page: SignedIn) -> HTMLResponse:
         "timezone": "UTC",
         "misfirePolicy": "fire_once",
     }
-    return _task_form(page, {**defaults, **{k: str(v) for k, v in NUMBERS.items()}}, {})
+    return await _task_form(page, {**defaults, **{k: str(v) for k, v in NUMBERS.items()}}, {})
 
 
-def _task_form(
+async def _task_form(
     page: Page, values: dict[str, str], errors: dict[str, str], status_code: int = 200
 ) -> HTMLResponse:
+    cron = values.get("cron", "")
+    preview = (
+        await _cron_preview(page, cron[:120], values.get("timezone", "UTC")[:64]) if cron.strip() else None
+    )
     return page.render(
         "task_new.html",
         status_code=status_code,
@@ -68,9 +71,7 @@ def _task_form(
         kinds=_kinds(page),
         types=[t.value for t in TaskType],
         misfire=[m.value for m in MisfirePolicy],
-        preview=_cron_preview(values.get("cron", ""), values.get("timezone", "UTC"))
-        if values.get("cron")
-        else None,
+        preview=preview,
     )
 
 
@@ -129,14 +130,14 @@ async def create_task(page: Changing) -> Response:
     values = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf"}
     body, errors = task_body(values)
     if errors:
-        return _task_form(page, values, errors, 422)
+        return await _task_form(page, values, errors, 422)
     try:
         task = await page.api("POST", "/api/v1/tasks", json=body)
     except UpstreamError as error:
         if error.status not in (400, 403, 409, 422, 429):
             raise
         found = error.field_errors() or {"name": shown(error)}
-        return _task_form(
+        return await _task_form(
             page,
             values,
             {("payload" if k.startswith("payload") else k): v for k, v in found.items()},
@@ -145,24 +146,23 @@ async def create_task(page: Changing) -> Response:
     return page.back_to(f"/tasks/{task['id']}", "Task created.")
 
 
-def _cron_preview(cron: str, timezone: str) -> dict[str, Any]:
+async def _cron_preview(page: SignedIn, cron: str, timezone: str) -> dict[str, Any]:
+    """The api's preview (GET /api/v1/cron/preview), its runs shown in the task's zone."""
     try:
-        runs = next_runs(cron, timezone, after=datetime.now(UTC), count=5)
-    except BadSchedule as exc:
-        return {"error": str(exc)}
-    fields = cron.split()
-    words = get_description(" ".join(fields[:5]))
-    if len(fields) == 6:
-        words += f", at second {fields[5]}"
-    local = zone(timezone)
-    return {"words": words, "runs": [r.astimezone(local).strftime("%a %Y-%m-%d %H:%M:%S %Z") for r in runs]}
+        preview = await page.api("GET", "/api/v1/cron/preview", params={"cron": cron, "timezone": timezone})
+        local = zone(timezone)
+    except UpstreamError as error:
+        if error.status != 422:
+            raise
+        return {"error": error.message}
+    runs = [datetime.fromisoformat(run).astimezone(local) for run in preview["runs"]]
+    return {"words": preview["description"], "runs": [r.strftime("%a %Y-%m-%d %H:%M:%S %Z") for r in runs]}
 
 
 @router.get("/tasks/cron-preview", response_class=HTMLResponse)
 async def cron_preview(page: SignedIn, cron: str = "", timezone: str = "UTC") -> HTMLResponse:
-    return page.render(
-        "_cron_preview.html", preview=_cron_preview(cron[:120], timezone[:64]) if cron.strip() else None
-    )
+    preview = await _cron_preview(page, cron[:120], timezone[:64]) if cron.strip() else None
+    return page.render("_cron_preview.html", preview=preview)
 
 
 @router.get("/tasks/{task_id}", response_class=HTMLResponse)

@@ -34,8 +34,8 @@ from jobyard_libs.tasks.documents import Execution, Task
 from jobyard_libs.tasks.models import MisfirePolicy, TaskStatus, TaskType
 from jobyard_libs.tasks.outcomes import Outcomes
 from jobyard_libs.tasks.repository import ExecutionRepository, TaskRepository
-from jobyard_libs.tasks.rights import OwnerWork, task_refusal
-from jobyard_libs.tasks.schedule import next_run
+from jobyard_libs.tasks.rights import INVALID_SCHEDULE, OwnerWork, task_refusal
+from jobyard_libs.tasks.schedule import BadSchedule, next_run
 from jobyard_libs.tasks.settings import TaskSettings
 
 log = structlog.get_logger(__name__)
@@ -167,7 +167,17 @@ class Firing:
         missed = now - due > self.misfire_grace
         fire = not missed or task.misfire_policy is MisfirePolicy.FIRE_ONCE
         if task.type is TaskType.RECURRING and task.cron:
-            following = next_run(task.cron, task.timezone, after=now if missed else due)
+            try:
+                following = next_run(task.cron, task.timezone, after=now if missed else due)
+            except BadSchedule as exc:  # stored before its syntax was refused: paused, not fired
+                if await self.tasks.update(
+                    task.id,
+                    expect_status=TaskStatus.ACTIVE,
+                    status=TaskStatus.PAUSED,
+                    paused_reason=INVALID_SCHEDULE,
+                ):
+                    log.warning("task_paused_invalid_schedule", task_id=str(task.id), error=str(exc))
+                return
             status = TaskStatus.ACTIVE
         else:
             following, status = None, TaskStatus.DONE

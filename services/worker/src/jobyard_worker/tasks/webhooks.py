@@ -1,7 +1,7 @@
 """Deliver a finished execution's completion webhook (retried by Dramatiq on failure).
 
 Through the egress guard (a refused destination is not retried, and audited), signed with
-the task's own webhook secret, reading at most a few KiB of the answer (decoded within the
+the task's own webhook secret (ours and the Standard Webhooks headers), reading at most a few KiB of the answer (decoded within the
 cap). Never for a deactivated owner.
 """
 
@@ -53,7 +53,12 @@ async def send_webhook(payload: dict[str, Any]) -> None:
     body = json.dumps(webhook_body(execution)).encode()
     headers = {
         "Content-Type": "application/json",
-        **sign_headers(body, secret=context.settings.task_webhook_secret(str(execution.task_id))),
+        # one message per finish of the execution: the same id on every retry of its delivery
+        **sign_headers(
+            body,
+            secret=context.settings.task_webhook_secret(str(execution.task_id)),
+            message_id=f"msg_{execution.id}_{execution.replays}",
+        ),
     }
     status: int | None = None
     try:

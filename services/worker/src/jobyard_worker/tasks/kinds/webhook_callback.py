@@ -37,7 +37,11 @@ async def run(context: KindContext, payload: Payload) -> dict[str, Any]:
         ).encode()
         headers = {
             "Content-Type": "application/json",
-            **sign_headers(body, secret=context.settings.task_webhook_secret(context.task_id)),
+            **sign_headers(
+                body,
+                secret=context.settings.task_webhook_secret(context.task_id),
+                message_id=f"msg_{context.execution_id}_notify_{context.attempt}",
+            ),
         }
         async with context.guard.stream("POST", url, content=body, headers=headers) as response:
             await context.guard.read(response, limit=NOTIFY_READ_BYTES)
