@@ -213,7 +213,9 @@ async def test_an_internationalised_host_is_called_by_its_idna_name(public: Feed
     assert set(asked) == {"xn--bcher-kva.example"}
 
 
-@pytest.mark.parametrize("url", ["http://☃.example/", "http://a\u200d.example/", "https://exa\u0000mple.com/"])
+@pytest.mark.parametrize(
+    "url", ["http://☃.example/", "http://a\u200d.example/", "https://exa\u0000mple.com/"]
+)
 async def test_a_name_idna_refuses_is_refused_clearly(url: str) -> None:
     with pytest.raises(EgressRefused, match="invalid URL"):
         await guard().target(url)
