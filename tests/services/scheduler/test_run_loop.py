@@ -20,8 +20,10 @@ from jobyard_devstack.net import free_port
 from jobyard_libs.app import open_resources
 from jobyard_libs.principals import PrincipalDirectory
 from jobyard_libs.queue.broker import create_broker
-from jobyard_libs.tasks.models import MisfirePolicy, TaskStatus, TaskType
-from jobyard_libs.tasks.repository import INDEXES, TaskRepository
+from jobyard_libs.queue.liveness import workers_key
+from jobyard_libs.tasks.documents import Execution
+from jobyard_libs.tasks.models import ExecutionStatus, MisfirePolicy, TaskStatus, TaskType
+from jobyard_libs.tasks.repository import INDEXES, ExecutionRepository, TaskRepository
 from jobyard_libs.tasks.rights import INVALID_SCHEDULE
 from jobyard_scheduler.loop.command import build_firing
 from jobyard_scheduler.loop.firing import Firing
@@ -100,12 +102,13 @@ def _start_scheduler(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
 
 @asynccontextmanager
 async def _firing(
-    isolation: Isolation, requeue_after: timedelta = timedelta(seconds=30)
+    isolation: Isolation, requeue_after: timedelta = timedelta(seconds=30), **overrides: Any
 ) -> AsyncIterator[Firing]:
     """The leader's tick as ``jobyard-scheduler run`` builds it, on this test's database."""
     settings = settings_for(
         isolation,
         SchedulerSettings,
+        **overrides,
         scheduler_misfire_grace_seconds=60,
         scheduler_requeue_after_seconds=int(requeue_after.total_seconds()),
     )
@@ -287,3 +290,47 @@ async def test_a_stored_cron_of_non_standard_syntax_is_paused_not_fired(
     assert stored is not None and stored.status is TaskStatus.PAUSED
     assert stored.paused_reason == INVALID_SCHEDULE
     assert await db.executions.count_documents({}) == 0
+
+
+async def test_the_leader_fails_at_once_an_attempt_whose_worker_stopped_beating(
+    isolation: Isolation, db: Any
+) -> None:
+    """When the dead worker's message was lost too, nobody redelivers it: the leader's sweep
+    finds the attempt held by a worker whose heartbeat expired and retries it, whatever its
+    timeout (an hour here). An attempt whose worker beats is left alone."""
+    redis = Redis.from_url(isolation.redis_url)
+    try:
+        # liveness judges nobody within a heartbeat of Redis starting
+        await wait_until_async(lambda: _uptime_at_least(redis, 2), within=10, what="Redis up for two seconds")
+        now_ms = int(datetime.now(UTC).timestamp() * 1000)
+        workers = workers_key(f"{isolation.key_prefix}dramatiq")
+        await redis.zadd(workers, {"gone": now_ms - 60_000, "alive": now_ms})
+        executions = ExecutionRepository(db)
+        started = datetime.now(UTC)
+        held = {}
+        for holder in ("gone", "alive"):
+            running = {
+                "status": ExecutionStatus.PROCESSING,
+                "attempts": 1,
+                "timeout_ms": 3_600_000,
+                "max_retries": 2,
+                "last_attempt_at": started,
+                "started_at": started,
+                "holder": holder,
+            }
+            execution = Execution.of(a_task(cron=None), started, "api").model_copy(update=running)
+            stored = await executions.create(execution)
+            assert stored is not None
+            held[holder] = stored
+        async with _firing(isolation, queue_heartbeat_timeout_ms=1000) as firing:
+            assert (await firing.tick(datetime.now(UTC), fence=1)).workers_lost == 1
+        gone, alive = [await executions.get(held[h].id) for h in ("gone", "alive")]
+        assert gone is not None and gone.status is ExecutionStatus.RETRYING
+        assert gone.attempt_history[0].worker_lost
+        assert alive is not None and alive.status is ExecutionStatus.PROCESSING
+    finally:
+        await redis.aclose()
+
+
+async def _uptime_at_least(redis: Redis, seconds: int) -> bool:
+    return int((await redis.info("server"))["uptime_in_seconds"]) >= seconds
