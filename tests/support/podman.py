@@ -314,6 +314,7 @@ class Pods:
             else:
                 plain = {k: v.decode() for k, v in values.items()}
                 document = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "data": plain}
+                podman("volume", "rm", "--force", name, check=False)  # a crashed run's files would stay in it
                 self.volumes.append(name)
             path = self.workdir / f"secret-{name}.json"
             path.write_text(json.dumps(document))
