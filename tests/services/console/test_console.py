@@ -6,14 +6,19 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
+from jobyard_console.upstream import UpstreamError
+from jobyard_console.web import shown
+from jobyard_devstack.net import free_port
 from redis import Redis
 
 from tests.conftest import Isolation
 from tests.support.auth_service import ADMIN_EMAIL, ADMIN_PASSWORD, USER_PASSWORD
 from tests.support.console import Browser, signed_in
+from tests.support.processes import bin_path, running_process
 from tests.support.stack import Stack, running_stack
 
 PAGES = ["/", "/imports", "/jobs", "/tasks", "/tasks/new", "/dead-letters", "/api-keys"]
@@ -159,3 +164,60 @@ def test_readiness_names_redis_and_the_api_and_the_pinned_javascript_is_served(s
     ready = httpx.get(f"{stack.console}/readyz").json()
     assert ready == {"status": "ready", "checks": {"redis": "ok", "api": "ok"}}
     assert httpx.get(f"{stack.console}/static/vendor/htmx.min.js").status_code == 200
+
+
+def test_a_registration_error_is_shown_once_beside_its_field(stack: Stack) -> None:
+    assert stack.console
+    browser = Browser(stack.console)
+    token = browser.form_token("/register")
+    answer = browser.http.post(
+        "/register",
+        data={"email": "once@example.com", "name": "Once", "password": "qwertyuiop1", "csrf": token},
+    )
+    assert answer.status_code == 422
+    assert answer.text.count("password is too common") == 1
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "words"), [("1", "1 second."), ("30", "30 seconds."), (None, "a minute.")]
+)
+def test_a_wait_is_said_in_good_english(retry_after: str | None, words: str) -> None:
+    error = UpstreamError(status=429, code="rate_limited", message="slow down", retry_after=retry_after)
+    assert shown(error) == f"Too many attempts; try again in {words}"
+
+
+def test_a_console_on_plain_http_says_which_setting_its_sign_in_needs(stack: Stack, tmp_path: Path) -> None:
+    """A Secure cookie is dropped over plain http on any name but localhost: every sign-in then
+    failed with "The form expired". It now says why, and what to set."""
+    port = free_port()
+    env = {
+        **stack.env,
+        "JOBYARD_CONSOLE_COOKIE_SECURE": "true",
+        "JOBYARD_PORT": str(port),
+        "JOBYARD_CONSOLE_AUTH_URL": stack.auth.url,
+        "JOBYARD_CONSOLE_API_URL": stack.api,
+    }
+    url = f"http://127.0.0.1:{port}"
+    with running_process(
+        [bin_path("jobyard-console"), "serve"], env, tmp_path / "console.log", f"{url}/readyz"
+    ):
+        for host, named in [("console.example.test", True), ("127.0.0.1", False)]:
+            browser = Browser(url)  # httpx, like a browser, sends no Secure cookie over http
+            browser.http.headers["Host"] = f"{host}:{port}"
+            token = browser.form_token("/sign-in")
+            answer = browser.http.post(
+                "/sign-in", data={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD, "csrf": token}
+            )
+            assert answer.status_code == 403
+            assert ("JOBYARD_CONSOLE_COOKIE_SECURE=false" in answer.text) is named
+            assert ("The form expired" in answer.text) is not named
+
+
+def test_an_export_leads_to_the_page_that_offers_its_file(stack: Stack) -> None:
+    browser = signed_in(stack, "exporter@example.com")
+    token = browser.form_token("/jobs")
+    answer = browser.http.post("/jobs/export", data={"csrf": token, "q": "python"})
+    assert answer.status_code == 303
+    assert re.match(r"^/executions/[0-9a-f]{24}\?notice=", answer.headers["location"])
+    page = browser.http.get(answer.headers["location"])
+    assert page.status_code == 200 and "the file is offered here when ready" in page.text

@@ -232,7 +232,8 @@ def error_page(
 def shown(error: UpstreamError) -> str:
     """An api error as one line for a person."""
     if error.status == 429:
-        return f"Too many attempts; try again in {error.retry_after or 'a minute'} seconds."
+        wait = {None: "a minute", "1": "1 second"}.get(error.retry_after, f"{error.retry_after} seconds")
+        return f"Too many attempts; try again in {wait}."
     if error.status == 503:
         return f"A service is unavailable ({error.message}); try again shortly."
     return error.message

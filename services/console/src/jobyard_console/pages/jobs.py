@@ -34,10 +34,15 @@ async def export(
     job_type: Annotated[str, Form(alias="jobType", max_length=500)] = "",
     feed_url: Annotated[str, Form(alias="feedUrl", max_length=2048)] = "",
 ) -> Response:
-    """Runs an ``export-jobs-csv`` task of the search shown; its page offers the file when done."""
+    """Runs an ``export-jobs-csv`` task of the search shown; its execution's page (live) offers
+    the file when done."""
     search = {"q": q, "company": company, "location": location, "jobType": job_type, "feedUrl": feed_url}
     payload = {k: v for k, v in search.items() if v}
     task = await page.api(
         "POST", "/api/v1/tasks", json={"name": "CSV export", "kind": "export-jobs-csv", "payload": payload}
     )
-    return page.back_to(f"/tasks/{task['id']}", "Export started; the file appears below when it is ready.")
+    if task.get("executionId"):
+        return page.back_to(
+            f"/executions/{task['executionId']}", "Export started; the file is offered here when ready."
+        )
+    return page.back_to(f"/tasks/{task['id']}", "Export started; its run's page offers the file when ready.")

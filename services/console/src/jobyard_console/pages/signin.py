@@ -25,6 +25,28 @@ from jobyard_console.web import (
 router = APIRouter(tags=["sign in"])
 
 
+LOCAL_NAMES = ("localhost", "127.0.0.1", "::1")
+
+
+def expired(request: Request) -> str:
+    """Why a sign-in or registration form's token is missing or stale, as the person can act
+    on it. Over plain http on a name other than localhost, a browser drops the Secure
+    cookie that holds the token, and every attempt fails the same way: say so."""
+    secure = request.app.state.settings.console_cookie_secure
+    host = (request.url.hostname or "").lower()
+    if (
+        secure
+        and request.url.scheme == "http"
+        and host not in LOCAL_NAMES
+        and not host.endswith(".localhost")
+    ):
+        return (
+            "Your browser refused this console's cookie: it is served over plain http. Serve it over https, "
+            "or (development only) set JOBYARD_CONSOLE_COOKIE_SECURE=false."
+        )
+    return "The form expired; try again."
+
+
 def _pre_csrf_ok(request: Request, presented: str) -> bool:
     expected = request.cookies.get(cookie_name(PRE_COOKIE, request.app.state.settings.console_cookie_secure))
     return expected is not None and hmac.compare_digest(expected.encode(), presented.encode())
@@ -50,7 +72,7 @@ async def sign_in(
             403,
             next=safe_next(next),
             email=email,
-            error="The form expired; try again.",
+            error=expired(request),
         )
     upstream: Upstream = request.app.state.upstream
     try:
@@ -86,7 +108,7 @@ async def register(
     values = {"email": email, "name": name}
     if not _pre_csrf_ok(request, csrf):
         return pre_session_form(
-            request, "register.html", 403, values=values, errors={}, error="The form expired; try again."
+            request, "register.html", 403, values=values, errors={}, error=expired(request)
         )
     upstream: Upstream = request.app.state.upstream
     try:
@@ -104,7 +126,7 @@ async def register(
             error.status if error.status < 500 else 502,
             values=values,
             errors=error.field_errors(),
-            error=shown(error),
+            error=None if error.field_errors() else shown(error),  # a field's error is shown beside it, once
         )
     return RedirectResponse("/sign-in?notice=Account+created%3B+sign+in.", status_code=303)
 
