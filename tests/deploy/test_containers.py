@@ -24,7 +24,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from jobyard_devstack.net import free_port
+from jobyard_devstack.net import free_port, wait_until
 from jobyard_libs.feeds.parser import ItemFailure, iter_feed
 from jobyard_libs.queue.liveness import WORKER_LOST
 
@@ -40,7 +40,6 @@ from tests.support.podman import (
     of_kind,
     podman,
     render_chart,
-    until,
 )
 
 VALUES = Path(__file__).parent / "values-containers.yaml"
@@ -219,7 +218,11 @@ def test_the_hourly_import_runs_as_the_cronjob_runs_it(platform: Platform) -> No
         def logs() -> list[dict[str, Any]]:
             return list(admin.get("/api/v1/imports", params={"limit": 50}).json()["items"])
 
-        until(lambda: len(logs()) == 3 and all(x["status"] == "completed" for x in logs()), "imports done")
+        wait_until(
+            lambda: len(logs()) == 3 and all(x["status"] == "completed" for x in logs()),
+            timeout=120,
+            what="imports done",
+        )
         assert sum(x["newJobs"] for x in logs()) == expected
         assert sum(x["failedCount"] for x in logs()) == refused
         assert admin.get("/api/v1/jobs", params={"limit": 1}).json()["total"] == expected
@@ -261,7 +264,7 @@ def test_a_killed_worker_container_restarts_and_its_tasks_run_again_within_the_h
         def running() -> list[dict[str, Any]]:
             return [e for e in _executions(api, tasks) if e["status"] == "processing"]
 
-        until(lambda: len(running()) >= 4, "a worker's threads full", timeout=60)
+        wait_until(lambda: len(running()) >= 4, timeout=60, what="a worker's threads full")
         holders = _holders(platform)
         by_holder = Counter(e["holder"] for e in running())
         doomed_id = by_holder.most_common(1)[0][0]
@@ -274,14 +277,14 @@ def test_a_killed_worker_container_restarts_and_its_tasks_run_again_within_the_h
         def again() -> bool:
             return all(e["attempts"] == 2 for e in _executions(api, tasks) if e["id"] in on_doomed)
 
-        until(again, "the dead worker's tasks to run again", timeout=HEARTBEAT_S + SWEEP_S + 60)
+        wait_until(again, timeout=HEARTBEAT_S + SWEEP_S + 60, what="the dead worker's tasks to run again")
         running_again = time.monotonic() - killed
         assert doomed.restarts() > restarts_before  # the same container, restarted by its policy
-        until(lambda: doomed.probe("readiness") == 200, "the restarted worker ready", timeout=60)
-        until(
+        wait_until(lambda: doomed.probe("readiness") == 200, timeout=60, what="the restarted worker ready")
+        wait_until(
             lambda: all(e["status"] == "completed" for e in _executions(api, tasks)),
-            "every task",
             timeout=180,
+            what="every task",
         )
         executions = _executions(api, tasks)
     assert len(executions) == len(tasks)  # exactly once: one execution per task, completed once
@@ -300,25 +303,31 @@ def test_a_stopped_worker_container_drains_its_tasks(platform: Platform) -> None
     with platform.api("drained@example.com") as api:
         body = {"kind": "sleep", "payload": {"seconds": 4}}
         tasks = [api.post("/api/v1/tasks", json={"name": f"d{i}", **body}).json()["id"] for i in range(8)]
-        until(lambda: sum(e["status"] == "processing" for e in _executions(api, tasks)) == 8, "all running")
+        wait_until(
+            lambda: sum(e["status"] == "processing" for e in _executions(api, tasks)) == 8,
+            timeout=120,
+            what="all running",
+        )
         podman("stop", "--time", "60", stopping.name, timeout=90)
-        until(
-            lambda: all(e["status"] == "completed" for e in _executions(api, tasks)), "every task", timeout=60
+        wait_until(
+            lambda: all(e["status"] == "completed" for e in _executions(api, tasks)),
+            timeout=60,
+            what="every task",
         )
         assert all(e["attempts"] == 1 for e in _executions(api, tasks))
     podman("start", stopping.name)
-    until(lambda: stopping.probe("readiness") == 200, "the worker back")
+    wait_until(lambda: stopping.probe("readiness") == 200, timeout=120, what="the worker back")
 
 
 def test_a_missing_dependency_fails_readiness_not_liveness(platform: Platform) -> None:
     api = platform.container("jobyard-api")
     podman("stop", "--time", "2", "jobyard-test-redis")
     try:
-        until(lambda: api.probe("readiness") == 503, "api unready without Redis", timeout=60)
+        wait_until(lambda: api.probe("readiness") == 503, timeout=60, what="api unready without Redis")
         assert api.probe("liveness") == 200  # Kubernetes must not restart it for its dependency
     finally:
         podman("start", "jobyard-test-redis")
-    until(lambda: api.probe("readiness") == 200, "api ready again", timeout=60)
+    wait_until(lambda: api.probe("readiness") == 200, timeout=60, what="api ready again")
 
 
 @pytest.mark.parametrize("service", [*SERVICES, "operator"])
@@ -346,4 +355,4 @@ def test_an_http_service_stops_cleanly_on_sigterm(platform: Platform) -> None:
     exit_code = int(podman("inspect", "--format", "{{.State.ExitCode}}", console.name).stdout.strip())
     podman("start", console.name)
     assert exit_code == 0 and took < 15, (exit_code, took)
-    until(lambda: console.probe("readiness") == 200, "the console back", timeout=60)
+    wait_until(lambda: console.probe("readiness") == 200, timeout=60, what="the console back")

@@ -28,9 +28,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from dramatiq import Message
 from dramatiq.brokers.redis import RedisBroker
-from jobyard_devstack.net import free_port
+from jobyard_devstack.net import free_port, wait_until
 
-from tests.support.podman import ROOT, Manifest, of_kind, render_chart, until
+from tests.support.podman import ROOT, Manifest, of_kind, render_chart
 from tests.support.processes import bin_path
 
 KUBE = Path(os.environ.get("JOBYARD_KUBE_CACHE", Path.home() / ".cache" / "jobyard" / "kube-1.20.2"))
@@ -124,7 +124,7 @@ def _wait_ready(url: str, token: str, processes: list[subprocess.Popen[bytes]], 
         except httpx.HTTPError:
             return False
 
-    until(ready, "kube-apiserver /readyz", timeout=90)
+    wait_until(ready, timeout=90, what="kube-apiserver /readyz")
 
 
 @pytest.fixture(scope="module")
@@ -302,7 +302,9 @@ def test_the_operator_scales_workers_on_queue_depth_with_the_charts_rbac_only(
                 raise RuntimeError(f"the operator stopped: {log.read_text()[-3000:]}")
             return int(apiserver.get("deployment", target, "-n", NAMESPACE)["spec"].get("replicas", 1))
 
-        until(lambda: replicas() == 0, "the idle worker Deployment scaled to minReplicas (0)", timeout=90)
+        wait_until(
+            lambda: replicas() == 0, timeout=90, what="the idle worker Deployment scaled to minReplicas (0)"
+        )
         for n in range(250):  # 250 ready messages, 100 per replica: 3 replicas
             broker.enqueue(
                 Message(
@@ -313,11 +315,11 @@ def test_the_operator_scales_workers_on_queue_depth_with_the_charts_rbac_only(
                     options={"n": n},
                 )
             )
-        until(lambda: replicas() == 3, "scaled up on queue depth", timeout=60)
+        wait_until(lambda: replicas() == 3, timeout=60, what="scaled up on queue depth")
         status = apiserver.get("workerautoscaler", target, "-n", NAMESPACE)["status"]
         assert status["desiredReplicas"] == 3 and status["queueDepth"] >= 250
         broker.flush("tasks.default")
-        until(lambda: replicas() == 0, "scaled back down", timeout=60)
+        wait_until(lambda: replicas() == 0, timeout=60, what="scaled back down")
         events = apiserver.get("events", "-n", NAMESPACE, "--field-selector", f"involvedObject.name={target}")
         reasons = [event["reason"] for event in events["items"]]
         assert "ScaledUp" in reasons and "ScaledDown" in reasons, reasons

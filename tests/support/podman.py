@@ -24,7 +24,7 @@ import secrets
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,7 +108,6 @@ class Container:
     """One replica of a Deployment, as podman runs it."""
 
     name: str
-    deployment: str
     ports: dict[int, int]  # container port → the host port on 127.0.0.1
     probes: dict[str, tuple[str, int]]  # liveness/readiness → (path, container port)
 
@@ -236,7 +235,7 @@ class Pods:
         if not detach:
             return podman("run", "--rm", *flags, image, *spec.get("args", []), check=False, timeout=600)
         podman("run", "--detach", "--stop-timeout", "60", *flags, image, *spec.get("args", []))
-        return Container(name, name.rsplit("-", 1)[0], ports, probes)
+        return Container(name, ports, probes)
 
     def start_deployments(self, names: Iterable[str] | None = None) -> None:
         for deployment in of_kind(self.manifests, "Deployment"):
@@ -330,7 +329,7 @@ class Pods:
             [spec] = deployment["spec"]["template"]["spec"]["containers"]
             ports = {p["containerPort"]: p["hostPort"] for p in spec.get("ports", [])}
             probes = probes_of(spec)
-            container = Container(f"{name}-pod-0-{spec['name']}", owner, ports, probes)
+            container = Container(f"{name}-pod-0-{spec['name']}", ports, probes)
             self.containers.setdefault(owner, []).append(container)
 
     # -- waiting and tearing down -----------------------------------------------------------------
@@ -364,16 +363,6 @@ class Pods:
         for name in self.volumes:
             podman("volume", "rm", "--force", name, check=False)
         podman("network", "rm", "--force", self.network, check=False)
-
-
-def until(condition: Callable[[], bool], what: str, timeout: float = 120, interval: float = 0.25) -> float:
-    """Poll ``condition``; the seconds it took."""
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if condition():
-            return time.monotonic() - started
-        time.sleep(interval)
-    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
 
 
 def leftovers(prefix: str = "jobyard-test-") -> Iterator[str]:

@@ -22,8 +22,8 @@ export DEBIAN_FRONTEND=noninteractive
 need=()
 command -v etcd >/dev/null || need+=(etcd-server)
 command -v dpkg-source >/dev/null || need+=(dpkg-dev)
+apt-get update -qq  # apt-get download below needs current package lists, whatever is installed
 if [ "${#need[@]}" -gt 0 ]; then
-  apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 work="$dest/build"

@@ -21,10 +21,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import weakref
 from collections.abc import AsyncIterator
 
 STOPPING = "event: closed\ndata: " + json.dumps({"reason": "server_stopping"}) + "\n\n"
-_stopping: dict[asyncio.AbstractEventLoop, asyncio.Event] = {}
+# one event per loop (a process serves on one; tests make many, which must not be kept alive)
+_stopping: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Event] = weakref.WeakKeyDictionary()
 
 
 def _event() -> asyncio.Event:

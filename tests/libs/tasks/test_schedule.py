@@ -81,8 +81,18 @@ def test_a_run_is_found_from_inside_the_second_pass() -> None:
     )
 
 
-@pytest.mark.parametrize("cron", ["R * * * *", "H * * * *", "0 0 L * *", "0 0 15W * *", "0 0 * * MON#1",
-                                  "0 0 ? * *", "0 0 * * * R", "@daily", "0 0 * FOO *"])  # fmt: skip
+NON_STANDARD = [
+    "R * * * *",
+    "H * * * *",
+    "0 0 L * *",
+    "0 0 15W * *",
+    "0 0 * * MON#1",
+    "0 0 ? * *",
+    "0 0 * * * R",
+]
+
+
+@pytest.mark.parametrize("cron", [*NON_STANDARD, "@daily", "0 0 * FOO *"])
 def test_only_standard_cron_syntax_is_accepted(cron: str) -> None:
     with pytest.raises(BadSchedule):
         validate_cron(cron)
@@ -94,3 +104,17 @@ def test_only_standard_cron_syntax_is_accepted(cron: str) -> None:
 def test_standard_syntax_passes(cron: str) -> None:
     assert validate_cron(cron) == cron
     assert describe(cron)
+
+
+def test_several_skipped_moments_of_a_fixed_hour_fire_once_at_the_jump() -> None:
+    """`*/15 2 * * *` has four moments in the hour Berlin skips on 2026-03-29: one run at the
+    jump, not four at the same instant (which also made the shortest interval zero)."""
+    runs = next_runs("*/15 2 * * *", "Europe/Berlin", after=datetime(2026, 3, 28, 12, tzinfo=UTC), count=6)
+    assert [r.isoformat() for r in runs] == [
+        "2026-03-29T01:00:00+00:00",
+        "2026-03-30T00:00:00+00:00",
+        "2026-03-30T00:15:00+00:00",
+        "2026-03-30T00:30:00+00:00",
+        "2026-03-30T00:45:00+00:00",
+        "2026-03-31T00:00:00+00:00",
+    ]

@@ -159,10 +159,15 @@ class JobRepository:
         no ``descriptionText``): made safe in place. Idempotent and resumable; how many it did.
         Their content hash is left as it was: the next import of a posting still in its feed
         counts it updated once."""
-        done = 0
+        done, after = 0, None
         while True:
-            query = {"descriptionText": {"$exists": False}}
-            found = await self.collection.find(query, {"description": 1}).limit(batch).to_list()
+            # walks _id in order: each batch starts where the last ended, never rescanning
+            query: Document = {"descriptionText": {"$exists": False}}
+            if after is not None:
+                query["_id"] = {"$gt": after}
+            found = (
+                await self.collection.find(query, {"description": 1}).sort("_id", 1).limit(batch).to_list()
+            )
             if not found:
                 return done
             ops = [
@@ -178,7 +183,7 @@ class JobRepository:
                 for doc in found
             ]
             await self.collection.bulk_write(ops, ordered=False)
-            done += len(ops)
+            done, after = done + len(ops), found[-1]["_id"]
 
     async def get(self, job_id: ObjectId) -> Job | None:
         return Job.from_mongo(

@@ -13,6 +13,7 @@ admin's view of everyone's.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -65,6 +66,13 @@ INDEXES = [
     DEAD_LETTER_LIST,
     IndexSpec(DEAD_LETTERS, [("executionId", 1)], unique=True),
 ]
+
+
+HELD = {  # an attempt running in a worker now
+    "status": ExecutionStatus.PROCESSING.value,
+    "awaitingCallback": {"$ne": True},
+    "holder": {"$ne": None},
+}
 
 
 def _scoped(query: Document, owner_id: str | None) -> Document:
@@ -239,14 +247,15 @@ class ExecutionRepository:
             and e.last_attempt_at + timedelta(milliseconds=e.timeout_ms) + grace < now
         ]
 
-    async def held_attempts(self, limit: int = 500) -> list[Execution]:
-        """Attempts running in a worker now (``processing`` with a holder, not waiting for a
-        callback): the caller asks which holders died (:mod:`jobyard_libs.queue.liveness`)."""
-        query = {
-            "status": ExecutionStatus.PROCESSING.value,
-            "awaitingCallback": {"$ne": True},
-            "holder": {"$ne": None},
-        }
+    async def running_holders(self) -> list[str]:
+        """The worker processes holding attempts now (``processing``, not waiting for a
+        callback): one ``distinct``, a few ids, however many attempts run. The caller asks
+        which of them died (:mod:`jobyard_libs.queue.liveness`)."""
+        return [str(holder) for holder in await self.collection.distinct("holder", HELD)]
+
+    async def held_by(self, holders: Iterable[str], limit: int = 500) -> list[Execution]:
+        """The attempts ``holders`` hold now."""
+        query = {**HELD, "holder": {"$in": sorted(holders)}}
         return Execution.many(await self.collection.find(query).limit(limit).to_list())
 
     async def waiting_since(self, queued_before: datetime, limit: int = 500) -> list[Execution]:

@@ -129,16 +129,23 @@ def _runs(expression: str, tz: ZoneInfo, after: datetime) -> Iterator[datetime]:
         start -= _shift_near(after, tz)
     walls = croniter(expression, start)
     pending: list[datetime] = []
+    last: datetime | None = None
     while True:
         wall = walls.get_next(datetime)
-        for instant in _instants(wall, tz, wildcard_hour):
+        found = _instants(wall, tz, wildcard_hour)
+        for instant in found:
             if instant > after:
                 heapq.heappush(pending, instant)
-        # no later wall-clock moment fires before this one's reading minus the local shift
-        reading = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
-        horizon = reading - _shift_near(reading, tz)
+        if not found:
+            continue  # a moment the clocks skipped, for a wildcard hour: nothing fires
+        # no later wall-clock moment fires before this one's first instant: readings rise with
+        # the wall clock, except across a skipped hour, whose moments fire at the jump
+        horizon = min(found)
         while pending and pending[0] <= horizon:
-            yield heapq.heappop(pending)
+            instant = heapq.heappop(pending)
+            if instant != last:  # several skipped moments of a fixed hour all fire at the jump: once
+                last = instant
+                yield instant
 
 
 def next_runs(expression: str, timezone: str, *, after: datetime, count: int) -> list[datetime]:

@@ -13,6 +13,7 @@ from jobyard_libs.app import open_resources
 from jobyard_libs.cli import load_settings
 from jobyard_libs.imports.jobs import JobRepository
 from jobyard_libs.logging import configure_logging
+from jobyard_libs.migrations import Migrations
 from prometheus_client import start_http_server
 
 from jobyard_scheduler.imports.command import UnknownFeed, run_import
@@ -53,7 +54,13 @@ def main(argv: list[str] | None = None) -> int:
 async def migrate(settings: SchedulerSettings) -> dict[str, int]:
     """Every data migration this version needs, each idempotent: what each changed."""
     async with open_resources(settings) as resources:
-        return {"jobDescriptionsSanitized": await JobRepository(resources.db).sanitize_stored()}
+        migrations = Migrations(resources.db)
+        jobs = JobRepository(resources.db)
+        return {
+            "jobDescriptionsSanitized": await migrations.run_once(
+                "job-descriptions-sanitized", jobs.sanitize_stored
+            )
+        }
 
 
 async def _run_until_signalled(settings: SchedulerSettings) -> None:

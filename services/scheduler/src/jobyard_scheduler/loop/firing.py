@@ -127,9 +127,10 @@ class Firing:
         picking up the dead worker's redelivered message does the same; one of them wins)."""
         if self.liveness is None:
             return 0
-        held = await self.executions.held_attempts()
-        dead = await self.liveness.dead(e.holder for e in held if e.holder is not None)
-        lost = [execution for execution in held if execution.holder in dead]
+        dead = await self.liveness.dead(await self.executions.running_holders())
+        if not dead:
+            return 0
+        lost = await self.executions.held_by(dead)
         for execution in lost:
             await self.outcomes.worker_lost(execution)
         return len(lost)
