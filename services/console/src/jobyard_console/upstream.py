@@ -212,6 +212,15 @@ class Upstream:
             lock = await self.sessions.lock_refresh(caller.session_id, REFRESH_WAIT_SECONDS)
             if lock is not None:
                 try:
+                    # again, under the lock: another request may have refreshed and let go of
+                    # it since the look above (its refresh token is spent: reusing it would
+                    # revoke the session)
+                    stored = await self.sessions.load(caller.session_id)
+                    if stored is None:
+                        raise SessionExpired
+                    if stored.refresh_token != session.refresh_token:
+                        caller.session = stored
+                        return
                     await self._refresh_now(caller, stored)
                 finally:
                     await self.sessions.unlock_refresh(caller.session_id, lock)
