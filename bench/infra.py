@@ -20,12 +20,6 @@ from tests.support.infra import redis_for_tests
 
 __all__ = ["SERVERS", "mongodb_for_bench", "redis_for_tests", "servers_here"]
 SERVERS = ("python", "rust")
-# What a server cannot do, and so is not measured on it. secantusd-rs 0.5.3-beta.196 keeps a
-# unique index's old key when an update changes or removes the field: a feed's finished import
-# still holds the feed's "one import at a time" key, so its next import is refused.
-NO_REIMPORT = {
-    "rust": "secantusd-rs keeps a unique index's old key on update (a second import of a feed is refused)"
-}
 
 
 def servers_here(asked: list[str]) -> list[str]:

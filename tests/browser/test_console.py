@@ -207,6 +207,7 @@ def test_a_failing_task_retries_dies_and_is_replayed(origin: str, browsing: Brow
 
     page.get_by_role("link", name="Dead letters").click()
     expect(page.locator("tbody tr")).to_have_count(1)
+    expect(page.locator("[data-kept]")).to_have_text("7 days")  # the api's retention of dead ones
     look(browsing, origin, "dead-letters")
     page.get_by_role("button", name="Replay", exact=True).click()
     expect(page.get_by_role("status")).to_contain_text("Replayed 1.")
@@ -216,6 +217,7 @@ def test_a_failing_task_retries_dies_and_is_replayed(origin: str, browsing: Brow
     page.get_by_role("link", name="doomed").click()
     page.locator("#executions a").first.click()
     expect(page.locator(".facts")).to_contain_text("(replay 1)", timeout=WAIT_MS)
+    expect(page.locator("[data-expires]")).to_contain_text("UTC", timeout=WAIT_MS)  # finished: kept until
 
 
 def test_an_admin_adds_a_feed_and_imports_it(
@@ -237,6 +239,7 @@ def test_an_admin_adds_a_feed_and_imports_it(
     row.get_by_role("button", name="Import now").click()
     expect(page.get_by_role("status")).to_contain_text("started 1 import")
     expect(page.locator("#import-rows tr").first).to_contain_text("completed", timeout=WAIT_MS)
+    expect(page.locator("[data-kept]")).to_have_text("30 days")
 
     page.get_by_role("link", name="Users").click()
     expect(page.get_by_role("cell", name="admin@example.com")).to_be_visible()

@@ -4,18 +4,27 @@ Order of preference, for each: the URL in ``JOBYARD_REDIS_URL`` / ``JOBYARD_MONG
 containers through testcontainers when ``JOBYARD_TEST_CONTAINERS=1`` (any Docker-compatible
 engine: Docker, or podman's socket as ``make test-containers`` runs it), with the images
 ``JOBYARD_TEST_REDIS_IMAGE`` (``redis:7-alpine``) and ``JOBYARD_TEST_MONGODB_IMAGE``
-(``mongo:7``; ``make images`` builds local stand-ins of both); else a local server
-(``redis-server`` on a free port, secantusdb in-process in a temp dir). Nothing is mocked.
+(``mongo:7``; ``make images`` builds local stand-ins of both); else a local server:
+``redis-server`` on a free port, and the SecantusDB server ``JOBYARD_TEST_MONGODB`` names
+(``rust``: ``secantusd-rs``, a child process; ``python``: secantusdb in this process; ``auto``,
+the default: rust when ``make secantus`` built it). Nothing is mocked.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from jobyard_devstack.embedded_mongo import InProcessMongo, mongo_answers
+from jobyard_devstack.embedded_mongo import (
+    InProcessMongo,
+    embedded_url,
+    mongo_answers,
+    rust_command,
+    rust_server,
+)
 from jobyard_devstack.net import free_port, wait_until
 from jobyard_devstack.redis_server import RedisServer
 
@@ -82,9 +91,41 @@ def mongodb_for_tests(tmp: Path) -> Iterator[str]:
         image = os.environ.get("JOBYARD_TEST_MONGODB_IMAGE", "mongo:7")
         with _container(image, 27017, lambda h, p: mongo_answers(embedded_url_of(h, p))) as (host, port):
             yield embedded_url_of(host, port)
+    elif test_mongodb_server() == "rust":
+        with rust_mongodb(tmp) as url:
+            yield url
     else:
         server = InProcessMongo(tmp).start()
         try:
             yield server.url
         finally:
             server.stop()
+
+
+def test_mongodb_server() -> str:
+    """``rust`` or ``python``: which local SecantusDB server the tests run on."""
+    wanted = os.environ.get("JOBYARD_TEST_MONGODB", "auto")
+    if wanted not in ("auto", "rust", "python"):
+        raise ValueError(f"JOBYARD_TEST_MONGODB must be auto, rust or python, not {wanted!r}")
+    if wanted == "auto":
+        return "rust" if rust_server() is not None else "python"
+    return wanted
+
+
+@contextlib.contextmanager
+def rust_mongodb(tmp: Path) -> Iterator[str]:
+    """``secantusd-rs`` on a free port with its data in ``tmp``, for as long as the block runs."""
+    port = free_port()
+    with (tmp / "secantusd-rs.log").open("ab") as log:
+        process = subprocess.Popen(rust_command(port, tmp), stdout=log, stderr=subprocess.STDOUT)
+    url = embedded_url(port)
+    try:
+        wait_until(lambda: mongo_answers(url), timeout=60, what=f"secantusd-rs on port {port}")
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -94,6 +94,16 @@ http://{{ include "jobyard.fullname" . }}-auth:8001
   value: {{ .Values.egress.timeoutSeconds | quote }}
 - name: JOBYARD_AUDIT_RETENTION_DAYS
   value: {{ .Values.audit.retentionDays | quote }}
+- name: JOBYARD_RETENTION_COMPLETED_SECONDS
+  value: {{ .Values.retention.completedSeconds | int64 | quote }}
+- name: JOBYARD_RETENTION_FAILED_SECONDS
+  value: {{ .Values.retention.failedSeconds | int64 | quote }}
+- name: JOBYARD_RETENTION_IMPORT_LOGS_SECONDS
+  value: {{ .Values.retention.importLogsSeconds | int64 | quote }}
+- name: JOBYARD_RETENTION_RAW_FEEDS_SECONDS
+  value: {{ .Values.retention.rawFeedsSeconds | int64 | quote }}
+- name: JOBYARD_RETENTION_SWEEP_BATCH
+  value: {{ .Values.retention.sweepBatch | int64 | quote }}
 - name: JOBYARD_HOST
   value: "0.0.0.0"
 - name: JOBYARD_METRICS_HOST

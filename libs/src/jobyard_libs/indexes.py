@@ -6,7 +6,7 @@ at start-up (creating an index that exists is a no-op), so any of them may start
 
 from __future__ import annotations
 
-from jobyard_libs import audit
+from jobyard_libs import audit, retention
 from jobyard_libs.imports import feed_sources, import_logs, jobs, raw_feeds
 from jobyard_libs.mongo import IndexSpec
 from jobyard_libs.tasks import artifacts, repository
@@ -19,4 +19,5 @@ SHARED_INDEXES: list[IndexSpec] = [
     *repository.INDEXES,
     *artifacts.INDEXES,
     *audit.INDEXES,
+    *retention.INDEXES,
 ]

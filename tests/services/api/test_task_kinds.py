@@ -12,7 +12,6 @@ import httpx
 import pytest
 from jobyard_libs.mongo import utcnow
 from jobyard_libs.principals import PrincipalDirectory
-from jobyard_libs.queue.broker import create_broker
 from jobyard_libs.redis_client import RedisKeys
 from jobyard_libs.roles import Role
 from jobyard_libs.signing import sign_headers, verify
@@ -24,6 +23,7 @@ from tests.conftest import Isolation
 from tests.support.auth_service import AuthService
 from tests.support.feed_server import FeedServer
 from tests.support.imports import running_worker, settings_for
+from tests.support.scheduling import leader_firing
 from tests.support.tasks import wait_execution
 
 WORKER = {"task_retry_base_ms": 20, "task_retry_max_ms": 100, "task_cancel_poll_seconds": 0.05}
@@ -211,24 +211,13 @@ async def _wait_awaiting_attempt(db: Any, execution_id: str, attempt: int) -> No
 async def test_no_callback_before_the_deadline_fails_the_attempt(
     api: httpx.AsyncClient, auth: AuthService, worker: None, db: Any, isolation: Isolation
 ) -> None:
-    from jobyard_libs.app import open_resources
-    from jobyard_scheduler.loop.command import build_firing
-    from jobyard_scheduler.settings import SchedulerSettings
-
     me = auth.user_headers("silent@example.com")
     created = await _submit(
         api, me, kind="webhook-callback", payload={"callbackTimeoutMs": 100}, maxRetries=0
     )
     await _wait_awaiting_attempt(db, created["executionId"], 1)
-    settings = settings_for(isolation, SchedulerSettings)
-    broker = create_broker(settings)
-    try:
-        async with open_resources(settings) as resources:
-            result = await build_firing(settings, resources, broker).tick(
-                utcnow() + timedelta(seconds=1), fence=1
-            )
-    finally:
-        broker.close()
+    async with leader_firing(isolation) as firing:
+        result = await firing.tick(utcnow() + timedelta(seconds=1), fence=1)
     assert result.callbacks_overdue == 1
     dead = await wait_execution(api, me, created["executionId"])
     assert dead["status"] == "dead"

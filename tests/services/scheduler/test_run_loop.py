@@ -7,8 +7,6 @@ import itertools
 import os
 import signal
 import subprocess
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,18 +15,13 @@ import pytest
 from jobyard_api.app import create_app
 from jobyard_api.settings import ApiSettings
 from jobyard_devstack.net import free_port
-from jobyard_libs.app import open_resources
 from jobyard_libs.principals import PrincipalDirectory
-from jobyard_libs.queue.broker import create_broker
 from jobyard_libs.queue.liveness import workers_key
 from jobyard_libs.tasks.documents import Execution
 from jobyard_libs.tasks.models import ExecutionStatus, MisfirePolicy, TaskStatus, TaskType
 from jobyard_libs.tasks.repository import INDEXES, ExecutionRepository, TaskRepository
 from jobyard_libs.tasks.rights import INVALID_SCHEDULE
-from jobyard_scheduler.loop.command import build_firing
-from jobyard_scheduler.loop.firing import Firing
 from jobyard_scheduler.loop.leader import LeaderLease
-from jobyard_scheduler.settings import SchedulerSettings
 from jobyard_worker.settings import WorkerSettings
 from redis.asyncio import Redis
 
@@ -38,6 +31,7 @@ from tests.support.auth_service import AuthService
 from tests.support.factories import a_task
 from tests.support.imports import running_worker, settings_for, wait_until_async
 from tests.support.processes import bin_path
+from tests.support.scheduling import leader_firing
 from tests.support.tasks import wait_execution
 
 START = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -100,31 +94,11 @@ def _start_scheduler(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
         )
 
 
-@asynccontextmanager
-async def _firing(
-    isolation: Isolation, requeue_after: timedelta = timedelta(seconds=30), **overrides: Any
-) -> AsyncIterator[Firing]:
-    """The leader's tick as ``jobyard-scheduler run`` builds it, on this test's database."""
-    settings = settings_for(
-        isolation,
-        SchedulerSettings,
-        **overrides,
-        scheduler_misfire_grace_seconds=60,
-        scheduler_requeue_after_seconds=int(requeue_after.total_seconds()),
-    )
-    broker = create_broker(settings)
-    try:
-        async with open_resources(settings) as resources:
-            yield build_firing(settings, resources, broker)
-    finally:
-        broker.close()
-
-
 async def test_a_stale_leader_cannot_fire(isolation: Isolation, db: Any) -> None:
     tasks = TaskRepository(db)
     task = a_task(next_run_at=START)
     await tasks.insert(task)
-    async with _firing(isolation) as firing:
+    async with leader_firing(isolation) as firing:
         assert (await firing.tick(START, fence=7)).fired == 1
         await tasks.update(task.id, next_run_at=START + timedelta(minutes=1))
         assert (await firing.tick(START + timedelta(minutes=1), fence=6)).fired == 0  # older token
@@ -138,7 +112,7 @@ async def test_misfire_policy(isolation: Isolation, db: Any, policy: MisfirePoli
     task = a_task(next_run_at=START, misfire_policy=policy)
     await tasks.insert(task)
     late = START + timedelta(hours=3, seconds=30)  # no scheduler lived for three hours
-    async with _firing(isolation) as firing:
+    async with leader_firing(isolation) as firing:
         assert (await firing.tick(late, fence=1)).fired == runs
     assert await db.executions.count_documents({}) == runs
     now = await tasks.get(task.id, None)
@@ -185,10 +159,10 @@ async def test_redis_down_at_submission_then_queued_when_back(
         assert pending["enqueuedAt"] is None
 
     # Redis is back: the leader's sweep queues it
-    async with _firing(isolation) as firing:
+    async with leader_firing(isolation) as firing:
         # just stored: the api may be queueing it right now, so the sweep leaves it alone
         assert (await firing.tick(datetime.now(UTC), fence=1)).queued == 0
-    async with _firing(isolation, requeue_after=timedelta(0)) as firing:
+    async with leader_firing(isolation, requeue_after=timedelta(0)) as firing:
         assert (await firing.tick(datetime.now(UTC), fence=1)).queued == 1
     up: ApiSettings = settings_for(isolation, ApiSettings, auth_url=auth.url, auth_jwks_url=auth.jwks_url)
     with running_worker(settings_for(isolation, WorkerSettings)):
@@ -202,7 +176,7 @@ async def test_a_delayed_task_fires_once_at_its_time(isolation: Isolation, db: A
     due = START + timedelta(minutes=30)
     delayed = a_task(cron=None, type=TaskType.DELAYED, next_run_at=due, scheduled_at=due)
     await tasks.insert(delayed)
-    async with _firing(isolation) as firing:
+    async with leader_firing(isolation) as firing:
         assert (await firing.tick(due - timedelta(seconds=1), fence=1)).fired == 0  # not yet
         assert (await firing.tick(due, fence=1)).fired == 1
         assert (await firing.tick(due + timedelta(minutes=5), fence=1)).fired == 0  # once
@@ -214,7 +188,7 @@ async def test_a_delayed_task_fires_once_at_its_time(isolation: Isolation, db: A
 
 async def test_a_paused_task_is_not_fired(isolation: Isolation, db: Any) -> None:
     await TaskRepository(db).insert(a_task(next_run_at=START, status=TaskStatus.PAUSED))
-    async with _firing(isolation) as firing:
+    async with leader_firing(isolation) as firing:
         assert (await firing.tick(START + timedelta(minutes=10), fence=1)).fired == 0
     assert await db.executions.count_documents({}) == 0
 
@@ -265,7 +239,7 @@ async def test_unconfirmed_rights_fire_what_anyone_may_run_and_hold_admin_kinds(
     await tasks.insert(admins_only)
     unreachable = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.5)
     try:
-        async with _firing(isolation) as firing:
+        async with leader_firing(isolation) as firing:
             assert isinstance(firing.rights, PrincipalDirectory)
             firing.rights = PrincipalDirectory(unreachable, firing.rights.keys)
             result = await firing.tick(START, fence=1)
@@ -284,7 +258,7 @@ async def test_a_stored_cron_of_non_standard_syntax_is_paused_not_fired(
     tasks = TaskRepository(db)
     task = a_task(cron="0 0 L * *", next_run_at=START)
     await tasks.insert(task)
-    async with _firing(isolation) as firing:
+    async with leader_firing(isolation) as firing:
         assert (await firing.tick(START, fence=1)).fired == 0
     stored = await tasks.get(task.id, None)
     assert stored is not None and stored.status is TaskStatus.PAUSED
@@ -322,7 +296,7 @@ async def test_the_leader_fails_at_once_an_attempt_whose_worker_stopped_beating(
             stored = await executions.create(execution)
             assert stored is not None
             held[holder] = stored
-        async with _firing(isolation, queue_heartbeat_timeout_ms=1000) as firing:
+        async with leader_firing(isolation, queue_heartbeat_timeout_ms=1000) as firing:
             assert (await firing.tick(datetime.now(UTC), fence=1)).workers_lost == 1
         gone, alive = [await executions.get(held[h].id) for h in ("gone", "alive")]
         assert gone is not None and gone.status is ExecutionStatus.RETRYING

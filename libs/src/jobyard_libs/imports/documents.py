@@ -50,7 +50,6 @@ class ImportLog(StoredDocument):
     trigger: ImportTrigger
     request_id: str | None = None
     requested_by: str | None = None
-    active_feed_url: str | None = None  # set while it runs: one import per feed at a time
     progress_at: datetime | None = None
     status: ImportStatus = ImportStatus.PENDING
     timestamp: datetime = Field(default_factory=utcnow)

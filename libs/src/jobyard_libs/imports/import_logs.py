@@ -9,22 +9,26 @@ counts once; the log finishes when every queued batch is applied or dead. Every 
 person watching should see is told to ``on_change`` (the live import events): a required
 argument, so it cannot be forgotten (pass :data:`UNWATCHED` where nobody watches).
 
-One import per feed at a time: a log holds ``activeFeedUrl`` (unique while set) from its
-creation until it finishes, so a second start for a feed whose import runs (the hourly
-CronJob, an admin's "Import now", a task) joins that run instead of splitting its counts
-over two logs. A run that made no progress for ``stale_after`` (its worker died) is
-abandoned (``failed``) and a new one starts.
+One import per feed at a time: a lock document in ``import_locks``, keyed by the feed's URL
+(``_id``) and naming the running log, is inserted before the log and deleted when the log
+finishes, so a second start for a feed whose import runs (the hourly CronJob, an admin's
+"Import now", a task) joins that run instead of splitting its counts over two logs. A run
+that made no progress for ``stale_after`` (its worker died) is abandoned (``failed``) and
+a new one starts; a lock whose log finished or never came to be (its process died between
+the two inserts) is freed by the next start. No unique-indexed field is ever updated, only
+inserted and deleted: every MongoDB-wire server agrees on that (docs/testing.md).
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from jobyard_libs.documents import stored
 from jobyard_libs.imports.documents import FailedJob, ImportLog
@@ -41,11 +45,10 @@ FILTER_INDEXES = [  # in order of preference
 ]
 LIST_INDEX = IndexSpec(COLLECTION, NEWEST)
 PER_FEED_INDEX = IndexSpec(COLLECTION, [("feedUrl", 1), *NEWEST])  # a feed's latest runs (the monitor)
-ACTIVE_INDEX = IndexSpec(  # one running import per feed
-    COLLECTION, [("activeFeedUrl", 1)], unique=True, partial_filter={"activeFeedUrl": {"$type": "string"}}
-)
 STALLED_INDEX = IndexSpec(COLLECTION, [("status", 1), ("progressAt", 1)])  # runs to resume
-INDEXES = [LIST_INDEX, *FILTER_INDEXES, PER_FEED_INDEX, ACTIVE_INDEX, STALLED_INDEX]
+INDEXES = [LIST_INDEX, *FILTER_INDEXES, PER_FEED_INDEX, STALLED_INDEX]
+LOCKS = "import_locks"  # {_id: feed URL, logId, at}: the feed's running import
+ORPHAN_LOCK = timedelta(minutes=1)  # a lock whose log is still missing after this was left by a crash
 DEFAULT_STALE_AFTER = timedelta(minutes=30)
 FINISHED_VALUES = [status.value for status in FINISHED]
 WITHOUT_LONG_LISTS = {"failedJobs": 0, "appliedBatchIds": 0}
@@ -93,6 +96,7 @@ async def UNWATCHED(log: ImportLog) -> None:
 class ImportLogRepository:
     def __init__(self, db: Database, on_change: OnChange) -> None:
         self.collection = db[COLLECTION]
+        self.locks = db[LOCKS]
         self.on_change = on_change
 
     async def _changed(self, log_id: ObjectId) -> None:
@@ -114,23 +118,64 @@ class ImportLogRepository:
         for _ in range(5):  # a running import may finish, or be abandoned, between two looks
             now = utcnow()
             log = ImportLog(
-                feed_url=feed_url, file_name=feed_url, feed_source_id=source_id, trigger=trigger,
-                request_id=request_id, requested_by=requested_by, active_feed_url=feed_url, progress_at=now,
+                feed_url=feed_url,
+                file_name=feed_url,
+                feed_source_id=source_id,
+                trigger=trigger,
+                request_id=request_id,
+                requested_by=requested_by,
+                progress_at=now,
                 timestamp=now,
-            )  # fmt: skip
+            )
             try:
-                await self.collection.insert_one(log.to_mongo())
-                return log.id, False
+                await self.locks.insert_one({"_id": feed_url, "logId": log.id, "at": now})
             except DuplicateKeyError:
-                running = await self.collection.find_one({"activeFeedUrl": feed_url}, {"progressAt": 1})
-                if running is None:
+                lock = await self.locks.find_one({"_id": feed_url})
+                if lock is None:
                     continue
-                if running.get("progressAt") is not None and running["progressAt"] < utcnow() - stale_after:
-                    await self.abandon(running["_id"], stale_after)
-                    continue
-                running_id: ObjectId = running["_id"]
-                return running_id, True
+                if await self._runs(lock, stale_after):
+                    running_id: ObjectId = lock["logId"]
+                    return running_id, True
+                await self.locks.delete_one({"_id": feed_url, "logId": lock["logId"]})
+                continue
+            await self.collection.insert_one(log.to_mongo())
+            return log.id, False
         raise RuntimeError(f"could not start or join an import of {feed_url}")
+
+    async def _runs(self, lock: Document, stale_after: timedelta) -> bool:
+        """Whether the lock's import still runs; a stalled one is abandoned on the way."""
+        running = await self.collection.find_one({"_id": lock["logId"]}, {"status": 1, "progressAt": 1})
+        if running is None:  # being created, or its creator died between the two inserts
+            return bool(lock["at"] > utcnow() - ORPHAN_LOCK)
+        if running["status"] in FINISHED_VALUES:  # finished, and its release was lost
+            return False
+        if running.get("progressAt") is not None and running["progressAt"] < utcnow() - stale_after:
+            await self.abandon(running["_id"], stale_after)
+            return False
+        return True
+
+    async def _release(self, log_id: ObjectId) -> None:
+        """The feed may import again: its finished log gives up the lock."""
+        await self.locks.delete_one({"logId": log_id})
+
+    async def lock_running_imports(self) -> int:
+        """Migration from versions that marked a running log with a unique ``activeFeedUrl``:
+        each such log gets its lock, then the index and the field go. How many were running."""
+        old = await self.collection.find(
+            {"activeFeedUrl": {"$type": "string"}}, {"activeFeedUrl": 1}
+        ).to_list()
+        for log in old:
+            with contextlib.suppress(DuplicateKeyError):
+                await self.locks.insert_one(
+                    {"_id": log["activeFeedUrl"], "logId": log["_id"], "at": utcnow()}
+                )
+        with contextlib.suppress(OperationFailure):  # a database that never had it
+            await self.collection.drop_index("activeFeedUrl_1")
+        if old:
+            await self.collection.update_many(
+                {"activeFeedUrl": {"$exists": True}}, {"$unset": {"activeFeedUrl": ""}}
+            )
+        return len(old)
 
     async def abandon(self, log_id: ObjectId, stale_after: timedelta) -> None:
         """A run whose runner died: failed, and no longer the feed's running import."""
@@ -188,9 +233,9 @@ class ImportLogRepository:
         """Change ``fields`` (attribute names); a finished status frees the feed for its next run."""
         update: Document = {"$set": stored(ImportLog, **fields, progress_at=utcnow())}
         status = fields.get("status")
-        if status is not None and ImportStatus(status) in FINISHED:
-            update["$unset"] = {"activeFeedUrl": ""}
         await self.collection.update_one({"_id": log_id}, update)
+        if status is not None and ImportStatus(status) in FINISHED:
+            await self._release(log_id)
         if status is not None:
             await self._changed(log_id)
 
@@ -230,8 +275,9 @@ class ImportLogRepository:
         }
         if parse.status in FINISHED:
             fields["finishedAt"] = utcnow()
-            update["$unset"] = {"activeFeedUrl": ""}
         await self.collection.update_one({"_id": log_id}, update)
+        if parse.status in FINISHED:
+            await self._release(log_id)
         await self._changed(log_id)
 
     async def record_batch(
@@ -284,10 +330,11 @@ class ImportLogRepository:
         status = ImportStatus.FAILED if log.batches_failed or log.error else ImportStatus.COMPLETED
         result = await self.collection.update_one(
             {"_id": log_id, "status": ImportStatus.PROCESSING.value, "batchesDone": total},
-            {"$set": {"status": status.value, "finishedAt": utcnow()}, "$unset": {"activeFeedUrl": ""}},
+            {"$set": {"status": status.value, "finishedAt": utcnow()}},
         )
         if result.modified_count != 1:
             return None
+        await self._release(log_id)
         await self._changed(log_id)
         return await self.get(log_id)
 

@@ -14,6 +14,18 @@ from jobyard_libs.queue.liveness import WORKER_LOST
 from jobyard_libs.tasks.models import ExecutionStatus, MisfirePolicy, TaskStatus, TaskType
 
 
+class ExpiredRun(BaseModel):
+    """The newest of a task's executions that retention deleted (:mod:`jobyard_libs.retention`)."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="ignore", arbitrary_types_allowed=True
+    )
+
+    execution_id: Oid
+    status: ExecutionStatus
+    at: datetime
+
+
 class Task(StoredDocument):
     """What a user submitted: what to run, when, and how patiently."""
 
@@ -37,6 +49,8 @@ class Task(StoredDocument):
     webhook_url: str | None = None
     run_count: int = 0
     last_run_at: datetime | None = None
+    expired_runs: dict[str, int] = Field(default_factory=dict)  # by status: runs retention deleted
+    last_expired_run: ExpiredRun | None = None
     idempotency_key: str | None = None
     request_hash: str | None = None
     fence: int | None = None  # the newest scheduler fencing token that claimed a run of it

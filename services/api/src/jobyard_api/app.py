@@ -13,6 +13,7 @@ from jobyard_libs.auth import remote_authenticator
 from jobyard_libs.indexes import SHARED_INDEXES
 from jobyard_libs.queue.broker import create_broker
 from jobyard_libs.rate_limit import RateLimiter
+from jobyard_libs.retention import RetentionPolicy
 from jobyard_libs.tasks.lifecycle import ExecutionEffects, ExecutionLifecycle
 from jobyard_libs.tasks.outcomes import Outcomes
 from jobyard_libs.tasks.repository import DeadLetterRepository, ExecutionRepository
@@ -35,6 +36,7 @@ from jobyard_api.imports import endpoints as import_endpoints
 from jobyard_api.imports.service import ImportService
 from jobyard_api.jobs import endpoints as job_endpoints
 from jobyard_api.jobs.service import JobService
+from jobyard_api.retention import endpoints as retention_endpoints
 from jobyard_api.settings import ApiSettings
 from jobyard_api.tasks import endpoints as task_endpoints
 from jobyard_api.tasks.service import TaskService
@@ -65,6 +67,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         audit = AuditService(AuditLog(db, retention_days=settings.audit_retention_days))
         feed_sources = FeedSourceService(db, audit)
         await feed_sources.seed(settings.feeds)
+        kept = RetentionPolicy.of(settings)
         app.state.api = ApiContext(
             feed_sources=feed_sources,
             imports=ImportService(
@@ -85,7 +88,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
                 secrets=settings,
                 audit=audit,
             ),
-            executions=ExecutionService(db, lifecycle, settings, audit),
+            executions=ExecutionService(db, lifecycle, settings, audit, kept),
             dead_letters=DeadLetterService(db, broker, lifecycle, audit),
             callbacks=CallbackService(db, outcomes),
             submit_limit=RateLimiter(
@@ -96,6 +99,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
                 window=60,
             ),
             audit=audit,
+            retention=kept,
         )
         try:
             yield
@@ -117,6 +121,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             callback_endpoints.router,
             event_endpoints.router,
             audit_endpoints.router,
+            retention_endpoints.router,
         ],
         indexes=SHARED_INDEXES,
         setup=setup,

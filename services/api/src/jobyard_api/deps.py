@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from jobyard_libs.auth import AdminPrincipal, CurrentPrincipal
 from jobyard_libs.rate_limit import RateLimiter
+from jobyard_libs.retention import RetentionPolicy
 
 from jobyard_api.audit.service import AuditService
 from jobyard_api.callbacks.service import CallbackService
@@ -31,6 +32,7 @@ class ApiContext:
     callbacks: CallbackService
     submit_limit: RateLimiter
     audit: AuditService
+    retention: RetentionPolicy
 
 
 def _part(name: str) -> Callable[[Request], Any]:
@@ -51,4 +53,5 @@ DeadLetters = Annotated[DeadLetterService, Depends(_part("dead_letters"))]
 Callbacks = Annotated[CallbackService, Depends(_part("callbacks"))]
 SubmitLimit = Annotated[RateLimiter, Depends(_part("submit_limit"))]
 Audit = Annotated[AuditService, Depends(_part("audit"))]
+Retention = Annotated[RetentionPolicy, Depends(_part("retention"))]
 __all__ = ["AdminPrincipal", "CurrentPrincipal"]

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from jobyard_libs.imports.settings import ImportSettings
+from jobyard_libs.retention import RetentionSettings
 from jobyard_libs.settings import TokenVerificationSettings
 from jobyard_libs.tasks.settings import TaskSettings
 from pydantic import Field
 
 
-class ApiSettings(TokenVerificationSettings, ImportSettings, TaskSettings):
+class ApiSettings(TokenVerificationSettings, ImportSettings, TaskSettings, RetentionSettings):
     task_payload_max_bytes: int = Field(
         64 * 1024, ge=256, description="Largest task payload accepted (JSON bytes)."
     )

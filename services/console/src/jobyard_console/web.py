@@ -68,6 +68,15 @@ def _duration(start: str | None, end: str | None) -> str:
     return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
 
 
+def _period(seconds: int) -> str:
+    """A retention period in words: ``86400`` → ``1 day``, ``5400`` → ``90 minutes``."""
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'' if count == 1 else 's'}"
+    return f"{seconds} second{'' if seconds == 1 else 's'}"
+
+
 def _posting_html(value: str | None) -> Markup:
     """A posting's description as HTML: the api's sanitised HTML, sanitised again here (a
     posting stored before the import sanitised, not yet migrated, is made safe all the same)."""
@@ -76,6 +85,7 @@ def _posting_html(value: str | None) -> Markup:
 
 templates.env.filters["when"] = _when
 templates.env.filters["posting_html"] = _posting_html
+templates.env.filters["period"] = _period
 templates.env.globals["duration"] = _duration
 
 

@@ -11,6 +11,7 @@ import sys
 
 from jobyard_libs.app import open_resources
 from jobyard_libs.cli import load_settings
+from jobyard_libs.imports.import_logs import UNWATCHED, ImportLogRepository
 from jobyard_libs.imports.jobs import JobRepository
 from jobyard_libs.logging import configure_logging
 from jobyard_libs.migrations import Migrations
@@ -56,10 +57,12 @@ async def migrate(settings: SchedulerSettings) -> dict[str, int]:
     async with open_resources(settings) as resources:
         migrations = Migrations(resources.db)
         jobs = JobRepository(resources.db)
+        logs = ImportLogRepository(resources.db, UNWATCHED)
         return {
             "jobDescriptionsSanitized": await migrations.run_once(
                 "job-descriptions-sanitized", jobs.sanitize_stored
-            )
+            ),
+            "runningImportsLocked": await migrations.run_once("import-locks", logs.lock_running_imports),
         }
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from jobyard_libs.imports.settings import ImportSettings
+from jobyard_libs.retention import RetentionSettings
 from jobyard_libs.settings import Environment
 from jobyard_libs.tasks.settings import TaskSettings
 from pydantic import Field, model_validator
 
 
-class SchedulerSettings(ImportSettings, TaskSettings):
+class SchedulerSettings(ImportSettings, TaskSettings, RetentionSettings):
     scheduler_tick_seconds: float = Field(1.0, gt=0, description="How often the leader looks for due runs.")
     scheduler_lease_ms: int = Field(
         10_000, ge=100, description="Leadership lease; a dead leader is replaced after it."

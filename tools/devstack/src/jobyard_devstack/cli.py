@@ -75,7 +75,12 @@ def _mongodb_url(dev: DevSettings, supervisor: Supervisor) -> str:
     wait_until(
         lambda: mongo_answers(url), timeout=dev.start_timeout_seconds, what=f"embedded MongoDB ({name})"
     )
-    say(f"  mongodb  {name}, data in {storage}")
+    hint = (
+        " (make secantus builds the faster secantusd-rs)"
+        if name == "secantusd-py" and dev.mongodb == "auto"
+        else ""
+    )
+    say(f"  mongodb  {name}, data in {storage}{hint}")
     return url
 
 

@@ -26,6 +26,7 @@ SETTINGS_CLASSES = [
     ("jobyard_libs.tasks.settings", "TaskSettings", "api, scheduler, worker"),
     ("jobyard_auth.settings", "AuthSettings", "auth"),
     ("jobyard_libs.imports.settings", "ImportSettings", "api, scheduler, worker"),
+    ("jobyard_libs.retention", "RetentionSettings", "api, scheduler"),
     ("jobyard_api.settings", "ApiSettings", "api"),
     ("jobyard_worker.settings", "WorkerSettings", "worker"),
     ("jobyard_scheduler.settings", "SchedulerSettings", "scheduler"),

@@ -56,6 +56,9 @@ class ExecutionOut(ApiModel):
     awaiting_callback: bool
     callback_deadline: datetime | None
     created_at: datetime
+    expires_at: datetime | None = Field(
+        None, description="when retention deletes it (JOBYARD_RETENTION_*); unset until it finishes"
+    )
     webhook: WebhookDeliveryOut | None = Field(
         None, description="the last delivery of its completion webhook"
     )

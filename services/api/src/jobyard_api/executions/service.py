@@ -7,6 +7,7 @@ from jobyard_libs.documents import Oid
 from jobyard_libs.errors import Conflict, NotFoundError, found
 from jobyard_libs.listing import Slice, Window
 from jobyard_libs.mongo import Database, utcnow
+from jobyard_libs.retention import RetentionPolicy
 from jobyard_libs.tasks.artifacts import Artifact, ArtifactRepository
 from jobyard_libs.tasks.documents import Execution, Task
 from jobyard_libs.tasks.kinds.webhook_callback import NAME as CALLBACK_KIND
@@ -38,8 +39,14 @@ def execution_view(execution: Execution, viewer: Principal | None, secrets: Task
 
 class ExecutionService:
     def __init__(
-        self, db: Database, lifecycle: ExecutionLifecycle, secrets: TaskSettings, audit: AuditService
+        self,
+        db: Database,
+        lifecycle: ExecutionLifecycle,
+        secrets: TaskSettings,
+        audit: AuditService,
+        kept: RetentionPolicy,
     ) -> None:
+        self.kept = kept
         self.audit = audit
         self.secrets = secrets
         self.executions = ExecutionRepository(db)
@@ -47,7 +54,11 @@ class ExecutionService:
         self.lifecycle = lifecycle
 
     def view(self, execution: Execution, viewer: Principal) -> ExecutionOut:
-        return execution_view(execution, viewer, self.secrets)
+        out = execution_view(execution, viewer, self.secrets)
+        kept = self.kept.execution_kept(execution.status)
+        if kept is not None and execution.completed_at is not None:
+            out.expires_at = execution.completed_at + kept
+        return out
 
     async def get(self, execution_id: Oid, principal: Principal) -> Execution:
         return found(await self.executions.get(execution_id, principal.scope), ExecutionNotFound)

@@ -93,6 +93,10 @@ class TaskOut(ApiModel):
         description="the same secret as Standard Webhooks libraries take it (whsec_...): verifies the "
         "webhook-signature header",
     )
+    expired_runs: dict[str, int] = Field(
+        default_factory=dict,
+        description="runs whose executions retention deleted, by status (GET /api/v1/retention says when)",
+    )
     last_run: LastRun | None = Field(
         None,
         description="its newest execution's outcome: a task's own status says whether it will run again "

@@ -92,6 +92,9 @@ class TaskService:
                 out.last_run = LastRun(
                     execution_id=str(run.id), status=run.status, at=run.completed_at or run.created_at
                 )
+            gone = task.last_expired_run  # retention deleted it; newer than every run kept, maybe
+            if gone is not None and (out.last_run is None or out.last_run.at < gone.at):
+                out.last_run = LastRun(execution_id=str(gone.execution_id), status=gone.status, at=gone.at)
             outs.append(out)
         return outs
 

@@ -16,7 +16,7 @@ MAX_SELECTED = 100
 async def dead_letter_list(page: SignedIn) -> HTMLResponse:
     query = list_params(page.request)
     pager = Pager.of(await page.api("GET", "/api/v1/dead-letters", params=query), query)
-    return page.render("dead_letters.html", pager=pager)
+    return page.render("dead_letters.html", pager=pager, retention=await page.api("GET", "/api/v1/retention"))
 
 
 @router.post("/dead-letters")

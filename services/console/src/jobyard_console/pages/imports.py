@@ -21,8 +21,10 @@ async def import_list(page: SignedIn) -> HTMLResponse:
     feeds = []
     if page.session.is_admin:
         feeds = (await page.api("GET", "/api/v1/feed-sources", params={"limit": 100}))["items"]
-    template = "_import_rows.html" if page.request.headers.get("hx-request") else "imports.html"
-    return page.render(template, pager=pager, statuses=STATUSES, feeds=feeds)
+    if page.request.headers.get("hx-request"):
+        return page.render("_import_rows.html", pager=pager, statuses=STATUSES, feeds=feeds)
+    retention = await page.api("GET", "/api/v1/retention")
+    return page.render("imports.html", pager=pager, statuses=STATUSES, feeds=feeds, retention=retention)
 
 
 @router.get("/imports/{log_id}", response_class=HTMLResponse)

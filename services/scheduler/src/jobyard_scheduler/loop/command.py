@@ -22,6 +22,7 @@ from jobyard_libs.outages import OUTAGES, OutageLog, backoff_seconds, dependency
 from jobyard_libs.principals import PrincipalDirectory, StoredRights
 from jobyard_libs.queue.broker import create_broker
 from jobyard_libs.queue.liveness import WorkerLiveness
+from jobyard_libs.retention import Retention, RetentionPolicy
 from jobyard_libs.tasks.artifacts import ArtifactRepository
 from jobyard_libs.tasks.lifecycle import ExecutionEffects, ExecutionLifecycle
 from jobyard_libs.tasks.outcomes import Outcomes
@@ -66,6 +67,7 @@ def build_firing(settings: SchedulerSettings, resources: Resources, broker: Brok
         rights=rights,
         owner_work=OwnerWork(db, lifecycle, CronFloors.of(settings)),
         liveness=liveness,
+        retention=Retention(db, RetentionPolicy.of(settings), batch=settings.retention_sweep_batch),
     )
 
 

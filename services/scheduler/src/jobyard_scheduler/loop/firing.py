@@ -13,13 +13,14 @@ Each tick also queues executions stored while Redis was down, and fails the atte
 ``webhook-callback`` executions whose callback is overdue; every ``sweep_every`` it queues
 again executions whose message Redis lost (a failover to a replica that had not received
 it, a restart without persistence), sends again what Redis lost of stalled imports (their
-run message, unapplied batches), and deletes expired artifacts (CSV exports past
-``JOBYARD_ARTIFACT_TTL_SECONDS``).
+run message, unapplied batches), deletes expired artifacts (CSV exports past
+``JOBYARD_ARTIFACT_TTL_SECONDS``) and finished work past its retention
+(:mod:`jobyard_libs.retention`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import structlog
@@ -28,6 +29,7 @@ from jobyard_libs.imports.pipeline import ImportRunner
 from jobyard_libs.mongo import utcnow
 from jobyard_libs.principals import DirectoryUnavailable, PrincipalResolver
 from jobyard_libs.queue.liveness import WorkerLiveness
+from jobyard_libs.retention import Retention, Swept
 from jobyard_libs.tasks.artifacts import ArtifactRepository
 from jobyard_libs.tasks.dispatch import dispatch, lost
 from jobyard_libs.tasks.documents import Execution, Task
@@ -52,6 +54,7 @@ class TickResult:
     import_messages_resent: int = 0
     artifacts_expired: int = 0
     workers_lost: int = 0
+    expired: Swept = field(default_factory=Swept)
 
 
 class Firing:
@@ -71,7 +74,9 @@ class Firing:
         rights: PrincipalResolver | None = None,
         owner_work: OwnerWork | None = None,
         liveness: WorkerLiveness | None = None,
+        retention: Retention | None = None,
     ) -> None:
+        self.retention = retention
         self.liveness = liveness
         self.rights = rights
         self.owner_work = owner_work
@@ -103,7 +108,7 @@ class Firing:
 
     async def _housekeeping(self, now: datetime, result: TickResult) -> None:
         """Attempts whose worker died; what Redis lost (messages of waiting executions, of
-        stalled imports); expired files."""
+        stalled imports); expired files; finished work past its retention."""
         result.workers_lost = await self._workers_lost()
         waiting = await self.executions.waiting_since(now - self.requeue_after)
         # and attempts past their timeout whose holder is unknown (Redis could not say, or
@@ -121,6 +126,8 @@ class Firing:
             result.import_messages_resent = await self.imports.resume_stalled(stalled_before)
         if self.artifacts is not None:
             result.artifacts_expired = await self.artifacts.delete_expired(now)
+        if self.retention is not None:
+            result.expired = await self.retention.sweep(now)
 
     async def _workers_lost(self) -> int:
         """Attempts whose worker stopped beating failed now, whatever their timeout (a worker
