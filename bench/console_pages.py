@@ -25,9 +25,11 @@ from bench.results import record
 from tests.support.devstack import admin_password, dev_stack
 
 TARGET_MS = 150
-PAGES = ["/", "/imports", "/imports/{import}", "/jobs", "/jobs?q=engineer", "/jobs/{job}", "/tasks",
-         "/tasks/new", "/tasks/{task}", "/executions/{execution}", "/dead-letters", "/api-keys",
-         "/admin/feed-sources", "/admin/users"]  # fmt: skip
+PAGES = [
+    "/", "/imports", "/imports/{import}", "/jobs", "/jobs?q=engineer", "/jobs/{job}", "/tasks", "/tasks/new",
+    "/tasks/{task}", "/executions", "/executions?status=dead", "/executions/{execution}", "/dead-letters",
+    "/api-keys", "/workers", "/admin/feed-sources", "/admin/users",
+]  # fmt: skip
 
 
 def server_ms(answer: httpx.Response) -> float:

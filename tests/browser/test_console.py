@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
+from jobyard_devstack.net import wait_until
 from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.conftest import SCREENSHOTS, Browsing
@@ -208,6 +209,8 @@ def test_a_failing_task_retries_dies_and_is_replayed(origin: str, browsing: Brow
     page.get_by_role("link", name="Dead letters").click()
     expect(page.locator("tbody tr")).to_have_count(1)
     expect(page.locator("[data-kept]")).to_have_text("7 days")  # the api's retention of dead ones
+    cell = page.locator("td.actions").first  # a cell, in line with its row (not a flex box)
+    assert cell.evaluate("c => getComputedStyle(c).display") == "table-cell"
     look(browsing, origin, "dead-letters")
     page.get_by_role("button", name="Replay", exact=True).click()
     expect(page.get_by_role("status")).to_contain_text("Replayed 1.")
@@ -218,6 +221,72 @@ def test_a_failing_task_retries_dies_and_is_replayed(origin: str, browsing: Brow
     page.locator("#executions a").first.click()
     expect(page.locator(".facts")).to_contain_text("(replay 1)", timeout=WAIT_MS)
     expect(page.locator("[data-expires]")).to_contain_text("UTC", timeout=WAIT_MS)  # finished: kept until
+
+
+def test_failures_first_and_everything_matching_at_once(origin: str, browsing: Browsing) -> None:
+    """The Executions page: dead ones across tasks with their names and errors, a search by
+    name, pages that say where they are, and a replay of every match after a confirmation."""
+    page = browsing.page
+    register(page, origin, "oncall@example.com")
+    for n in range(3):  # the egress guard refuses this address (no traffic is sent): each dies
+        create_task(page, origin, f"doomed {n}", "http", '{"url": "http://127.0.0.1:1/"}', retries=0)
+        expect(page.locator("#executions tr[data-status=dead]")).to_have_count(1, timeout=WAIT_MS)
+    page.get_by_role("link", name="Executions").click()
+    page.get_by_role("link", name="dead", exact=True).click()
+    rows = page.locator("tbody tr[data-status=dead]")
+    expect(rows).to_have_count(3)
+    expect(rows.first).to_contain_text("doomed 2")
+    expect(rows.first).to_contain_text("EgressRefused")  # the last error, on the row
+    look(browsing, origin, "executions")
+
+    page.get_by_label("Task name").fill("DOOMED 1")
+    page.get_by_role("button", name="Filter").click()
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("doomed 1")
+
+    page.goto(f"{origin}/executions?status=dead&limit=1")
+    pager = page.get_by_role("navigation", name="Execution pages")
+    expect(pager).to_contain_text("3 in all · page 1 of 3")
+    pager.get_by_role("link", name="Next").click()
+    expect(pager).to_contain_text("page 2")  # by cursor, and still says where it is
+    expect(rows.first).to_contain_text("doomed 1")
+    pager.get_by_role("link", name="Previous").click()
+    expect(pager).to_contain_text("page 1 of 3")
+    expect(rows.first).to_contain_text("doomed 2")
+
+    page.goto(f"{origin}/executions?status=dead")
+    page.get_by_role("button", name="Replay all dead…").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Replay 3 executions?")
+    look(browsing, origin, "executions-bulk")
+    page.get_by_role("button", name="Replay 3 executions").click()
+    expect(page.get_by_role("status")).to_have_text("Replay 3 of 3 execution(s).")
+    expect(page).not_to_have_url(re.compile("notice="))  # said once; a reload does not repeat it
+    page.reload()
+    expect(page.get_by_role("status")).to_have_count(0)
+
+    def dead_again() -> bool:  # they fail the same way: dead again, after one replay each
+        page.reload()
+        return page.locator("tbody tr[data-status=dead]", has_text="(replay 1)").count() == 3
+
+    wait_until(dead_again, timeout=WAIT_MS / 1000, what="the replayed executions to die again")
+
+
+def test_an_admin_sees_each_worker_and_the_leader(
+    console: tuple[DevStack, str], origin: str, browsing: Browsing
+) -> None:
+    _, banner = console
+    page = browsing.page
+    sign_in(page, origin, "admin@example.com", admin_password(banner))
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Workers").click()
+    worker = page.locator("tr[data-worker]").first
+    expect(worker).to_have_attribute("data-stale", "no")
+    expect(worker).to_contain_text("tasks.default")
+    expect(worker).to_contain_text("MB")
+    expect(page.locator("[data-leader]")).to_contain_text("leading", timeout=WAIT_MS)
+    expect(page.locator("[data-leader]")).to_contain_text("last tick")
+    look(browsing, origin, "workers")
+    page.goto(f"{origin}/executions")
+    expect(page.get_by_role("columnheader", name="Owner")).to_be_visible()  # everyone's, with whose
 
 
 def test_an_admin_adds_a_feed_and_imports_it(
@@ -280,16 +349,29 @@ def test_a_user_is_refused_admin_pages_and_signs_out(origin: str, browsing: Brow
     expect(page).to_have_url(re.compile(r"/sign-in"))
 
 
-def test_small_screens_and_the_keyboard(browser: Browser, origin: str, tmp_path: Path) -> None:
+def test_small_screens_and_the_keyboard(
+    browser: Browser, console: tuple[DevStack, str], origin: str, tmp_path: Path
+) -> None:
     context = browser.new_context(viewport={"width": 360, "height": 740})
     page = context.new_page()
     try:
         register(page, origin, "phone@example.com")
-        for path in ("/", "/imports", "/tasks", "/tasks/new"):
+        for path in ("/", "/imports", "/tasks", "/tasks/new", "/executions", "/dead-letters"):
             page.goto(origin + path)
             width = page.evaluate("document.documentElement.scrollWidth")
             assert width <= 360, (path, width)  # wide tables scroll inside their own region
         page.screenshot(path=str(SCREENSHOTS / "console-overview-360.png"), full_page=True)
+        page.get_by_role("button", name="Sign out").click()
+        sign_in(page, origin, "admin@example.com", admin_password(console[1]))
+        for path in ("/admin/feed-sources", "/admin/users", "/workers", "/executions"):
+            page.goto(origin + path)
+            width = page.evaluate("document.documentElement.scrollWidth")
+            wide = page.evaluate(
+                "[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > 362"
+                " && !e.closest('.table-wrap')).slice(0, 5).map(e => e.tagName + '.' + e.className + '#' + e.id"
+                " + ' ' + Math.round(e.getBoundingClientRect().right))"
+            )
+            assert width <= 360, (path, width, wide)
         page.goto(origin + "/")
         page.keyboard.press("Tab")
         assert page.evaluate("document.activeElement.textContent") == "Skip to content"

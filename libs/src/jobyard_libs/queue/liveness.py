@@ -16,6 +16,10 @@ no longer matches (fencing by claim token), so its outcome is not recorded twice
 When Redis cannot tell (unreachable, restarted empty, a holder it never saw), nobody is
 known dead: callers fall back to the work's own timeout.
 
+With each beat a worker also writes its card (:class:`WorkerCard`: host or pod, pid,
+queues, threads, memory, version, when it started) beside the beat; :func:`roster` reads
+every worker with its card and whether it is stale (the console's Workers page).
+
 Usage
 -----
 
@@ -30,10 +34,14 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import cast
 
 import structlog
 from dramatiq import Broker
 from dramatiq.brokers.redis import RedisBroker
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -48,6 +56,71 @@ def workers_key(namespace: str) -> str:
     """Where worker processes (not senders) mark themselves alive; Dramatiq's own
     heartbeats also list every broker that merely enqueued a message."""
     return f"{namespace}:jobyard:workers"
+
+
+def card_key(namespace: str, worker_id: str) -> str:
+    return f"{namespace}:jobyard:worker:{worker_id}"
+
+
+class WorkerCard(BaseModel):
+    """What a worker process says of itself with each beat."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    id: str
+    host: str  # the pod's name in Kubernetes (HOSTNAME)
+    pid: int
+    queues: list[str]
+    threads: int
+    started_at: datetime
+    version: str
+    rss_bytes: int | None = None
+
+
+LEADER_TICK = ("scheduler", "last_tick")  # RedisKeys parts: the leader's LeaderTick
+
+
+class LeaderTick(BaseModel):
+    """What the scheduler's leader writes after each tick (kept three leases long)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    instance: str
+    host: str
+    pid: int
+    fence: int
+    tick_at: datetime
+
+
+@dataclass(frozen=True)
+class SeenWorker:
+    id: str
+    beat_at: datetime
+    stale: bool  # no beat for longer than the heartbeat timeout: dead, or cut off from Redis
+    card: WorkerCard | None  # None: a worker of a version that wrote none, or its card expired
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+async def roster(redis: Redis, namespace: str, timeout_ms: int) -> list[SeenWorker]:
+    """Every worker process that beat in the last hour, newest beat first."""
+    raw = await redis.zrange(workers_key(namespace), 0, -1, desc=True, withscores=True)
+    beats = [(_text(key), float(score)) for key, score in cast(list[tuple[bytes | str, float]], raw)]
+    if not beats:
+        return []
+    cards = await redis.mget([card_key(namespace, worker_id) for worker_id, _ in beats])
+    oldest_alive = time.time() * 1000 - timeout_ms
+    return [
+        SeenWorker(
+            id=worker_id,
+            beat_at=datetime.fromtimestamp(score / 1000, UTC),
+            stale=score < oldest_alive,
+            card=WorkerCard.model_validate_json(card) if card else None,
+        )
+        for (worker_id, score), card in zip(beats, cards, strict=True)
+    ]
 
 
 def holder_id(broker: Broker) -> str | None:

@@ -1,4 +1,4 @@
-"""What happens after an attempt fails: a retry later, or a dead letter.
+"""What happens after an attempt fails: a retry later, or a dead letter (and its replay).
 
 Shared by the worker (a task raised or timed out), the api (a callback reported failure)
 and the scheduler (a callback never came). A retry is queued again with an exponential
@@ -74,6 +74,20 @@ class Outcomes:
             holder=execution.holder,
         )
         return await self.failed(execution, error=WORKER_LOST)
+
+    async def replay(self, dead: list[Execution]) -> list[Execution]:
+        """Run dead executions again from a fresh retry budget; their dead letters are spent.
+        Those replayed (one no longer dead, replayed already, is left out)."""
+        stamp = utcnow()  # the replay's message stamp, written with the replay itself
+        replayed = [
+            execution
+            for execution in [await self.lifecycle.reset_for_replay(d, enqueued_at=stamp) for d in dead]
+            if execution is not None
+        ]
+        if replayed:
+            await self.dead_letters.delete_of([execution.id for execution in replayed])
+            await dispatch(self.broker, self.executions, replayed, stamped=stamp)
+        return replayed
 
     async def dead(self, execution: Execution, *, error: str) -> ExecutionStatus:
         """Dead now, whatever retries are left (a failure no retry would change)."""

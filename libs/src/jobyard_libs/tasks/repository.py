@@ -13,7 +13,9 @@ admin's view of everyone's.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -44,6 +46,9 @@ TASK_FILTERS = [  # in order of preference; every list is per owner or (admin) o
 TASK_LIST = IndexSpec(TASKS, NEWEST)
 EXECUTION_LIST = IndexSpec(EXECUTIONS, [("taskId", 1), *NEWEST])
 EXECUTIONS_OF_OWNER = IndexSpec(EXECUTIONS, [("ownerId", 1), ("status", 1), *NEWEST])
+OWNER_EXECUTIONS = IndexSpec(EXECUTIONS, [("ownerId", 1), *NEWEST])
+STATUS_EXECUTIONS = IndexSpec(EXECUTIONS, [("status", 1), *NEWEST])
+ALL_EXECUTIONS = IndexSpec(EXECUTIONS, NEWEST)
 SCHEDULED = [TaskType.DELAYED.value, TaskType.RECURRING.value]
 DEAD_LETTER_FILTERS = [IndexSpec(DEAD_LETTERS, [("ownerId", 1), *NEWEST])]
 DEAD_LETTER_LIST = IndexSpec(DEAD_LETTERS, NEWEST)
@@ -59,6 +64,9 @@ INDEXES = [
     ),
     EXECUTION_LIST,
     EXECUTIONS_OF_OWNER,
+    OWNER_EXECUTIONS,
+    STATUS_EXECUTIONS,
+    ALL_EXECUTIONS,
     IndexSpec(EXECUTIONS, [("taskId", 1), ("scheduledFor", 1)], unique=True),
     IndexSpec(EXECUTIONS, [("status", 1), ("enqueuedAt", 1)]),  # pending, never queued
     IndexSpec(EXECUTIONS, [("awaitingCallback", 1), ("callbackDeadline", 1)]),  # callbacks overdue
@@ -73,6 +81,55 @@ HELD = {  # an attempt running in a worker now
     "awaitingCallback": {"$ne": True},
     "holder": {"$ne": None},
 }
+
+
+@dataclass(frozen=True)
+class ExecutionFilter:
+    """Which executions a list or a bulk action covers (within the caller's scope)."""
+
+    statuses: tuple[ExecutionStatus, ...] | None = None  # any of these; None: any status
+    kind: str | None = None
+    task_ids: tuple[ObjectId, ...] | None = None  # those of a search by task name
+    owner_id: str | None = None  # an admin's filter by owner
+    since: datetime | None = None  # created at or after
+    until: datetime | None = None  # created before
+
+    def query(self, scope: str | None) -> Document:
+        query: Document = {}
+        if self.owner_id is not None:
+            query["ownerId"] = self.owner_id
+        query = _scoped(query, scope)  # a user's own scope wins over any owner filter
+        if self.task_ids is not None:
+            query["taskId"] = {"$in": list(self.task_ids)}
+        if self.statuses is not None:
+            wanted = [s.value for s in self.statuses]
+            query["status"] = wanted[0] if len(wanted) == 1 else {"$in": wanted}
+        if self.kind:
+            query["kind"] = self.kind
+        created: Document = {}
+        if self.since is not None:
+            created["$gte"] = self.since
+        if self.until is not None:
+            created["$lt"] = self.until
+        if created:
+            query["createdAt"] = created
+        return query
+
+    def only(self, allowed: Iterable[ExecutionStatus]) -> ExecutionFilter:
+        """This filter, narrowed to ``allowed`` statuses (a bulk action applies to those alone)."""
+        kept = tuple(s for s in allowed if self.statuses is None or s in self.statuses)
+        return replace(self, statuses=kept)
+
+
+def execution_hint(query: Document) -> str:
+    """The index a list of executions with this filter walks, newest first."""
+    if "taskId" in query:
+        return EXECUTION_LIST.name
+    if "ownerId" in query:
+        return (EXECUTIONS_OF_OWNER if isinstance(query.get("status"), str) else OWNER_EXECUTIONS).name
+    if "status" in query:
+        return STATUS_EXECUTIONS.name
+    return ALL_EXECUTIONS.name
 
 
 def _scoped(query: Document, owner_id: str | None) -> Document:
@@ -116,6 +173,19 @@ class TaskRepository:
         query.update({k: v for k, v in (("type", type_ and type_.value), ("kind", kind)) if v})
         hint = hint_for(query, TASK_FILTERS) or TASK_LIST.name
         return await paginate(self.collection, query, NEWEST, hint, window, Task)
+
+    async def ids_named(self, owner_id: str | None, text: str, limit: int = 1000) -> tuple[ObjectId, ...]:
+        """The tasks (not deleted) whose name contains ``text``, whatever its case, newest first."""
+        query = _scoped({"status": {"$ne": TaskStatus.DELETED.value}}, owner_id)
+        query["name"] = {"$regex": re.escape(text), "$options": "i"}
+        hint = hint_for(query, TASK_FILTERS) or TASK_LIST.name
+        cursor = self.collection.find(query, {"_id": 1}).sort(NEWEST).hint(hint).limit(limit)
+        return tuple(doc["_id"] for doc in await cursor.to_list())
+
+    async def names(self, task_ids: Iterable[ObjectId]) -> dict[ObjectId, str]:
+        """Each task's name (deleted ones too: their executions still show it)."""
+        cursor = self.collection.find({"_id": {"$in": list(set(task_ids))}}, {"name": 1})
+        return {doc["_id"]: doc["name"] async for doc in cursor}
 
     async def update(
         self, task_id: ObjectId, *, expect_status: TaskStatus | None = None, **fields: Any
@@ -315,6 +385,17 @@ class ExecutionRepository:
             self.collection, {"taskId": task_id}, NEWEST, EXECUTION_LIST.name, window, Execution
         )
 
+    async def matching(self, where: ExecutionFilter, scope: str | None, window: Window) -> Slice[Execution]:
+        """A page of the executions ``where`` names that ``scope`` may see, newest first."""
+        query = where.query(scope)
+        return await paginate(self.collection, query, NEWEST, execution_hint(query), window, Execution)
+
+    async def all_matching(self, where: ExecutionFilter, scope: str | None, limit: int) -> list[Execution]:
+        """Up to ``limit`` of them, newest first (a bulk action's)."""
+        query = where.query(scope)
+        cursor = self.collection.find(query).sort(NEWEST).hint(execution_hint(query)).limit(limit)
+        return Execution.many(await cursor.to_list())
+
 
 class DeadLetterRepository:
     def __init__(self, db: Database) -> None:
@@ -347,3 +428,7 @@ class DeadLetterRepository:
 
     async def delete(self, dead_id: ObjectId) -> bool:
         return (await self.collection.delete_one({"_id": dead_id})).deleted_count == 1
+
+    async def delete_of(self, execution_ids: list[ObjectId]) -> int:
+        """The dead letters of these executions (replayed, or discarded together)."""
+        return (await self.collection.delete_many({"executionId": {"$in": execution_ids}})).deleted_count

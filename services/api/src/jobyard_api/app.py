@@ -88,8 +88,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
                 secrets=settings,
                 audit=audit,
             ),
-            executions=ExecutionService(db, lifecycle, settings, audit, kept),
-            dead_letters=DeadLetterService(db, broker, lifecycle, audit),
+            executions=ExecutionService(db, lifecycle, outcomes, settings, audit, kept),
+            dead_letters=DeadLetterService(db, outcomes, audit),
             callbacks=CallbackService(db, outcomes),
             submit_limit=RateLimiter(
                 resources.redis,

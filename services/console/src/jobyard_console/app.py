@@ -28,7 +28,19 @@ from jobyard_libs.redis_client import RedisKeys, create_redis_client
 from jobyard_libs.request_id import RequestIdMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from jobyard_console.pages import admin, dead_letters, google, imports, jobs, live, overview, signin, tasks
+from jobyard_console.pages import (
+    admin,
+    dead_letters,
+    executions,
+    google,
+    imports,
+    jobs,
+    live,
+    overview,
+    signin,
+    tasks,
+    workers,
+)
 from jobyard_console.sessions import SessionStore
 from jobyard_console.settings import ConsoleSettings
 from jobyard_console.upstream import SessionExpired, Upstream, UpstreamError
@@ -137,7 +149,19 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
             str(resources.files("jobyard_libs") / "static" / "favicon.svg"), media_type="image/svg+xml"
         )
 
-    for module in (signin, google, overview, imports, jobs, tasks, dead_letters, admin, live):
+    for module in (
+        signin,
+        google,
+        overview,
+        imports,
+        jobs,
+        tasks,
+        executions,
+        dead_letters,
+        workers,
+        admin,
+        live,
+    ):
         app.include_router(module.router)
     _install_error_pages(app)
     return app

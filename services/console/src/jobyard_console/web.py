@@ -179,6 +179,9 @@ Changing = Annotated[Page, Depends(csrf_checked)]
 AdminChanging = Annotated[Page, Depends(admin_changing)]
 
 
+MAX_OFFSET = 10_000  # the api's deepest offset (jobyard_libs.listing.MAX_OFFSET)
+
+
 @dataclass
 class Pager:
     """A list page's position: ``page``/``limit`` for the first pages, the api's cursor beyond."""
@@ -193,9 +196,12 @@ class Pager:
 
     @classmethod
     def of(cls, answer: dict[str, Any], query: dict[str, str]) -> Pager:
+        # beyond the first pages the api pages by cursor and knows no page number: the view
+        # carries it (``n``, which the api ignores) so the pager still says where it is
+        shown = query.get("n", "") if query.get("cursor") else ""
         return cls(
             items=list(answer.get("items", [])),
-            page=int(answer.get("page") or 1),
+            page=int(shown) if shown.isdigit() and int(shown) > 0 else int(answer.get("page") or 1),
             limit=int(answer.get("limit") or 20),
             total=answer.get("total"),
             capped=bool(answer.get("totalCapped")),
@@ -206,6 +212,19 @@ class Pager:
     @property
     def pages(self) -> int | None:
         return None if self.total is None else max(1, math.ceil(self.total / self.limit))
+
+    @property
+    def previous(self) -> str | None:
+        """The page before, by offset (the api serves offsets up to 10,000 items deep)."""
+        if self.page <= 1 or (self.page - 2) * self.limit > MAX_OFFSET:
+            return None
+        return self.link(page=self.page - 1 if self.page > 2 else None, cursor=None, n=None)
+
+    @property
+    def next(self) -> str | None:
+        if not self.next_cursor:
+            return None
+        return self.link(page=None, cursor=self.next_cursor, n=self.page + 1)
 
     def link(self, **changes: Any) -> str:
         """This view's URL with some parameters changed (filters stay: a view can be shared)."""
@@ -224,7 +243,7 @@ def segment(value: str) -> str:
 
 def list_params(request: Request, *filters: str) -> dict[str, str]:
     """The filters and position a list page was asked for, as the api's query parameters."""
-    wanted = ("page", "limit", "cursor", *filters)
+    wanted = ("page", "limit", "cursor", "n", *filters)
     return {k: v for k, v in request.query_params.items() if k in wanted and v}
 
 

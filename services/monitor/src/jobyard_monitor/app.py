@@ -1,4 +1,5 @@
-"""The monitor service: depth gauges on ``/metrics``, the same numbers at ``/api/v1/stats``."""
+"""The monitor service: depth gauges on ``/metrics``, the same numbers at ``/api/v1/stats``,
+the worker processes at ``/api/v1/workers``."""
 
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ from jobyard_libs.imports.import_logs import PER_FEED_INDEX
 from jobyard_libs.queue.broker import broker_namespace
 from jobyard_libs.tasks.stats import TaskStats
 
+from jobyard_monitor import workers
 from jobyard_monitor.activity import ActivityWatcher
 from jobyard_monitor.depth import DepthWatcher, refresh_every
 from jobyard_monitor.settings import MonitorSettings
+from jobyard_monitor.workers import WorkerBoard
 
 router = APIRouter(prefix="/api/v1", tags=["stats"])
 
@@ -53,6 +56,13 @@ def create_app(settings: MonitorSettings | None = None) -> FastAPI:
             stale_after=timedelta(seconds=settings.monitor_feed_stale_seconds),
         )
         app.state.depth, app.state.activity = depth, activity
+        app.state.workers = WorkerBoard(
+            resources.redis,
+            resources.keys,
+            resources.db,
+            broker_namespace(settings),
+            settings.queue_heartbeat_timeout_ms,
+        )
         stop = asyncio.Event()
         every = settings.monitor_refresh_seconds
         refreshers = [asyncio.create_task(refresh_every(w.refresh, every, stop)) for w in (depth, activity)]
@@ -66,7 +76,7 @@ def create_app(settings: MonitorSettings | None = None) -> FastAPI:
     return create_service_app(
         service="monitor",
         settings=settings,
-        routers=[router],
+        routers=[router, workers.router],
         indexes=[PER_FEED_INDEX],
         setup=setup,
         title="Jobyard monitor",

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from dramatiq import Broker
 from jobyard_libs.auth import Principal
 from jobyard_libs.documents import Oid
 from jobyard_libs.errors import Conflict, NotFoundError, found
 from jobyard_libs.listing import Slice, Window
-from jobyard_libs.mongo import Database, utcnow
-from jobyard_libs.tasks.dispatch import dispatch
+from jobyard_libs.mongo import Database
 from jobyard_libs.tasks.documents import DeadLetter, Execution
-from jobyard_libs.tasks.lifecycle import ExecutionLifecycle
+from jobyard_libs.tasks.outcomes import Outcomes
 from jobyard_libs.tasks.repository import DeadLetterRepository, ExecutionRepository
 
 from jobyard_api.audit.service import AuditService
@@ -21,14 +19,11 @@ class DeadLetterNotFound(NotFoundError):
 
 
 class DeadLetterService:
-    def __init__(
-        self, db: Database, broker: Broker, lifecycle: ExecutionLifecycle, audit: AuditService
-    ) -> None:
+    def __init__(self, db: Database, outcomes: Outcomes, audit: AuditService) -> None:
         self.audit = audit
         self.dead_letters = DeadLetterRepository(db)
         self.executions = ExecutionRepository(db)
-        self.lifecycle = lifecycle
-        self.broker = broker
+        self.outcomes = outcomes
 
     async def page(self, principal: Principal, window: Window) -> Slice[DeadLetter]:
         return await self.dead_letters.page(principal.scope, window)
@@ -43,15 +38,10 @@ class DeadLetterService:
             principal, letter.owner_id, "replay", ("execution", str(letter.execution_id))
         )
         dead = await self.executions.get(letter.execution_id)
-        stamp = utcnow()
-        execution = (
-            await self.lifecycle.reset_for_replay(dead, enqueued_at=stamp) if dead is not None else None
-        )
-        if execution is None:
+        replayed = await self.outcomes.replay([dead] if dead is not None else [])
+        if not replayed:
             raise Conflict("its execution is no longer dead (replayed already?)")
-        await self.dead_letters.delete(letter.id)
-        await dispatch(self.broker, self.executions, [execution], stamped=stamp)
-        return execution
+        return replayed[0]
 
     async def discard(self, dead_id: Oid, principal: Principal) -> None:
         letter = await self.get(dead_id, principal)

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from jobyard_libs.documents import IdStr
 from jobyard_libs.schemas import ApiModel
 from jobyard_libs.tasks.models import ExecutionStatus
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 
 class AttemptOut(ApiModel):
@@ -29,6 +30,8 @@ class WebhookDeliveryOut(ApiModel):
 class ExecutionOut(ApiModel):
     id: IdStr
     task_id: IdStr
+    task_name: str | None = Field(None, description="its task's name (in lists of executions)")
+    owner_id: str
     kind: str
     queue: str
     trigger: str
@@ -67,3 +70,39 @@ class ExecutionOut(ApiModel):
         description="webhook-callback executions, to their owner alone: the secret that signs this "
         "execution's callback",
     )
+
+
+class BulkAction(StrEnum):
+    REPLAY = "replay"  # dead ones: run again with a fresh retry budget
+    DISCARD = "discard"  # dead ones: their dead letters go (the executions stay, dead)
+    CANCEL = "cancel"  # pending, retrying or running ones
+
+
+class ExecutionFilterIn(ApiModel):
+    """Which executions: every field narrows; none is every execution the caller may see."""
+
+    status: ExecutionStatus | None = None
+    kind: str | None = Field(None, max_length=64)
+    task_name: str | None = Field(None, max_length=200, description="part of the task's name, any case")
+    owner_id: str | None = Field(None, max_length=200, description="admins: one owner's executions")
+    since: AwareDatetime | None = Field(None, description="created at or after")
+    until: AwareDatetime | None = Field(None, description="created before")
+
+
+class BulkIn(ApiModel):
+    action: BulkAction
+    filter: ExecutionFilterIn = Field(default_factory=ExecutionFilterIn)
+    dry_run: bool = Field(False, description="count what the action would apply to, change nothing")
+
+
+class BulkFailure(ApiModel):
+    id: IdStr
+    error: str
+
+
+class BulkOut(ApiModel):
+    action: BulkAction
+    matched: int = Field(description="executions the filter and the action's condition cover (capped)")
+    capped: bool = Field(description="more match than one request applies to: send it again for the rest")
+    done: int
+    failed: list[BulkFailure] = Field(description="the first of those it could not change, and why")

@@ -1,10 +1,11 @@
-"""Executions of tasks: read one, download what it wrote, cancel it."""
+"""Executions of tasks: list them by outcome, read one, download what it wrote, cancel it;
+replay, discard or cancel everything a filter matches at once."""
 
 from __future__ import annotations
 
 from jobyard_libs.auth import Principal
 from jobyard_libs.documents import Oid
-from jobyard_libs.errors import Conflict, NotFoundError, found
+from jobyard_libs.errors import Conflict, NotFoundError, ValidationFailed, found
 from jobyard_libs.listing import Slice, Window
 from jobyard_libs.mongo import Database, utcnow
 from jobyard_libs.retention import RetentionPolicy
@@ -12,11 +13,33 @@ from jobyard_libs.tasks.artifacts import Artifact, ArtifactRepository
 from jobyard_libs.tasks.documents import Execution, Task
 from jobyard_libs.tasks.kinds.webhook_callback import NAME as CALLBACK_KIND
 from jobyard_libs.tasks.lifecycle import ExecutionLifecycle
-from jobyard_libs.tasks.repository import ExecutionRepository
+from jobyard_libs.tasks.models import ExecutionStatus
+from jobyard_libs.tasks.outcomes import Outcomes
+from jobyard_libs.tasks.repository import (
+    DeadLetterRepository,
+    ExecutionFilter,
+    ExecutionRepository,
+    TaskRepository,
+)
 from jobyard_libs.tasks.settings import TaskSettings
 
 from jobyard_api.audit.service import AuditService
-from jobyard_api.executions.schemas import ExecutionOut
+from jobyard_api.executions.schemas import (
+    BulkAction,
+    BulkFailure,
+    BulkIn,
+    BulkOut,
+    ExecutionFilterIn,
+    ExecutionOut,
+)
+
+BULK_MAX = 10_000  # executions one bulk request changes; the answer says when more match
+BULK_FAILURES_SHOWN = 20
+BULK_APPLIES = {
+    BulkAction.REPLAY: [ExecutionStatus.DEAD],
+    BulkAction.DISCARD: [ExecutionStatus.DEAD],
+    BulkAction.CANCEL: [ExecutionStatus.PENDING, ExecutionStatus.RETRYING, ExecutionStatus.PROCESSING],
+}
 
 
 class ExecutionNotFound(NotFoundError):
@@ -42,6 +65,7 @@ class ExecutionService:
         self,
         db: Database,
         lifecycle: ExecutionLifecycle,
+        outcomes: Outcomes,
         secrets: TaskSettings,
         audit: AuditService,
         kept: RetentionPolicy,
@@ -49,6 +73,9 @@ class ExecutionService:
         self.kept = kept
         self.audit = audit
         self.secrets = secrets
+        self.outcomes = outcomes
+        self.tasks = TaskRepository(db)
+        self.dead_letters = DeadLetterRepository(db)
         self.executions = ExecutionRepository(db)
         self.artifacts = ArtifactRepository(db)
         self.lifecycle = lifecycle
@@ -58,6 +85,58 @@ class ExecutionService:
         kept = self.kept.execution_kept(execution.status)
         if kept is not None and execution.completed_at is not None:
             out.expires_at = execution.completed_at + kept
+        return out
+
+    async def views(self, executions: list[Execution], viewer: Principal) -> list[ExecutionOut]:
+        """As :meth:`view`, each with its task's name (one look-up for the page)."""
+        names = await self.tasks.names(e.task_id for e in executions)
+        outs = [self.view(execution, viewer) for execution in executions]
+        for out, execution in zip(outs, executions, strict=True):
+            out.task_name = names.get(execution.task_id)
+        return outs
+
+    async def filter_of(self, given: ExecutionFilterIn, principal: Principal) -> ExecutionFilter:
+        if given.owner_id is not None and not principal.is_admin:
+            raise ValidationFailed("only admins filter by owner", field="ownerId")
+        task_ids = None
+        if given.task_name:
+            task_ids = await self.tasks.ids_named(principal.scope, given.task_name)
+        return ExecutionFilter(
+            statuses=None if given.status is None else (given.status,),
+            kind=given.kind,
+            task_ids=task_ids,
+            owner_id=given.owner_id,
+            since=given.since,
+            until=given.until,
+        )
+
+    async def page(self, where: ExecutionFilter, principal: Principal, window: Window) -> Slice[Execution]:
+        return await self.executions.matching(where, principal.scope, window)
+
+    async def bulk(self, body: BulkIn, principal: Principal) -> BulkOut:
+        """``body.action`` on every execution its filter matches (up to :data:`BULK_MAX`) that
+        the action applies to: dead ones for replay and discard, unfinished ones for cancel."""
+        where = (await self.filter_of(body.filter, principal)).only(BULK_APPLIES[body.action])
+        found = await self.executions.all_matching(where, principal.scope, BULK_MAX + 1)
+        capped, found = len(found) > BULK_MAX, found[:BULK_MAX]
+        out = BulkOut(action=body.action, matched=len(found), capped=capped, done=0, failed=[])
+        if body.dry_run or not found:
+            return out
+        others = sorted({e.owner_id for e in found if e.owner_id != principal.subject})
+        if others:  # an admin's bulk change of other people's work: one event, naming them
+            await self.audit.on_others_work(
+                principal, ",".join(others)[:500], f"bulk {body.action}", ("executions", f"{len(found)}")
+            )
+        if body.action is BulkAction.REPLAY:
+            out.done = len(await self.outcomes.replay(found))
+        elif body.action is BulkAction.DISCARD:
+            out.done = await self.dead_letters.delete_of([e.id for e in found])
+        else:
+            for execution in found:
+                if await self.lifecycle.cancel(execution.id) is not None:
+                    out.done += 1
+                elif len(out.failed) < BULK_FAILURES_SHOWN:
+                    out.failed.append(BulkFailure(id=str(execution.id), error="finished meanwhile"))
         return out
 
     async def get(self, execution_id: Oid, principal: Principal) -> Execution:

@@ -1,5 +1,4 @@
-"""Tasks: list, create (all three types), detail with live executions, and the actions;
-one execution's detail, its artifact, cancel."""
+"""Tasks: list, create (all three types), detail with live executions, and the actions."""
 
 from __future__ import annotations
 
@@ -7,8 +6,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response, StreamingResponse
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse, Response
 from jobyard_libs.tasks.kinds import KINDS
 from jobyard_libs.tasks.models import MisfirePolicy, TaskStatus, TaskType
 from jobyard_libs.tasks.schedule import BadSchedule, zone
@@ -21,7 +20,6 @@ router = APIRouter(tags=["tasks"])
 FILTERS = ("status", "type", "kind")
 ACTIONS = ("run", "pause", "resume", "cancel")
 NUMBERS = {"priority": 5, "maxRetries": 3, "timeoutMs": 300_000}
-ARTIFACT_HEADERS = ("content-type", "content-disposition", "content-length")
 
 
 def _kinds(page: Page) -> list[tuple[str, str]]:
@@ -201,33 +199,3 @@ async def task_action(page: Changing, task_id: str, action: str) -> Response:
     await page.api("POST", f"/api/v1/tasks/{segment(task_id)}/{action}")
     done = {"run": "Run queued.", "pause": "Paused.", "resume": "Resumed.", "cancel": "Cancelled."}
     return page.back_to(f"/tasks/{segment(task_id)}", done[action])
-
-
-@router.get("/executions/{execution_id}", response_class=HTMLResponse)
-async def execution_detail(page: SignedIn, execution_id: str) -> HTMLResponse:
-    execution = await page.api("GET", f"/api/v1/executions/{segment(execution_id)}")
-    template = "_execution.html" if page.request.headers.get("hx-request") else "execution_detail.html"
-    return page.render(template, execution=execution)
-
-
-@router.post("/executions/{execution_id}/cancel")
-async def cancel_execution(page: Changing, execution_id: str) -> Response:
-    await page.api("POST", f"/api/v1/executions/{segment(execution_id)}/cancel")
-    return page.back_to(f"/executions/{segment(execution_id)}", "Cancel requested.")
-
-
-@router.get("/executions/{execution_id}/artifact")
-async def artifact(page: SignedIn, request: Request, execution_id: str) -> Response:
-    """The execution's file (a CSV export), streamed through: the browser never holds a token."""
-    opened = page.upstream.stream(page.caller, "api", f"/api/v1/executions/{segment(execution_id)}/artifact")
-    response = await opened.__aenter__()
-    headers = {k: v for k, v in response.headers.items() if k.lower() in ARTIFACT_HEADERS}
-
-    async def body() -> Any:
-        try:
-            async for chunk in response.aiter_bytes():
-                yield chunk
-        finally:
-            await opened.__aexit__(None, None, None)
-
-    return StreamingResponse(body(), headers=headers, media_type=response.headers.get("content-type"))

@@ -33,3 +33,13 @@ function showTypeFields(form) {
 document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("form.task-form").forEach(showTypeFields);
 });
+
+// A change's one-line notice comes in the URL after its redirect: shown once, then taken out
+// of the address, so a reload or a shared link does not say it again.
+(function forgetNotice() {
+  const url = new URL(window.location.href);
+  if (url.searchParams.has("notice")) {
+    url.searchParams.delete("notice");
+    window.history.replaceState(window.history.state, "", url.pathname + url.search + url.hash);
+  }
+})();

@@ -18,10 +18,11 @@ from dramatiq import Broker
 from jobyard_libs.app import Resources, open_resources
 from jobyard_libs.imports.pipeline import ImportRunner
 from jobyard_libs.indexes import SHARED_INDEXES
+from jobyard_libs.mongo import utcnow
 from jobyard_libs.outages import OUTAGES, OutageLog, backoff_seconds, dependency_of
 from jobyard_libs.principals import PrincipalDirectory, StoredRights
 from jobyard_libs.queue.broker import create_broker
-from jobyard_libs.queue.liveness import WorkerLiveness
+from jobyard_libs.queue.liveness import LEADER_TICK, WorkerLiveness
 from jobyard_libs.retention import Retention, RetentionPolicy
 from jobyard_libs.tasks.artifacts import ArtifactRepository
 from jobyard_libs.tasks.lifecycle import ExecutionEffects, ExecutionLifecycle
@@ -80,6 +81,7 @@ async def run_loop(settings: SchedulerSettings, stop: asyncio.Event) -> None:
                 resources.redis, resources.keys.key("scheduler"), lease_ms=settings.scheduler_lease_ms
             )
             firing = build_firing(settings, resources, broker)
+            tick_key = resources.keys.key(*LEADER_TICK)
             leading = False
             outages = OutageLog("scheduler")
             failures = 0
@@ -94,6 +96,7 @@ async def run_loop(settings: SchedulerSettings, stop: asyncio.Event) -> None:
                         started = time.perf_counter()
                         result = await firing.tick(clock(), lease.fence)
                         metrics.record_tick(result, time.perf_counter() - started)
+                        await lease.record_tick(tick_key, utcnow())
                     outages.recovered()
                     failures = 0
                 except OUTAGES as exc:

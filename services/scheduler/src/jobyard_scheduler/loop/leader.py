@@ -22,10 +22,16 @@ Usage
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 import uuid
+from datetime import datetime
 
+from jobyard_libs.queue.liveness import LeaderTick
 from redis.asyncio import Redis
+
+HOST = os.environ.get("HOSTNAME") or socket.gethostname()  # the pod's name in Kubernetes
 
 RENEW = """
 if redis.call('get', KEYS[1]) == ARGV[1] then
@@ -69,6 +75,13 @@ class LeaderLease:
             return True
         self.fence = None
         return False
+
+    async def record_tick(self, key: str, at: datetime) -> None:
+        """Who leads and when it last ticked, for the console's Workers page."""
+        if self.fence is None:
+            return
+        tick = LeaderTick(instance=self.instance, host=HOST, pid=os.getpid(), fence=self.fence, tick_at=at)
+        await self.redis.set(key, tick.model_dump_json(by_alias=True), px=self.lease_ms * 3)
 
     async def release(self) -> None:
         await self.redis.eval(RELEASE, 1, self.key, self.instance)

@@ -1,0 +1,96 @@
+"""Executions by outcome across tasks, and bulk actions on everything a filter matches."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from jobyard_worker.settings import WorkerSettings
+
+from tests.conftest import Isolation
+from tests.support.auth_service import AuthService
+from tests.support.imports import running_worker, settings_for
+from tests.support.tasks import wait_execution
+
+FAST = {"task_retry_base_ms": 20, "task_retry_max_ms": 100, "task_cancel_poll_seconds": 0.05}
+
+
+async def submit(api: httpx.AsyncClient, me: dict[str, str], name: str, **fields: Any) -> str:
+    body = {"name": name, "kind": "sleep", "payload": {"seconds": 0}, "maxRetries": 0, **fields}
+    response = await api.post("/api/v1/tasks", json=body, headers=me)
+    assert response.status_code == 201, response.text
+    execution_id: str = response.json()["executionId"]
+    return execution_id
+
+
+async def listed(api: httpx.AsyncClient, me: dict[str, str], **params: str) -> list[dict[str, Any]]:
+    response = await api.get("/api/v1/executions", params=params, headers=me)
+    assert response.status_code == 200, response.text
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items
+
+
+async def bulk(api: httpx.AsyncClient, me: dict[str, str], action: str, **body: Any) -> dict[str, Any]:
+    response = await api.post("/api/v1/executions:bulk", json={"action": action, **body}, headers=me)
+    assert response.status_code == 200, response.text
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+async def test_failures_first_and_bulk_actions_on_everything_matching(
+    api: httpx.AsyncClient, auth: AuthService, isolation: Isolation
+) -> None:
+    me = auth.user_headers("oncall@example.com")
+    other = auth.user_headers("bystander@example.com")
+    # no worker yet: these wait in their queue, to be cancelled all at once
+    waiting = [await submit(api, me, f"Long job {i}") for i in range(3)]
+    theirs = await submit(api, other, "Long job of someone else")
+    answer = await bulk(api, me, "cancel", filter={"taskName": "long JOB"}, dryRun=True)
+    assert (answer["matched"], answer["done"]) == (3, 0)  # counted, nothing changed
+    assert {e["status"] for e in await listed(api, me)} == {"pending"}
+    answer = await bulk(api, me, "cancel", filter={"taskName": "long JOB"})
+    assert (answer["matched"], answer["done"], answer["capped"]) == (3, 3, False)
+    cancelled = await listed(api, me, status="cancelled")
+    assert sorted(e["id"] for e in cancelled) == sorted(waiting)
+    assert {e["taskName"] for e in cancelled} == {"Long job 0", "Long job 1", "Long job 2"}
+    assert (await listed(api, other))[0]["status"] == "pending"  # another's work is out of reach
+    assert [e["id"] for e in await listed(api, other)] == [theirs]
+
+    settings = settings_for(isolation, WorkerSettings, **FAST)
+    with running_worker(settings, threads=4):
+        flaky = [
+            await submit(api, me, name, payload={"seconds": 0, "failTimes": 9})
+            for name in ("Flaky A", "Flaky B")
+        ]
+        fine = await submit(api, me, "Fine")
+        for execution_id in (*flaky, fine):
+            await wait_execution(api, me, execution_id)
+        dead = await listed(api, me, status="dead")
+        assert sorted(e["id"] for e in dead) == sorted(flaky)
+        assert all("failing attempt 1" in e["error"] for e in dead)  # the last error, on the row
+        assert [e["taskName"] for e in await listed(api, me, status="dead", taskName="flaky a")] == [
+            "Flaky A"
+        ]
+        assert [e["id"] for e in await listed(api, me, status="completed")] == [fine]
+
+        # replay every dead one matching: they run again (and die again: their failure is real)
+        answer = await bulk(api, me, "replay", filter={"status": "dead"})
+        assert (answer["matched"], answer["done"]) == (2, 2)
+        for execution_id in flaky:
+            again = await wait_execution(api, me, execution_id)
+            assert (again["status"], again["replays"]) == ("dead", 1)
+    # a replay or discard applies to dead ones alone, whatever the filter says
+    assert (await bulk(api, me, "replay", filter={"status": "completed"}))["matched"] == 0
+    answer = await bulk(api, me, "discard", filter={})
+    assert (answer["matched"], answer["done"]) == (2, 2)
+    assert (await api.get("/api/v1/dead-letters", headers=me)).json()["total"] == 0
+    assert len(await listed(api, me, status="dead")) == 2  # discarded letters; the records stay
+
+    # owners: a user cannot ask for someone else's; an admin sees one owner's on request
+    refused = await api.get("/api/v1/executions", params={"ownerId": "x"}, headers=me)
+    assert refused.status_code == 422 and "ownerId" in refused.text
+    admin = auth.admin_headers()
+    mine = await listed(api, admin, ownerId=auth.subject(me))
+    assert len(mine) == 6 and {e["ownerId"] for e in mine} == {auth.subject(me)}
+    bad = await api.get("/api/v1/executions", params={"since": "yesterday"}, headers=me)
+    assert bad.status_code == 422 and "since" in bad.text
