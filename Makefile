@@ -21,7 +21,7 @@ run: install
 # Python one); then a short lane of the repositories' queries and the import runs on the
 # Python server, which `make run` falls back to without a Rust toolchain (docs/testing.md).
 PYTHON_LANE := tests/libs tests/services/api/test_imports_and_jobs.py tests/services/api/test_retention.py \
-	tests/services/scheduler/test_import_run.py
+	tests/services/scheduler/test_import_run.py tests/services/monitor/test_activity.py
 test: install helm secantus
 	$(UV) run --frozen jobyard-dev ensure-redis
 	$(UV) run --frozen pytest -n $(PYTEST_WORKERS)

@@ -38,7 +38,15 @@ def rows(results: dict[str, Any]) -> Iterator[Row]:
                f"{ours['itemsPerSecond']:,.0f}; {ours['peakRssMb']:.0f} MB",
                f"bare iterparse {base['itemsPerSecond']:,.0f}", f"{parse['ratio']:.2f}×", "RSS < 200 MB",
                _met(ours["peakRssMb"] < 200))  # fmt: skip
-    if imports := results.get("imports"):
+    for section in ("imports", "importsScale"):
+        yield from _imports(results.get(section))
+    for section in ("tasks", "tasksScale"):
+        yield from _tasks(results.get(section))
+    yield from _others(results)
+
+
+def _imports(imports: dict[str, Any] | None) -> Iterator[Row]:
+    if imports:
         for server, row in imports["servers"].items():
             ratio, speedup = row["ratioToRaw"], row["reimportSpeedup"]
             yield (f"Import {imports['items']:,}-item feed, created → last batch upserted, {server} (items/s)",
@@ -50,7 +58,10 @@ def rows(results: dict[str, Any]) -> Iterator[Row]:
             yield (f"Re-import, unchanged, {server} (items/s)", _spread(row["reimportItemsPerSecond"]),
                    f"first import {row['firstImportItemsPerSecond']['median']:,.0f}", f"{speedup:.1f}×", "≥ 2×",
                    _met(speedup >= 2))  # fmt: skip
-    if tasks := results.get("tasks"):
+
+
+def _tasks(tasks: dict[str, Any] | None) -> Iterator[Row]:
+    if tasks:
         for server, row in tasks["servers"].items():
             yield (f"Tasks: {tasks['tasks']:,} noop via tasks:batch → completed, {server} (tasks/s)",
                    _spread(row["jobyardTasksPerSecond"]),
@@ -69,6 +80,9 @@ def rows(results: dict[str, Any]) -> Iterator[Row]:
                 yield (f"Latency submit → completed at {lat['ratePerSecond']:.0f}/s, {server} (p50; p99)",
                        f"{lat['p50Ms']:,.0f} ms; {lat['p99Ms']:,.0f} ms", "—", "—", "p99 < 100 ms",
                        _met(lat["p99Ms"] < 100))  # fmt: skip
+
+
+def _others(results: dict[str, Any]) -> Iterator[Row]:
     if api := results.get("api"):
         for server, row in api["servers"].items():
             for size, times in row["pages"].items():

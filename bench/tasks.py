@@ -254,6 +254,9 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--rates", type=float, nargs="+", default=[20, 100], help="single submits a second")
     parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument(
+        "--record-as", default="tasks", help="the results.json section (tasksScale: the full-size run)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
@@ -261,7 +264,7 @@ def main() -> int:
             servers = {
                 server: on_server(server, args, tmp, redis_url) for server in servers_here(args.servers)
             }
-    record("tasks", {"tasks": args.tasks, "repeats": args.repeats, "processes": PROCESSES, "threads": THREADS,
+    record(args.record_as, {"tasks": args.tasks, "repeats": args.repeats, "processes": PROCESSES, "threads": THREADS,
                      "prefetch": PREFETCH, "servers": servers})  # fmt: skip
     out = sys.stdout.write
     out(f"{args.tasks:,} no-op tasks x {args.repeats}, {PROCESSES} worker processes x {THREADS} threads,"

@@ -220,7 +220,14 @@ def test_a_failing_task_retries_dies_and_is_replayed(origin: str, browsing: Brow
     page.get_by_role("link", name="doomed").click()
     page.locator("#executions a").first.click()
     expect(page.locator(".facts")).to_contain_text("(replay 1)", timeout=WAIT_MS)
-    expect(page.locator("[data-expires]")).to_contain_text("UTC", timeout=WAIT_MS)  # finished: kept until
+    logged = page.locator("[data-logs]").last  # what each attempt's kind logged, and where it failed
+    expect(logged).to_contain_text("calling method=GET url=http://127.0.0.1:1/", timeout=WAIT_MS)
+    page.get_by_text("Traceback").first.click()
+    expect(page.locator("[data-traceback]").first).to_contain_text("EgressRefused")
+    kept = page.locator("[data-expires] time")  # dead again: kept 7 days, said in words
+    expect(kept).to_have_text("in 7 days", timeout=WAIT_MS)
+    local = page.evaluate("new Date().toLocaleString(undefined, {timeZoneName: 'short'}).split(' ').pop()")
+    expect(kept).to_have_attribute("title", re.compile(re.escape(local) + "$"))  # the exact local time
 
 
 def test_failures_first_and_everything_matching_at_once(origin: str, browsing: Browsing) -> None:
@@ -243,6 +250,12 @@ def test_failures_first_and_everything_matching_at_once(origin: str, browsing: B
     page.get_by_role("button", name="Filter").click()
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text("doomed 1")
+
+    page.goto(f"{origin}/tasks")  # the same search on the tasks
+    page.get_by_label("Name", exact=True).fill("oomed 2")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("tbody tr")).to_have_count(1)
+    expect(page.locator("tbody tr")).to_contain_text("doomed 2")
 
     page.goto(f"{origin}/executions?status=dead&limit=1")
     pager = page.get_by_role("navigation", name="Execution pages")
@@ -347,6 +360,40 @@ def test_a_user_is_refused_admin_pages_and_signs_out(origin: str, browsing: Brow
     expect(page.get_by_role("status")).to_have_text("Signed out.")
     page.goto(origin + "/tasks")
     expect(page).to_have_url(re.compile(r"/sign-in"))
+
+
+def test_dark_and_light_follow_the_system_until_the_toggle_chooses(origin: str, browsing: Browsing) -> None:
+    """Both themes pass axe on every page a user reaches; the toggle's choice is remembered."""
+    page = browsing.page
+    register(page, origin, "night@example.com")
+    background = "getComputedStyle(document.body).backgroundColor"
+    page.emulate_media(color_scheme="dark")  # the system says dark; nothing chosen yet
+    for path in (
+        "/",
+        "/imports",
+        "/jobs",
+        "/tasks",
+        "/tasks/new",
+        "/executions",
+        "/dead-letters",
+        "/api-keys",
+    ):
+        page.goto(origin + path)
+        assert page.evaluate(background) == "rgb(13, 17, 23)", path
+        look(browsing, origin, "dark" if path == "/executions" else "dark-page")
+    toggle = page.get_by_role("button", name="Dark theme")
+    expect(toggle).to_have_attribute("aria-pressed", "true")
+    toggle.click()  # light, though the system says dark
+    expect(toggle).to_have_attribute("aria-pressed", "false")
+    assert page.evaluate(background) == "rgb(255, 255, 255)"
+    page.reload()
+    assert page.evaluate(background) == "rgb(255, 255, 255)"  # remembered
+    page.emulate_media(color_scheme="light")
+    toggle.click()
+    page.reload()
+    assert page.evaluate(background) == "rgb(13, 17, 23)"  # chosen dark, on a light system
+    look(browsing, origin, "dark-page")
+    (SCREENSHOTS / "console-dark-page.png").unlink()
 
 
 def test_small_screens_and_the_keyboard(

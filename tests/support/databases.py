@@ -18,6 +18,8 @@ from jobyard_devstack.redis_server import RedisServer, redis_answers
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
+from tests.support.processes import stop_process
+
 ROOT = Path(__file__).resolve().parents[2]
 RUST_SERVER = ROOT / ".tools/secantus/bin/secantusd-rs"
 
@@ -71,12 +73,7 @@ class MongoServer:
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            stop_process(self.process)
 
 
 class KillableRedis(RedisServer):

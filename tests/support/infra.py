@@ -28,6 +28,8 @@ from jobyard_devstack.embedded_mongo import (
 from jobyard_devstack.net import free_port, wait_until
 from jobyard_devstack.redis_server import RedisServer
 
+from tests.support.processes import stop_process
+
 
 def containers_wanted() -> bool:
     """Whether to run the databases as containers; a wish no engine answers is an error."""
@@ -123,9 +125,4 @@ def rust_mongodb(tmp: Path) -> Iterator[str]:
         wait_until(lambda: mongo_answers(url), timeout=60, what=f"secantusd-rs on port {port}")
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)

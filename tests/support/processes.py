@@ -25,6 +25,16 @@ def answers(url: str) -> bool:
         return False
 
 
+def stop_process(process: subprocess.Popen[bytes], wait: float = 15) -> None:
+    """SIGTERM, then SIGKILL if it is still there after ``wait`` seconds."""
+    process.terminate()
+    try:
+        process.wait(wait)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @contextlib.contextmanager
 def running_process(
     command: list[str], env: dict[str, str], log: Path, ready_url: str, timeout: float = 60
@@ -42,12 +52,7 @@ def running_process(
         wait_until(ready, timeout=timeout, what=f"{command[0]} at {ready_url}", interval=0.1)
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
 
 
 @contextlib.contextmanager

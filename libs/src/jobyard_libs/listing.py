@@ -36,6 +36,7 @@ from pymongo.asynchronous.cursor import AsyncCursor
 
 from jobyard_libs.documents import StoredDocument
 from jobyard_libs.errors import ValidationFailed
+from jobyard_libs.mongo import hint_option, hinted
 
 T = TypeVar("T", bound=StoredDocument)
 Sort = Sequence[tuple[str, int]]
@@ -152,7 +153,7 @@ def walk(
     bounded = dict(query)
     if window.cursor is not None:
         bounded = {"$and": [query, after(sort, window.cursor)]} if query else after(sort, window.cursor)
-    cursor = collection.find(bounded, projection).sort(list(sort)).hint(hint)
+    cursor = collection.find(bounded, projection).sort(list(sort)).hint(hinted(hint))
     if window.cursor is None and window.skip:
         cursor = cursor.skip(window.skip)
     return cursor.limit(window.limit + 1)
@@ -180,8 +181,8 @@ async def paginate(
         last = raws[window.limit - 1]
         next_cursor = Cursor(tuple(last[field] for field, _ in sort)).encode()
     if window.exact_total:
-        counted = await collection.count_documents(query, hint=hint)
+        counted = await collection.count_documents(query, **hint_option(hint))
     else:  # walks at most TOTAL_CAP + 1 index entries
-        counted = await collection.count_documents(query, hint=hint, limit=TOTAL_CAP + 1)
+        counted = await collection.count_documents(query, limit=TOTAL_CAP + 1, **hint_option(hint))
     capped = not window.exact_total and counted > TOTAL_CAP
     return Slice(items, min(counted, TOTAL_CAP) if capped else counted, capped, next_cursor)

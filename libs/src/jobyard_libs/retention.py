@@ -45,7 +45,7 @@ from pydantic import Field
 from pymongo import UpdateOne
 
 from jobyard_libs.imports import import_logs, raw_feeds
-from jobyard_libs.mongo import Database, Document, IndexSpec
+from jobyard_libs.mongo import Database, Document, IndexSpec, hinted
 from jobyard_libs.settings import BaseServiceSettings
 from jobyard_libs.tasks import repository as tasks
 from jobyard_libs.tasks.models import ExecutionStatus, TaskStatus
@@ -155,7 +155,7 @@ class Retention:
         return total
 
     async def _import_logs(self, query: Document) -> int:
-        found = self.db[import_logs.COLLECTION].find(query, {"_id": 1}).hint(LOGS_DONE.name)
+        found = self.db[import_logs.COLLECTION].find(query, {"_id": 1}).hint(hinted(LOGS_DONE.name))
         return await self._delete(import_logs.COLLECTION, query, await found.limit(self.batch).to_list())
 
     async def _raw_feeds(self, query: Document) -> int:
@@ -175,7 +175,12 @@ class Retention:
         """One batch of executions, after their tasks noted what they came to; then the tasks
         that ended with them."""
         projection = {"_id": 1, "taskId": 1, "status": 1, "completedAt": 1}
-        found = self.db[tasks.EXECUTIONS].find(query, projection).hint(EXECUTIONS_DONE.name).limit(self.batch)
+        found = (
+            self.db[tasks.EXECUTIONS]
+            .find(query, projection)
+            .hint(hinted(EXECUTIONS_DONE.name))
+            .limit(self.batch)
+        )
         runs = await found.to_list()
         if not runs:
             return 0

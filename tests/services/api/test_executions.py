@@ -94,3 +94,26 @@ async def test_failures_first_and_bulk_actions_on_everything_matching(
     assert len(mine) == 6 and {e["ownerId"] for e in mine} == {auth.subject(me)}
     bad = await api.get("/api/v1/executions", params={"since": "yesterday"}, headers=me)
     assert bad.status_code == 422 and "since" in bad.text
+
+
+async def test_an_attempt_keeps_what_it_logged_and_where_it_failed_with_secrets_redacted(
+    api: httpx.AsyncClient, auth: AuthService, isolation: Isolation
+) -> None:
+    me = auth.user_headers("debugger@example.com")
+    secret_url = "http://ann:hunter2@127.0.0.1:1/hook?token=s3cr3t"  # refused by the egress guard: no traffic
+    with running_worker(settings_for(isolation, WorkerSettings, **FAST), threads=2):
+        slept = await submit(api, me, "Flaky", payload={"seconds": 0, "failTimes": 1}, maxRetries=1)
+        called = await submit(api, me, "Leaky", kind="http", payload={"url": secret_url})
+        done = await wait_execution(api, me, slept)
+        dead = await wait_execution(api, me, called)
+    first, second = done["attemptHistory"]
+    assert first["logs"] == ["info: sleeping seconds=0.0", "warning: failing as asked attempt=1 fail_times=1"]
+    assert "SleepFailed: failing attempt 1" in first["traceback"]
+    assert "jobyard_worker/tasks/kinds/sleep.py" in first["traceback"]  # where it failed
+    assert (second["logs"], second["traceback"]) == (["info: sleeping seconds=0.0"], None)  # it completed
+
+    [attempt] = dead["attemptHistory"]
+    kept = "\n".join(attempt["logs"]) + attempt["traceback"]
+    assert "calling method=GET url=http://[redacted]@127.0.0.1:1/hook?token=[redacted]" in kept
+    assert "EgressRefused" in attempt["traceback"]
+    assert "hunter2" not in kept and "s3cr3t" not in kept

@@ -11,6 +11,7 @@ from jobyard_api.settings import ApiSettings
 from jobyard_libs.imports import import_logs, jobs
 from jobyard_libs.imports.models import ImportStatus
 from jobyard_libs.listing import Cursor, Window, walk
+from jobyard_libs.mongo import learn_hints
 from jobyard_worker.settings import WorkerSettings
 
 from tests.conftest import Isolation
@@ -205,6 +206,7 @@ async def test_every_list_query_uses_an_index(
     """The plan of the very cursor the API pages through, for every filter combination."""
     collection = db[module.COLLECTION]
     await collection.create_indexes([spec.model() for spec in module.INDEXES])
+    await learn_hints(db)  # hinted or not, as production asks this server
     explained = await walk(collection, query, module.NEWEST, module.list_hint(query), window).explain()
     assert "IXSCAN" in _plan(explained["queryPlanner"]["winningPlan"])
 

@@ -311,3 +311,32 @@ async def test_cron_preview_gives_utc_runs_and_words_and_names_bad_fields(
     refused = await api.post("/api/v1/tasks", json=body, headers=me)
     assert refused.status_code == 422 and refused.json()["error"]["field"] == "cron"
     assert (await api.get("/api/v1/cron/preview", params=query)).status_code == 401
+
+
+async def test_tasks_by_part_of_their_name_and_by_owner(api: httpx.AsyncClient, auth: AuthService) -> None:
+    me, other, admin = (
+        auth.user_headers("names@example.com"),
+        auth.user_headers("else@example.com"),
+        auth.admin_headers(),
+    )
+    for name in ("Nightly report", "nightly cleanup", "Weekly digest (nightly.*)"):
+        await _create(api, me, task(name=name, type="delayed", scheduledAt="2099-01-01T00:00:00Z"))
+    await _create(api, other, task(name="Nightly other", type="delayed", scheduledAt="2099-01-01T00:00:00Z"))
+
+    def names(answer: httpx.Response) -> set[str]:
+        assert answer.status_code == 200, answer.text
+        return {t["name"] for t in answer.json()["items"]}
+
+    mine = names(await api.get("/api/v1/tasks", params={"name": "NIGHTLY"}, headers=me))
+    assert mine == {"Nightly report", "nightly cleanup", "Weekly digest (nightly.*)"}
+    assert names(await api.get("/api/v1/tasks", params={"name": "nightly.*"}, headers=me)) == {
+        "Weekly digest (nightly.*)"  # the text as it is, not a pattern
+    }
+    refused = await api.get("/api/v1/tasks", params={"ownerId": auth.subject(other)}, headers=me)
+    assert refused.status_code == 422 and "ownerId" in refused.text
+    everyone = names(await api.get("/api/v1/tasks", params={"name": "nightly"}, headers=admin))
+    assert {"Nightly report", "Nightly other"} <= everyone
+    one = await api.get(
+        "/api/v1/tasks", params={"name": "nightly", "ownerId": auth.subject(other)}, headers=admin
+    )
+    assert names(one) == {"Nightly other"}

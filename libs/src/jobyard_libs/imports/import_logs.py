@@ -28,13 +28,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
+from pymongo.asynchronous.cursor import AsyncCursor
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from jobyard_libs.documents import stored
 from jobyard_libs.imports.documents import FailedJob, ImportLog
 from jobyard_libs.imports.models import FINISHED, ImportStatus, ImportTrigger
 from jobyard_libs.listing import Slice, Window, paginate
-from jobyard_libs.mongo import Database, Document, IndexSpec, hint_for, utcnow
+from jobyard_libs.mongo import Database, Document, IndexSpec, hint_for, hinted, utcnow
 
 COLLECTION = "import_logs"
 STALE_START = timedelta(minutes=35)  # longer than the run_feed actor's 30-minute time limit
@@ -349,10 +350,13 @@ class ImportLogRepository:
 
     async def latest(self, feed_url: str, count: int) -> list[ImportLog]:
         """A feed's newest runs, newest first (the monitor's feed health)."""
-        cursor = (
+        return ImportLog.many(await self.latest_cursor(feed_url, count).to_list())
+
+    def latest_cursor(self, feed_url: str, count: int) -> AsyncCursor[Document]:
+        """The walk :meth:`latest` reads (its plan is checked in the tests)."""
+        return (
             self.collection.find({"feedUrl": feed_url}, WITHOUT_LONG_LISTS)
             .sort(NEWEST)
-            .hint(PER_FEED_INDEX.name)
+            .hint(hinted(PER_FEED_INDEX.name))
             .limit(count)
         )
-        return ImportLog.many(await cursor.to_list())

@@ -21,7 +21,7 @@ from jobyard_libs.feeds.html import sanitize, text_of
 from jobyard_libs.imports.documents import Job
 from jobyard_libs.imports.models import title_words
 from jobyard_libs.listing import Slice, Window, paginate
-from jobyard_libs.mongo import Database, Document, IndexSpec, hint_for, utcnow
+from jobyard_libs.mongo import Database, Document, IndexSpec, hint_for, hinted, utcnow
 
 COLLECTION = "jobs"
 NEWEST = [("postedAt", -1), ("_id", -1)]
@@ -194,7 +194,10 @@ class JobRepository:
         """Newest first, one at a time (an export of any size holds one in memory)."""
         query = filters.query()
         async for raw in (
-            self.collection.find(query, LIST_PROJECTION).sort(NEWEST).hint(list_hint(query)).limit(limit)
+            self.collection.find(query, LIST_PROJECTION)
+            .sort(NEWEST)
+            .hint(hinted(list_hint(query)))
+            .limit(limit)
         ):
             yield Job.model_validate(raw)
 

@@ -73,6 +73,8 @@ class Attempt(BaseModel):
     finished_at: datetime | None = None
     status: str
     error: str | None = None
+    traceback: str | None = None  # of the exception that failed it (capped, secrets redacted)
+    logs: list[str] = Field(default_factory=list)  # what its kind logged (capped, redacted)
 
     @property
     def worker_lost(self) -> bool:

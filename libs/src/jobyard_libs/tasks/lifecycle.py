@@ -38,6 +38,17 @@ from jobyard_libs.tasks.models import FINISHED, ExecutionStatus
 from jobyard_libs.tasks.stats import TaskStats
 from jobyard_libs.tasks.transitions import AttemptEnd, ExecutionTransitions
 
+
+@dataclass(frozen=True)
+class AttemptNotes:
+    """What an attempt leaves for whoever debugs it (the worker's journal writes them)."""
+
+    traceback: str | None = None
+    logs: Sequence[str] = ()
+
+
+NO_NOTES = AttemptNotes()
+
 log = structlog.get_logger(__name__)
 DELIVERY_RETRIES = 5
 GROUP_MAX = 500  # claims or ends in one command at most
@@ -136,10 +147,14 @@ class ExecutionLifecycle:
         error: str | None = None,
         retry_at: datetime | None = None,
         enqueued_at: datetime | None = None,
+        notes: AttemptNotes = NO_NOTES,
     ) -> Execution | None:
         """End the attempt ``execution`` (as its claim left it) is in; ``None`` if it was no
-        longer in it (cancelled meanwhile, or taken over)."""
-        end = AttemptEnd(execution, status, result, error, retry_at, enqueued_at)
+        longer in it (cancelled meanwhile, or taken over). ``notes``: its traceback and the
+        lines its kind logged, kept with the attempt."""
+        end = AttemptEnd(
+            execution, status, result, error, retry_at, enqueued_at, notes.traceback, tuple(notes.logs)
+        )
         if self._ends is not None:
             return await self._ends.submit(end)
         [finished] = await self._finish([end])

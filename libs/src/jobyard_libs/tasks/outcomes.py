@@ -19,7 +19,7 @@ from jobyard_libs.mongo import utcnow
 from jobyard_libs.queue.liveness import WORKER_LOST
 from jobyard_libs.tasks.dispatch import dispatch
 from jobyard_libs.tasks.documents import Execution
-from jobyard_libs.tasks.lifecycle import ExecutionLifecycle
+from jobyard_libs.tasks.lifecycle import NO_NOTES, AttemptNotes, ExecutionLifecycle
 from jobyard_libs.tasks.models import ExecutionStatus
 from jobyard_libs.tasks.repository import DeadLetterRepository, ExecutionRepository
 from jobyard_libs.tasks.settings import TaskSettings
@@ -44,16 +44,22 @@ class Outcomes:
     broker: Broker
     settings: TaskSettings
 
-    async def failed(self, execution: Execution, *, error: str) -> ExecutionStatus:
+    async def failed(
+        self, execution: Execution, *, error: str, notes: AttemptNotes = NO_NOTES
+    ) -> ExecutionStatus:
         """The attempt ``execution`` is in failed: a retry after a backoff, or dead."""
         retry = execution.attempts - execution.attempt_base  # a replay starts a fresh retry budget
         if retry <= execution.max_retries:
             delay = backoff_ms(retry, self.settings)
             stamp = utcnow()  # the retry's message stamp, written with the retry itself
             updated = await self.lifecycle.finish_attempt(
-                execution, status=ExecutionStatus.RETRYING, error=error,
-                retry_at=stamp + timedelta(milliseconds=delay), enqueued_at=stamp,
-            )  # fmt: skip
+                execution,
+                status=ExecutionStatus.RETRYING,
+                error=error,
+                retry_at=stamp + timedelta(milliseconds=delay),
+                enqueued_at=stamp,
+                notes=notes,
+            )
             if updated is not None:
                 await dispatch(self.broker, self.executions, [updated], delay_ms=delay, stamped=stamp)
             log.warning(
@@ -61,7 +67,7 @@ class Outcomes:
                 delay_ms=delay,
             )  # fmt: skip
             return ExecutionStatus.RETRYING
-        return await self.dead(execution, error=error)
+        return await self.dead(execution, error=error, notes=notes)
 
     async def worker_lost(self, execution: Execution) -> ExecutionStatus:
         """The attempt's worker died mid-attempt (:mod:`jobyard_libs.queue.liveness`): that
@@ -89,9 +95,13 @@ class Outcomes:
             await dispatch(self.broker, self.executions, replayed, stamped=stamp)
         return replayed
 
-    async def dead(self, execution: Execution, *, error: str) -> ExecutionStatus:
+    async def dead(
+        self, execution: Execution, *, error: str, notes: AttemptNotes = NO_NOTES
+    ) -> ExecutionStatus:
         """Dead now, whatever retries are left (a failure no retry would change)."""
-        final = await self.lifecycle.finish_attempt(execution, status=ExecutionStatus.DEAD, error=error)
+        final = await self.lifecycle.finish_attempt(
+            execution, status=ExecutionStatus.DEAD, error=error, notes=notes
+        )
         await self.dead_letters.record(final or execution, error)
         log.error("execution_dead", execution_id=str(execution.id), attempt=execution.attempts, error=error)
         return ExecutionStatus.DEAD

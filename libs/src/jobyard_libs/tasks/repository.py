@@ -24,7 +24,16 @@ from pymongo.errors import DuplicateKeyError
 
 from jobyard_libs.documents import stored
 from jobyard_libs.listing import Slice, Window, paginate
-from jobyard_libs.mongo import Database, Document, IndexSpec, hint_for, update_by_id, utcnow
+from jobyard_libs.mongo import (
+    Database,
+    Document,
+    IndexSpec,
+    hint_for,
+    hint_option,
+    hinted,
+    update_by_id,
+    utcnow,
+)
 from jobyard_libs.tasks.documents import DeadLetter, Execution, Task, WebhookDelivery
 from jobyard_libs.tasks.models import ExecutionStatus, TaskStatus, TaskType
 
@@ -168,9 +177,16 @@ class TaskRepository:
         status: TaskStatus | None,
         type_: TaskType | None,
         kind: str | None,
+        name: str | None = None,
+        owner: str | None = None,
     ) -> Slice[Task]:
-        query = _scoped({"status": status.value if status else {"$ne": TaskStatus.DELETED.value}}, owner_id)
+        """``name``: part of the name, any case; ``owner``: an admin's filter (a user's own
+        scope wins over it)."""
+        query = _scoped({"status": status.value if status else {"$ne": TaskStatus.DELETED.value}}, owner)
+        query = _scoped(query, owner_id)
         query.update({k: v for k, v in (("type", type_ and type_.value), ("kind", kind)) if v})
+        if name:
+            query["name"] = {"$regex": re.escape(name), "$options": "i"}
         hint = hint_for(query, TASK_FILTERS) or TASK_LIST.name
         return await paginate(self.collection, query, NEWEST, hint, window, Task)
 
@@ -179,7 +195,7 @@ class TaskRepository:
         query = _scoped({"status": {"$ne": TaskStatus.DELETED.value}}, owner_id)
         query["name"] = {"$regex": re.escape(text), "$options": "i"}
         hint = hint_for(query, TASK_FILTERS) or TASK_LIST.name
-        cursor = self.collection.find(query, {"_id": 1}).sort(NEWEST).hint(hint).limit(limit)
+        cursor = self.collection.find(query, {"_id": 1}).sort(NEWEST).hint(hinted(hint)).limit(limit)
         return tuple(doc["_id"] for doc in await cursor.to_list())
 
     async def names(self, task_ids: Iterable[ObjectId]) -> dict[ObjectId, str]:
@@ -347,7 +363,7 @@ class ExecutionRepository:
         """Each task's newest execution: one walk of (taskId, newest) per task, at once."""
         found = await asyncio.gather(
             *(
-                self.collection.find_one({"taskId": task_id}, sort=NEWEST, hint=EXECUTION_LIST.name)
+                self.collection.find_one({"taskId": task_id}, sort=NEWEST, **hint_option(EXECUTION_LIST.name))
                 for task_id in task_ids
             )
         )
@@ -393,7 +409,7 @@ class ExecutionRepository:
     async def all_matching(self, where: ExecutionFilter, scope: str | None, limit: int) -> list[Execution]:
         """Up to ``limit`` of them, newest first (a bulk action's)."""
         query = where.query(scope)
-        cursor = self.collection.find(query).sort(NEWEST).hint(execution_hint(query)).limit(limit)
+        cursor = self.collection.find(query).sort(NEWEST).hint(hinted(execution_hint(query))).limit(limit)
         return Execution.many(await cursor.to_list())
 
 

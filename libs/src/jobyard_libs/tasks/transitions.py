@@ -36,6 +36,8 @@ class AttemptEnd:
     error: str | None = None
     retry_at: datetime | None = None
     enqueued_at: datetime | None = None  # a retry's message stamp, written with the retry itself
+    traceback: str | None = None
+    logs: tuple[str, ...] = ()
 
 
 class ExecutionTransitions:
@@ -176,8 +178,15 @@ def _ended(end: AttemptEnd, now: datetime) -> tuple[Document, Execution]:
         )
     if end.enqueued_at is not None:
         changes["enqueued_at"] = end.enqueued_at
-    entry = Attempt(attempt=execution.attempts, started_at=started, finished_at=now, status=end.status.value,
-                    error=end.error)  # fmt: skip
+    entry = Attempt(
+        attempt=execution.attempts,
+        started_at=started,
+        finished_at=now,
+        status=end.status.value,
+        error=end.error,
+        traceback=end.traceback,
+        logs=list(end.logs),
+    )
     image = execution.model_copy(update={**changes, "attempt_history": [*execution.attempt_history, entry]})
     stored = {Execution.model_fields[name].alias or name: value for name, value in changes.items()}
     stored["status"] = end.status.value

@@ -19,6 +19,12 @@ class AttemptOut(ApiModel):
     worker_lost: bool = Field(
         False, description="its worker died mid-attempt: failed, and retried at once (or dead)"
     )
+    traceback: str | None = Field(
+        None, description="where the task's code failed (8,000 characters at most, secrets redacted)"
+    )
+    logs: list[str] = Field(
+        default_factory=list, description="what its kind logged (50 lines at most, secrets redacted)"
+    )
 
 
 class WebhookDeliveryOut(ApiModel):

@@ -65,9 +65,13 @@ async def list_tasks(
     status_: Annotated[TaskStatus | None, Query(alias="status")] = None,
     type_: Annotated[TaskType | None, Query(alias="type")] = None,
     kind: Annotated[str | None, Query(max_length=64)] = None,
+    name: Annotated[str | None, Query(max_length=200, description="part of the name, any case")] = None,
+    owner_id: Annotated[str | None, Query(alias="ownerId", max_length=200, description="admins")] = None,
 ) -> Page[TaskOut]:
-    """The caller's tasks (an admin's: everyone's), newest first."""
-    found = await tasks.page(principal, page.window, status=status_, type_=type_, kind=kind)
+    """The caller's tasks (an admin's: everyone's, or one owner's), newest first."""
+    found = await tasks.page(
+        principal, page.window, status=status_, type_=type_, kind=kind, name=name, owner=owner_id
+    )
     shown = {out.id: out for out in await tasks.views(found.items, principal)}
     return page_of(found, page, lambda task: shown[str(task.id)])
 

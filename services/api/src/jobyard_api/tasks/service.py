@@ -242,8 +242,14 @@ class TaskService:
         status: TaskStatus | None,
         type_: TaskType | None,
         kind: str | None,
+        name: str | None = None,
+        owner: str | None = None,
     ) -> Slice[Task]:
-        return await self.tasks.page(principal.scope, window, status=status, type_=type_, kind=kind)
+        if owner is not None and not principal.is_admin:
+            raise ValidationFailed("only admins filter by owner", field="ownerId")
+        return await self.tasks.page(
+            principal.scope, window, status=status, type_=type_, kind=kind, name=name, owner=owner
+        )
 
     async def change(self, task_id: Oid, patch: TaskPatch, principal: Principal) -> Task:
         """Change what the patch names; only those parts are validated again."""

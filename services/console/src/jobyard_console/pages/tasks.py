@@ -17,7 +17,7 @@ from jobyard_console.upstream import UpstreamError
 from jobyard_console.web import Changing, Page, Pager, SignedIn, list_params, segment, shown
 
 router = APIRouter(tags=["tasks"])
-FILTERS = ("status", "type", "kind")
+FILTERS = ("status", "type", "kind", "name", "ownerId")
 ACTIONS = ("run", "pause", "resume", "cancel")
 NUMBERS = {"priority": 5, "maxRetries": 3, "timeoutMs": 300_000}
 

@@ -43,3 +43,18 @@ document.addEventListener("DOMContentLoaded", () => {
     window.history.replaceState(window.history.state, "", url.pathname + url.search + url.hash);
   }
 })();
+
+// Times read as words from the server ("3 min ago"); hovering one shows its exact moment in
+// the viewer's own time zone (the server, not knowing it, says UTC there).
+function localTimes(root) {
+  root.querySelectorAll("time[datetime]").forEach((element) => {
+    const moment = new Date(element.getAttribute("datetime"));
+    if (!Number.isNaN(moment.getTime())) {
+      element.title = moment.toLocaleString(undefined, {
+        dateStyle: "medium", timeStyle: "medium", timeZoneName: "short",
+      });
+    }
+  });
+}
+document.addEventListener("DOMContentLoaded", () => localTimes(document));
+document.addEventListener("htmx:afterSettle", (event) => localTimes(event.target));

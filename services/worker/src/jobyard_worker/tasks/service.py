@@ -2,7 +2,8 @@
 
 Every state change is written to the execution (through the lifecycle, which also tells
 the world) before anything else happens, so its record always says what the task is
-doing. A failed attempt is retried after an exponential backoff with jitter while
+doing. Each attempt's end keeps what its kind logged and, when it failed, its traceback
+(:mod:`jobyard_worker.tasks.journal`). A failed attempt is retried after an exponential backoff with jitter while
 attempts remain (``maxRetries``); then the execution is ``dead`` and a dead letter is
 recorded, from which it can be replayed.
 
@@ -33,7 +34,7 @@ from jobyard_libs.queue.liveness import WorkerLiveness
 from jobyard_libs.tasks.dispatch import dispatch
 from jobyard_libs.tasks.documents import Execution
 from jobyard_libs.tasks.kinds import KINDS
-from jobyard_libs.tasks.lifecycle import ExecutionLifecycle
+from jobyard_libs.tasks.lifecycle import AttemptNotes, ExecutionLifecycle
 from jobyard_libs.tasks.models import ExecutionStatus
 from jobyard_libs.tasks.outcomes import Outcomes
 from jobyard_libs.tasks.repository import ExecutionRepository
@@ -41,6 +42,7 @@ from jobyard_libs.tasks.rights import OWNER_DEACTIVATED, CronFloors, refusal
 from pydantic import ValidationError
 
 from jobyard_worker.settings import WorkerSettings
+from jobyard_worker.tasks.journal import AttemptLog, traceback_of
 from jobyard_worker.tasks.kinds import RUNNERS, KindContext
 from jobyard_worker.tasks.kinds.webhook_callback import AwaitCallback
 
@@ -85,9 +87,14 @@ class Executor:
             return None
         attempt = execution.attempts
         bound = log.bind(execution_id=str(execution_id), kind=execution.kind, attempt=attempt)
+        journal = AttemptLog(execution_id=str(execution_id), kind=execution.kind, attempt=attempt)
+
+        def notes(exc: BaseException | None = None) -> AttemptNotes:
+            return AttemptNotes(traceback_of(exc) if exc is not None else None, journal.kept())
+
         try:
             await self._check_permitted(execution)
-            result = await self._run(execution)
+            result = await self._run(execution, journal)
         except AwaitCallback as waiting:
             deadline = utcnow() + timedelta(milliseconds=waiting.timeout_ms)
             await self.lifecycle.await_callback(execution_id, attempt=attempt, deadline=deadline)
@@ -95,7 +102,7 @@ class Executor:
             return ExecutionStatus.PROCESSING
         except AttemptCancelled:
             await self.lifecycle.finish_attempt(
-                execution, status=ExecutionStatus.CANCELLED, error="cancelled"
+                execution, status=ExecutionStatus.CANCELLED, error="cancelled", notes=notes()
             )
             bound.info("execution_cancelled")
             return ExecutionStatus.CANCELLED
@@ -107,18 +114,18 @@ class Executor:
             return ExecutionStatus.CANCELLED
         except NotPermitted as refused:
             bound.warning("execution_not_permitted", error=str(refused))
-            return await self.outcomes.dead(execution, error=str(refused))
+            return await self.outcomes.dead(execution, error=str(refused), notes=notes())
         except Exception as exc:  # any failure of the task's own code is the task's outcome
             error = f"{type(exc).__name__}: {exc}"[:1000]
             bound.info("attempt_failed", error=error)
             if isinstance(exc, EgressRefused):
                 target = ("execution", str(execution.id))
                 await self.audit.egress_refused(execution.owner_id, target, exc, kind=execution.kind)
-            return await self.outcomes.failed(execution, error=error)
-        if (
-            await self.lifecycle.finish_attempt(execution, status=ExecutionStatus.COMPLETED, result=result)
-            is None
-        ):
+            return await self.outcomes.failed(execution, error=error, notes=notes(exc))
+        finished = await self.lifecycle.finish_attempt(
+            execution, status=ExecutionStatus.COMPLETED, result=result, notes=notes()
+        )
+        if finished is None:
             # cancelled meanwhile, or taken over after this worker was silent past the heartbeat
             # timeout (a pause, a partition): the side effect happened, the outcome is the new
             # attempt's (fencing by claim token; at least once, docs/reliability.md)
@@ -144,7 +151,7 @@ class Executor:
                 f"the task's owner may not run {execution.kind!r} tasks (role or account changed)"
             )
 
-    async def _run(self, execution: Execution) -> dict[str, Any]:
+    async def _run(self, execution: Execution, journal: AttemptLog) -> dict[str, Any]:
         kind, runner = KINDS.get(execution.kind), RUNNERS.get(execution.kind)
         if kind is None or runner is None:
             raise LookupError(f"unknown kind {execution.kind!r}")
@@ -163,6 +170,7 @@ class Executor:
             guard=self.guard,
             on_import_change=self.on_import_change,
             liveness=self.liveness,
+            log=journal,
         )
         work = asyncio.ensure_future(runner(context, payload))
         watch = asyncio.ensure_future(self._watch_cancel(execution.id))

@@ -18,6 +18,7 @@ from jobyard_libs.mongo import Database
 from jobyard_libs.queue.liveness import WorkerLiveness
 
 from jobyard_worker.settings import WorkerSettings
+from jobyard_worker.tasks.journal import AttemptLog
 from jobyard_worker.tasks.kinds import export_jobs_csv, http, import_feeds, noop, sleep, webhook_callback
 
 
@@ -35,6 +36,7 @@ class KindContext:
     guard: EgressGuard  # every outbound call a user aims goes through it
     on_import_change: OnChange  # the live import events (import-feeds)
     liveness: WorkerLiveness  # whose runs may be taken over (import-feeds)
+    log: AttemptLog  # what the kind logs here is kept with the attempt (capped, redacted)
 
 
 Runner = Callable[[KindContext, Any], Awaitable[dict[str, Any]]]

@@ -65,4 +65,5 @@ async def run(context: KindContext, payload: Payload) -> dict[str, Any]:
         execution_id=context.execution_id, owner_id=context.owner_id, parts=parts(),
         expires_at=utcnow() + timedelta(seconds=context.settings.artifact_ttl_seconds),
     )  # fmt: skip
+    context.log.info("exported", rows=rows, bytes=size, truncated=more)
     return {"artifactId": str(file_id), "rows": rows, "bytes": size, "truncated": more}

@@ -20,8 +20,10 @@ async def run(context: KindContext, payload: Payload) -> dict[str, Any]:
     url = str(payload.url)
     body = payload.body.encode() if payload.body is not None else None
     limit = min(EXCERPT_BYTES, context.settings.egress_max_response_bytes)
+    context.log.info("calling", method=payload.method, url=url, body_bytes=len(body or b""))
     async with context.guard.stream(payload.method, url, headers=payload.headers, content=body) as response:
         data, more = await context.guard.read(response, limit=limit)  # the rest is never read
+    context.log.info("answered", status=response.status_code, bytes_read=len(data), more=more)
     excerpt = data.decode("utf-8", "replace")
     if not 200 <= response.status_code < 300:
         raise HttpCallFailed(f"HTTP {response.status_code} from {url}: {excerpt[:200]}")

@@ -31,7 +31,10 @@ async def run(context: KindContext, payload: Payload) -> dict[str, Any]:
     sources, unknown = await runner.sources.to_import(payload.feed_urls)
     if unknown:
         raise UnknownFeeds(f"not a feed source: {', '.join(unknown)}")
+    context.log.info("importing", feeds=len(sources))
     outcomes = await runner.run_sources(sources, ImportTrigger.TASK)
+    for outcome in outcomes:
+        context.log.info("import", import_log_id=outcome.import_log_id, status=str(outcome.status))
     return {
         "importLogIds": [o.import_log_id for o in outcomes],
         "statuses": [str(o.status) for o in outcomes],

@@ -18,7 +18,9 @@ class SleepFailed(Exception):
 
 
 async def run(context: KindContext, payload: Payload) -> dict[str, Any]:
+    context.log.info("sleeping", seconds=payload.seconds)
     await asyncio.sleep(payload.seconds)
     if context.attempt <= payload.fail_times:
+        context.log.warning("failing as asked", attempt=context.attempt, fail_times=payload.fail_times)
         raise SleepFailed(f"failing attempt {context.attempt} of the first {payload.fail_times}, as asked")
     return {"slept": payload.seconds}
