@@ -9,6 +9,7 @@ from jobyard_worker.settings import WorkerSettings
 
 from tests.conftest import Isolation
 from tests.support.auth_service import AuthService
+from tests.support.factories import a_task, store
 from tests.support.imports import running_worker, settings_for
 from tests.support.tasks import wait_execution
 
@@ -94,6 +95,21 @@ async def test_failures_first_and_bulk_actions_on_everything_matching(
     assert len(mine) == 6 and {e["ownerId"] for e in mine} == {auth.subject(me)}
     bad = await api.get("/api/v1/executions", params={"since": "yesterday"}, headers=me)
     assert bad.status_code == 422 and "since" in bad.text
+
+
+async def test_a_name_too_common_to_cover_every_task_is_refused_not_cut(
+    api: httpx.AsyncClient, auth: AuthService, db: Any
+) -> None:
+    """A bulk action by task name covers every task so named, or none: never a silent subset."""
+    me = auth.user_headers("many@example.com")
+    owner = auth.subject(me)
+    await store(db, *(a_task(cron="0 3 * * *", owner_id=owner, name=f"report {i}") for i in range(1001)))
+    refused = await api.post(
+        "/api/v1/executions:bulk", json={"action": "cancel", "filter": {"taskName": "report"}}, headers=me
+    )
+    assert refused.status_code == 422 and "taskName" in refused.text and "1,000" in refused.text
+    narrowed = await bulk(api, me, "cancel", filter={"taskName": "report 100"}, dryRun=True)
+    assert narrowed["matched"] == 0  # "report 100" and "report 1000": neither has run yet
 
 
 async def test_an_attempt_keeps_what_it_logged_and_where_it_failed_with_secrets_redacted(

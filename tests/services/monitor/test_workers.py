@@ -4,6 +4,7 @@ stale ones marked, and the scheduler's leader with its last tick."""
 from __future__ import annotations
 
 import os
+from importlib import metadata
 from typing import Any
 
 from jobyard_libs.mongo import utcnow
@@ -36,7 +37,12 @@ async def test_the_board_shows_each_worker_what_it_runs_and_when_it_went_quiet(
     )
     admin = auth.admin_headers()
     task = a_task(
-        cron=None, type=TaskType.ONE_TIME, status=TaskStatus.DONE, kind="sleep", payload={"seconds": 30}
+        cron=None,
+        type=TaskType.ONE_TIME,
+        status=TaskStatus.DONE,
+        kind="sleep",
+        payload={"seconds": 30},
+        timeout_ms=60_000,
     )
     execution = an_execution(task)
     await store(db, task, execution)
@@ -59,14 +65,16 @@ async def test_the_board_shows_each_worker_what_it_runs_and_when_it_went_quiet(
             finally:
                 broker.close()
             await wait_until_async(
-                lambda: shown(lambda b: b["workers"] and b["workers"][0]["running"]),
+                lambda: shown(
+                    lambda b: b["workers"] and b["workers"][0]["running"] and b["workers"][0]["pid"]
+                ),
                 within=15,
                 what="the worker holding the sleep",
             )
             [worker] = board["workers"]
             assert (worker["pid"], worker["threads"], worker["stale"]) == (os.getpid(), 3, False)
             assert "tasks.default" in worker["queues"] and worker["rssBytes"] > 10_000_000
-            assert worker["host"] and worker["version"] == "0.1.0"
+            assert worker["host"] and worker["version"] == metadata.version("jobyard-worker")
             assert [r["executionId"] for r in worker["running"]] == [str(execution.id)]
             assert worker["beatAgeSeconds"] < 2
             await db.executions.update_one({"_id": execution.id}, {"$set": {"cancelRequested": True}})

@@ -9,6 +9,7 @@ from jobyard_worker.tasks.journal import (
     AttemptLog,
     traceback_of,
 )
+from structlog.testing import capture_logs
 
 
 def test_the_lines_kept_are_capped_in_number_and_length_and_say_what_was_dropped() -> None:
@@ -28,3 +29,11 @@ def test_a_long_traceback_keeps_its_end_where_the_error_is() -> None:
         text = traceback_of(exc)
     assert len(text) == MAX_TRACEBACK_CHARS + 1 and text.startswith("…")
     assert text.endswith("x password=[redacted] at the bottom\n")
+
+
+def test_a_secret_reaches_neither_the_attempt_nor_the_workers_own_log() -> None:
+    journal = AttemptLog(execution_id="e1")
+    with capture_logs() as logged:
+        journal.info("calling", url="https://ann:hunter2@api.example/x?token=s3cr3t")
+    assert journal.kept() == ["info: calling url=https://[redacted]@api.example/x?token=[redacted]"]
+    assert logged[0]["url"] == "https://[redacted]@api.example/x?token=[redacted]"

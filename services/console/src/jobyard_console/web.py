@@ -62,41 +62,14 @@ def _when_exact(value: str | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def relative(moment: datetime, now: datetime) -> str:
-    """How long ago (or how soon) ``moment`` is, in the words people use.
-
-    >>> from datetime import timedelta
-    >>> now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
-    >>> [relative(now - timedelta(seconds=s), now) for s in (5, 70, 600, 5 * 3600, 86_399, 3 * 86_400)]
-    ['just now', '1 min ago', '10 min ago', '5 h ago', '1 day ago', '3 days ago']
-    >>> relative(now + timedelta(days=7), now), relative(now - timedelta(days=40), now)
-    ('in 7 days', '2026-10-22')
-    """
-    seconds = (now - moment).total_seconds()
-    ago = abs(seconds)
-    if ago < 45:
-        return "just now"
-    if ago < 45 * 60:
-        words = f"{max(1, round(ago / 60))} min"
-    elif ago < 22 * 3600:
-        words = f"{round(ago / 3600)} h"
-    elif ago < 26 * 86_400:
-        days = max(1, round(ago / 86_400))
-        words = f"{days} day{'' if days == 1 else 's'}"
-    else:
-        return moment.strftime("%Y-%m-%d")
-    return f"{words} ago" if seconds > 0 else f"in {words}"
-
-
 def _when(value: str | None) -> Markup:
-    """ISO time from the api → ``<time title="2026-11-30 08:21:04 UTC">3 min ago</time>``: the
-    words now, the exact time on hover (the viewer's local time once console.js ran)."""
+    """ISO time from the api → ``<time datetime="…">2026-11-30 08:21:04 UTC</time>``: exact and
+    true however long the page stays open; console.js shows it as words ("3 min ago", kept
+    current) with the exact moment in the viewer's time zone on hover."""
     moment = _moment(value) if value else None
     if moment is None:
         return Markup("{}").format(value or "—")
-    return Markup('<time datetime="{}" title="{}">{}</time>').format(
-        moment.isoformat(), _when_exact(value), relative(moment, datetime.now(UTC))
-    )
+    return Markup('<time datetime="{}">{}</time>').format(moment.isoformat(), _when_exact(value))
 
 
 def _duration(start: str | None, end: str | None) -> str:

@@ -35,6 +35,7 @@ from jobyard_api.executions.schemas import (
 
 BULK_MAX = 10_000  # executions one bulk request changes; the answer says when more match
 BULK_FAILURES_SHOWN = 20
+NAMED_TASKS_MAX = 1000  # tasks a search by part of their name may cover
 BULK_APPLIES = {
     BulkAction.REPLAY: [ExecutionStatus.DEAD],
     BulkAction.DISCARD: [ExecutionStatus.DEAD],
@@ -100,7 +101,12 @@ class ExecutionService:
             raise ValidationFailed("only admins filter by owner", field="ownerId")
         task_ids = None
         if given.task_name:
-            task_ids = await self.tasks.ids_named(principal.scope, given.task_name)
+            task_ids = await self.tasks.ids_named(principal.scope, given.task_name, NAMED_TASKS_MAX + 1)
+            if len(task_ids) > NAMED_TASKS_MAX:  # never a silent subset: a bulk action would miss some
+                raise ValidationFailed(
+                    f"more than {NAMED_TASKS_MAX:,} tasks have this in their name: say more of it",
+                    field="taskName",
+                )
         return ExecutionFilter(
             statuses=None if given.status is None else (given.status,),
             kind=given.kind,

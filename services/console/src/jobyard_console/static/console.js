@@ -44,17 +44,46 @@ document.addEventListener("DOMContentLoaded", () => {
   }
 })();
 
-// Times read as words from the server ("3 min ago"); hovering one shows its exact moment in
-// the viewer's own time zone (the server, not knowing it, says UTC there).
-function localTimes(root) {
+// Times come from the server exact, in UTC (true without scripts, however long a page stays
+// open). Here they read as words ("3 min ago", "in 7 days"), recomputed every 15 s so a quiet
+// page never says "just now" of an hour ago; hovering shows the exact moment in the viewer's
+// own time zone.
+function words(moment, now) {
+  const seconds = (now - moment) / 1000;
+  const ago = Math.abs(seconds);
+  let amount;
+  if (ago < 45) {
+    return "just now";
+  } else if (ago < 45 * 60) {
+    amount = `${Math.max(1, Math.round(ago / 60))} min`;
+  } else if (ago < 22 * 3600) {
+    amount = `${Math.round(ago / 3600)} h`;
+  } else if (ago < 26 * 86400) {
+    const days = Math.max(1, Math.round(ago / 86400));
+    amount = `${days} day${days === 1 ? "" : "s"}`;
+  } else {
+    return moment.toISOString().slice(0, 10);
+  }
+  return seconds > 0 ? `${amount} ago` : `in ${amount}`;
+}
+
+// (dateStyle cannot be combined with timeZoneName: each part is named instead)
+const LOCAL_EXACT = {
+  year: "numeric", month: "short", day: "numeric",
+  hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short",
+};
+
+function readableTimes(root) {
+  const now = Date.now();
   root.querySelectorAll("time[datetime]").forEach((element) => {
     const moment = new Date(element.getAttribute("datetime"));
-    if (!Number.isNaN(moment.getTime())) {
-      element.title = moment.toLocaleString(undefined, {
-        dateStyle: "medium", timeStyle: "medium", timeZoneName: "short",
-      });
+    if (Number.isNaN(moment.getTime())) {
+      return;
     }
+    element.textContent = words(moment, now);
+    element.title = moment.toLocaleString(undefined, LOCAL_EXACT);
   });
 }
-document.addEventListener("DOMContentLoaded", () => localTimes(document));
-document.addEventListener("htmx:afterSettle", (event) => localTimes(event.target));
+document.addEventListener("DOMContentLoaded", () => readableTimes(document));
+document.addEventListener("htmx:afterSettle", () => readableTimes(document));
+window.setInterval(() => readableTimes(document), 15000);

@@ -66,12 +66,13 @@ class AttemptLog:
         self._add("warning", event, fields)
 
     def _add(self, level: str, event: str, fields: dict[str, Any]) -> None:
-        getattr(self._log, level)(event, **fields)
+        shown = {key: redact(str(value)) for key, value in fields.items()}
+        getattr(self._log, level)(event, **shown)  # the worker's own log gets no secret either
         if len(self.lines) >= MAX_LINES:
             self.dropped += 1
             return
-        words = " ".join([event, *(f"{key}={value}" for key, value in fields.items())])
-        line = redact(f"{level}: {words}")
+        words = " ".join([event, *(f"{key}={value}" for key, value in shown.items())])
+        line = f"{level}: {words}"
         self.lines.append(line if len(line) <= MAX_LINE_CHARS else line[: MAX_LINE_CHARS - 1] + "…")
 
     def kept(self) -> list[str]:
