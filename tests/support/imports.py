@@ -74,3 +74,15 @@ async def wait_until_async(condition: Any, within: float = 30, what: str = "a co
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+async def wait_import(api: Any, log_id: str, within: float = 120) -> dict[str, Any]:
+    """Poll `GET /api/v1/imports/{id}` (an httpx client with its headers) until the run ends."""
+    deadline = time.monotonic() + within
+    log: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        log = (await api.get(f"/api/v1/imports/{log_id}")).json()
+        if log.get("status") in FINISHED:
+            return log
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"import {log_id} did not finish: {log}")
