@@ -53,7 +53,8 @@ def sign_in(page: Page, origin: str, email: str, password: str) -> None:
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    # argon2 (64 MiB, deliberately slow) under a loaded CI machine: more than the default 5 s
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible(timeout=WAIT_MS)
 
 
 def register(page: Page, origin: str, email: str) -> None:
@@ -62,7 +63,7 @@ def register(page: Page, origin: str, email: str) -> None:
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill("a long enough passphrase")
     page.get_by_role("button", name="Create account").click()
-    expect(page.get_by_role("status")).to_contain_text("Account created")
+    expect(page.get_by_role("status")).to_contain_text("Account created", timeout=WAIT_MS)
     sign_in(page, origin, email, "a long enough passphrase")
 
 
@@ -102,7 +103,7 @@ def test_an_admin_signs_in_and_reads_the_imports(
         and session["sameSite"] == "Strict"
     )
 
-    page.get_by_role("link", name="Imports").click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Imports").click()
     rows = page.locator("#import-rows tr")
     expect(rows).to_have_count(3, timeout=WAIT_MS)  # the three sample feeds' first runs
     expect(page.locator("#import-rows .status-completed")).to_have_count(3, timeout=WAIT_MS)
@@ -138,7 +139,59 @@ def test_a_task_completes_before_your_eyes(origin: str, browsing: Browsing) -> N
     look(browsing, origin, "execution")
     page.goto(f"{origin}/tasks")
     expect(page.get_by_role("link", name="hello from the console")).to_be_visible()
+    states = page.get_by_role("navigation", name="Tasks by state")
+    expect(states.get_by_role("link", name="done 1")).to_be_visible()  # a one-time task, run
+    expect(states.get_by_role("link", name="active 0")).to_be_visible()
     look(browsing, origin, "tasks")
+    states.get_by_role("link", name="active 0").click()
+    expect(page.get_by_text("No task matches.")).to_be_visible()
+    expect(states.get_by_role("link", name="active 0")).to_have_attribute("aria-current", "true")
+
+
+COMPLETED_IN_TABLE = (
+    "cells => cells.reduce((sum, cell) => sum + Number(cell.textContent.replace(/,/g, '')), 0)"
+)
+
+
+def test_the_overview_charts_what_ran_and_keeps_up(origin: str, browsing: Browsing) -> None:
+    """Outcomes, run time and backlog drawn on the server; the page, left open, counts a run
+    that ends after it was drawn (its table, opened by the reader, stays open)."""
+    page = browsing.page
+    register(page, origin, "charts@example.com")
+    page.goto(origin + "/")
+    outcomes = page.get_by_role("img", name=re.compile("^Outcomes per minute"))
+    expect(outcomes).to_be_visible()
+    for name in ("Run time", "Queue backlog"):
+        expect(page.get_by_role("img", name=re.compile(f"^{name}"))).to_be_visible()
+    legend = page.locator(".chart").first.locator(".legend li")
+    expect(legend).to_have_count(4)
+    assert [item.split(":")[0].strip() for item in legend.all_inner_texts()] == [
+        "completed", "failed", "dead", "cancelled"
+    ]  # fmt: skip
+    page.get_by_text("The charts' numbers as a table").click()
+    cells = "#chart-numbers tbody td:nth-of-type(1)"
+    expect(page.locator("#chart-numbers tbody tr")).to_have_count(60)
+    before = page.eval_on_selector_all(cells, COMPLETED_IN_TABLE)
+
+    other = page.context.new_page()
+    create_task(other, origin, "charted", "noop", "{}")
+    expect(other.locator("#executions tr[data-status=completed]")).to_have_count(1, timeout=WAIT_MS)
+    other.close()
+
+    def counted() -> bool:  # the 10 s refresh, with the table still open
+        is_open = page.locator("#chart-numbers[open]").count() == 1
+        return is_open and page.eval_on_selector_all(cells, COMPLETED_IN_TABLE) > before
+
+    wait_until(counted, timeout=WAIT_MS / 1000, what="the open overview to count the new run", interval=0.5)
+    expect(page.locator(".chart").first.locator("path.series.solid")).to_have_count(2)  # line and legend
+
+    page.get_by_role("link", name="day", exact=True).click()
+    expect(page.get_by_role("heading", name="Over the last day")).to_be_visible()
+    page.get_by_role("link", name="tasks.default", exact=True).click()
+    expect(
+        page.get_by_role("img", name=re.compile("^Outcomes per 10 minutes · tasks.default"))
+    ).to_be_visible()
+    look(browsing, origin, "charts")
 
 
 def test_a_page_opened_right_after_submit_shows_every_state(origin: str, browsing: Browsing) -> None:
@@ -151,6 +204,22 @@ def test_a_page_opened_right_after_submit_shows_every_state(origin: str, browsin
     expect(page.locator("#task-facts")).to_contain_text("processing")  # the last run, in the facts too
     expect(page.locator("#executions tr[data-status=completed]")).to_have_count(1, timeout=WAIT_MS)
     expect(page.locator("#task-facts")).to_contain_text("completed")
+
+
+def test_a_running_attempt_shows_its_log_lines_live(origin: str, browsing: Browsing) -> None:
+    page = browsing.page
+    register(page, origin, "tail@example.com")
+    create_task(page, origin, "twenty seconds", "sleep", '{"seconds": 20}')
+    expect(page.locator("#executions tr[data-status=processing]")).to_have_count(1, timeout=WAIT_MS)
+    page.locator("#executions a").first.click()
+    expect(page.locator("[data-live-logs]")).to_contain_text("info: sleeping seconds=20.0", timeout=WAIT_MS)
+    expect(page.get_by_role("link", name="← Its task: twenty seconds")).to_be_visible()
+    expect(page.locator("[data-payload]")).to_contain_text('"seconds": 20')
+    look(browsing, origin, "execution-running")
+    page.get_by_role("button", name="Cancel").click()
+    expect(page.locator("#execution")).to_contain_text("cancelled", timeout=WAIT_MS)
+    expect(page.locator("[data-live-logs]")).to_have_count(0)
+    expect(page.locator("[data-logs]")).to_contain_text("info: sleeping seconds=20.0")  # now stored
 
 
 def test_a_quiet_page_stays_subscribed_and_sees_the_next_change_at_once(
@@ -196,6 +265,30 @@ def test_the_task_form_explains_what_is_wrong(origin: str, browsing: Browsing) -
     expect(page.locator("#cron-preview")).to_contain_text("09:30 AM, Monday through Friday")
     expect(page.locator("#cron-preview li").first).to_contain_text("09:30:00 CE")
     look(browsing, origin, "task-new")
+
+
+def test_a_recurring_task_shows_its_next_runs_in_its_zone_and_the_viewers(
+    browser: Browser, origin: str
+) -> None:
+    context = browser.new_context(timezone_id="Asia/Tokyo", locale="en-US")
+    page = context.new_page()
+    try:
+        register(page, origin, "zones@example.com")
+        page.goto(f"{origin}/tasks/new")
+        page.get_by_label("Name", exact=True).fill("standup reminder")
+        page.get_by_label("Recurring (cron)").check()
+        page.get_by_label(re.compile("^Cron")).fill("30 9 * * 1-5")
+        page.get_by_label("Time zone", exact=True).fill("America/New_York")
+        page.get_by_label("Kind", exact=True).select_option("noop")
+        page.get_by_role("button", name="Create task").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("standup reminder")
+        rows = page.get_by_role("region", name="Next runs").locator("tbody tr")
+        expect(rows).to_have_count(5)
+        first = rows.first.locator("td")
+        expect(first.nth(0)).to_contain_text(re.compile(r"09:30:00 E[SD]T"))  # the task's zone
+        expect(first.nth(1)).to_contain_text(re.compile(r"(10|11):30:00 PM GMT\+9"))  # the viewer's: Tokyo
+    finally:
+        context.close()
 
 
 def test_a_failing_task_retries_dies_and_is_replayed(origin: str, browsing: Browsing) -> None:
@@ -374,14 +467,18 @@ def test_a_user_is_refused_admin_pages_and_signs_out(origin: str, browsing: Brow
     expect(page).to_have_url(re.compile(r"/sign-in"))
 
 
-def test_dark_and_light_follow_the_system_until_the_toggle_chooses(origin: str, browsing: Browsing) -> None:
-    """Both themes pass axe on every page a user reaches; the toggle's choice is remembered."""
+def test_dark_and_light_follow_the_system_until_the_toggle_chooses(
+    console: tuple[DevStack, str], origin: str, browsing: Browsing
+) -> None:
+    """Both themes pass axe on every page a user or an admin reaches; the toggle's choice is
+    remembered. (Every other test checks the light theme on the pages it opens.)"""
     page = browsing.page
     register(page, origin, "night@example.com")
     background = "getComputedStyle(document.body).backgroundColor"
     page.emulate_media(color_scheme="dark")  # the system says dark; nothing chosen yet
     for path in (
         "/",
+        "/?span=day",
         "/imports",
         "/jobs",
         "/tasks",
@@ -393,6 +490,18 @@ def test_dark_and_light_follow_the_system_until_the_toggle_chooses(origin: str, 
         page.goto(origin + path)
         assert page.evaluate(background) == "rgb(13, 17, 23)", path
         look(browsing, origin, "dark" if path == "/executions" else "dark-page")
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(page, origin, "admin@example.com", admin_password(console[1]))
+    for path in ("/admin/feed-sources", "/admin/users", "/admin/audit", "/workers"):
+        page.goto(origin + path)
+        assert page.evaluate(background) == "rgb(13, 17, 23)", path
+        look(browsing, origin, "dark-page")
+    for path in ("/admin/feed-sources", "/admin/users", "/admin/audit", "/workers"):  # and light
+        page.emulate_media(color_scheme="light")
+        page.goto(origin + path)
+        assert page.evaluate(background) == "rgb(255, 255, 255)", path
+        look(browsing, origin, "dark-page")
+    page.emulate_media(color_scheme="dark")
     toggle = page.get_by_role("button", name="Dark theme")
     expect(toggle).to_have_attribute("aria-pressed", "true")
     toggle.click()  # light, though the system says dark

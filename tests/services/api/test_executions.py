@@ -10,7 +10,7 @@ from jobyard_worker.settings import WorkerSettings
 from tests.conftest import Isolation
 from tests.support.auth_service import AuthService
 from tests.support.factories import a_task, store
-from tests.support.imports import running_worker, settings_for
+from tests.support.imports import running_worker, settings_for, wait_until_async
 from tests.support.tasks import wait_execution
 
 FAST = {"task_retry_base_ms": 20, "task_retry_max_ms": 100, "task_cancel_poll_seconds": 0.05}
@@ -133,3 +133,24 @@ async def test_an_attempt_keeps_what_it_logged_and_where_it_failed_with_secrets_
     assert "calling method=GET url=http://[redacted]@127.0.0.1:1/hook?token=[redacted]" in kept
     assert "EgressRefused" in attempt["traceback"]
     assert "hunter2" not in kept and "s3cr3t" not in kept
+
+
+async def test_a_running_attempt_shows_what_it_logged_so_far(
+    api: httpx.AsyncClient, auth: AuthService, isolation: Isolation
+) -> None:
+    me = auth.user_headers("live-logs@example.com")
+    with running_worker(settings_for(isolation, WorkerSettings, **FAST), threads=2):
+        running = await submit(api, me, "Long", payload={"seconds": 30})
+        seen: dict[str, Any] = {}
+
+        async def logged() -> bool:  # the worker passes new lines on at its next cancel poll (50 ms here)
+            seen.update(await wait_execution(api, me, running, {"processing"}))
+            return bool(seen.get("liveLogs"))
+
+        await wait_until_async(logged, what="the running attempt's first line")
+        assert seen["liveLogs"] == ["info: sleeping seconds=30.0"], seen
+        assert seen["attemptHistory"] == []  # not stored yet: it goes with the attempt's end
+        assert (await api.post(f"/api/v1/executions/{running}/cancel", headers=me)).status_code == 200
+        ended = await wait_execution(api, me, running)
+    assert ended["status"] == "cancelled" and ended["liveLogs"] is None
+    assert ended["attemptHistory"][0]["logs"] == ["info: sleeping seconds=30.0"]

@@ -340,3 +340,32 @@ async def test_tasks_by_part_of_their_name_and_by_owner(api: httpx.AsyncClient, 
         "/api/v1/tasks", params={"name": "nightly", "ownerId": auth.subject(other)}, headers=admin
     )
     assert names(one) == {"Nightly other"}
+
+
+async def test_tasks_are_counted_by_state_within_the_callers_scope(
+    api: httpx.AsyncClient, auth: AuthService
+) -> None:
+    me, other, admin = (
+        auth.user_headers("counts@example.com"),
+        auth.user_headers("counts-other@example.com"),
+        auth.admin_headers(),
+    )
+    later = {"type": "delayed", "scheduledAt": "2099-01-01T00:00:00Z"}
+    ids = [(await _create(api, me, task(name=f"t{i}", **later)))["id"] for i in range(3)]
+    await _create(api, other, task(name="theirs", **later))
+    assert (await api.post(f"/api/v1/tasks/{ids[0]}/pause", headers=me)).status_code == 200
+    assert (await api.post(f"/api/v1/tasks/{ids[1]}/cancel", headers=me)).status_code == 200
+    assert (await api.delete(f"/api/v1/tasks/{ids[2]}", headers=me)).status_code == 204
+
+    def counted(answer: httpx.Response) -> dict[str, int]:
+        assert answer.status_code == 200, answer.text
+        return dict(answer.json()["byStatus"])
+
+    mine = counted(await api.get("/api/v1/tasks/counts", headers=me))
+    assert mine == {"active": 0, "paused": 1, "done": 0, "cancelled": 1}  # the deleted one is gone
+    theirs = counted(
+        await api.get("/api/v1/tasks/counts", params={"ownerId": auth.subject(other)}, headers=admin)
+    )
+    assert theirs == {"active": 1, "paused": 0, "done": 0, "cancelled": 0}
+    refused = await api.get("/api/v1/tasks/counts", params={"ownerId": auth.subject(other)}, headers=me)
+    assert refused.status_code == 422 and "ownerId" in refused.text

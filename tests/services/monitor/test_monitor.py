@@ -53,9 +53,19 @@ async def test_depth_gauges_and_stats(isolation: Isolation, auth: AuthService) -
         assert 'jobyard_queue_messages{queue="tasks.high",state="due"} 0.0' in metrics
         assert "jobyard_workers_live 0.0" in metrics  # the broker that enqueued is not a worker
         assert (await monitor.get("/api/v1/stats")).status_code == 401
-        stats: dict[str, Any] = (
-            await monitor.get("/api/v1/stats", headers=auth.user_headers("watcher@example.com"))
-        ).json()
+        watcher = auth.user_headers("watcher@example.com")
+        stats: dict[str, Any] = (await monitor.get("/api/v1/stats", headers=watcher)).json()
+        # the reading is kept for the charts: the minute's backlog per queue
+        series = (await monitor.get("/api/v1/stats/series", headers=watcher)).json()
+        assert series["span"] == "hour" and len(series["points"]) == 60
+        assert series["points"][-1]["depth"]["tasks.high"] == 3
+        one = await monitor.get(
+            "/api/v1/stats/series", params={"queue": "tasks.high", "span": "day"}, headers=watcher
+        )
+        assert one.json()["points"][-1]["depth"] == {"tasks.high": 3}
+        for bad, field in (({"queue": "tasks.nope"}, "queue"), ({"span": "week"}, "span")):
+            refused = await monitor.get("/api/v1/stats/series", params=bad, headers=watcher)
+            assert refused.status_code == 422 and field in refused.text, refused.text
         with running_worker(settings_for(isolation, WorkerSettings, queue_heartbeat_timeout_ms=2000)):
             await wait_until_async(lambda: _one_worker(app), within=10, what="the worker's heartbeat")
     high = next(q for q in stats["queues"] if q["queue"] == "tasks.high")

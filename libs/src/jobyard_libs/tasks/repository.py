@@ -23,7 +23,7 @@ from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
 from jobyard_libs.documents import stored
-from jobyard_libs.listing import Slice, Window, paginate
+from jobyard_libs.listing import TOTAL_CAP, Slice, Window, paginate
 from jobyard_libs.mongo import (
     Database,
     Document,
@@ -189,6 +189,20 @@ class TaskRepository:
             query["name"] = {"$regex": re.escape(name), "$options": "i"}
         hint = hint_for(query, TASK_FILTERS) or TASK_LIST.name
         return await paginate(self.collection, query, NEWEST, hint, window, Task)
+
+    async def counts_by_status(self, owner_id: str | None, owner: str | None = None) -> dict[TaskStatus, int]:
+        """How many tasks are in each state (deleted ones aside), each counted up to
+        ``TOTAL_CAP + 1`` through the owner + status (or status) index: one bounded walk a state."""
+        counts: dict[TaskStatus, int] = {}
+        for state in TaskStatus:
+            if state is TaskStatus.DELETED:
+                continue
+            query = _scoped(_scoped({"status": state.value}, owner), owner_id)
+            hint = hint_for(query, TASK_FILTERS) or TASK_LIST.name
+            counts[state] = await self.collection.count_documents(
+                query, limit=TOTAL_CAP + 1, **hint_option(hint)
+            )
+        return counts
 
     async def ids_named(self, owner_id: str | None, text: str, limit: int = 1000) -> tuple[ObjectId, ...]:
         """The tasks (not deleted) whose name contains ``text``, whatever its case, newest first."""

@@ -22,6 +22,7 @@ from fastapi.templating import Jinja2Templates
 from jobyard_libs.feeds.html import sanitize
 from markupsafe import Markup
 
+from jobyard_console.charts import seconds_label
 from jobyard_console.sessions import COOKIE, PRE_COOKIE, Session, SessionStore, cookie_name, new_token
 from jobyard_console.settings import ConsoleSettings
 from jobyard_console.upstream import Caller, Service, Upstream, UpstreamError
@@ -101,6 +102,7 @@ templates.env.filters["when"] = _when
 templates.env.filters["when_exact"] = _when_exact
 templates.env.filters["posting_html"] = _posting_html
 templates.env.filters["period"] = _period
+templates.env.filters["run_time"] = seconds_label
 templates.env.globals["duration"] = _duration
 
 

@@ -7,14 +7,16 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Query, Request
 from jobyard_libs.app import Resources, create_service_app
 from jobyard_libs.auth import CurrentPrincipal, remote_authenticator
+from jobyard_libs.errors import ValidationFailed
 from jobyard_libs.imports.import_logs import PER_FEED_INDEX
 from jobyard_libs.queue.broker import broker_namespace
-from jobyard_libs.tasks.stats import TaskStats
+from jobyard_libs.queue.contracts import Queue
+from jobyard_libs.tasks.stats import Span, StatsSeries, TaskStats
 
 from jobyard_monitor import workers
 from jobyard_monitor.activity import ActivityWatcher
@@ -33,6 +35,27 @@ async def stats(_: CurrentPrincipal, request: Request) -> dict[str, Any]:
     return {**depth.snapshot.as_dict(), **activity.as_dict()}
 
 
+@router.get("/stats/series", response_model_by_alias=True)
+async def series(
+    _: CurrentPrincipal,
+    request: Request,
+    span: Annotated[
+        Span, Query(description="`hour`: a point a minute; `day`: a point per 10 minutes")
+    ] = "hour",
+    queue: Annotated[
+        Queue | None, Query(description="one queue's outcomes and depth; all when absent")
+    ] = None,
+) -> StatsSeries:
+    """Completed, failed, dead and cancelled executions, run-time percentiles and queue depth
+    over the last hour or day (what the console's charts draw)."""
+    settings: MonitorSettings = request.app.state.settings
+    watched = [q.value for q in settings.monitor_queues]
+    if queue is not None and queue.value not in watched:
+        raise ValidationFailed(f"the monitor does not watch {queue.value!r}", field="queue")
+    stats: TaskStats = request.app.state.activity.stats
+    return await stats.series(span, watched, queue.value if queue else None)
+
+
 def create_app(settings: MonitorSettings | None = None) -> FastAPI:
     settings = settings or MonitorSettings()
 
@@ -42,16 +65,18 @@ def create_app(settings: MonitorSettings | None = None) -> FastAPI:
         app.state.authenticator = await stack.enter_async_context(
             remote_authenticator(settings, resources.redis, resources.keys)
         )
+        task_stats = TaskStats(resources.redis, resources.keys)
         depth = DepthWatcher(
             resources.redis,
             broker_namespace(settings),
             [q.value for q in settings.monitor_queues],
             worker_timeout_ms=settings.queue_heartbeat_timeout_ms,
             leader_key=resources.keys.key("scheduler", "leader"),
+            stats=task_stats,
         )
         activity = ActivityWatcher(
             resources.db,
-            TaskStats(resources.redis, resources.keys),
+            task_stats,
             timedelta(seconds=settings.monitor_task_window_seconds),
             stale_after=timedelta(seconds=settings.monitor_feed_stale_seconds),
         )

@@ -17,6 +17,7 @@ from typing import Any
 import structlog
 from jobyard_libs.outages import OUTAGES, OutageLog, dependency_of
 from jobyard_libs.queue.depth import QueueDepth, count_workers, queue_depths
+from jobyard_libs.tasks.stats import TaskStats
 from prometheus_client import Gauge
 from redis.asyncio import Redis
 
@@ -48,9 +49,16 @@ class Snapshot:
 
 class DepthWatcher:
     def __init__(
-        self, redis: Redis, namespace: str, queues: list[str], *, worker_timeout_ms: int, leader_key: str
+        self,
+        redis: Redis,
+        namespace: str,
+        queues: list[str],
+        *,
+        worker_timeout_ms: int,
+        leader_key: str,
+        stats: TaskStats,
     ) -> None:
-        self.redis = redis
+        self.redis, self.stats = redis, stats
         self.namespace = namespace
         self.leader_key = leader_key
         self.queues = queues
@@ -67,6 +75,7 @@ class DepthWatcher:
                 QUEUE_MESSAGES.labels(depth.queue, state).set(value)
             OLDEST_AGE.labels(depth.queue).set(depth.oldest_ready_age_seconds)
         WORKERS.set(workers)
+        await self.stats.record_depth({depth.queue: depth.backlog for depth in depths})
         leader = bool(await self.redis.exists(self.leader_key))
         LEADER.set(int(leader))
         now = time.time()

@@ -51,7 +51,7 @@ async def bulk_action(body: BulkIn, principal: CurrentPrincipal, executions: Exe
 async def get_execution(
     execution_id: ExecutionId, principal: CurrentPrincipal, executions: Executions
 ) -> ExecutionOut:
-    return executions.view(await executions.get(execution_id, principal), principal)
+    return await executions.detail(await executions.get(execution_id, principal), principal)
 
 
 @router.get("/{execution_id}/artifact", response_class=StreamingResponse)

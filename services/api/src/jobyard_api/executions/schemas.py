@@ -39,6 +39,7 @@ class ExecutionOut(ApiModel):
     task_name: str | None = Field(None, description="its task's name (in lists of executions)")
     owner_id: str
     kind: str
+    payload: dict[str, Any] = Field(default_factory=dict, description="what the kind was given")
     queue: str
     trigger: str
     status: ExecutionStatus
@@ -53,6 +54,9 @@ class ExecutionOut(ApiModel):
     max_retries: int
     replays: int = Field(description="how often it was replayed from the dead letters (each a fresh budget)")
     attempt_history: list[AttemptOut]
+    live_logs: list[str] | None = Field(
+        None, description="while an attempt runs (on GET of one execution): what it logged so far"
+    )
     enqueued_at: datetime | None
     holder: str | None = Field(None, description="the worker process (its id) that took the last attempt")
     started_at: datetime | None

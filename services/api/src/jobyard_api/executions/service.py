@@ -3,6 +3,7 @@ replay, discard or cancel everything a filter matches at once."""
 
 from __future__ import annotations
 
+import structlog
 from jobyard_libs.auth import Principal
 from jobyard_libs.documents import Oid
 from jobyard_libs.errors import Conflict, NotFoundError, ValidationFailed, found
@@ -13,6 +14,7 @@ from jobyard_libs.tasks.artifacts import Artifact, ArtifactRepository
 from jobyard_libs.tasks.documents import Execution, Task
 from jobyard_libs.tasks.kinds.webhook_callback import NAME as CALLBACK_KIND
 from jobyard_libs.tasks.lifecycle import ExecutionLifecycle
+from jobyard_libs.tasks.live_logs import LiveLogs
 from jobyard_libs.tasks.models import ExecutionStatus
 from jobyard_libs.tasks.outcomes import Outcomes
 from jobyard_libs.tasks.repository import (
@@ -22,6 +24,7 @@ from jobyard_libs.tasks.repository import (
     TaskRepository,
 )
 from jobyard_libs.tasks.settings import TaskSettings
+from redis.exceptions import RedisError
 
 from jobyard_api.audit.service import AuditService
 from jobyard_api.executions.schemas import (
@@ -41,6 +44,9 @@ BULK_APPLIES = {
     BulkAction.DISCARD: [ExecutionStatus.DEAD],
     BulkAction.CANCEL: [ExecutionStatus.PENDING, ExecutionStatus.RETRYING, ExecutionStatus.PROCESSING],
 }
+
+
+log = structlog.get_logger(__name__)
 
 
 class ExecutionNotFound(NotFoundError):
@@ -80,12 +86,24 @@ class ExecutionService:
         self.executions = ExecutionRepository(db)
         self.artifacts = ArtifactRepository(db)
         self.lifecycle = lifecycle
+        self.live = LiveLogs(lifecycle.effects.events.redis, lifecycle.effects.events.keys)
 
     def view(self, execution: Execution, viewer: Principal) -> ExecutionOut:
         out = execution_view(execution, viewer, self.secrets)
         kept = self.kept.execution_kept(execution.status)
         if kept is not None and execution.completed_at is not None:
             out.expires_at = execution.completed_at + kept
+        return out
+
+    async def detail(self, execution: Execution, viewer: Principal) -> ExecutionOut:
+        """As :meth:`view`, with its task's name and what a running attempt has logged so far."""
+        out = self.view(execution, viewer)
+        out.task_name = (await self.tasks.names([execution.task_id])).get(execution.task_id)
+        if execution.status is ExecutionStatus.PROCESSING and execution.attempts:
+            try:
+                out.live_logs = await self.live.read(str(execution.id), execution.attempts)
+            except RedisError as exc:  # the stored execution is still true; only the live lines are missing
+                log.warning("live_logs_unavailable", execution_id=str(execution.id), error=str(exc))
         return out
 
     async def views(self, executions: list[Execution], viewer: Principal) -> list[ExecutionOut]:

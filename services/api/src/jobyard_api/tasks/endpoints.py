@@ -17,6 +17,7 @@ from jobyard_api.tasks.schemas import (
     BatchIn,
     CronPreview,
     RunStarted,
+    TaskCounts,
     TaskCreated,
     TaskIn,
     TaskOut,
@@ -74,6 +75,16 @@ async def list_tasks(
     )
     shown = {out.id: out for out in await tasks.views(found.items, principal)}
     return page_of(found, page, lambda task: shown[str(task.id)])
+
+
+@router.get("/counts")
+async def count_tasks(
+    principal: CurrentPrincipal,
+    tasks: Tasks,
+    owner_id: Annotated[str | None, Query(alias="ownerId", max_length=200, description="admins")] = None,
+) -> TaskCounts:
+    """The caller's tasks by state: what the tasks list's tabs show."""
+    return await tasks.counts(principal, owner_id)
 
 
 @router.get("/{task_id}")

@@ -45,6 +45,13 @@ class TaskPatch(ApiModel):
     webhook_url: HttpUrl | None = None
 
 
+class TaskCounts(ApiModel):
+    """How many of the caller's tasks are in each state (an admin's: everyone's, or one owner's)."""
+
+    by_status: dict[TaskStatus, int] = Field(description="active, paused, done and cancelled")
+    capped_at: int = Field(description="a state with more than this many is shown as this number + 1")
+
+
 class LastRun(ApiModel):
     """A task's newest execution: what its last run came to (or is doing)."""
 

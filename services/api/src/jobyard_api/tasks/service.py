@@ -11,7 +11,7 @@ from dramatiq import Broker
 from jobyard_libs.auth import Principal, Role
 from jobyard_libs.documents import Oid
 from jobyard_libs.errors import Conflict, Forbidden, NotFoundError, ValidationFailed, found
-from jobyard_libs.listing import Slice, Window
+from jobyard_libs.listing import TOTAL_CAP, Slice, Window
 from jobyard_libs.mongo import Database, utcnow
 from jobyard_libs.principals import PrincipalState
 from jobyard_libs.signing import standard_secret
@@ -27,7 +27,7 @@ from jobyard_libs.tasks.settings import TaskSettings
 from pydantic import ValidationError
 
 from jobyard_api.audit.service import AuditService
-from jobyard_api.tasks.schemas import LastRun, TaskIn, TaskOut, TaskPatch
+from jobyard_api.tasks.schemas import LastRun, TaskCounts, TaskIn, TaskOut, TaskPatch
 
 
 class TaskNotFound(NotFoundError):
@@ -250,6 +250,12 @@ class TaskService:
         return await self.tasks.page(
             principal.scope, window, status=status, type_=type_, kind=kind, name=name, owner=owner
         )
+
+    async def counts(self, principal: Principal, owner: str | None) -> TaskCounts:
+        if owner is not None and not principal.is_admin:
+            raise ValidationFailed("only admins filter by owner", field="ownerId")
+        counted = await self.tasks.counts_by_status(principal.scope, owner)
+        return TaskCounts(by_status=counted, capped_at=TOTAL_CAP)
 
     async def change(self, task_id: Oid, patch: TaskPatch, principal: Principal) -> Task:
         """Change what the patch names; only those parts are validated again."""

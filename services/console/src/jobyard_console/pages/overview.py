@@ -1,12 +1,15 @@
-"""The overview: queue depth per queue, recent task outcomes, each feed's last import."""
+"""The overview: queue depth per queue, recent task outcomes, charts over the last hour or
+day (all queues or one), each feed's last import."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
+from jobyard_libs.tasks.stats import Span, StatsSeries
 
+from jobyard_console.charts import charts
 from jobyard_console.upstream import UpstreamError
 from jobyard_console.web import Page, SignedIn, shown
 
@@ -26,9 +29,30 @@ async def _stats(page: Page) -> dict[str, Any]:
     return {"stats": stats, "outcomes": outcomes, "unavailable": unavailable}
 
 
+async def _charts(page: Page, span: str, queue: str) -> dict[str, Any]:
+    chosen: Span = "day" if span == "day" else "hour"
+    params = {"span": chosen, **({"queue": queue} if queue else {})}
+    try:
+        answer = await page.api("GET", "/api/v1/stats/series", params=params, service="monitor")
+    except UpstreamError as error:
+        return {"span": chosen, "queue": queue, "series": None, "charts": [], "charts_error": shown(error)}
+    series = StatsSeries.model_validate(answer)
+    return {"span": chosen, "queue": queue, "series": series, "charts": charts(series), "charts_error": None}
+
+
 @router.get("/", response_class=HTMLResponse)
-async def overview(page: SignedIn) -> HTMLResponse:
-    return page.render("overview.html", **await _stats(page))
+async def overview(
+    page: SignedIn, span: Annotated[str, Query()] = "hour", queue: Annotated[str, Query()] = ""
+) -> HTMLResponse:
+    return page.render("overview.html", **await _stats(page), **await _charts(page, span, queue))
+
+
+@router.get("/overview/charts", response_class=HTMLResponse)
+async def charts_fragment(
+    page: SignedIn, span: Annotated[str, Query()] = "hour", queue: Annotated[str, Query()] = ""
+) -> HTMLResponse:
+    """The charts alone (htmx refreshes them every 10 seconds)."""
+    return page.render("_charts.html", **await _charts(page, span, queue))
 
 
 @router.get("/overview/activity", response_class=HTMLResponse)

@@ -33,9 +33,13 @@ def _kinds(page: Page) -> list[tuple[str, str]]:
 async def task_list(page: SignedIn) -> HTMLResponse:
     query = list_params(page.request, *FILTERS)
     pager = Pager.of(await page.api("GET", "/api/v1/tasks", params=query), query)
+    owner = {"ownerId": query["ownerId"]} if query.get("ownerId") else {}
+    counts = await page.api("GET", "/api/v1/tasks/counts", params=owner)
     return page.render(
         "tasks.html",
         pager=pager,
+        counts=counts,
+        owner=owner,
         statuses=[s.value for s in TaskStatus],
         types=[t.value for t in TaskType],
         kinds=list(KINDS),
@@ -153,8 +157,21 @@ async def _cron_preview(page: SignedIn, cron: str, timezone: str) -> dict[str, A
         if error.status != 422:
             raise
         return {"error": error.message}
-    runs = [datetime.fromisoformat(run).astimezone(local) for run in preview["runs"]]
-    return {"words": preview["description"], "runs": [r.strftime("%a %Y-%m-%d %H:%M:%S %Z") for r in runs]}
+    runs = [datetime.fromisoformat(run) for run in preview["runs"]]
+    return {
+        "words": preview["description"],
+        "runs": [r.astimezone(local).strftime("%a %Y-%m-%d %H:%M:%S %Z") for r in runs],
+        "instants": [r.isoformat() for r in runs],  # shown again in the viewer's zone by console.js
+    }
+
+
+async def _facts(page: Page, task_id: str) -> dict[str, Any]:
+    """A task and, while it is scheduled, its next runs in its zone and in the viewer's."""
+    task = await page.api("GET", f"/api/v1/tasks/{segment(task_id)}")
+    upcoming = None
+    if task.get("cron") and task["status"] in ("active", "paused"):
+        upcoming = await _cron_preview(page, task["cron"], task.get("timezone") or "UTC")
+    return {"task": task, "upcoming": upcoming}
 
 
 @router.get("/tasks/cron-preview", response_class=HTMLResponse)
@@ -165,15 +182,15 @@ async def cron_preview(page: SignedIn, cron: str = "", timezone: str = "UTC") ->
 
 @router.get("/tasks/{task_id}", response_class=HTMLResponse)
 async def task_detail(page: SignedIn, task_id: str) -> HTMLResponse:
-    task = await page.api("GET", f"/api/v1/tasks/{segment(task_id)}")
-    executions = await _executions(page, task["id"])
-    return page.render("task_detail.html", task=task, executions=executions)
+    facts = await _facts(page, task_id)
+    executions = await _executions(page, facts["task"]["id"])
+    return page.render("task_detail.html", **facts, executions=executions)
 
 
 @router.get("/tasks/{task_id}/facts", response_class=HTMLResponse)
 async def task_facts(page: SignedIn, task_id: str) -> HTMLResponse:
     """The task's facts and actions alone: its status, last run and next run, updated live."""
-    return page.render("_task_facts.html", task=await page.api("GET", f"/api/v1/tasks/{segment(task_id)}"))
+    return page.render("_task_facts.html", **await _facts(page, task_id))
 
 
 async def _executions(page: Page, task_id: str) -> Pager:

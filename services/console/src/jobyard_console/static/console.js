@@ -80,6 +80,10 @@ function readableTimes(root) {
     if (Number.isNaN(moment.getTime())) {
       return;
     }
+    if (element.dataset.show === "local") {  // the exact moment in the viewer's own zone
+      element.textContent = moment.toLocaleString(undefined, LOCAL_EXACT);
+      return;
+    }
     element.textContent = words(moment, now);
     element.title = moment.toLocaleString(undefined, LOCAL_EXACT);
   });
@@ -87,3 +91,18 @@ function readableTimes(root) {
 document.addEventListener("DOMContentLoaded", () => readableTimes(document));
 document.addEventListener("htmx:afterSettle", () => readableTimes(document));
 window.setInterval(() => readableTimes(document), 15000);
+
+// A live fragment swapped in keeps the <details> its reader had opened (the charts' table).
+document.addEventListener("htmx:beforeSwap", (event) => {
+  const target = event.detail.target;
+  target.dataset.opened = [...target.querySelectorAll("details[id][open]")].map((d) => d.id).join(" ");
+});
+document.addEventListener("htmx:afterSwap", (event) => {
+  const target = event.detail.target;
+  (target.dataset.opened || "").split(" ").filter(Boolean).forEach((id) => {
+    const details = document.getElementById(id);
+    if (details) {
+      details.open = true;
+    }
+  });
+});

@@ -2,7 +2,8 @@
 traceback of the exception that failed it, each capped and with secrets redacted.
 
 Both are stored with the attempt in the execution's history (no extra write: they go with
-the attempt's end) and shown by the api and the console. A kind logs through
+the attempt's end) and shown by the api and the console; while the attempt runs, its new
+lines are passed on every cancel poll (:mod:`jobyard_libs.tasks.live_logs`). A kind logs through
 ``context.log`` (an :class:`AttemptLog`): each line also goes to the worker's own log.
 
 >>> redact('GET https://ann:hunter2@api.example/x?token=abc123 Authorization: Bearer eyJhbGciOi.eyJzdWIi.c2ln')
@@ -57,6 +58,7 @@ class AttemptLog:
     def __init__(self, **context: Any) -> None:
         self.lines: list[str] = []
         self.dropped = 0
+        self.shown = 0  # lines already passed on to the live view
         self._log = log.bind(**context)
 
     def info(self, event: str, **fields: Any) -> None:
@@ -74,6 +76,11 @@ class AttemptLog:
         words = " ".join([event, *(f"{key}={value}" for key, value in shown.items())])
         line = f"{level}: {words}"
         self.lines.append(line if len(line) <= MAX_LINE_CHARS else line[: MAX_LINE_CHARS - 1] + "…")
+
+    def unshown(self) -> list[str]:
+        """The lines logged since the last call (what the live view has not seen yet)."""
+        new, self.shown = self.lines[self.shown :], len(self.lines)
+        return new
 
     def kept(self) -> list[str]:
         """The lines to store, and how many more there were."""

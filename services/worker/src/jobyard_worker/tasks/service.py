@@ -18,6 +18,7 @@ dead at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -35,11 +36,13 @@ from jobyard_libs.tasks.dispatch import dispatch
 from jobyard_libs.tasks.documents import Execution
 from jobyard_libs.tasks.kinds import KINDS
 from jobyard_libs.tasks.lifecycle import AttemptNotes, ExecutionLifecycle
+from jobyard_libs.tasks.live_logs import LiveLogs
 from jobyard_libs.tasks.models import ExecutionStatus
 from jobyard_libs.tasks.outcomes import Outcomes
 from jobyard_libs.tasks.repository import ExecutionRepository
 from jobyard_libs.tasks.rights import OWNER_DEACTIVATED, CronFloors, refusal
 from pydantic import ValidationError
+from redis.exceptions import RedisError
 
 from jobyard_worker.settings import WorkerSettings
 from jobyard_worker.tasks.journal import AttemptLog, traceback_of
@@ -79,6 +82,7 @@ class Executor:
     floors: CronFloors
     audit: AuditLog
     liveness: WorkerLiveness
+    live: LiveLogs
 
     async def execute(self, execution_id: Oid) -> ExecutionStatus | None:
         execution = await self.lifecycle.start_attempt(execution_id)
@@ -174,6 +178,8 @@ class Executor:
         )
         work = asyncio.ensure_future(runner(context, payload))
         watch = asyncio.ensure_future(self._watch_cancel(execution.id))
+        ended = asyncio.Event()
+        shown = asyncio.ensure_future(self._show_live(str(execution.id), execution.attempts, journal, ended))
         try:
             done, _ = await asyncio.wait(
                 {work, watch}, timeout=execution.timeout_ms / 1000, return_when=asyncio.FIRST_COMPLETED
@@ -182,7 +188,8 @@ class Executor:
             for task in (work, watch):
                 if not task.done():
                     task.cancel()
-            await asyncio.gather(work, watch, return_exceptions=True)
+            ended.set()  # never cancelled: it survives Redis errors, and a cancel mid-write can surface as one
+            await asyncio.gather(work, watch, shown, return_exceptions=True)
         if work in done:
             return work.result()
         if watch in done:
@@ -196,6 +203,19 @@ class Executor:
             await asyncio.sleep(self.settings.task_cancel_poll_seconds)
             if await self.executions.cancel_requested(execution_id):
                 return
+
+    async def _show_live(
+        self, execution_id: str, attempt: int, journal: AttemptLog, ended: asyncio.Event
+    ) -> None:
+        """Pass the journal's new lines on to the live view every cancel poll until the attempt
+        ends (they are stored with the attempt then)."""
+        while not ended.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ended.wait(), self.settings.task_cancel_poll_seconds)
+            try:
+                await self.live.append(execution_id, attempt, journal.unshown())
+            except RedisError as exc:  # the live view misses them; the attempt keeps them
+                log.warning("attempt_log_not_shown_live", execution_id=execution_id, error=str(exc))
 
     async def _not_started(self, execution_id: Oid) -> None:
         """Cancelled, finished, or running elsewhere: decide what this delivery means.

@@ -7,6 +7,7 @@ from typing import Any
 from jobyard_libs.documents import as_id
 from jobyard_libs.queue.actors import actor
 from jobyard_libs.queue.contracts import ActorName, ExecutePayload
+from jobyard_libs.tasks.live_logs import LiveLogs
 from jobyard_libs.tasks.repository import ExecutionRepository
 from jobyard_libs.tasks.rights import CronFloors
 
@@ -34,5 +35,6 @@ async def execute(payload: dict[str, Any]) -> None:
         CronFloors.of(context.settings),
         context.audit,
         context.liveness,
+        LiveLogs(context.resources.events.redis, context.resources.events.keys),
     )
     await executor.execute(as_id(ExecutePayload.model_validate(payload).execution_id))
