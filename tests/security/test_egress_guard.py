@@ -60,6 +60,7 @@ from tests.support.feed_server import PUBLIC_STAND_IN, FeedServer
         ("64:ff9b:1::1", "reserved"),  # local-use NAT64
     ],
 )
+@pytest.mark.unit
 def test_inside_addresses_are_refused_in_every_form(address: str, reason: str) -> None:
     assert refusal(ipaddress.ip_address(address)) == reason
 
@@ -67,10 +68,12 @@ def test_inside_addresses_are_refused_in_every_form(address: str, reason: str) -
 @pytest.mark.parametrize(
     "address", ["8.8.8.8", "93.184.216.34", "2606:4700::1111", "2a00:1450:4001:80b::200e"]
 )
+@pytest.mark.unit
 def test_public_addresses_pass(address: str) -> None:
     assert refusal(ipaddress.ip_address(address)) is None
 
 
+@pytest.mark.unit
 def test_a_name_with_one_inside_address_is_refused_whatever_its_order() -> None:
     policy = EgressPolicy()
     public, inside = ipaddress.ip_address("93.184.216.34"), ipaddress.ip_address("10.0.0.5")
@@ -80,6 +83,7 @@ def test_a_name_with_one_inside_address_is_refused_whatever_its_order() -> None:
     assert policy.check("public.example", [public], 443) == public
 
 
+@pytest.mark.unit
 def test_operator_exceptions_by_name_network_and_port() -> None:
     policy = EgressPolicy.parse("feeds.internal, 10.1.0.0/16:8080, [::1]:9000")
     inside = ipaddress.ip_address("10.1.2.3")
@@ -92,6 +96,7 @@ def test_operator_exceptions_by_name_network_and_port() -> None:
 
 
 @pytest.mark.parametrize("entry", ["10.0.0.0/8:99999", "host:port", "[::1]:abc"])
+@pytest.mark.unit
 def test_a_bad_allowlist_entry_is_a_settings_error_naming_it(entry: str) -> None:
     with pytest.raises(ValidationError, match="egress_allowed_hosts"):
         EgressSettings(_env_file=None, egress_allowed_hosts=entry)

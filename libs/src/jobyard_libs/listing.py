@@ -10,6 +10,14 @@ embedded server sorts every match first; see docs/performance.md).
 is counted up to ``TOTAL_CAP`` (``totalCapped`` says when there are more), or exactly when
 asked (``?total=exact``), so a page never costs a count of the whole collection.
 
+A list of what keeps arriving (executions, newest first) may name its date field as
+``recent``: the page is then looked for in the last minute before where it starts, then
+8, 64, … minutes (``RECENT_SPANS``), then everywhere; the first span that holds a whole
+page holds the right one, since everything outside it is older. The capped total is
+counted the same way. MongoDB answers either shape in O(page); the SecantusDB servers walk
+every match before applying a limit, so there the span bounds the walk. (The total is
+one capped count: bounded by a date range, the Rust server counts slower than over all.)
+
 Usage
 -----
 
@@ -27,7 +35,7 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from bson import ObjectId
@@ -36,11 +44,12 @@ from pymongo.asynchronous.cursor import AsyncCursor
 
 from jobyard_libs.documents import StoredDocument
 from jobyard_libs.errors import ValidationFailed
-from jobyard_libs.mongo import hint_option, hinted
+from jobyard_libs.mongo import hint_option, hinted, utcnow
 
 T = TypeVar("T", bound=StoredDocument)
 Sort = Sequence[tuple[str, int]]
 TOTAL_CAP = 10_000
+RECENT_SPANS = tuple(timedelta(minutes=8**k) for k in range(6))  # 1 min … 22 days, then all
 MAX_CURSOR_VALUES = 4
 MAX_OFFSET = 10_000
 
@@ -159,6 +168,15 @@ def walk(
     return cursor.limit(window.limit + 1)
 
 
+def _since(
+    query: dict[str, Any], field: str | None, start: datetime, span: timedelta | None
+) -> dict[str, Any]:
+    """``query`` within ``span`` before ``start`` (and anything later), or whole."""
+    if field is None or span is None:
+        return query
+    return {"$and": [query, {field: {"$gte": start - span}}]}
+
+
 async def paginate(
     collection: AsyncCollection[dict[str, Any]],
     query: dict[str, Any],
@@ -168,12 +186,25 @@ async def paginate(
     model: type[T],
     *,
     projection: dict[str, int] | None = None,
+    recent: str | None = None,
 ) -> Slice[T]:
     """One page of ``query`` in ``sort`` order, through the index ``hint`` names; a cursor of
-    another listing is a 422 naming ``cursor``."""
+    another listing is a 422 naming ``cursor``. ``recent``: the date field ``sort`` starts
+    with, newest first, to look in the latest spans first (see the module's notes)."""
     if window.cursor is not None and not _fits(window.cursor, sort):
         raise ValidationFailed("this cursor belongs to another listing", field="cursor")
-    raws = await walk(collection, query, sort, hint, window, projection=projection).to_list()
+    spans: tuple[timedelta | None, ...] = (None,)
+    if recent is not None and sort[0] == (recent, -1):
+        spans = (*RECENT_SPANS, None)
+    start = utcnow()
+    if window.cursor is not None and isinstance(window.cursor.values[0], datetime):
+        start = window.cursor.values[0]
+    raws: list[dict[str, Any]] = []
+    for span in spans:
+        within = _since(query, recent, start, span)
+        raws = await walk(collection, within, sort, hint, window, projection=projection).to_list()
+        if len(raws) > window.limit:
+            break
     more = len(raws) > window.limit
     items = model.many(raws[: window.limit])
     next_cursor = None
@@ -182,7 +213,7 @@ async def paginate(
         next_cursor = Cursor(tuple(last[field] for field, _ in sort)).encode()
     if window.exact_total:
         counted = await collection.count_documents(query, **hint_option(hint))
-    else:  # walks at most TOTAL_CAP + 1 index entries
+    else:  # walks at most TOTAL_CAP + 1 index entries (on MongoDB)
         counted = await collection.count_documents(query, limit=TOTAL_CAP + 1, **hint_option(hint))
     capped = not window.exact_total and counted > TOTAL_CAP
     return Slice(items, min(counted, TOTAL_CAP) if capped else counted, capped, next_cursor)

@@ -19,13 +19,14 @@ Usage
 
 from __future__ import annotations
 
-import random
 import time
 
 import structlog
 from pymongo.errors import ConnectionFailure, ExecutionTimeout, WTimeoutError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from jobyard_libs.backoff import backoff
 
 log = structlog.get_logger(__name__)
 MONGODB_OUTAGES = (ConnectionFailure, ExecutionTimeout, WTimeoutError)
@@ -43,9 +44,9 @@ def dependency_of(exc: BaseException) -> str | None:
 
 
 def backoff_seconds(failures: int, *, base: float = 0.5, cap: float = 30.0) -> float:
-    """How long to wait after ``failures`` failures in a row: exponential, capped, jittered."""
-    ceiling = min(cap, base * 2 ** max(0, failures - 1))
-    return float(ceiling * random.uniform(0.5, 1.0))  # noqa: S311 - jitter, not cryptography
+    """How long to wait out an outage after ``failures`` failures in a row (the one rule:
+    :func:`jobyard_libs.backoff.backoff`), 0.5 s doubling up to 30 s unless told."""
+    return backoff(failures, base=base, cap=cap)
 
 
 class OutageLog:

@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from jobyard_libs.tasks.schedule import BadSchedule, describe, next_run, next_runs, validate_cron
 
+pytestmark = pytest.mark.unit
+
 # (zone, the day clocks go back, the day clocks go forward) in 2026
 ZONES = [
     ("Europe/Berlin", date(2026, 10, 25), date(2026, 3, 29)),

@@ -28,6 +28,7 @@ WIDTH = 2 ** (1 / HISTOGRAM_STEPS_PER_DOUBLING)  # one bucket: the most a percen
 
 
 @pytest.mark.parametrize("seconds", [0.0005, 0.001, 0.00101, 0.0123, 0.5, 1.0, 7.3, 59.9, 3000.0])
+@pytest.mark.unit
 def test_a_run_time_falls_in_the_bucket_whose_bounds_hold_it(seconds: float) -> None:
     bucket = histogram_bucket(seconds)
     assert seconds <= histogram_bound(bucket) * (1 + 1e-9)
@@ -35,6 +36,7 @@ def test_a_run_time_falls_in_the_bucket_whose_bounds_hold_it(seconds: float) -> 
         assert seconds > histogram_bound(bucket - 1)
 
 
+@pytest.mark.unit
 def test_percentiles_from_the_histogram_are_within_one_bucket_of_the_exact_ones() -> None:
     rng = random.Random(7)
     samples = [rng.lognormvariate(-3, 1.2) for _ in range(5000)]  # ~50 ms, a long tail
@@ -67,7 +69,9 @@ async def test_the_series_counts_outcomes_per_queue_and_keeps_depth(isolation: I
                     *(finished(ExecutionStatus.COMPLETED, 20, "tasks.default") for _ in range(8)),
                     finished(ExecutionStatus.COMPLETED, 4000, "tasks.high"),
                     finished(ExecutionStatus.DEAD, 10, "tasks.default"),
-                    finished(ExecutionStatus.FAILED, 10, "tasks.default", timedelta(hours=3)),
+                    an_execution(
+                        a_task(), status=ExecutionStatus.RETRYING, updated_at=done - timedelta(hours=3)
+                    ),
                     finished(ExecutionStatus.PROCESSING, 10, "tasks.default"),  # not an outcome
                 ],
             )
@@ -78,11 +82,11 @@ async def test_the_series_counts_outcomes_per_queue_and_keeps_depth(isolation: I
         hour = await stats.series("hour", ["tasks.default", "tasks.high"], now=now)
         assert (len(hour.points), hour.step_seconds) == (60, 60)
         last = hour.points[-1]
-        assert (last.completed, last.dead, last.failed) == (9, 1, 0)
+        assert (last.completed, last.dead, last.retrying) == (9, 1, 0)
         assert last.depth == {"tasks.default": 2, "tasks.high": 0}
         assert last.p50_seconds is not None and 0.02 / WIDTH <= last.p50_seconds <= 0.02
         assert last.p99_seconds is not None and last.p99_seconds > 1  # the 4 s run in the tail
-        assert sum(p.completed + p.failed + p.dead for p in hour.points[:-1]) == 0
+        assert sum(p.completed + p.retrying + p.dead for p in hour.points) == 10  # nothing else
 
         high = await stats.series("hour", ["tasks.default", "tasks.high"], "tasks.high", now=now)
         assert (high.points[-1].completed, high.points[-1].dead) == (1, 0)
@@ -91,7 +95,7 @@ async def test_the_series_counts_outcomes_per_queue_and_keeps_depth(isolation: I
         day = await stats.series("day", ["tasks.default", "tasks.high"], now=now)
         assert day.step_seconds == 600 and 144 <= len(day.points) <= 145
         assert all(p.at.minute % 10 == 0 for p in day.points)  # whole steps: they do not shift
-        assert sum(p.failed for p in day.points) == 1  # three hours ago: on the day, not the hour
+        assert sum(p.retrying for p in day.points) == 1  # three hours ago: on the day, not the hour
         assert sum(p.completed for p in day.points) == 9
         wire = day.model_dump(by_alias=True, mode="json")
         assert {"stepSeconds", "points"} <= wire.keys() and "p99Seconds" in wire["points"][-1]

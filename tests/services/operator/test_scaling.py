@@ -9,6 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jobyard_operator.scaling import Decision, Policy, Spec, State, decide
 
+pytestmark = pytest.mark.unit
+
 SPEC = Spec(min_replicas=0, max_replicas=10, target_depth_per_replica=100, activation_depth=5,
             cooldown_seconds=300, scale_down=Policy(stabilization_window_seconds=60))  # fmt: skip
 

@@ -110,7 +110,6 @@ async def test_redelivery_after_a_crash_between_write_and_record_counts_exactly(
     )
     log_id = await _log(db, batches=1)
     batch = ApplyBatchPayload(import_log_id=str(log_id), batch_id=f"{log_id}:0", feed_url=feed, jobs=_jobs(5))
-    crashed = [(j["externalId"], {k: v for k, v in j.items() if k != "externalId"}) for j in batch.jobs]
     from jobyard_worker.imports.service import _fields
 
     parsed = [_fields(j) for j in batch.jobs]
@@ -120,7 +119,6 @@ async def test_redelivery_after_a_crash_between_write_and_record_counts_exactly(
         inserts=[(i, f, content_hash(f)) for i, f in parsed[1:4]],
         updates=[(parsed[0][0], parsed[0][1], content_hash(parsed[0][1]), content_hash(old))],
     )
-    assert len(crashed) == 5
     _send(settings, [batch])
     with running_worker(settings):
         log = await wait_finished(db, log_id)

@@ -27,6 +27,7 @@ from typing import IO
 import httpx
 import structlog
 
+from jobyard_libs.backoff import backoff
 from jobyard_libs.egress import EgressFailed, EgressGuard, EgressRefused, EgressTooLarge, capped
 from jobyard_libs.feeds.errors import FeedFetchError, FeedRefused, FeedTooLarge
 
@@ -82,7 +83,9 @@ async def fetch_feed(
         except _Retryable as exc:
             if attempt == options.attempts:
                 raise FeedFetchError(f"{exc} (after {attempt} attempts)") from exc
-            delay = options.backoff_seconds * 2 ** (attempt - 1)
+            delay = backoff(
+                attempt, base=options.backoff_seconds, cap=options.backoff_seconds * 2**options.attempts
+            )
             log.info("feed_fetch_retry", url=url, attempt=attempt, error=str(exc), delay_s=delay)
             await asyncio.sleep(delay)
     raise FeedFetchError("no attempt made")  # attempts < 1

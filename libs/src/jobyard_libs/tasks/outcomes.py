@@ -8,13 +8,13 @@ is ``dead`` and a dead letter is recorded.
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 from datetime import timedelta
 
 import structlog
 from dramatiq import Broker
 
+from jobyard_libs.backoff import backoff
 from jobyard_libs.mongo import utcnow
 from jobyard_libs.queue.liveness import WORKER_LOST
 from jobyard_libs.tasks.dispatch import dispatch
@@ -28,9 +28,8 @@ log = structlog.get_logger(__name__)
 
 
 def backoff_ms(retry: int, settings: TaskSettings) -> int:
-    """base x 2^(retry-1), capped, with jitter over its upper half."""
-    ceiling = min(settings.task_retry_base_ms * 2 ** (retry - 1), settings.task_retry_max_ms)
-    return int(ceiling * random.uniform(0.5, 1.0))  # noqa: S311 - jitter, not cryptography
+    """The wait before retry ``retry`` (:func:`jobyard_libs.backoff.backoff`, in ms)."""
+    return int(backoff(retry, base=settings.task_retry_base_ms, cap=settings.task_retry_max_ms))
 
 
 @dataclass(frozen=True)

@@ -418,7 +418,8 @@ class ExecutionRepository:
     async def matching(self, where: ExecutionFilter, scope: str | None, window: Window) -> Slice[Execution]:
         """A page of the executions ``where`` names that ``scope`` may see, newest first."""
         query = where.query(scope)
-        return await paginate(self.collection, query, NEWEST, execution_hint(query), window, Execution)
+        hint = execution_hint(query)
+        return await paginate(self.collection, query, NEWEST, hint, window, Execution, recent="createdAt")
 
     async def all_matching(self, where: ExecutionFilter, scope: str | None, limit: int) -> list[Execution]:
         """Up to ``limit`` of them, newest first (a bulk action's)."""

@@ -1,7 +1,8 @@
 """Task outcomes counted in Redis per minute: what the monitor's task stats read.
 
-Every execution that finishes (completed, failed, dead, cancelled) is counted once, in the
-minute it finished: hash ``<prefix>stats:tasks:<minute>``, field ``<kind>|<status>``. Its
+Every execution that finishes (completed, dead, cancelled) is counted once, in the minute
+it finished, and every failed attempt that is retried (``retrying``) in the minute it
+failed: hash ``<prefix>stats:tasks:<minute>``, field ``<kind>|<status>``. Its
 run time and its latency (due → finished) are sampled into capped lists beside it. Keys
 expire after an hour. Reading a window costs one pipelined round trip over its minutes,
 however many executions are stored, on MongoDB or on the embedded server alike.
@@ -41,7 +42,7 @@ from redis.asyncio.client import Pipeline
 from jobyard_libs.redis_client import RedisKeys
 from jobyard_libs.schemas import ApiModel
 from jobyard_libs.tasks.documents import Execution
-from jobyard_libs.tasks.models import FINISHED
+from jobyard_libs.tasks.models import FINISHED, ExecutionStatus
 
 BUCKET_SECONDS = 60
 KEEP_SECONDS = 3600
@@ -52,7 +53,7 @@ HISTOGRAM_STEPS_PER_DOUBLING = 3  # bucket bounds grow by 2^(1/3), about 1.26
 HISTOGRAM_TOP = 66  # 1 ms * 2^22, about 70 min: longer runs share the last bucket
 SPANS: dict[str, tuple[int, int]] = {"hour": (60, 1), "day": (1440, 10)}  # minutes, minutes a point
 Span = Literal["hour", "day"]
-CHARTED = ("completed", "failed", "dead", "cancelled")
+CHARTED = ("completed", "retrying", "dead", "cancelled")  # retrying: an attempt failed, a retry follows
 QUANTILES = (0.5, 0.95, 0.99)
 
 
@@ -98,7 +99,7 @@ def histogram_quantile(histogram: Mapping[int, int], q: float) -> float | None:
 class SeriesPoint(ApiModel):
     at: datetime  # the start of the point's minutes
     completed: int = 0
-    failed: int = 0
+    retrying: int = 0  # attempts that failed and were retried
     dead: int = 0
     cancelled: int = 0
     p50_seconds: float | None = None
@@ -173,6 +174,11 @@ class TaskStats:
         counts: dict[tuple[str, str], int] = defaultdict(int)
         samples: dict[str, list[float]] = defaultdict(list)
         for execution in executions:
+            if execution.status is ExecutionStatus.RETRYING:  # an attempt failed; another follows
+                minute = int(execution.updated_at.timestamp()) // BUCKET_SECONDS
+                counts[self._bucket(minute), f"{execution.kind}|retrying"] += 1
+                counts[self._series(minute), f"c|{execution.queue}|retrying"] += 1
+                continue
             finished = execution.completed_at
             if execution.status not in FINISHED or finished is None:
                 continue

@@ -144,7 +144,7 @@ def _ago(minutes: float) -> str:
 
 OUTCOME_LINES: list[tuple[str, Value]] = [
     ("completed", lambda p: p.completed),
-    ("failed", lambda p: p.failed),
+    ("retried", lambda p: p.retrying),
     ("dead", lambda p: p.dead),
     ("cancelled", lambda p: p.cancelled),
 ]

@@ -61,7 +61,8 @@ LAST_ITEMS = Gauge(
 )
 TASK_EXECUTIONS = Gauge(
     "jobyard_task_executions_recent",
-    "Executions completed within the stats window, by kind and status.",
+    "Executions that ended within the stats window, by kind and status (completed, dead, cancelled),"
+    " and attempts that failed and were retried (status retrying).",
     ["kind", "status"],
 )
 TASK_DURATION = Gauge(

@@ -46,8 +46,8 @@ async def series(
         Queue | None, Query(description="one queue's outcomes and depth; all when absent")
     ] = None,
 ) -> StatsSeries:
-    """Completed, failed, dead and cancelled executions, run-time percentiles and queue depth
-    over the last hour or day (what the console's charts draw)."""
+    """Completed, dead and cancelled executions and retried attempts, run-time percentiles and
+    queue depth over the last hour or day (what the console's charts draw)."""
     settings: MonitorSettings = request.app.state.settings
     watched = [q.value for q in settings.monitor_queues]
     if queue is not None and queue.value not in watched:

@@ -112,12 +112,13 @@ IMPORTS = Dashboard("jobyard-imports", "Jobyard / Imports", [
 ], variables=[("feed", "label_values(jobyard_import_last_run_timestamp_seconds, feed)")])  # fmt: skip
 
 TASKS = Dashboard("jobyard-tasks", "Jobyard / Tasks", [
-    Panel("Executions completed /s by kind and status",
+    Panel("Executions ended /s by kind and status (retrying: attempts retried)",
           [('sum by (kind, status) (jobyard_task_executions_recent{kind=~"$kind"})'
             ' / scalar(max(jobyard_task_stats_window_seconds))', "{{kind}} {{status}}")], "ops"),
-    Panel("Failure ratio by kind",
-          [('sum by (kind) (jobyard_task_executions_recent{kind=~"$kind",status=~"failed|dead"})'
-            ' / sum by (kind) (jobyard_task_executions_recent{kind=~"$kind"})', "{{kind}}")], "percentunit"),
+    Panel("Dead ratio by kind (of the executions that ended)",
+          [('sum by (kind) (jobyard_task_executions_recent{kind=~"$kind",status="dead"})'
+            ' / sum by (kind) (jobyard_task_executions_recent{kind=~"$kind",status!="retrying"})', "{{kind}}")],
+          "percentunit"),
     Panel("Run time percentiles",
           [('jobyard_task_duration_seconds{kind=~"$kind"}', "{{kind}} p{{quantile}}")], "s"),
     Panel("Due to done latency percentiles",
