@@ -63,23 +63,36 @@ async def fill(url: str, database: str, first: int, jobs: int) -> None:
             await db["jobs"].insert_many(
                 [
                     {
-                        "feedUrl": f"https://feeds.example/{i % 20}", "externalId": str(i),
-                        "title": f"Engineer {i}", "titleWords": title_words(f"Engineer {i}"),
-                        "company": f"Company {i % 500}", "location": "Remote", "jobType": "Full Time",
-                        "postedAt": now - timedelta(minutes=i), "contentHash": str(i),
-                        "createdAt": now, "updatedAt": now,
+                        "feedUrl": f"https://feeds.example/{i % 20}",
+                        "externalId": str(i),
+                        "title": f"Engineer {i}",
+                        "titleWords": title_words(f"Engineer {i}"),
+                        "company": f"Company {i % 500}",
+                        "location": "Remote",
+                        "jobType": "Full Time",
+                        "postedAt": now - timedelta(minutes=i),
+                        "contentHash": str(i),
+                        "createdAt": now,
+                        "updatedAt": now,
                     }
                     for i in range(start, min(jobs, start + 10_000))
                 ]
-            )  # fmt: skip
+            )
         if first:
             return
         finished = [  # the logs as the import leaves them
-            ImportLog(feed_url=f"https://feeds.example/{i % 20}", file_name=f"https://feeds.example/{i % 20}",
-                      trigger=ImportTrigger.SCHEDULE, status=ImportStatus.COMPLETED, total_fetched=5000,
-                      total_imported=5000, unchanged_jobs=5000, timestamp=now - timedelta(hours=i))
+            ImportLog(
+                feed_url=f"https://feeds.example/{i % 20}",
+                file_name=f"https://feeds.example/{i % 20}",
+                trigger=ImportTrigger.SCHEDULE,
+                status=ImportStatus.COMPLETED,
+                total_fetched=5000,
+                total_imported=5000,
+                unchanged_jobs=5000,
+                timestamp=now - timedelta(hours=i),
+            )
             for i in range(IMPORT_LOGS)
-        ]  # fmt: skip
+        ]
         await db["import_logs"].insert_many([log.to_mongo() for log in finished])
         await ensure_indexes(db, [*JOB_INDEXES, *IMPORT_LOG_INDEXES])
     finally:
@@ -88,8 +101,18 @@ async def fill(url: str, database: str, first: int, jobs: int) -> None:
 
 def wrk(url: str, headers: dict[str, str], seconds: float) -> dict[str, Any]:
     """requests/s and latency percentiles; ``None`` percentiles when no request finished in time."""
-    command = ["wrk", "--threads", "1", "--connections", str(CONNECTIONS), "--duration", f"{seconds:.0f}s",
-               "--timeout", "60s", "--latency"]  # fmt: skip
+    command = [
+        "wrk",
+        "--threads",
+        "1",
+        "--connections",
+        str(CONNECTIONS),
+        "--duration",
+        f"{seconds:.0f}s",
+        "--timeout",
+        "60s",
+        "--latency",
+    ]
     for name, value in headers.items():
         command += ["--header", f"{name}: {value}"]
     out = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
@@ -105,8 +128,12 @@ def wrk(url: str, headers: dict[str, str], seconds: float) -> dict[str, Any]:
         return float(found[1]) * UNITS[found[2]]
 
     done = int(requests[1])
-    return {"requests": done, "requestsPerSecond": float(rate[1]),
-            "p50Ms": latency("50") if done else None, "p99Ms": latency("99") if done else None}  # fmt: skip
+    return {
+        "requests": done,
+        "requestsPerSecond": float(rate[1]),
+        "p50Ms": latency("50") if done else None,
+        "p99Ms": latency("99") if done else None,
+    }
 
 
 def _timed(api: str, path: str, headers: dict[str, str]) -> tuple[float, dict[str, Any]]:
@@ -127,8 +154,9 @@ def page_times(api: str, headers: dict[str, str], stored: int) -> dict[str, floa
     cursor = body["nextCursor"]
     depth = min(CURSOR_DEPTH, stored // PAGE - 1)  # the last page, where there are fewer items
     for _ in range(depth - 1):  # follow the cursors down to 1,000 items deep
-        cursor = httpx.get(f"{api}/api/v1/jobs", params={"limit": PAGE, "cursor": cursor}, headers=headers,
-                           timeout=300).json()["nextCursor"]  # fmt: skip
+        cursor = httpx.get(
+            f"{api}/api/v1/jobs", params={"limit": PAGE, "cursor": cursor}, headers=headers, timeout=300
+        ).json()["nextCursor"]
     deep, _ = _timed(api, f"/api/v1/jobs?limit={PAGE}&cursor={cursor}", headers)
     last_page = MAX_OFFSET // PAGE
     offset = (
@@ -148,8 +176,10 @@ def on_server(server: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any
         auth = stack.enter_context(auth_service(mongodb_url, redis_url, tmp / server))
         env = {
             **Isolation(mongodb_url, redis_url, database, "bench-api:").env(),
-            "JOBYARD_AUTH_URL": auth.url, "JOBYARD_AUTH_JWKS_URL": auth.jwks_url, "JOBYARD_LOG_LEVEL": "WARNING",
-        }  # fmt: skip
+            "JOBYARD_AUTH_URL": auth.url,
+            "JOBYARD_AUTH_JWKS_URL": auth.jwks_url,
+            "JOBYARD_LOG_LEVEL": "WARNING",
+        }
         headers = auth.admin_headers()  # the import logs are an admin's to read
         pages: dict[str, dict[str, float | None]] = {}
         stored, fill_seconds = 0, 0.0
@@ -187,15 +217,26 @@ def main() -> int:
         return 2
     with tempfile.TemporaryDirectory() as folder:
         servers = {server: on_server(server, args, Path(folder)) for server in servers_here(args.servers)}
-    record("api", {"storedJobs": args.jobs, "importLogs": IMPORT_LOGS, "page": PAGE, "connections": CONNECTIONS,
-                   "seconds": args.seconds, "servers": servers})  # fmt: skip
+    record(
+        "api",
+        {
+            "storedJobs": args.jobs,
+            "importLogs": IMPORT_LOGS,
+            "page": PAGE,
+            "connections": CONNECTIONS,
+            "seconds": args.seconds,
+            "servers": servers,
+        },
+    )
     out = sys.stdout.write
     for server, row in servers.items():
         out(f"API on {server}, pages of {PAGE} alone (median of {PAGE_REPEATS}):\n")
         for size, times in row["pages"].items():
             offset = f"{times['offsetDeepMs']:7.1f} ms" if times["offsetDeepMs"] is not None else "      —"
-            out(f"  {int(size):>7,} jobs: first {times['firstMs']:7.1f} ms, 1,000 deep by cursor"
-                f" {times['cursorDeepMs']:7.1f} ms, item 10,000 by offset {offset}\n")  # fmt: skip
+            out(
+                f"  {int(size):>7,} jobs: first {times['firstMs']:7.1f} ms, 1,000 deep by cursor"
+                f" {times['cursorDeepMs']:7.1f} ms, item 10,000 by offset {offset}\n"
+            )
         out(f"  wrk {CONNECTIONS} connections x {args.seconds:.0f} s, {args.jobs:,} jobs:\n")
         for name, route in row["routes"].items():
             under_load = (

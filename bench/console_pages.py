@@ -36,12 +36,34 @@ from tests.support.factories import a_task, an_execution
 
 TARGET_MS = 150
 PAGES = [
-    "/", "/imports", "/imports/{import}", "/jobs", "/jobs?q=engineer", "/jobs/{job}", "/tasks", "/tasks/new",
-    "/tasks/{task}", "/executions", "/executions?status=dead", "/executions/{execution}", "/dead-letters",
-    "/api-keys", "/workers", "/admin/feed-sources", "/admin/users",
-]  # fmt: skip
-LOADED = ["/", "/tasks", "/executions", "/executions?status=dead", "/executions?status=dead&kind=http",
-          "/executions?taskName=seeded%20999", "/executions/{execution}", "/dead-letters"]  # fmt: skip
+    "/",
+    "/imports",
+    "/imports/{import}",
+    "/jobs",
+    "/jobs?q=engineer",
+    "/jobs/{job}",
+    "/tasks",
+    "/tasks/new",
+    "/tasks/{task}",
+    "/executions",
+    "/executions?status=dead",
+    "/executions/{execution}",
+    "/dead-letters",
+    "/api-keys",
+    "/workers",
+    "/admin/feed-sources",
+    "/admin/users",
+]
+LOADED = [
+    "/",
+    "/tasks",
+    "/executions",
+    "/executions?status=dead",
+    "/executions?status=dead&kind=http",
+    "/executions?taskName=seeded%20999",
+    "/executions/{execution}",
+    "/dead-letters",
+]
 OUTCOMES = [ExecutionStatus.COMPLETED] * 90 + [ExecutionStatus.CANCELLED] * 6 + [ExecutionStatus.DEAD] * 4
 SEED_TASKS = 1000
 
@@ -57,8 +79,16 @@ def seed(mongodb_url: str, owner: str, executions: int) -> None:
     now, batch = utcnow(), []
     for n in range(executions):
         at = now - timedelta(minutes=n // SEED_TASKS, seconds=n % 60)
-        done = an_execution(tasks[n % SEED_TASKS], scheduled_for=at, status=OUTCOMES[n % 100], attempts=1,
-                            started_at=at, completed_at=at, duration_ms=12, created_at=at)  # fmt: skip
+        done = an_execution(
+            tasks[n % SEED_TASKS],
+            scheduled_for=at,
+            status=OUTCOMES[n % 100],
+            attempts=1,
+            started_at=at,
+            completed_at=at,
+            duration_ms=12,
+            created_at=at,
+        )
         batch.append(done.to_mongo())
         if len(batch) == 5000:
             db.executions.insert_many(batch, ordered=False)
@@ -126,8 +156,10 @@ def run(repeats: int, executions: int) -> dict[str, Any]:
         mongodb_url = re.search(r"mongodb://\S+", banner)
         assert mongodb_url, banner
         api = f"http://127.0.0.1:{stack.api_port}"
-        login = httpx.post(f"http://127.0.0.1:{stack.auth_port}/auth/v1/login",
-                           json={"email": "admin@example.com", "password": password}).json()  # fmt: skip
+        login = httpx.post(
+            f"http://127.0.0.1:{stack.auth_port}/auth/v1/login",
+            json={"email": "admin@example.com", "password": password},
+        ).json()
         headers = {"Authorization": f"Bearer {login['accessToken']}"}
         found = ids(api, headers)
         console = signed_in(f"http://127.0.0.1:{stack.console_port}", password)
@@ -138,8 +170,15 @@ def run(repeats: int, executions: int) -> dict[str, Any]:
         seed(mongodb_url[0], owner, executions)
         seeded_s = time.monotonic() - started
         loaded = measure(console, LOADED, found, repeats)
-    return {"repeats": repeats, "pagesMs": pages, "healthzMs": healthz, "targetMs": TARGET_MS,
-            "executionsStored": executions, "loadedPagesMs": loaded, "seedSeconds": round(seeded_s, 1)}  # fmt: skip
+    return {
+        "repeats": repeats,
+        "pagesMs": pages,
+        "healthzMs": healthz,
+        "targetMs": TARGET_MS,
+        "executionsStored": executions,
+        "loadedPagesMs": loaded,
+        "seedSeconds": round(seeded_s, 1),
+    }
 
 
 def main() -> int:

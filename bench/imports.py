@@ -55,12 +55,16 @@ async def raw_baseline(mongodb_url: str, feed: bytes, url: str) -> float:
     for start in range(0, len(jobs), BATCH):
         now = utcnow()
         await db["jobs"].bulk_write(
-            [UpdateOne({"feedUrl": url, "externalId": job.external_id},
-                       {"$setOnInsert": {**job.fields, "externalId": job.external_id, "createdAt": now}},
-                       upsert=True)
-             for job in jobs[start : start + BATCH]],
+            [
+                UpdateOne(
+                    {"feedUrl": url, "externalId": job.external_id},
+                    {"$setOnInsert": {**job.fields, "externalId": job.external_id, "createdAt": now}},
+                    upsert=True,
+                )
+                for job in jobs[start : start + BATCH]
+            ],
             ordered=False,
-        )  # fmt: skip
+        )
     seconds = time.perf_counter() - started
     await client.drop_database("bench_raw")
     await client.close()
@@ -86,8 +90,13 @@ def import_once(
 ) -> tuple[float, dict[str, Any]]:
     """Seconds from the command's start to the log's end, and the log."""
     started = time.perf_counter()
-    done = subprocess.run([bin_path("jobyard-scheduler"), "import", "--feed", url], env=env,
-                          capture_output=True, text=True, check=False)  # fmt: skip
+    done = subprocess.run(
+        [bin_path("jobyard-scheduler"), "import", "--feed", url],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     log = asyncio.run(wait_completed(mongodb_url, database, url, runs))
     return time.perf_counter() - started, log
@@ -113,15 +122,19 @@ def run(items: int, repeats: int, server: str) -> dict[str, Any]:
             internet.serve(f"/feed-{r}.xml", feed, content_type="application/rss+xml") for r in range(repeats)
         ]
         env = {
-            **os.environ, **Isolation(mongodb_url, redis_url, "bench_import", "bench:").env(),
-            "JOBYARD_FEEDS": json.dumps(urls), "JOBYARD_LOG_LEVEL": "WARNING",
+            **os.environ,
+            **Isolation(mongodb_url, redis_url, "bench_import", "bench:").env(),
+            "JOBYARD_FEEDS": json.dumps(urls),
+            "JOBYARD_LOG_LEVEL": "WARNING",
             # a full-size feed (1,000,000 items: 640 MB) is over the default 256 MiB limit
             "JOBYARD_FEED_MAX_BYTES": str(max(256 * 1024 * 1024, 2 * len(feed))),
-        }  # fmt: skip
+        }
         worker = subprocess.Popen(
             [bin_path("jobyard-worker"), "--processes", "2", "--threads", "4", "--queues", "imports"],
-            env=env, stdout=subprocess.DEVNULL, stderr=(tmp / "worker.log").open("wb"),
-        )  # fmt: skip
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=(tmp / "worker.log").open("wb"),
+        )
         stack.callback(worker.wait, 60)
         stack.callback(worker.terminate)
         firsts, agains, raws, starts = [], [], [], []
@@ -160,14 +173,20 @@ def main() -> int:
     record(args.record_as, {"items": args.items, "repeats": args.repeats, "servers": servers})
     out = sys.stdout.write
     for server, results in servers.items():
-        out(f"import of a {args.items:,}-item feed ({results['feedBytes'] / 1e6:.0f} MB) on {server}, end to end,"
-            f" x {args.repeats} (median [min, max]):\n")  # fmt: skip
-        for label, key in (("first import", "firstImportItemsPerSecond"),
-                           ("re-import (unchanged)", "reimportItemsPerSecond"),
-                           ("baseline: raw bulk_write", "rawBulkWriteItemsPerSecond")):  # fmt: skip
+        out(
+            f"import of a {args.items:,}-item feed ({results['feedBytes'] / 1e6:.0f} MB) on {server}, end to end,"
+            f" x {args.repeats} (median [min, max]):\n"
+        )
+        for label, key in (
+            ("first import", "firstImportItemsPerSecond"),
+            ("re-import (unchanged)", "reimportItemsPerSecond"),
+            ("baseline: raw bulk_write", "rawBulkWriteItemsPerSecond"),
+        ):
             figure = results[key]
-            out(f"  {label:26} {figure['median']:10,.0f} items/s"
-                f"  [{figure['spread'][0]:,.0f}, {figure['spread'][1]:,.0f}]\n")  # fmt: skip
+            out(
+                f"  {label:26} {figure['median']:10,.0f} items/s"
+                f"  [{figure['spread'][0]:,.0f}, {figure['spread'][1]:,.0f}]\n"
+            )
         speedup = results["reimportSpeedup"]
         out(f"  (the command's own start: {results['commandStartSeconds']:.2f} s, not counted above)\n")
         out(

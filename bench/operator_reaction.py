@@ -39,11 +39,19 @@ async def rounds(redis_url: str, interval: int) -> list[float]:
     broker = create_broker(settings)
     queue = Queue.TASKS_DEFAULT
     spec = {
-        "targetRef": {"name": "worker"}, "queues": [queue.value],
-        "redis": {"secretKeyRef": {"name": "redis", "key": "url"}, "dramatiqNamespace": broker_namespace(settings)},
-        "targetDepthPerReplica": 100, "minReplicas": 1, "maxReplicas": 10, "pollingIntervalSeconds": interval,
-        "cooldownSeconds": 0, "behavior": {"scaleDown": {"stabilizationWindowSeconds": 0}},
-    }  # fmt: skip
+        "targetRef": {"name": "worker"},
+        "queues": [queue.value],
+        "redis": {
+            "secretKeyRef": {"name": "redis", "key": "url"},
+            "dramatiqNamespace": broker_namespace(settings),
+        },
+        "targetDepthPerReplica": 100,
+        "minReplicas": 1,
+        "maxReplicas": 10,
+        "pollingIntervalSeconds": interval,
+        "cooldownSeconds": 0,
+        "behavior": {"scaleDown": {"stabilizationWindowSeconds": 0}},
+    }
     reactions = []
     async with emulated_cluster() as cluster:
         await cluster.secret("redis", {"url": redis_url})

@@ -44,24 +44,79 @@ def _python(*args: str) -> list[str]:
 
 
 PEERS = [
-    Peer("dramatiq", lambda: [
-        _python("-m", "dramatiq", "bench.raw_dramatiq", "--processes", str(PROCESSES), "--threads", str(THREADS)),
-    ]),
-    Peer("celery", lambda: [
-        _python("-m", "celery", "-A", "bench.celery_peer", "worker", "--pool", "threads", "--concurrency",
-                str(THREADS), "--loglevel", "WARNING", "-n", f"bench{i}@%h")
-        for i in range(PROCESSES)
-    ]),
-    Peer("celery-mongodb", lambda: [
-        _python("-m", "celery", "-A", "bench.celery_mongo_peer", "worker", "--pool", "threads", "--concurrency",
-                str(THREADS), "--loglevel", "WARNING", "-n", f"durable{i}@%h")
-        for i in range(PROCESSES)
-    ]),
-    Peer("rq", lambda: [
-        [bin_path("rq"), "worker-pool", "--url", os.environ["BENCH_REDIS_URL"], "--num-workers",
-         str(PROCESSES * THREADS), "--logging-level", "WARNING", "rq-bench"],
-    ]),
-]  # fmt: skip
+    Peer(
+        "dramatiq",
+        lambda: [
+            _python(
+                "-m",
+                "dramatiq",
+                "bench.raw_dramatiq",
+                "--processes",
+                str(PROCESSES),
+                "--threads",
+                str(THREADS),
+            ),
+        ],
+    ),
+    Peer(
+        "celery",
+        lambda: [
+            _python(
+                "-m",
+                "celery",
+                "-A",
+                "bench.celery_peer",
+                "worker",
+                "--pool",
+                "threads",
+                "--concurrency",
+                str(THREADS),
+                "--loglevel",
+                "WARNING",
+                "-n",
+                f"bench{i}@%h",
+            )
+            for i in range(PROCESSES)
+        ],
+    ),
+    Peer(
+        "celery-mongodb",
+        lambda: [
+            _python(
+                "-m",
+                "celery",
+                "-A",
+                "bench.celery_mongo_peer",
+                "worker",
+                "--pool",
+                "threads",
+                "--concurrency",
+                str(THREADS),
+                "--loglevel",
+                "WARNING",
+                "-n",
+                f"durable{i}@%h",
+            )
+            for i in range(PROCESSES)
+        ],
+    ),
+    Peer(
+        "rq",
+        lambda: [
+            [
+                bin_path("rq"),
+                "worker-pool",
+                "--url",
+                os.environ["BENCH_REDIS_URL"],
+                "--num-workers",
+                str(PROCESSES * THREADS),
+                "--logging-level",
+                "WARNING",
+                "rq-bench",
+            ],
+        ],
+    ),
+]
 
 
 def _send(peer: str, count: int) -> None:
@@ -155,10 +210,13 @@ def main() -> int:
                 rates[peer.name].append(args.messages / drain(peer, redis_url, args.messages, tmp))
     baseline = statistics.median(rates["dramatiq"])
     results = {
-        "messages": args.messages, "repeats": args.repeats, "processes": PROCESSES, "threads": THREADS,
+        "messages": args.messages,
+        "repeats": args.repeats,
+        "processes": PROCESSES,
+        "threads": THREADS,
         "messagesPerSecond": {name: summary(values) for name, values in rates.items()},
         "ratioToRawDramatiq": {name: statistics.median(values) / baseline for name, values in rates.items()},
-    }  # fmt: skip
+    }
     record("peers", results)
     sys.stdout.write(
         f"{args.messages:,} no-op messages x {args.repeats}, send -> drain (median [min, max]):\n"

@@ -34,10 +34,14 @@ def _met(ok: bool) -> str:
 def rows(results: dict[str, Any]) -> Iterator[Row]:
     if parse := results.get("parse"):
         ours, base = parse["jobyard"], parse["baseline"]
-        yield (f"Parse {parse['items']:,} items (items/s; peak RSS)",
-               f"{ours['itemsPerSecond']:,.0f}; {ours['peakRssMb']:.0f} MB",
-               f"bare iterparse {base['itemsPerSecond']:,.0f}", f"{parse['ratio']:.2f}×", "RSS < 200 MB",
-               _met(ours["peakRssMb"] < 200))  # fmt: skip
+        yield (
+            f"Parse {parse['items']:,} items (items/s; peak RSS)",
+            f"{ours['itemsPerSecond']:,.0f}; {ours['peakRssMb']:.0f} MB",
+            f"bare iterparse {base['itemsPerSecond']:,.0f}",
+            f"{parse['ratio']:.2f}×",
+            "RSS < 200 MB",
+            _met(ours["peakRssMb"] < 200),
+        )
     for section in ("imports", "importsScale"):
         yield from _imports(results.get(section))
     for section in ("tasks", "tasksScale"):
@@ -49,37 +53,71 @@ def _imports(imports: dict[str, Any] | None) -> Iterator[Row]:
     if imports:
         for server, row in imports["servers"].items():
             ratio, speedup = row["ratioToRaw"], row["reimportSpeedup"]
-            yield (f"Import {imports['items']:,}-item feed, created → last batch upserted, {server} (items/s)",
-                   f"{_spread(row['firstImportItemsPerSecond'])} (+ {row['commandStartSeconds']:.1f} s to start the command)",
-                   f"raw bulk_write {_spread(row['rawBulkWriteItemsPerSecond'])}", f"{ratio:.2f}×", "≥ 0.7×",
-                   _met(ratio >= 0.7))  # fmt: skip
+            yield (
+                f"Import {imports['items']:,}-item feed, created → last batch upserted, {server} (items/s)",
+                f"{_spread(row['firstImportItemsPerSecond'])} (+ {row['commandStartSeconds']:.1f} s to start the command)",
+                f"raw bulk_write {_spread(row['rawBulkWriteItemsPerSecond'])}",
+                f"{ratio:.2f}×",
+                "≥ 0.7×",
+                _met(ratio >= 0.7),
+            )
             if speedup is None:  # measured before the import lock (issue 26): not on secantusd-rs
                 continue
-            yield (f"Re-import, unchanged, {server} (items/s)", _spread(row["reimportItemsPerSecond"]),
-                   f"first import {row['firstImportItemsPerSecond']['median']:,.0f}", f"{speedup:.1f}×", "≥ 2×",
-                   _met(speedup >= 2))  # fmt: skip
+            yield (
+                f"Re-import, unchanged, {server} (items/s)",
+                _spread(row["reimportItemsPerSecond"]),
+                f"first import {row['firstImportItemsPerSecond']['median']:,.0f}",
+                f"{speedup:.1f}×",
+                "≥ 2×",
+                _met(speedup >= 2),
+            )
 
 
 def _tasks(tasks: dict[str, Any] | None) -> Iterator[Row]:
     if tasks:
         for server, row in tasks["servers"].items():
-            yield (f"Tasks: {tasks['tasks']:,} noop via tasks:batch → completed, {server} (tasks/s)",
-                   _spread(row["jobyardTasksPerSecond"]),
-                   f"raw Dramatiq, prefetch {tasks['prefetch']}: {_spread(row['rawDramatiqMessagesPerSecond'])}",
-                   f"{row['ratio']:.3f}×", "≥ 0.5×", _met(row["ratio"] >= 0.5))  # fmt: skip
-            yield (f"Tasks against Celery + MongoDB result backend, {server} (tasks/s)",
-                   _spread(row["jobyardTasksPerSecond"]), f"Celery {_spread(row['celeryMongodbTasksPerSecond'])}",
-                   f"{row['ratioToCeleryMongodb']:.2f}×", "≥ 1.5×", _met(row["ratioToCeleryMongodb"] >= 1.5))  # fmt: skip
+            yield (
+                f"Tasks: {tasks['tasks']:,} noop via tasks:batch → completed, {server} (tasks/s)",
+                _spread(row["jobyardTasksPerSecond"]),
+                f"raw Dramatiq, prefetch {tasks['prefetch']}: {_spread(row['rawDramatiqMessagesPerSecond'])}",
+                f"{row['ratio']:.3f}×",
+                "≥ 0.5×",
+                _met(row["ratio"] >= 0.5),
+            )
+            yield (
+                f"Tasks against Celery + MongoDB result backend, {server} (tasks/s)",
+                _spread(row["jobyardTasksPerSecond"]),
+                f"Celery {_spread(row['celeryMongodbTasksPerSecond'])}",
+                f"{row['ratioToCeleryMongodb']:.2f}×",
+                "≥ 1.5×",
+                _met(row["ratioToCeleryMongodb"] >= 1.5),
+            )
             batch, single = row["roundTrips"]["batch"], row["roundTrips"]["single"]
-            yield (f"MongoDB round trips per task, batches of 1,000, {server} (commands; documents written)",
-                   f"{batch['commandsPerTask']:.2f}; {batch['documentsWrittenPerTask']:.2f}", "—", "—",
-                   "≤ 1; ≤ 3", _met(batch["commandsPerTask"] <= 1 and batch["documentsWrittenPerTask"] <= 3))  # fmt: skip
-            yield (f"MongoDB round trips per task, single submits, {server} (commands; documents written)",
-                   f"{single['commandsPerTask']:.2f}; {single['documentsWrittenPerTask']:.2f}", "—", "—", "—", "—")  # fmt: skip
+            yield (
+                f"MongoDB round trips per task, batches of 1,000, {server} (commands; documents written)",
+                f"{batch['commandsPerTask']:.2f}; {batch['documentsWrittenPerTask']:.2f}",
+                "—",
+                "—",
+                "≤ 1; ≤ 3",
+                _met(batch["commandsPerTask"] <= 1 and batch["documentsWrittenPerTask"] <= 3),
+            )
+            yield (
+                f"MongoDB round trips per task, single submits, {server} (commands; documents written)",
+                f"{single['commandsPerTask']:.2f}; {single['documentsWrittenPerTask']:.2f}",
+                "—",
+                "—",
+                "—",
+                "—",
+            )
             for lat in row.get("latency", []):
-                yield (f"Latency submit → completed at {lat['ratePerSecond']:.0f}/s, {server} (p50; p99)",
-                       f"{lat['p50Ms']:,.0f} ms; {lat['p99Ms']:,.0f} ms", "—", "—", "p99 < 100 ms",
-                       _met(lat["p99Ms"] < 100))  # fmt: skip
+                yield (
+                    f"Latency submit → completed at {lat['ratePerSecond']:.0f}/s, {server} (p50; p99)",
+                    f"{lat['p50Ms']:,.0f} ms; {lat['p99Ms']:,.0f} ms",
+                    "—",
+                    "—",
+                    "p99 < 100 ms",
+                    _met(lat["p99Ms"] < 100),
+                )
 
 
 def _others(results: dict[str, Any]) -> Iterator[Row]:
@@ -91,9 +129,15 @@ def _others(results: dict[str, Any]) -> Iterator[Row]:
                     if times["offsetDeepMs"]
                     else ""
                 )
-                yield (f"GET /api/v1/jobs alone, {int(size):,} jobs stored, {server}"
-                       " (first page; 1,000 deep by cursor; by offset)",
-                       f"{times['firstMs']:,.0f} ms; {times['cursorDeepMs']:,.0f} ms{offset}", "—", "—", "—", "—")  # fmt: skip
+                yield (
+                    f"GET /api/v1/jobs alone, {int(size):,} jobs stored, {server}"
+                    " (first page; 1,000 deep by cursor; by offset)",
+                    f"{times['firstMs']:,.0f} ms; {times['cursorDeepMs']:,.0f} ms{offset}",
+                    "—",
+                    "—",
+                    "—",
+                    "—",
+                )
             ready = row["routes"]["readyz"]
             for name in ("imports", "jobs"):
                 route = row["routes"][name]
@@ -102,29 +146,47 @@ def _others(results: dict[str, Any]) -> Iterator[Row]:
                     if route["p99Ms"] is not None
                     else f"none done in {api['seconds']:.0f} s"
                 )
-                yield (f"GET /api/v1/{name}, page of {api['page']}, {api['storedJobs']:,} jobs stored,"
-                       f" {api['connections']} connections, {server} (req/s; p99; one request alone)",
-                       f"{route['requestsPerSecond']:,.1f}; {p99}; {route['aloneMs']:,.0f} ms",
-                       f"GET /readyz {ready['requestsPerSecond']:,.0f} req/s",
-                       f"{route['requestsPerSecond'] / ready['requestsPerSecond']:.4f}×", "—", "—")  # fmt: skip
+                yield (
+                    f"GET /api/v1/{name}, page of {api['page']}, {api['storedJobs']:,} jobs stored,"
+                    f" {api['connections']} connections, {server} (req/s; p99; one request alone)",
+                    f"{route['requestsPerSecond']:,.1f}; {p99}; {route['aloneMs']:,.0f} ms",
+                    f"GET /readyz {ready['requestsPerSecond']:,.0f} req/s",
+                    f"{route['requestsPerSecond'] / ready['requestsPerSecond']:.4f}×",
+                    "—",
+                    "—",
+                )
     if peers := results.get("peers"):
         rates = peers["messagesPerSecond"]
         for name in ("celery", "rq"):
-            yield (f"Peer: {name}, {peers['messages']:,} noop send → drain (msgs/s)", _spread(rates[name]),
-                   f"raw Dramatiq {_spread(rates['dramatiq'])}", f"{peers['ratioToRawDramatiq'][name]:.2f}×",
-                   "—", "—")  # fmt: skip
+            yield (
+                f"Peer: {name}, {peers['messages']:,} noop send → drain (msgs/s)",
+                _spread(rates[name]),
+                f"raw Dramatiq {_spread(rates['dramatiq'])}",
+                f"{peers['ratioToRawDramatiq'][name]:.2f}×",
+                "—",
+                "—",
+            )
     if operator := results.get("operatorReaction"):
         for interval, row in operator["byInterval"].items():
-            yield (f"Operator: backlog → scale patched, {interval} s polling (median; max)",
-                   f"{row['medianSeconds']:.2f} s; {row['maxSeconds']:.2f} s", "—", "—",
-                   f"≤ {row['boundSeconds']} s", _met(row["met"]))  # fmt: skip
+            yield (
+                f"Operator: backlog → scale patched, {interval} s polling (median; max)",
+                f"{row['medianSeconds']:.2f} s; {row['maxSeconds']:.2f} s",
+                "—",
+                "—",
+                f"≤ {row['boundSeconds']} s",
+                _met(row["met"]),
+            )
     if console := results.get("console"):
         slowest = max(console["pagesMs"], key=console["pagesMs"].get)
         worst = console["pagesMs"][slowest]
-        yield (f"Console server time per page, {len(console['pagesMs'])} pages, make run's data (slowest: {slowest})",
-               f"{worst:,.0f} ms (median of the pages {statistics.median(console['pagesMs'].values()):,.0f} ms)",
-               f"/healthz {console['healthzMs']:,.1f} ms", "—", f"< {console['targetMs']} ms",
-               _met(worst < console["targetMs"]))  # fmt: skip
+        yield (
+            f"Console server time per page, {len(console['pagesMs'])} pages, make run's data (slowest: {slowest})",
+            f"{worst:,.0f} ms (median of the pages {statistics.median(console['pagesMs'].values()):,.0f} ms)",
+            f"/healthz {console['healthzMs']:,.1f} ms",
+            "—",
+            f"< {console['targetMs']} ms",
+            _met(worst < console["targetMs"]),
+        )
         if loaded := console.get("loadedPagesMs"):
             slowest = max(loaded, key=loaded.get)
             over = [page for page, ms in loaded.items() if ms >= console["targetMs"]]
@@ -150,10 +212,14 @@ def _others(results: dict[str, Any]) -> Iterator[Row]:
                 _met(bounded),
             )
     if monitor := results.get("monitorScrape"):
-        yield (f"Monitor refresh, {monitor['stored']['executions']:,} executions stored",
-               f"{monitor['refreshSeconds'] * 1000:,.0f} ms",
-               f"full count {monitor['baselineFullCountSeconds'] * 1000:,.0f} ms",
-               f"{monitor['refreshVsFullCount']:.3f}×", "—", "—")  # fmt: skip
+        yield (
+            f"Monitor refresh, {monitor['stored']['executions']:,} executions stored",
+            f"{monitor['refreshSeconds'] * 1000:,.0f} ms",
+            f"full count {monitor['baselineFullCountSeconds'] * 1000:,.0f} ms",
+            f"{monitor['refreshVsFullCount']:.3f}×",
+            "—",
+            "—",
+        )
 
 
 def table(results: dict[str, Any]) -> str:

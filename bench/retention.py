@@ -59,11 +59,13 @@ async def sustained(platform: Platform, rate: int, seconds: float) -> list[dict[
 
     async def sample() -> None:
         while (now := time.perf_counter() - started) < seconds:
-            samples.append({
-                "at": now,
-                "executions": await db.executions.count_documents({}),
-                "tasks": await db.tasks.count_documents({}),
-            })  # fmt: skip
+            samples.append(
+                {
+                    "at": now,
+                    "executions": await db.executions.count_documents({}),
+                    "tasks": await db.tasks.count_documents({}),
+                }
+            )
             await asyncio.sleep(SAMPLE_SECONDS)
 
     async def submit() -> None:

@@ -112,18 +112,35 @@ def jobyard_platform(mongodb_url: str, redis_url: str, tmp: Path) -> Iterator[Pl
         auth = stack.enter_context(auth_service(mongodb_url, redis_url, tmp))
         env = {
             **Isolation(mongodb_url, redis_url, database, prefix).env(),
-            "JOBYARD_AUTH_URL": auth.url, "JOBYARD_AUTH_JWKS_URL": auth.jwks_url, "JOBYARD_LOG_LEVEL": "WARNING",
+            "JOBYARD_AUTH_URL": auth.url,
+            "JOBYARD_AUTH_JWKS_URL": auth.jwks_url,
+            "JOBYARD_LOG_LEVEL": "WARNING",
             "JOBYARD_TASK_SUBMIT_RATE_PER_MINUTE": "10000000",
-        }  # fmt: skip
+        }
         api = stack.enter_context(running_service([bin_path("jobyard-api"), "serve"], env, tmp / "api.log"))
         metrics_port = free_port()
-        env = {**env, "JOBYARD_WORKER_METRICS_PORT": str(metrics_port), "JOBYARD_WORKER_PREFETCH": str(PREFETCH),
-               "JOBYARD_WORKER_METRICS_DIR": str(tmp / f"worker-metrics-{token}")}  # fmt: skip
+        env = {
+            **env,
+            "JOBYARD_WORKER_METRICS_PORT": str(metrics_port),
+            "JOBYARD_WORKER_PREFETCH": str(PREFETCH),
+            "JOBYARD_WORKER_METRICS_DIR": str(tmp / f"worker-metrics-{token}"),
+        }
         worker = subprocess.Popen(
-            [bin_path("jobyard-worker"), "--processes", str(PROCESSES), "--threads", str(THREADS),
-             "--queues", "tasks.high", "tasks.default", "tasks.low"],
-            env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=(tmp / "worker.log").open("ab"),
-        )  # fmt: skip
+            [
+                bin_path("jobyard-worker"),
+                "--processes",
+                str(PROCESSES),
+                "--threads",
+                str(THREADS),
+                "--queues",
+                "tasks.high",
+                "tasks.default",
+                "tasks.low",
+            ],
+            env={**os.environ, **env},
+            stdout=subprocess.DEVNULL,
+            stderr=(tmp / "worker.log").open("ab"),
+        )
         stack.callback(worker.wait, 60)
         stack.callback(worker.terminate)
         worker_metrics = f"http://127.0.0.1:{metrics_port}/metrics"
@@ -230,12 +247,19 @@ def on_server(server: str, args: argparse.Namespace, tmp: Path, redis_url: str) 
             waits[rate] = asyncio.run(latencies(platform, rate, args.seconds))
             single.append(per_task(before, platform.round_trips(), len(waits[rate])))
     latency = [
-        {"ratePerSecond": rate, "seconds": args.seconds, "tasks": len(values), "p50Ms": percentile(values, 0.5),
-         "p99Ms": percentile(values, 0.99), "maxMs": values[-1]}
+        {
+            "ratePerSecond": rate,
+            "seconds": args.seconds,
+            "tasks": len(values),
+            "p50Ms": percentile(values, 0.5),
+            "p99Ms": percentile(values, 0.99),
+            "maxMs": values[-1],
+        }
         for rate, values in waits.items()
-    ]  # fmt: skip
+    ]
     return {
-        "jobyardTasksPerSecond": summary(ours), "rawDramatiqMessagesPerSecond": summary(raw),
+        "jobyardTasksPerSecond": summary(ours),
+        "rawDramatiqMessagesPerSecond": summary(raw),
         "celeryMongodbTasksPerSecond": summary(durable),
         "ratio": statistics.median(ours) / statistics.median(raw),
         "ratioToCeleryMongodb": statistics.median(ours) / statistics.median(durable),
@@ -244,7 +268,7 @@ def on_server(server: str, args: argparse.Namespace, tmp: Path, redis_url: str) 
             "single": {key: statistics.median(t[key] for t in single) for key in single[0]},
         },
         "latency": latency,
-    }  # fmt: skip
+    }
 
 
 def main() -> int:
@@ -264,26 +288,45 @@ def main() -> int:
             servers = {
                 server: on_server(server, args, tmp, redis_url) for server in servers_here(args.servers)
             }
-    record(args.record_as, {"tasks": args.tasks, "repeats": args.repeats, "processes": PROCESSES, "threads": THREADS,
-                     "prefetch": PREFETCH, "servers": servers})  # fmt: skip
+    record(
+        args.record_as,
+        {
+            "tasks": args.tasks,
+            "repeats": args.repeats,
+            "processes": PROCESSES,
+            "threads": THREADS,
+            "prefetch": PREFETCH,
+            "servers": servers,
+        },
+    )
     out = sys.stdout.write
-    out(f"{args.tasks:,} no-op tasks x {args.repeats}, {PROCESSES} worker processes x {THREADS} threads,"
-        f" prefetch {PREFETCH} (median [min, max]):\n")  # fmt: skip
+    out(
+        f"{args.tasks:,} no-op tasks x {args.repeats}, {PROCESSES} worker processes x {THREADS} threads,"
+        f" prefetch {PREFETCH} (median [min, max]):\n"
+    )
     for server, row in servers.items():
-        ours, raw, durable = (row[k] for k in ("jobyardTasksPerSecond", "rawDramatiqMessagesPerSecond",
-                                               "celeryMongodbTasksPerSecond"))  # fmt: skip
-        out(f"  on {server}:\n"
+        ours, raw, durable = (
+            row[k]
+            for k in ("jobyardTasksPerSecond", "rawDramatiqMessagesPerSecond", "celeryMongodbTasksPerSecond")
+        )
+        out(
+            f"  on {server}:\n"
             f"    jobyard (API batch -> worker -> execution completed) {ours['median']:8,.0f} tasks/s"
             f"  {row['ratio']:.3f}x raw (target {TARGET_RATIO})\n"
             f"    raw Dramatiq (send -> drain)                          {raw['median']:8,.0f} msgs/s\n"
             f"    Celery, MongoDB result backend                        {durable['median']:8,.0f} tasks/s"
-            f"  (jobyard {row['ratioToCeleryMongodb']:.2f}x, target {TARGET_DURABLE_RATIO})\n")  # fmt: skip
+            f"  (jobyard {row['ratioToCeleryMongodb']:.2f}x, target {TARGET_DURABLE_RATIO})\n"
+        )
         for kind, trips in row["roundTrips"].items():
-            out(f"    round trips per task ({kind}): {trips['commandsPerTask']:.2f} commands,"
-                f" {trips['documentsWrittenPerTask']:.2f} documents written\n")  # fmt: skip
+            out(
+                f"    round trips per task ({kind}): {trips['commandsPerTask']:.2f} commands,"
+                f" {trips['documentsWrittenPerTask']:.2f} documents written\n"
+            )
         for lat in row["latency"]:
-            out(f"    latency at {lat['ratePerSecond']:.0f}/s: p50 {lat['p50Ms']:.1f} ms, p99 {lat['p99Ms']:.1f} ms"
-                f" (target < {TARGET_P99_MS:.0f})\n")  # fmt: skip
+            out(
+                f"    latency at {lat['ratePerSecond']:.0f}/s: p50 {lat['p50Ms']:.1f} ms, p99 {lat['p99Ms']:.1f} ms"
+                f" (target < {TARGET_P99_MS:.0f})\n"
+            )
     return 0
 
 

@@ -166,8 +166,11 @@ def test_the_overview_charts_what_ran_and_keeps_up(origin: str, browsing: Browsi
     legend = page.locator(".chart").first.locator(".legend li")
     expect(legend).to_have_count(4)
     assert [item.split(":")[0].strip() for item in legend.all_inner_texts()] == [
-        "completed", "retried", "dead", "cancelled"
-    ]  # fmt: skip
+        "completed",
+        "retried",
+        "dead",
+        "cancelled",
+    ]
     page.get_by_text("The charts' numbers as a table").click()
     cells = "#chart-numbers tbody td:nth-of-type(1)"
     expect(page.locator("#chart-numbers tbody tr")).to_have_count(60)

@@ -67,8 +67,9 @@ def test_worker_autoscalers_match_the_crd(rendered: tuple[str, list[dict[str, An
     name, docs = rendered
     autoscalers = [d for d in docs if d["kind"] == "WorkerAutoscaler"]
     assert {a["spec"]["targetRef"]["name"] for a in autoscalers} == {
-        "jobyard-worker-imports", "jobyard-worker-tasks"
-    }, name  # fmt: skip
+        "jobyard-worker-imports",
+        "jobyard-worker-tasks",
+    }, name
     deployments = {d["metadata"]["name"] for d in docs if d["kind"] == "Deployment"}
     for autoscaler in autoscalers:
         jsonschema.validate(autoscaler, AUTOSCALER_SCHEMA)

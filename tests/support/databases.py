@@ -41,8 +41,16 @@ class MongoServer:
         if RUST_SERVER.exists():
             # --sync-on-commit: an acknowledged write survives the SIGKILL, as one acknowledged
             # by a majority of a replica set (w=majority, which production uses) survives a node
-            return [str(RUST_SERVER), "--host", "127.0.0.1", "--port", str(self.port),
-                    "--storage-path", str(self.storage), "--sync-on-commit"]  # fmt: skip
+            return [
+                str(RUST_SERVER),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--storage-path",
+                str(self.storage),
+                "--sync-on-commit",
+            ]
         return daemon_command(self.port, self.storage)
 
     def start(self, timeout: float = 60) -> MongoServer:

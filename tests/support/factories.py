@@ -63,8 +63,13 @@ def a_job(feed_url: str, external_id: str, **fields: Any) -> Job:
     return Job(feed_url=feed_url, external_id=external_id, title=fields.pop("title", "Engineer"), **fields)
 
 
-COLLECTIONS = {Task: "tasks", Execution: "executions", FeedSource: "feed_sources", ImportLog: "import_logs",
-               Job: "jobs"}  # fmt: skip
+COLLECTIONS = {
+    Task: "tasks",
+    Execution: "executions",
+    FeedSource: "feed_sources",
+    ImportLog: "import_logs",
+    Job: "jobs",
+}
 
 
 async def store(db: Database, *documents: Task | Execution | FeedSource | ImportLog | Job) -> None:

@@ -53,24 +53,36 @@ class Cluster:
     async def deployment(self, name: str, replicas: int) -> None:
         await self.create(
             f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments",
-            {"apiVersion": "apps/v1", "kind": "Deployment",
-             "metadata": {"name": name, "namespace": NAMESPACE}, "spec": {"replicas": replicas}},
-        )  # fmt: skip
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": name, "namespace": NAMESPACE},
+                "spec": {"replicas": replicas},
+            },
+        )
 
     async def secret(self, name: str, values: dict[str, str]) -> None:
         data = {k: base64.b64encode(v.encode()).decode() for k, v in values.items()}
         await self.create(
             f"/api/v1/namespaces/{NAMESPACE}/secrets",
-            {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": NAMESPACE},
-             "data": data},
-        )  # fmt: skip
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": name, "namespace": NAMESPACE},
+                "data": data,
+            },
+        )
 
     async def autoscaler(self, name: str, spec: dict[str, Any]) -> None:
         await self.create(
             f"/apis/{GROUP}/{VERSION}/namespaces/{NAMESPACE}/{PLURAL}",
-            {"apiVersion": f"{GROUP}/{VERSION}", "kind": KIND,
-             "metadata": {"name": name, "namespace": NAMESPACE}, "spec": spec},
-        )  # fmt: skip
+            {
+                "apiVersion": f"{GROUP}/{VERSION}",
+                "kind": KIND,
+                "metadata": {"name": name, "namespace": NAMESPACE},
+                "spec": spec,
+            },
+        )
 
     def autoscaler_path(self, name: str) -> str:
         return f"/apis/{GROUP}/{VERSION}/namespaces/{NAMESPACE}/{PLURAL}/{name}"
@@ -150,9 +162,12 @@ async def emulated_cluster() -> AsyncIterator[Cluster]:
     async with Emulator() as emulator, kmock.Server(emulator) as server:
         resources = emulator.resources
         resources[AUTOSCALERS] = kmock.ResourceInfo(
-            kind=KIND, singular="workerautoscaler", namespaced=True, subresources={"status"},
+            kind=KIND,
+            singular="workerautoscaler",
+            namespaced=True,
+            subresources={"status"},
             verbs={"get", "list", "watch", "patch", "update"},
-        )  # fmt: skip
+        )
         resources[DEPLOYMENTS] = kmock.ResourceInfo(
             kind="Deployment", namespaced=True, subresources={"scale", "status"}, verbs={"get", "patch"}
         )

@@ -35,8 +35,23 @@ class SentinelCluster:
         data = self.folder / name
         data.mkdir(parents=True, exist_ok=True)
         server = shutil.which("redis-server") or "redis-server"
-        self._spawn(name, [server, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(data),
-                           "--save", "", "--appendonly", "no", *extra])  # fmt: skip
+        self._spawn(
+            name,
+            [
+                server,
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--dir",
+                str(data),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                *extra,
+            ],
+        )
         wait_until(lambda: redis_answers(f"redis://127.0.0.1:{port}/0"), timeout=30, what=f"{name} Redis")
 
     def start(self) -> SentinelCluster:

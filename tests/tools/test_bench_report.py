@@ -19,8 +19,13 @@ def test_every_benchmark_in_the_results_has_its_rows() -> None:
     results = json.loads(RESULTS.read_text())
     figures = " ".join(row[0] for row in rows(results))
     for section, words in {
-        "parse": "Parse", "imports": "Re-import", "tasks": "Latency", "api": "GET /api/v1/jobs",
-        "peers": "Peer: rq", "operatorReaction": "Operator", "monitorScrape": "Monitor refresh",
-    }.items():  # fmt: skip
+        "parse": "Parse",
+        "imports": "Re-import",
+        "tasks": "Latency",
+        "api": "GET /api/v1/jobs",
+        "peers": "Peer: rq",
+        "operatorReaction": "Operator",
+        "monitorScrape": "Monitor refresh",
+    }.items():
         assert section in results, f"bench/results.json has no {section} section: run make bench"
         assert words in figures

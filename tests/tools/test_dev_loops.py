@@ -76,8 +76,12 @@ def test_the_tiltfile_builds_every_service_and_deploys_the_dev_chart() -> None:
     assert named <= workloads, named - workloads
     assert {f"jobyard-{s}" for s in SERVICES - {"worker"}} <= named
     # and every image the chart runs with the dev values is one Tilt builds
-    images = {c["image"].split(":")[0] for d in render(VALUES["dev"]) if d["kind"] == "Deployment"
-              for c in d["spec"]["template"]["spec"]["containers"]}  # fmt: skip
+    images = {
+        c["image"].split(":")[0]
+        for d in render(VALUES["dev"])
+        if d["kind"] == "Deployment"
+        for c in d["spec"]["template"]["spec"]["containers"]
+    }
     assert images <= {args[0] for args, _ in builds}
 
 

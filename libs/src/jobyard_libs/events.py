@@ -40,9 +40,20 @@ def channel(keys: RedisKeys, audience: str) -> str:
 
 SUMMARIES = {  # what an event says of what changed: enough to update a row, never the payload
     "execution": ("status", "attempts", "taskId", "kind", "error", "completedAt", "awaitingCallback"),
-    "import": ("status", "feedUrl", "totalFetched", "totalImported", "newJobs", "updatedJobs", "unchangedJobs",
-               "failedCount", "batchesTotal", "batchesApplied", "error"),
-}  # fmt: skip
+    "import": (
+        "status",
+        "feedUrl",
+        "totalFetched",
+        "totalImported",
+        "newJobs",
+        "updatedJobs",
+        "unchangedJobs",
+        "failedCount",
+        "batchesTotal",
+        "batchesApplied",
+        "error",
+    ),
+}
 
 
 @functools.cache

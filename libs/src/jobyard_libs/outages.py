@@ -65,8 +65,12 @@ class OutageLog:
         for name in [dependency] if dependency else list(self.since):
             started = self.since.pop(name, None) if name else None
             if started is not None:
-                log.info("dependency_back", process=self.process, dependency=name,
-                         away_seconds=round(time.monotonic() - started, 1))  # fmt: skip
+                log.info(
+                    "dependency_back",
+                    process=self.process,
+                    dependency=name,
+                    away_seconds=round(time.monotonic() - started, 1),
+                )
 
     @property
     def away(self) -> bool:

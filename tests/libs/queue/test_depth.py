@@ -24,8 +24,13 @@ async def test_ready_delayed_in_flight_and_dead(isolation: Isolation) -> None:
                 broker, ActorName.TASK_EXECUTE, ExecutePayload(execution_id=f"e{i}"), queue=Queue.TASKS_LOW
             )
         for i in range(3):
-            enqueue(broker, ActorName.TASK_EXECUTE, ExecutePayload(execution_id=f"d{i}"), queue=Queue.TASKS_LOW,
-                    delay_ms=60_000 * (i + 1))  # fmt: skip
+            enqueue(
+                broker,
+                ActorName.TASK_EXECUTE,
+                ExecutePayload(execution_id=f"d{i}"),
+                queue=Queue.TASKS_LOW,
+                delay_ms=60_000 * (i + 1),
+            )
         consumer = broker.consume(Queue.TASKS_LOW.value, prefetch=2, timeout=100)
         held = [next(consumer), next(consumer)]  # a worker took two and has not acknowledged them
         assert held[1] is not None

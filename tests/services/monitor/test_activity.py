@@ -30,8 +30,13 @@ def _execution(
     kind: str, status: ExecutionStatus, duration_ms: int, waited: timedelta, finished_ago: timedelta
 ) -> Execution:
     done = utcnow() - finished_ago
-    return an_execution(a_task(kind=kind), status=status, duration_ms=duration_ms, scheduled_for=done - waited,
-                        completed_at=done)  # fmt: skip
+    return an_execution(
+        a_task(kind=kind),
+        status=status,
+        duration_ms=duration_ms,
+        scheduled_for=done - waited,
+        completed_at=done,
+    )
 
 
 def _scan(stage: dict[str, Any]) -> dict[str, Any] | None:
@@ -49,10 +54,20 @@ async def test_feed_health_and_task_outcomes(db: Any, isolation: Isolation) -> N
         _log("https://a.example/feed", ImportStatus.COMPLETED, 180, total_fetched=10, new_jobs=10),
         _log("https://a.example/feed", ImportStatus.FAILED, 120),
         _log("https://a.example/feed", ImportStatus.FAILED, 60),
-        _log("https://a.example/feed", ImportStatus.PROCESSING, 1),  # still running: neither failure nor success
-        _log("https://b.example/feed", ImportStatus.COMPLETED, 30, total_fetched=50, new_jobs=2, updated_jobs=3,
-             unchanged_jobs=44, failed_count=1),
-    )  # fmt: skip
+        _log(
+            "https://a.example/feed", ImportStatus.PROCESSING, 1
+        ),  # still running: neither failure nor success
+        _log(
+            "https://b.example/feed",
+            ImportStatus.COMPLETED,
+            30,
+            total_fetched=50,
+            new_jobs=2,
+            updated_jobs=3,
+            unchanged_jobs=44,
+            failed_count=1,
+        ),
+    )
     redis = Redis.from_url(isolation.redis_url)
     stats = TaskStats(redis, RedisKeys(isolation.key_prefix))
     try:

@@ -75,10 +75,12 @@ def platform(
         ),
     ):
         targets = {
-            "auth": auth.url.removeprefix("http://"), "api": api.removeprefix("http://"),
-            "monitor": monitor.removeprefix("http://"), "worker": f"127.0.0.1:{worker_port}",
+            "auth": auth.url.removeprefix("http://"),
+            "api": api.removeprefix("http://"),
+            "monitor": monitor.removeprefix("http://"),
+            "worker": f"127.0.0.1:{worker_port}",
             "scheduler": f"127.0.0.1:{scheduler_port}",
-        }  # fmt: skip
+        }
         with running_prometheus(targets, tmp_path) as prometheus:
             yield Platform(prometheus, api, auth.admin_headers())
 
@@ -92,8 +94,11 @@ def _work(platform: Platform) -> None:
         # late before it is even stored (the scheduler fires a past-due run as soon as it sees it)
         soon = (datetime.now(UTC) + timedelta(seconds=1)).isoformat()
         later = {"name": "later", "kind": "noop", "priority": 9, "type": "delayed", "scheduledAt": soon}
-        for path, body in (("/api/v1/tasks", later), ("/api/v1/tasks:batch", {"tasks": batch}),
-                           ("/api/v1/imports", {})):  # fmt: skip
+        for path, body in (
+            ("/api/v1/tasks", later),
+            ("/api/v1/tasks:batch", {"tasks": batch}),
+            ("/api/v1/imports", {}),
+        ):
             response = http.post(path, json=body)
             assert response.status_code in (201, 202), response.text
 
@@ -130,8 +135,11 @@ def _exported_by_operator() -> set[str]:
 
 def test_prometheus_scrapes_the_platform(platform: Platform) -> None:
     prometheus = platform.prometheus
-    wait_until(lambda: all(prometheus.targets_up().values()) and len(prometheus.targets_up()) == 5,
-               timeout=30, what="every target up")  # fmt: skip
+    wait_until(
+        lambda: all(prometheus.targets_up().values()) and len(prometheus.targets_up()) == 5,
+        timeout=30,
+        what="every target up",
+    )
     _work(platform)
 
     # queue depth, read back through Prometheus: the tasks no worker consumes wait, ready
@@ -142,8 +150,11 @@ def test_prometheus_scrapes_the_platform(platform: Platform) -> None:
     _until(prometheus, "jobyard_scheduler_leader_present", 1)
     _until(prometheus, 'sum(jobyard_scheduler_runs_total{outcome="fired"})', 1)
     _until(prometheus, "max(jobyard_import_consecutive_failures)", 0)
-    wait_until(lambda: (prometheus.value('sum(jobyard_import_last_items{result="fetched"})') or 0) > 0,
-               timeout=60, what="the import's counts")  # fmt: skip
+    wait_until(
+        lambda: (prometheus.value('sum(jobyard_import_last_items{result="fetched"})') or 0) > 0,
+        timeout=60,
+        what="the import's counts",
+    )
 
     # every expression of the dashboards and the alert rules parses, and names only metrics that exist
     rules = [r["expr"] for g in yaml.safe_load(RULES.read_text())["groups"] for r in g["rules"]]

@@ -11,8 +11,14 @@ from jobyard_operator.scaling import Decision, Policy, Spec, State, decide
 
 pytestmark = pytest.mark.unit
 
-SPEC = Spec(min_replicas=0, max_replicas=10, target_depth_per_replica=100, activation_depth=5,
-            cooldown_seconds=300, scale_down=Policy(stabilization_window_seconds=60))  # fmt: skip
+SPEC = Spec(
+    min_replicas=0,
+    max_replicas=10,
+    target_depth_per_replica=100,
+    activation_depth=5,
+    cooldown_seconds=300,
+    scale_down=Policy(stabilization_window_seconds=60),
+)
 
 
 def step(spec: Spec, current: int, depth: int, now: float, state: State | None = None) -> Decision:
@@ -57,8 +63,12 @@ def test_cooldown_before_zero() -> None:
 
 
 def test_step_limits_and_periods() -> None:
-    spec = Spec(max_replicas=50, target_depth_per_replica=10, scale_up=Policy(max_step=4, period_seconds=15),
-                scale_down=Policy(max_step=2, period_seconds=15))  # fmt: skip
+    spec = Spec(
+        max_replicas=50,
+        target_depth_per_replica=10,
+        scale_up=Policy(max_step=4, period_seconds=15),
+        scale_down=Policy(max_step=2, period_seconds=15),
+    )
     up = step(spec, 1, 500, 0.0)
     assert (up.desired, up.reason) == (5, "scale-up step limit")
     held = step(spec, 5, 500, 5.0, up.state)

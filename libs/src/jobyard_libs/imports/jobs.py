@@ -69,8 +69,12 @@ class JobFilters:
     title: str | None = None
 
     def query(self) -> Document:
-        exact = {"feedUrl": self.feed_url, "company": self.company, "location": self.location,
-                 "jobType": self.job_type}  # fmt: skip
+        exact = {
+            "feedUrl": self.feed_url,
+            "company": self.company,
+            "location": self.location,
+            "jobType": self.job_type,
+        }
         query: Document = {field: value for field, value in exact.items() if value}
         words = title_words(self.title or "")
         if words:

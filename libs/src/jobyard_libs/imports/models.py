@@ -26,9 +26,18 @@ class ImportTrigger(StrEnum):
 
 FINISHED = {ImportStatus.COMPLETED, ImportStatus.FAILED, ImportStatus.NOT_MODIFIED}
 CONTENT_FIELDS = (
-    "title", "description", "company", "location", "category", "jobType", "region",
-    "salary", "url", "publishedAt", "rawData",
-)  # fmt: skip
+    "title",
+    "description",
+    "company",
+    "location",
+    "category",
+    "jobType",
+    "region",
+    "salary",
+    "url",
+    "publishedAt",
+    "rawData",
+)
 _WORD = re.compile(r"[^\W_]{2,}", re.UNICODE)
 
 

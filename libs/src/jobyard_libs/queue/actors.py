@@ -78,9 +78,13 @@ def outage_tolerant(
             # never 0: the copy keeps the message id, and an ack of this delivery must not erase it
             delay_ms = max(1, int(backoff_seconds(outages, cap=max_wait_seconds) * 1000))
             log.warning(
-                "message_waits_for_dependency", dependency=dependency_of(exc), actor=message.actor_name,
-                message_id=message.message_id, outages=outages, delay_ms=delay_ms,
-            )  # fmt: skip
+                "message_waits_for_dependency",
+                dependency=dependency_of(exc),
+                actor=message.actor_name,
+                message_id=message.message_id,
+                outages=outages,
+                delay_ms=delay_ms,
+            )
             broker.enqueue(message.copy(options={**message.options, "outages": outages}), delay=delay_ms)
             return None
 

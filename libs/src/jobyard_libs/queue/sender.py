@@ -88,9 +88,18 @@ def enqueue_many(broker: Broker, messages: Sequence[Message[object]], *, delay_m
                 queue_name = dq_name(queue_name)
                 message = message.copy(queue_name=queue_name, options={"eta": current_millis() + delay_ms})
             broker.emit_before("enqueue", message, delay_ms)
-            args = ["enqueue", current_millis(), queue_name, broker.broker_id, broker.heartbeat_timeout,
-                    broker.dead_message_ttl, broker._should_do_maintenance("enqueue"), max_unpack,
-                    message.options["redis_message_id"], message.encode()]  # fmt: skip
+            args = [
+                "enqueue",
+                current_millis(),
+                queue_name,
+                broker.broker_id,
+                broker.heartbeat_timeout,
+                broker.dead_message_ttl,
+                broker._should_do_maintenance("enqueue"),
+                max_unpack,
+                message.options["redis_message_id"],
+                message.encode(),
+            ]
             script(keys=[broker.namespace], args=args, client=pipe)
             sent.append(message)
         pipe.execute()

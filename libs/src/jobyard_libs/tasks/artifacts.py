@@ -86,8 +86,12 @@ class ArtifactRepository:
             await download.close()
 
         metadata = download.metadata or {}
-        return Artifact(download.filename or "artifact", metadata.get("contentType", "application/octet-stream"),
-                        download.length, chunks())  # fmt: skip
+        return Artifact(
+            download.filename or "artifact",
+            metadata.get("contentType", "application/octet-stream"),
+            download.length,
+            chunks(),
+        )
 
     async def delete_expired(self, now: datetime, limit: int = 100) -> int:
         expired = self.files.find({"metadata.expiresAt": {"$lte": now}}, {"_id": 1}).limit(limit)

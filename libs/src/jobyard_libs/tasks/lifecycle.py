@@ -82,8 +82,12 @@ class ExecutionEffects:
         for execution in executions:
             if execution.webhook_url and execution.status in FINISHED:
                 try:
-                    enqueue(self.broker, ActorName.TASK_SEND_WEBHOOK, ExecutePayload(execution_id=str(execution.id)),
-                            max_retries=DELIVERY_RETRIES)  # fmt: skip
+                    enqueue(
+                        self.broker,
+                        ActorName.TASK_SEND_WEBHOOK,
+                        ExecutePayload(execution_id=str(execution.id)),
+                        max_retries=DELIVERY_RETRIES,
+                    )
                 except RedisError as exc:
                     log.warning("webhook_not_queued", execution_id=str(execution.id), error=str(exc))
 

@@ -62,9 +62,12 @@ class Outcomes:
             if updated is not None:
                 await dispatch(self.broker, self.executions, [updated], delay_ms=delay, stamped=stamp)
             log.warning(
-                "execution_retrying", execution_id=str(execution.id), attempt=execution.attempts, error=error,
+                "execution_retrying",
+                execution_id=str(execution.id),
+                attempt=execution.attempts,
+                error=error,
                 delay_ms=delay,
-            )  # fmt: skip
+            )
             return ExecutionStatus.RETRYING
         return await self.dead(execution, error=error, notes=notes)
 

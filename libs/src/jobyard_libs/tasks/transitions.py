@@ -125,8 +125,13 @@ class ExecutionTransitions:
     async def cancel(self, execution_id: ObjectId) -> Execution | None:
         """Cancel queued or callback-waiting work at once; running work is asked to stop."""
         now = utcnow()
-        done = {"status": ExecutionStatus.CANCELLED.value, "cancelRequested": True, "completedAt": now,
-                "updatedAt": now, "awaitingCallback": False}  # fmt: skip
+        done = {
+            "status": ExecutionStatus.CANCELLED.value,
+            "cancelRequested": True,
+            "completedAt": now,
+            "updatedAt": now,
+            "awaitingCallback": False,
+        }
         queued = {"status": {"$in": WAITING}}
         waiting = {"status": ExecutionStatus.PROCESSING.value, "awaitingCallback": True}
         for idle in (queued, waiting):

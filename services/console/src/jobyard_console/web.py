@@ -341,9 +341,12 @@ async def start_session(request: Request, pair: dict[str, Any], next_path: str) 
     )
     sessions: SessionStore = request.app.state.sessions
     session_id = await sessions.start(
-        access_token=pair["accessToken"], refresh_token=pair["refreshToken"], user_id=user["id"], email=user["email"],
+        access_token=pair["accessToken"],
+        refresh_token=pair["refreshToken"],
+        user_id=user["id"],
+        email=user["email"],
         role=user["role"],
-    )  # fmt: skip
+    )
     response = RedirectResponse(safe_next(next_path), status_code=303)
     settings: ConsoleSettings = request.app.state.settings
     set_cookie(response, request, COOKIE, session_id, settings.console_session_seconds)

@@ -69,8 +69,13 @@ class DepthWatcher:
         depths = await queue_depths(self.redis, self.namespace, self.queues)
         workers = await count_workers(self.redis, self.namespace, within_ms=self.worker_timeout_ms)
         for depth in depths:
-            states = {"ready": depth.ready, "delayed": depth.delayed, "due": depth.delayed_due,
-                      "in_flight": depth.in_flight, "dead": depth.dead}  # fmt: skip
+            states = {
+                "ready": depth.ready,
+                "delayed": depth.delayed,
+                "due": depth.delayed_due,
+                "in_flight": depth.in_flight,
+                "dead": depth.dead,
+            }
             for state, value in states.items():
                 QUEUE_MESSAGES.labels(depth.queue, state).set(value)
             OLDEST_AGE.labels(depth.queue).set(depth.oldest_ready_age_seconds)

@@ -68,13 +68,18 @@ class RedisServer:
         persistence = ["--appendonly", "yes"] if self.persistent else ["--save", "", "--appendonly", "no"]
         return [
             ensure_redis_server(),
-            "--bind", "127.0.0.1",
-            "--port", str(self.port),
-            "--dir", str(self.data_dir),
-            "--daemonize", "no",
-            "--protected-mode", "yes",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--dir",
+            str(self.data_dir),
+            "--daemonize",
+            "no",
+            "--protected-mode",
+            "yes",
             *persistence,
-        ]  # fmt: skip
+        ]
 
     def start(self, log_file: Path | None = None, timeout: float = 15) -> RedisServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)

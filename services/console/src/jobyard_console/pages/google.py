@@ -63,15 +63,30 @@ def _nonce_of(id_token: str) -> str | None:
 async def start(request: Request, next: str = "/") -> Response:
     settings = _settings(request)
     state, verifier, nonce = new_token(), new_token(), new_token()
-    query = urlencode({
-        "client_id": settings.console_google_client_id, "response_type": "code", "scope": "openid email profile",
-        "redirect_uri": _redirect_uri(request, settings), "state": state, "nonce": nonce,
-        "code_challenge": _challenge(verifier), "code_challenge_method": "S256", "prompt": "select_account",
-    })  # fmt: skip
+    query = urlencode(
+        {
+            "client_id": settings.console_google_client_id,
+            "response_type": "code",
+            "scope": "openid email profile",
+            "redirect_uri": _redirect_uri(request, settings),
+            "state": state,
+            "nonce": nonce,
+            "code_challenge": _challenge(verifier),
+            "code_challenge_method": "S256",
+            "prompt": "select_account",
+        }
+    )
     response = RedirectResponse(f"{settings.console_google_authorize_url}?{query}", status_code=303)
     flow = ".".join((state, verifier, nonce, base64.urlsafe_b64encode(safe_next(next).encode()).decode()))
-    response.set_cookie(FLOW_COOKIE, flow, max_age=FLOW_SECONDS, httponly=True,
-                        secure=settings.console_cookie_secure, samesite="lax", path=FLOW_PATH)  # fmt: skip
+    response.set_cookie(
+        FLOW_COOKIE,
+        flow,
+        max_age=FLOW_SECONDS,
+        httponly=True,
+        secure=settings.console_cookie_secure,
+        samesite="lax",
+        path=FLOW_PATH,
+    )
     return response
 
 
@@ -95,11 +110,14 @@ async def callback(request: Request, code: str = "", state: str = "", error: str
     exchanged = await upstream.client.post(
         settings.console_google_token_url,
         data={
-            "grant_type": "authorization_code", "code": code[:2048], "redirect_uri": _redirect_uri(request, settings),
-            "client_id": settings.console_google_client_id, "client_secret": secret.get_secret_value() if secret else "",
+            "grant_type": "authorization_code",
+            "code": code[:2048],
+            "redirect_uri": _redirect_uri(request, settings),
+            "client_id": settings.console_google_client_id,
+            "client_secret": secret.get_secret_value() if secret else "",
             "code_verifier": verifier,
         },
-    )  # fmt: skip
+    )
     id_token = exchanged.json().get("id_token") if exchanged.status_code == 200 else None
     if not isinstance(id_token, str) or not hmac.compare_digest(
         (_nonce_of(id_token) or "").encode(), nonce.encode()

@@ -22,8 +22,20 @@ if TYPE_CHECKING:
     from jobyard_worker.tasks.kinds import KindContext
 
 __all__ = ["NAME", "cell", "run"]
-COLUMNS = ("id", "externalId", "title", "company", "location", "category", "jobType", "region", "salary", "url",
-           "publishedAt", "feedUrl")  # fmt: skip
+COLUMNS = (
+    "id",
+    "externalId",
+    "title",
+    "company",
+    "location",
+    "category",
+    "jobType",
+    "region",
+    "salary",
+    "url",
+    "publishedAt",
+    "feedUrl",
+)
 ROWS_PER_PART = 1000
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -34,8 +46,13 @@ def cell(value: Any) -> str:
 
 
 async def run(context: KindContext, payload: Payload) -> dict[str, Any]:
-    filters = JobFilters(feed_url=payload.feed_url, company=payload.company, location=payload.location,
-                         job_type=payload.job_type, title=payload.q)  # fmt: skip
+    filters = JobFilters(
+        feed_url=payload.feed_url,
+        company=payload.company,
+        location=payload.location,
+        job_type=payload.job_type,
+        title=payload.q,
+    )
     cap = min(payload.limit or context.settings.export_max_rows, context.settings.export_max_rows)
     # one row past the cap tells whether more matched
     jobs = JobRepository(context.db).stream(filters, cap + 1)
@@ -61,9 +78,12 @@ async def run(context: KindContext, payload: Payload) -> dict[str, Any]:
         yield buffer.getvalue().encode()
 
     file_id, size = await ArtifactRepository(context.db).write(
-        filename=f"jobs-{context.execution_id}.csv", content_type="text/csv; charset=utf-8",
-        execution_id=context.execution_id, owner_id=context.owner_id, parts=parts(),
+        filename=f"jobs-{context.execution_id}.csv",
+        content_type="text/csv; charset=utf-8",
+        execution_id=context.execution_id,
+        owner_id=context.owner_id,
+        parts=parts(),
         expires_at=utcnow() + timedelta(seconds=context.settings.artifact_ttl_seconds),
-    )  # fmt: skip
+    )
     context.log.info("exported", rows=rows, bytes=size, truncated=more)
     return {"artifactId": str(file_id), "rows": rows, "bytes": size, "truncated": more}
