@@ -17,7 +17,7 @@ from jobyard_libs.queue.broker import create_broker
 from jobyard_libs.settings import BaseServiceSettings
 from jobyard_libs.tasks.dispatch import dispatch
 from jobyard_libs.tasks.documents import Execution
-from jobyard_libs.tasks.repository import ExecutionRepository, TaskRepository
+from jobyard_libs.tasks.repository import ANY_OWNER, ExecutionRepository, TaskRepository
 from pymongo import AsyncMongoClient
 
 from tests.conftest import Isolation
@@ -164,11 +164,11 @@ async def test_a_deactivated_owners_work_never_fires_and_comes_back_on_reactivat
             broker.close()
 
         async def cancelled() -> bool:
-            stored = await executions.get(forced.id)
+            stored = await executions.get(forced.id, ANY_OWNER)
             return stored is not None and stored.status.value == "cancelled"
 
         await wait_until_async(cancelled, what="the worker to cancel the deactivated owner's execution")
-        stored = await executions.get(forced.id)
+        stored = await executions.get(forced.id, ANY_OWNER)
         assert stored is not None and "deactivated" in str(stored.error)
         assert (
             stand_in.hits["/ned-call"] == 0 and stand_in.hits["/ned-hook"] == 0

@@ -19,7 +19,7 @@ from jobyard_libs.principals import PrincipalDirectory
 from jobyard_libs.queue.liveness import workers_key
 from jobyard_libs.tasks.documents import Execution
 from jobyard_libs.tasks.models import ExecutionStatus, MisfirePolicy, TaskStatus, TaskType
-from jobyard_libs.tasks.repository import INDEXES, ExecutionRepository, TaskRepository
+from jobyard_libs.tasks.repository import ANY_OWNER, INDEXES, ExecutionRepository, TaskRepository
 from jobyard_libs.tasks.rights import INVALID_SCHEDULE
 from jobyard_scheduler.loop.leader import LeaderLease
 from jobyard_worker.settings import WorkerSettings
@@ -298,7 +298,7 @@ async def test_the_leader_fails_at_once_an_attempt_whose_worker_stopped_beating(
             held[holder] = stored
         async with leader_firing(isolation, queue_heartbeat_timeout_ms=1000) as firing:
             assert (await firing.tick(datetime.now(UTC), fence=1)).workers_lost == 1
-        gone, alive = [await executions.get(held[h].id) for h in ("gone", "alive")]
+        gone, alive = [await executions.get(held[h].id, ANY_OWNER) for h in ("gone", "alive")]
         assert gone is not None and gone.status is ExecutionStatus.RETRYING
         assert gone.attempt_history[0].worker_lost
         assert alive is not None and alive.status is ExecutionStatus.PROCESSING

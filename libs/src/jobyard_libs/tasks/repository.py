@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
@@ -139,6 +139,11 @@ def execution_hint(query: Document) -> str:
     if "status" in query:
         return STATUS_EXECUTIONS.name
     return ALL_EXECUTIONS.name
+
+
+# The explicit unscoped read, for code no user request reaches (the worker, signed callbacks,
+# housekeeping): every read of a user's documents names its scope, this or an owner's id.
+ANY_OWNER: Final[None] = None
 
 
 def _scoped(query: Document, owner_id: str | None) -> Document:
@@ -307,7 +312,7 @@ class ExecutionRepository:
         await self.collection.insert_many([e.to_mongo() for e in executions], ordered=True)
         return executions
 
-    async def get(self, execution_id: ObjectId, owner_id: str | None = None) -> Execution | None:
+    async def get(self, execution_id: ObjectId, owner_id: str | None) -> Execution | None:
         return Execution.from_mongo(await self.collection.find_one(_scoped({"_id": execution_id}, owner_id)))
 
     async def mark_enqueued(self, execution_ids: list[ObjectId], at: datetime | None) -> None:

@@ -17,7 +17,7 @@ from jobyard_libs.signing import require_fresh, verify
 from jobyard_libs.tasks.documents import Execution
 from jobyard_libs.tasks.models import ExecutionStatus
 from jobyard_libs.tasks.outcomes import Outcomes
-from jobyard_libs.tasks.repository import ExecutionRepository
+from jobyard_libs.tasks.repository import ANY_OWNER, ExecutionRepository
 from pydantic import ValidationError
 
 from jobyard_api.callbacks.schemas import CallbackIn
@@ -47,7 +47,9 @@ class CallbackService:
             raise ValidationFailed(
                 f"the callback body is not a valid report: {exc}"[:300], field="status"
             ) from exc
-        execution = found(await self.executions.get(execution_id), ExecutionNotFound)
+        execution = found(
+            await self.executions.get(execution_id, ANY_OWNER), ExecutionNotFound
+        )  # signed, not owned
         if (
             execution.status is not ExecutionStatus.PROCESSING
             or not execution.awaiting_callback
@@ -64,5 +66,5 @@ class CallbackService:
         else:
             error = f"callback reported failure: {report.error or 'no reason given'}"
             await self.outcomes.failed(execution, error=error)
-            settled = await self.executions.get(execution.id)
+            settled = await self.executions.get(execution.id, ANY_OWNER)
         return found(settled, NotAwaitingCallback)

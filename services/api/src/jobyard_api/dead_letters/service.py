@@ -37,7 +37,7 @@ class DeadLetterService:
         await self.audit.on_others_work(
             principal, letter.owner_id, "replay", ("execution", str(letter.execution_id))
         )
-        dead = await self.executions.get(letter.execution_id)
+        dead = await self.executions.get(letter.execution_id, principal.scope)
         replayed = await self.outcomes.replay([dead] if dead is not None else [])
         if not replayed:
             raise Conflict("its execution is no longer dead (replayed already?)")

@@ -39,7 +39,7 @@ from jobyard_libs.tasks.lifecycle import AttemptNotes, ExecutionLifecycle
 from jobyard_libs.tasks.live_logs import LiveLogs
 from jobyard_libs.tasks.models import ExecutionStatus
 from jobyard_libs.tasks.outcomes import Outcomes
-from jobyard_libs.tasks.repository import ExecutionRepository
+from jobyard_libs.tasks.repository import ANY_OWNER, ExecutionRepository
 from jobyard_libs.tasks.rights import OWNER_DEACTIVATED, CronFloors, refusal
 from pydantic import ValidationError
 from redis.exceptions import RedisError
@@ -225,7 +225,7 @@ class Executor:
         is dead, the attempt failed now and is retried (or dead); if its holder lives, the
         attempt is its holder's, and this delivery looks again once its timeout has passed.
         """
-        execution = await self.executions.get(execution_id)
+        execution = await self.executions.get(execution_id, ANY_OWNER)
         if (
             execution is None
             or execution.status is not ExecutionStatus.PROCESSING

@@ -18,7 +18,7 @@ from jobyard_libs.queue.actors import actor
 from jobyard_libs.queue.contracts import ActorName, ExecutePayload
 from jobyard_libs.signing import sign_headers
 from jobyard_libs.tasks.documents import WebhookDelivery
-from jobyard_libs.tasks.repository import ExecutionRepository
+from jobyard_libs.tasks.repository import ANY_OWNER, ExecutionRepository
 from jobyard_libs.tasks.webhooks import webhook_body
 
 from jobyard_worker.context import worker_context
@@ -40,7 +40,7 @@ async def send_webhook(payload: dict[str, Any]) -> None:
     context = worker_context()
     executions = ExecutionRepository(context.resources.db)
     execution_id = as_id(ExecutePayload.model_validate(payload).execution_id)
-    execution = await executions.get(execution_id)
+    execution = await executions.get(execution_id, ANY_OWNER)
     if execution is None or not execution.webhook_url:
         return
     owner = await context.rights.state(execution.owner_id)
