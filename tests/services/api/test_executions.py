@@ -150,6 +150,9 @@ async def test_a_running_attempt_shows_what_it_logged_so_far(
         await wait_until_async(logged, what="the running attempt's first line")
         assert seen["liveLogs"] == ["info: sleeping seconds=30.0"], seen
         assert seen["attemptHistory"] == []  # not stored yet: it goes with the attempt's end
+        assert seen["payload"] == {"seconds": 30}  # one execution shows what it was given
+        [row] = await listed(api, me, taskName="Long")
+        assert row["id"] == running and row["payload"] is None  # a page of them does not (64 KB each)
         assert (await api.post(f"/api/v1/executions/{running}/cancel", headers=me)).status_code == 200
         ended = await wait_execution(api, me, running)
     assert ended["status"] == "cancelled" and ended["liveLogs"] is None

@@ -4,7 +4,8 @@ The worker's journal (:mod:`jobyard_worker.tasks.journal`) is stored with the at
 it ends; while it runs, the worker appends the new lines to a Redis list every cancel poll
 (only when there are new ones: no write for a quiet attempt), and the api shows them as
 ``liveLogs`` on a processing execution. The list holds what the journal holds (capped and
-redacted there) and expires an hour after its last line; a lost append loses nothing stored.
+redacted there) and expires an hour after the attempt's time limit could end it, however
+long it ran quiet; a lost append loses nothing stored.
 
 Usage
 -----
@@ -12,7 +13,7 @@ Usage
 ::
 
     live = LiveLogs(redis, keys)
-    await live.append(execution_id, attempt, ["info: fetched url=https://…"])
+    await live.append(execution_id, attempt, ["info: fetched url=https://…"], timeout_ms=30_000)
     await live.read(execution_id, attempt)
     # → ['info: fetched url=https://…']
 """
@@ -25,7 +26,7 @@ from redis.asyncio import Redis
 
 from jobyard_libs.redis_client import RedisKeys
 
-KEEP_SECONDS = 3600
+GRACE_SECONDS = 3600
 
 
 class LiveLogs:
@@ -35,13 +36,14 @@ class LiveLogs:
     def _key(self, execution_id: str, attempt: int) -> str:
         return self.keys.key("attempt-log", execution_id, str(attempt))
 
-    async def append(self, execution_id: str, attempt: int, lines: Sequence[str]) -> None:
+    async def append(self, execution_id: str, attempt: int, lines: Sequence[str], *, timeout_ms: int) -> None:
+        """Add ``lines``; the list outlives the attempt's time limit (``timeout_ms``) by an hour."""
         if not lines:
             return
         key = self._key(execution_id, attempt)
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.rpush(key, *lines)
-            pipe.expire(key, KEEP_SECONDS)
+            pipe.expire(key, timeout_ms // 1000 + GRACE_SECONDS)
             await pipe.execute()
 
     async def read(self, execution_id: str, attempt: int) -> list[str]:

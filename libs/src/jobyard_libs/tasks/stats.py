@@ -105,7 +105,7 @@ class SeriesPoint(ApiModel):
     p50_seconds: float | None = None
     p95_seconds: float | None = None
     p99_seconds: float | None = None
-    depth: dict[str, int] = {}  # backlog per queue: the highest the monitor read in the point
+    depth: dict[str, int] = {}  # backlog per queue: each minute's last reading, the highest in the point
 
 
 class StatsSeries(ApiModel):

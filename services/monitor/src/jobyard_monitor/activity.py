@@ -29,14 +29,13 @@ from jobyard_libs.imports.feed_sources import FeedSourceRepository
 from jobyard_libs.imports.import_logs import UNWATCHED, ImportLogRepository
 from jobyard_libs.imports.models import ImportStatus
 from jobyard_libs.mongo import Database, utcnow
-from jobyard_libs.tasks.stats import TaskStats
+from jobyard_libs.tasks.stats import QUANTILES, TaskStats
 from prometheus_client import Gauge
 
 FINISHED = {ImportStatus.COMPLETED, ImportStatus.FAILED, ImportStatus.NOT_MODIFIED}
 PARSED = {ImportStatus.COMPLETED, ImportStatus.FAILED}  # real parses: a 304 is neither
 RUNS_READ = 10  # per feed: enough to count consecutive failures up to 10
 STATES = ("healthy", "failing", "stale", "never_parsed")
-QUANTILES = (0.5, 0.95, 0.99)
 
 LAST_RUN = Gauge(
     "jobyard_import_last_run_timestamp_seconds", "When the feed's last import started.", ["feed"]

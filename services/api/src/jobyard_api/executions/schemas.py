@@ -39,7 +39,9 @@ class ExecutionOut(ApiModel):
     task_name: str | None = Field(None, description="its task's name (in lists of executions)")
     owner_id: str
     kind: str
-    payload: dict[str, Any] = Field(default_factory=dict, description="what the kind was given")
+    payload: dict[str, Any] | None = Field(
+        None, description="what the kind was given (on GET of one execution; lists leave it out)"
+    )
     queue: str
     trigger: str
     status: ExecutionStatus

@@ -179,7 +179,7 @@ class Executor:
         work = asyncio.ensure_future(runner(context, payload))
         watch = asyncio.ensure_future(self._watch_cancel(execution.id))
         ended = asyncio.Event()
-        shown = asyncio.ensure_future(self._show_live(str(execution.id), execution.attempts, journal, ended))
+        shown = asyncio.ensure_future(self._show_live(execution, journal, ended))
         try:
             done, _ = await asyncio.wait(
                 {work, watch}, timeout=execution.timeout_ms / 1000, return_when=asyncio.FIRST_COMPLETED
@@ -204,16 +204,17 @@ class Executor:
             if await self.executions.cancel_requested(execution_id):
                 return
 
-    async def _show_live(
-        self, execution_id: str, attempt: int, journal: AttemptLog, ended: asyncio.Event
-    ) -> None:
+    async def _show_live(self, execution: Execution, journal: AttemptLog, ended: asyncio.Event) -> None:
         """Pass the journal's new lines on to the live view every cancel poll until the attempt
         ends (they are stored with the attempt then)."""
         while not ended.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(ended.wait(), self.settings.task_cancel_poll_seconds)
+            lines, execution_id = journal.unshown(), str(execution.id)
             try:
-                await self.live.append(execution_id, attempt, journal.unshown())
+                await self.live.append(
+                    execution_id, execution.attempts, lines, timeout_ms=execution.timeout_ms
+                )
             except RedisError as exc:  # the live view misses them; the attempt keeps them
                 log.warning("attempt_log_not_shown_live", execution_id=execution_id, error=str(exc))
 
