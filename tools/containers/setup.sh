@@ -19,7 +19,7 @@ export DEBIAN_FRONTEND=noninteractive CONTAINERS_CONF="$conf"
 packages=(podman runc conmon netavark aardvark-dns iptables catatonit debootstrap fuse-overlayfs uidmap slirp4netns)
 missing=()
 for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+  [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" == *"ok installed"* ]] || missing+=("$p")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "containers: installing ${missing[*]}"

@@ -15,7 +15,7 @@
 set -euo pipefail
 dest="${1:-${JOBYARD_KUBE_CACHE:-$HOME/.cache/jobyard/kube-1.20.2}}"
 binary="$dest/bin/kube-apiserver"
-if [ -x "$binary" ] && "$binary" --version 2>/dev/null | grep -q 'v1.20.2'; then
+if [ -x "$binary" ] && [[ "$("$binary" --version 2>/dev/null || true)" == *v1.20.2* ]]; then
   exit 0
 fi
 export DEBIAN_FRONTEND=noninteractive

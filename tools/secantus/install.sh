@@ -10,7 +10,9 @@ version="0.5.3-beta.196"
 toolchain="1.98"
 dest="${1:-.tools/secantus}"
 binary="$dest/bin/secantusd-rs"
-if [ -x "$binary" ] && "$binary" --help 2>/dev/null | head -1 | grep -q "$version"; then
+# Whole outputs into variables, never `| head` or `| grep -q` under pipefail: an early-closing
+# reader kills the writer with SIGPIPE (exit 141), which here would mean a needless rebuild.
+if [ -x "$binary" ] && [[ "$("$binary" --help 2>/dev/null || true)" == *"$version"* ]]; then
   exit 0
 fi
 if ! command -v rustup >/dev/null || ! command -v cc >/dev/null; then
@@ -25,7 +27,8 @@ if ! command -v cmake >/dev/null; then
     exit 0
   fi
 fi
-rustup toolchain list | grep -q "^$toolchain" || rustup toolchain install "$toolchain" --profile minimal
+[[ $'\n'"$(rustup toolchain list)" == *$'\n'"$toolchain"* ]] || rustup toolchain install "$toolchain" --profile minimal
 target="${CARGO_TARGET_DIR:-$(mktemp -d)}"
 CARGO_TARGET_DIR="$target" cargo "+$toolchain" install secantus-mdb --version "$version" --locked --root "$dest"
-"$binary" --help | head -1
+help="$("$binary" --help)"
+echo "${help%%$'\n'*}"
