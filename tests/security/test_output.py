@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from jobyard_libs.feeds.parser import iter_feed
-from jobyard_worker.tasks.kinds.export_jobs_csv import cell
+from jobyard_worker.tasks.runners.export_jobs_csv import cell
 from pymongo import MongoClient
 
 from tests.support.feed_server import FeedServer

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-FINISHED = {"completed", "failed", "dead", "cancelled"}
+FINISHED = {"completed", "dead", "cancelled"}
 
 
 async def wait_execution(

@@ -6,7 +6,7 @@ import inspect
 
 import pytest
 from jobyard_libs.tasks.kinds import KINDS
-from jobyard_worker.tasks.kinds import RUNNERS, KindContext
+from jobyard_worker.tasks.runners import RUNNERS, KindContext
 
 pytestmark = pytest.mark.unit
 

@@ -171,10 +171,15 @@ def walk(
 def _since(
     query: dict[str, Any], field: str | None, start: datetime, span: timedelta | None
 ) -> dict[str, Any]:
-    """``query`` within ``span`` before ``start`` (and anything later), or whole."""
+    """``query`` within ``span`` before ``start`` (and anything later), or whole.
+
+    The bound joins the query's own fields where it can: the SecantusDB Rust server plans
+    ``{"$and": [{}, range]}`` as a walk of every document (120 ms at 100,000), the bare range
+    through the index (3 ms)."""
     if field is None or span is None:
         return query
-    return {"$and": [query, {field: {"$gte": start - span}}]}
+    bound = {field: {"$gte": start - span}}
+    return {**query, **bound} if field not in query else {"$and": [query, bound]}
 
 
 async def paginate(

@@ -3,7 +3,7 @@
 What is kept, by default (:class:`RetentionSettings`, one ``JOBYARD_RETENTION_*`` each):
 
 - a completed execution: 24 hours after it finished;
-- a failed, dead or cancelled one: 7 days. That is the dead-letter window: a dead
+- a dead or cancelled one: 7 days. That is the dead-letter window: a dead
   execution can be inspected and replayed until it goes, and its dead letter goes with it;
 - a finished import log: 30 days (a running one is never touched);
 - the raw copy of a fetched feed: 7 days (at most: its TTL index, older than this setting,
@@ -57,7 +57,7 @@ EXECUTIONS_DONE = IndexSpec(tasks.EXECUTIONS, [("status", 1), ("completedAt", 1)
 LOGS_DONE = IndexSpec(import_logs.COLLECTION, [("finishedAt", 1)])
 INDEXES = [EXECUTIONS_DONE, LOGS_DONE]
 ENDED_TASKS = [TaskStatus.DONE.value, TaskStatus.CANCELLED.value, TaskStatus.DELETED.value]
-UNSUCCESSFUL = [ExecutionStatus.FAILED.value, ExecutionStatus.DEAD.value, ExecutionStatus.CANCELLED.value]
+UNSUCCESSFUL = [ExecutionStatus.DEAD.value, ExecutionStatus.CANCELLED.value]
 
 DELETED = PromCounter(
     "jobyard_retention_deleted_total",
@@ -75,7 +75,7 @@ class RetentionSettings(BaseServiceSettings):
     retention_failed_seconds: int = Field(
         7 * DAY,
         ge=1,
-        description="How long a failed, dead or cancelled execution (and its dead letter) is kept after it "
+        description="How long a dead or cancelled execution (and its dead letter) is kept after it "
         "finished: the window in which a dead one can be replayed.",
     )
     retention_import_logs_seconds: int = Field(

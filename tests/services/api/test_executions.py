@@ -125,7 +125,7 @@ async def test_an_attempt_keeps_what_it_logged_and_where_it_failed_with_secrets_
     first, second = done["attemptHistory"]
     assert first["logs"] == ["info: sleeping seconds=0.0", "warning: failing as asked attempt=1 fail_times=1"]
     assert "SleepFailed: failing attempt 1" in first["traceback"]
-    assert "jobyard_worker/tasks/kinds/sleep.py" in first["traceback"]  # where it failed
+    assert "jobyard_worker/tasks/runners/sleep.py" in first["traceback"]  # where it failed
     assert (second["logs"], second["traceback"]) == (["info: sleeping seconds=0.0"], None)  # it completed
 
     [attempt] = dead["attemptHistory"]

@@ -43,7 +43,7 @@ async def test_the_leader_deletes_finished_work_past_its_retention_and_the_task_
 
     kept_young = run(ExecutionStatus.COMPLETED, ago[0], 1)  # younger than an hour: kept
     old_done = run(ExecutionStatus.COMPLETED, ago[1], 2)  # older than an hour: goes
-    failed_young = run(ExecutionStatus.FAILED, ago[1], 3)  # failed ones are kept 2 hours
+    failed_young = run(ExecutionStatus.CANCELLED, ago[1], 3)  # unsuccessful ones are kept 2 hours
     dead_old = run(ExecutionStatus.DEAD, ago[2], 4)  # goes, with its dead letter
     running = run(ExecutionStatus.PROCESSING, None, 5)  # never, whatever its age
     await store(db, task, kept_young, old_done, failed_young, dead_old, running)

@@ -8,10 +8,12 @@ from typing import Any
 
 import httpx
 import pytest
+from jobyard_libs.tasks.repository import TaskRepository
 from jobyard_worker.settings import WorkerSettings
 
 from tests.conftest import Isolation
 from tests.support.auth_service import AuthService
+from tests.support.factories import a_task
 from tests.support.imports import running_worker, settings_for
 from tests.support.tasks import wait_execution
 
@@ -340,6 +342,33 @@ async def test_tasks_by_part_of_their_name_and_by_owner(api: httpx.AsyncClient, 
         "/api/v1/tasks", params={"name": "nightly", "ownerId": auth.subject(other)}, headers=admin
     )
     assert names(one) == {"Nightly other"}
+    [report] = (await api.get("/api/v1/tasks", params={"name": "report"}, headers=me)).json()["items"]
+    renamed = await api.patch(f"/api/v1/tasks/{report['id']}", json={"name": "Daily SUMMARY"}, headers=me)
+    assert renamed.status_code == 200, renamed.text
+    assert names(await api.get("/api/v1/tasks", params={"name": "summary"}, headers=me)) == {"Daily SUMMARY"}
+    assert names(await api.get("/api/v1/tasks", params={"name": "report"}, headers=me)) == set()
+
+
+async def test_tasks_stored_before_name_keys_are_found_after_the_migration(
+    api: httpx.AsyncClient, auth: AuthService, db: Any
+) -> None:
+    """A task written by a version without ``nameKey`` is found by name once
+    ``jobyard-scheduler migrate`` keyed it (and the migration leaves keyed tasks alone)."""
+    me = auth.user_headers("old-names@example.com")
+    await _create(api, me, task(name="Keyed already", type="delayed", scheduledAt="2099-01-01T00:00:00Z"))
+    old = a_task(name="Straße report", owner_id=auth.subject(me)).to_mongo()
+    del old["nameKey"]
+    await db.tasks.insert_one(old)
+
+    async def found(text: str) -> list[str]:
+        answer = await api.get("/api/v1/tasks", params={"name": text}, headers=me)
+        assert answer.status_code == 200, answer.text
+        return [t["name"] for t in answer.json()["items"]]
+
+    assert await found("STRASSE") == []
+    assert await TaskRepository(db).key_names() == 1
+    assert await found("STRASSE") == ["Straße report"]
+    assert await TaskRepository(db).key_names() == 0
 
 
 async def test_tasks_are_counted_by_state_within_the_callers_scope(

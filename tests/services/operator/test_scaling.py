@@ -3,21 +3,34 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from jobyard_operator.resource import DEFAULT_SCALING
 from jobyard_operator.scaling import Decision, Policy, Spec, State, decide
 
 pytestmark = pytest.mark.unit
 
-SPEC = Spec(
+
+def a_spec(**over: object) -> Spec:
+    """The CRD's defaults (a WorkerAutoscaler setting nothing optional), with ``over`` changed."""
+    return replace(DEFAULT_SCALING, **over)  # type: ignore[arg-type]
+
+
+def a_policy(**over: object) -> Policy:
+    """The CRD's scale-up defaults (no step limit, 15 s periods, no window), with ``over`` changed."""
+    return replace(DEFAULT_SCALING.scale_up, **over)  # type: ignore[arg-type]
+
+
+SPEC = a_spec(
     min_replicas=0,
     max_replicas=10,
     target_depth_per_replica=100,
     activation_depth=5,
     cooldown_seconds=300,
-    scale_down=Policy(stabilization_window_seconds=60),
+    scale_down=a_policy(stabilization_window_seconds=60),
 )
 
 
@@ -42,7 +55,7 @@ def test_table(current: int, depth: int, desired: int, reason: str) -> None:
 
 
 def test_min_replicas_floor() -> None:
-    assert step(Spec(min_replicas=2, max_replicas=5), 3, 0, 0.0).desired >= 2
+    assert step(a_spec(min_replicas=2, max_replicas=5), 3, 0, 0.0).desired >= 2
 
 
 def test_scale_down_waits_for_the_window() -> None:
@@ -63,11 +76,11 @@ def test_cooldown_before_zero() -> None:
 
 
 def test_step_limits_and_periods() -> None:
-    spec = Spec(
+    spec = a_spec(
         max_replicas=50,
         target_depth_per_replica=10,
-        scale_up=Policy(max_step=4, period_seconds=15),
-        scale_down=Policy(max_step=2, period_seconds=15),
+        scale_up=a_policy(max_step=4, period_seconds=15),
+        scale_down=a_policy(max_step=2, period_seconds=15),
     )
     up = step(spec, 1, 500, 0.0)
     assert (up.desired, up.reason) == (5, "scale-up step limit")
@@ -80,29 +93,29 @@ def test_step_limits_and_periods() -> None:
 
 
 def test_paused_keeps_the_count() -> None:
-    paused = Spec(paused=True)
+    paused = a_spec(paused=True)
     assert step(paused, 3, 100_000, 0.0).desired == 3
     assert step(paused, 3, 0, 0.0).desired == 3
 
 
 def test_invalid_specs() -> None:
     with pytest.raises(ValueError, match="minReplicas"):
-        Spec(min_replicas=5, max_replicas=2)
+        a_spec(min_replicas=5, max_replicas=2)
     with pytest.raises(ValueError, match="targetDepthPerReplica"):
-        Spec(target_depth_per_replica=0)
+        a_spec(target_depth_per_replica=0)
 
 
 def _spec(
     lo: int, span: int, target: int, activation: int, window: float, up: int | None, down: int | None
 ) -> Spec:
-    return Spec(
+    return a_spec(
         min_replicas=lo,
         max_replicas=lo + span,
         target_depth_per_replica=target,
         activation_depth=activation,
         cooldown_seconds=window,
-        scale_up=Policy(max_step=up, period_seconds=10),
-        scale_down=Policy(max_step=down, period_seconds=10, stabilization_window_seconds=window),
+        scale_up=a_policy(max_step=up, period_seconds=10),
+        scale_down=a_policy(max_step=down, period_seconds=10, stabilization_window_seconds=window),
     )
 
 
@@ -146,8 +159,8 @@ def test_properties(spec: Spec, start: int, seen: list[tuple[int, int, float]]) 
 
 
 def test_scale_up_stabilization_takes_the_lowest_recent_wish() -> None:
-    spec = Spec(
-        max_replicas=20, target_depth_per_replica=10, scale_up=Policy(stabilization_window_seconds=30)
+    spec = a_spec(
+        max_replicas=20, target_depth_per_replica=10, scale_up=a_policy(stabilization_window_seconds=30)
     )
     first = step(spec, 1, 20, 0.0)  # wish 2: the lowest wish so far
     assert first.desired == 2

@@ -26,8 +26,7 @@ class ExecutionStatus(StrEnum):
     PROCESSING = "processing"
     RETRYING = "retrying"
     COMPLETED = "completed"
-    FAILED = "failed"
-    DEAD = "dead"
+    DEAD = "dead"  # a failed attempt with no retry left (one with retries left is ``retrying``)
     CANCELLED = "cancelled"
 
 
@@ -38,7 +37,6 @@ class MisfirePolicy(StrEnum):
 
 FINISHED = {
     ExecutionStatus.COMPLETED,
-    ExecutionStatus.FAILED,
     ExecutionStatus.DEAD,
     ExecutionStatus.CANCELLED,
 }

@@ -34,7 +34,7 @@ from jobyard_libs.mongo import (
     update_by_id,
     utcnow,
 )
-from jobyard_libs.tasks.documents import DeadLetter, Execution, Task, WebhookDelivery
+from jobyard_libs.tasks.documents import DeadLetter, Execution, Task, WebhookDelivery, name_key
 from jobyard_libs.tasks.models import ExecutionStatus, TaskStatus, TaskType
 
 WAITING = [ExecutionStatus.PENDING.value, ExecutionStatus.RETRYING.value]
@@ -146,6 +146,11 @@ def execution_hint(query: Document) -> str:
 ANY_OWNER: Final[None] = None
 
 
+def _named(text: str) -> Document:
+    """Tasks whose name contains ``text``, whatever its case (see :func:`name_key`)."""
+    return {"nameKey": {"$regex": re.escape(name_key(text))}}
+
+
 def _scoped(query: Document, owner_id: str | None) -> Document:
     """The one owner scope: ``owner_id`` sees its own documents, ``None`` (an admin) everyone's."""
     return query if owner_id is None else {**query, "ownerId": owner_id}
@@ -191,9 +196,20 @@ class TaskRepository:
         query = _scoped(query, owner_id)
         query.update({k: v for k, v in (("type", type_ and type_.value), ("kind", kind)) if v})
         if name:
-            query["name"] = {"$regex": re.escape(name), "$options": "i"}
+            query.update(_named(name))
         hint = hint_for(query, TASK_FILTERS) or TASK_LIST.name
         return await paginate(self.collection, query, NEWEST, hint, window, Task)
+
+    async def key_names(self) -> int:
+        """Migration from versions that stored no ``nameKey``: each task gets its own. How many."""
+        missing = self.collection.find({"nameKey": {"$exists": False}}, {"name": 1})
+        changed = 0
+        async for task in missing:
+            await self.collection.update_one(
+                {"_id": task["_id"]}, {"$set": {"nameKey": name_key(task["name"])}}
+            )
+            changed += 1
+        return changed
 
     async def counts_by_status(self, owner_id: str | None, owner: str | None = None) -> dict[TaskStatus, int]:
         """How many tasks are in each state (deleted ones aside), each counted up to
@@ -211,8 +227,7 @@ class TaskRepository:
 
     async def ids_named(self, owner_id: str | None, text: str, limit: int = 1000) -> tuple[ObjectId, ...]:
         """The tasks (not deleted) whose name contains ``text``, whatever its case, newest first."""
-        query = _scoped({"status": {"$ne": TaskStatus.DELETED.value}}, owner_id)
-        query["name"] = {"$regex": re.escape(text), "$options": "i"}
+        query = _scoped({"status": {"$ne": TaskStatus.DELETED.value}, **_named(text)}, owner_id)
         hint = hint_for(query, TASK_FILTERS) or TASK_LIST.name
         cursor = self.collection.find(query, {"_id": 1}).sort(NEWEST).hint(hinted(hint)).limit(limit)
         return tuple(doc["_id"] for doc in await cursor.to_list())
@@ -227,6 +242,8 @@ class TaskRepository:
     ) -> Task | None:
         """Change ``fields`` (attribute names), if the task is still in ``expect_status``."""
         changes = {"$set": stored(Task, **fields, updated_at=utcnow())}
+        if "name" in fields:
+            changes["$set"]["nameKey"] = name_key(fields["name"])
         expect = None if expect_status is None else {"status": expect_status.value}
         return Task.from_mongo(await update_by_id(self.collection, task_id, changes, expect=expect))
 

@@ -92,3 +92,9 @@ class AutoscalerSpec(_Model):
             scale_down=self.behavior.scale_down.policy(),
             paused=self.paused,
         )
+
+
+# What a WorkerAutoscaler that sets nothing optional scales by: the one place the defaults are.
+DEFAULT_SCALING = AutoscalerSpec.model_validate(
+    {"targetRef": {"name": "-"}, "queues": ["-"], "redis": {"secretKeyRef": {"name": "-", "key": "-"}}}
+).scaling()

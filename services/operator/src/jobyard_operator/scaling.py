@@ -15,9 +15,14 @@ then:
 Scaling down never goes below what the in-flight messages need, since in-flight work
 is part of ``depth``. ``paused`` keeps the current count.
 
+The inputs carry no defaults: those are the WorkerAutoscaler's, in one place
+(:mod:`jobyard_operator.resource`, checked against the CRD by a test).
+
 Examples
 --------
->>> spec = Spec(min_replicas=0, max_replicas=10, target_depth_per_replica=100)
+>>> from dataclasses import replace
+>>> from jobyard_operator.resource import DEFAULT_SCALING
+>>> spec = replace(DEFAULT_SCALING, max_replicas=10, target_depth_per_replica=100)
 >>> decide(spec, current=0, depth=250, now=1000.0, state=State()).desired
 3
 """
@@ -30,21 +35,21 @@ from dataclasses import dataclass, field, replace
 
 @dataclass(frozen=True)
 class Policy:
-    max_step: int | None = None  # replicas per period; None: no limit
-    period_seconds: float = 15
-    stabilization_window_seconds: float = 0
+    max_step: int | None  # replicas per period; None: no limit
+    period_seconds: float
+    stabilization_window_seconds: float
 
 
 @dataclass(frozen=True)
 class Spec:
-    min_replicas: int = 0
-    max_replicas: int = 10
-    target_depth_per_replica: int = 100
-    activation_depth: int = 0
-    cooldown_seconds: float = 300
-    scale_up: Policy = Policy()
-    scale_down: Policy = Policy(stabilization_window_seconds=300)
-    paused: bool = False
+    min_replicas: int
+    max_replicas: int
+    target_depth_per_replica: int
+    activation_depth: int
+    cooldown_seconds: float
+    scale_up: Policy
+    scale_down: Policy
+    paused: bool
 
     def __post_init__(self) -> None:
         if not 0 <= self.min_replicas <= self.max_replicas:

@@ -15,6 +15,7 @@ from jobyard_libs.imports.import_logs import UNWATCHED, ImportLogRepository
 from jobyard_libs.imports.jobs import JobRepository
 from jobyard_libs.logging import configure_logging
 from jobyard_libs.migrations import Migrations
+from jobyard_libs.tasks.repository import TaskRepository
 from prometheus_client import start_http_server
 
 from jobyard_scheduler.imports.command import UnknownFeed, run_import
@@ -63,6 +64,9 @@ async def migrate(settings: SchedulerSettings) -> dict[str, int]:
                 "job-descriptions-sanitized", jobs.sanitize_stored
             ),
             "runningImportsLocked": await migrations.run_once("import-locks", logs.lock_running_imports),
+            "taskNamesKeyed": await migrations.run_once(
+                "task-name-keys", TaskRepository(resources.db).key_names
+            ),
         }
 
 

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import AgeLimit
-from jobyard_libs.queue.actors import register_actors
 from jobyard_libs.queue.broker import create_broker
 
+from jobyard_worker.actor_registry import register_actors
 from jobyard_worker.context import MessageContext, WorkerContextMiddleware
 from jobyard_worker.heartbeat import WorkerHeartbeat
-from jobyard_worker.imports import tasks as import_tasks
+from jobyard_worker.imports import actors as import_actors
 from jobyard_worker.metrics import WorkerMetrics
 from jobyard_worker.settings import WorkerSettings
-from jobyard_worker.tasks import tasks as task_tasks
+from jobyard_worker.tasks import actors as task_actors
 from jobyard_worker.tasks import webhooks as task_webhooks
 
-ACTOR_MODULES = (import_tasks, task_tasks, task_webhooks)  # importing them records their actors
+ACTOR_MODULES = (import_actors, task_actors, task_webhooks)  # importing them records their actors
 
 
 def create_worker_broker(settings: WorkerSettings) -> RedisBroker:

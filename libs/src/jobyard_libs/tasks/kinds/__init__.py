@@ -1,7 +1,7 @@
 """What a task may run: each kind's payload schema and who may submit it.
 
 This is the contract the api validates submissions against; what a kind *does* lives in
-the worker (``jobyard_worker.tasks.kinds``), which has a runner for every kind listed
+the worker (``jobyard_worker.tasks.runners``), which has a runner for every kind listed
 here (a test checks both lists agree).
 
 Examples

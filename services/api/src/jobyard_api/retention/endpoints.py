@@ -14,7 +14,7 @@ router = APIRouter(prefix="/api/v1/retention", tags=["retention"])
 class RetentionOut(ApiModel):
     completed_seconds: int = Field(description="a completed execution, after it finished")
     failed_seconds: int = Field(
-        description="a failed, dead or cancelled execution and its dead letter, after it finished: "
+        description="a dead or cancelled execution and its dead letter, after it finished: "
         "the window in which a dead one can be replayed"
     )
     import_logs_seconds: int = Field(description="a finished import's log")

@@ -56,9 +56,7 @@ class LastRun(ApiModel):
     """A task's newest execution: what its last run came to (or is doing)."""
 
     execution_id: IdStr
-    status: ExecutionStatus = Field(
-        description="pending, processing, retrying, completed, failed, dead or cancelled"
-    )
+    status: ExecutionStatus = Field(description="pending, processing, retrying, completed, dead or cancelled")
     at: datetime = Field(description="when it finished, or (unfinished) when it was created")
 
 

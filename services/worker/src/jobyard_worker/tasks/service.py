@@ -46,8 +46,8 @@ from redis.exceptions import RedisError
 
 from jobyard_worker.settings import WorkerSettings
 from jobyard_worker.tasks.journal import AttemptLog, traceback_of
-from jobyard_worker.tasks.kinds import RUNNERS, KindContext
-from jobyard_worker.tasks.kinds.webhook_callback import AwaitCallback
+from jobyard_worker.tasks.runners import RUNNERS, KindContext
+from jobyard_worker.tasks.runners.webhook_callback import AwaitCallback
 
 log = structlog.get_logger(__name__)
 

@@ -14,17 +14,31 @@ import structlog
 from jobyard_libs.documents import as_id
 from jobyard_libs.egress import EgressError, EgressFailed, EgressRefused
 from jobyard_libs.mongo import utcnow
-from jobyard_libs.queue.actors import actor
 from jobyard_libs.queue.contracts import ActorName, ExecutePayload
 from jobyard_libs.signing import sign_headers
-from jobyard_libs.tasks.documents import WebhookDelivery
+from jobyard_libs.tasks.documents import Execution, WebhookDelivery
 from jobyard_libs.tasks.repository import ANY_OWNER, ExecutionRepository
-from jobyard_libs.tasks.webhooks import webhook_body
 
+from jobyard_worker.actor_registry import actor
 from jobyard_worker.context import worker_context
 
 log = structlog.get_logger(__name__)
 ANSWER_READ_BYTES = 4096
+
+
+def webhook_body(execution: Execution) -> dict[str, object]:
+    """What the POST says (queued as ``tasks.send_webhook`` by the lifecycle when an execution
+    finishes, so whoever finished it never waits on someone else's server)."""
+    return {
+        "event": "execution.finished",
+        "executionId": str(execution.id),
+        "taskId": str(execution.task_id),
+        "status": execution.status.value,
+        "attempts": execution.attempts,
+        "result": execution.result,
+        "error": execution.error,
+        "completedAt": execution.completed_at.isoformat() if execution.completed_at else None,
+    }
 
 
 class WebhookRefused(Exception):

@@ -19,7 +19,7 @@ from jobyard_libs.queue.liveness import WorkerLiveness
 
 from jobyard_worker.settings import WorkerSettings
 from jobyard_worker.tasks.journal import AttemptLog
-from jobyard_worker.tasks.kinds import export_jobs_csv, http, import_feeds, noop, sleep, webhook_callback
+from jobyard_worker.tasks.runners import export_jobs_csv, http, import_feeds, noop, sleep, webhook_callback
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 from jobyard_libs.signing import sign_headers
 from jobyard_libs.tasks.kinds.webhook_callback import NAME, Payload
 
-from jobyard_worker.tasks.kinds.http import HttpCallFailed
+from jobyard_worker.tasks.runners.http import HttpCallFailed
 
 if TYPE_CHECKING:
-    from jobyard_worker.tasks.kinds import KindContext
+    from jobyard_worker.tasks.runners import KindContext
 
 __all__ = ["NAME", "AwaitCallback", "run"]
 NOTIFY_READ_BYTES = 4096

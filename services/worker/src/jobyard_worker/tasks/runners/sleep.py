@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from jobyard_libs.tasks.kinds.sleep import NAME, Payload
 
 if TYPE_CHECKING:
-    from jobyard_worker.tasks.kinds import KindContext
+    from jobyard_worker.tasks.runners import KindContext
 
 __all__ = ["NAME", "SleepFailed", "run"]
 

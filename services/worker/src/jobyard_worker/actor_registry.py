@@ -32,7 +32,6 @@ from dramatiq import Broker, Middleware
 from dramatiq.asyncio import get_event_loop_thread
 from dramatiq.broker import MessageProxy
 from dramatiq.middleware import CurrentMessage, Retries
-
 from jobyard_libs.outages import OUTAGES, backoff_seconds, dependency_of
 from jobyard_libs.queue.contracts import ACTOR_QUEUES, ActorName
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from jobyard_libs.tasks.kinds.http import EXCERPT_BYTES, NAME, Payload
 
 if TYPE_CHECKING:
-    from jobyard_worker.tasks.kinds import KindContext
+    from jobyard_worker.tasks.runners import KindContext
 
 __all__ = ["NAME", "HttpCallFailed", "run"]
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from jobyard_libs.documents import as_id
-from jobyard_libs.queue.actors import actor
 from jobyard_libs.queue.contracts import ActorName, ExecutePayload
 from jobyard_libs.tasks.live_logs import LiveLogs
 from jobyard_libs.tasks.repository import ExecutionRepository
 from jobyard_libs.tasks.rights import CronFloors
 
+from jobyard_worker.actor_registry import actor
 from jobyard_worker.context import worker_context
 from jobyard_worker.tasks.service import Executor
 

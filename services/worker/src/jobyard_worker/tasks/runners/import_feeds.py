@@ -10,7 +10,7 @@ from jobyard_libs.queue.liveness import holder_id
 from jobyard_libs.tasks.kinds.import_feeds import NAME, Payload
 
 if TYPE_CHECKING:
-    from jobyard_worker.tasks.kinds import KindContext
+    from jobyard_worker.tasks.runners import KindContext
 
 __all__ = ["NAME", "UnknownFeeds", "run"]
 

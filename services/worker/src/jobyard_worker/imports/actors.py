@@ -9,10 +9,10 @@ from jobyard_libs.imports.feed_sources import FeedSourceRepository
 from jobyard_libs.imports.import_logs import ImportLogRepository
 from jobyard_libs.imports.jobs import JobRepository
 from jobyard_libs.imports.pipeline import ImportRunner
-from jobyard_libs.queue.actors import actor
 from jobyard_libs.queue.contracts import ActorName, ApplyBatchPayload, RunFeedPayload
 from jobyard_libs.queue.liveness import holder_id
 
+from jobyard_worker.actor_registry import actor
 from jobyard_worker.context import worker_context
 from jobyard_worker.imports.service import BatchApplier
 

@@ -19,7 +19,7 @@ from jobyard_libs.tasks.artifacts import ArtifactRepository
 from jobyard_libs.tasks.kinds.export_jobs_csv import NAME, Payload
 
 if TYPE_CHECKING:
-    from jobyard_worker.tasks.kinds import KindContext
+    from jobyard_worker.tasks.runners import KindContext
 
 __all__ = ["NAME", "cell", "run"]
 COLUMNS = (
