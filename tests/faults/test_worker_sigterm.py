@@ -17,8 +17,9 @@ from jobyard_libs.tasks.repository import ExecutionRepository, TaskRepository
 
 from tests.conftest import Isolation
 from tests.support.factories import a_task
-from tests.support.imports import settings_for, wait_until_async
+from tests.support.imports import settings_for
 from tests.support.processes import bin_path, stop_gracefully
+from tests.support.waiting import eventually
 
 
 async def _status(db: Any, execution_id: ObjectId) -> str:
@@ -55,7 +56,7 @@ async def test_sigterm_mid_task_lets_it_finish(isolation: Isolation, db: Any, tm
     async def running() -> bool:
         return await _status(db, execution.id) == "processing"
 
-    await wait_until_async(running, within=60, what="the task to start")
+    await eventually(running, within=60, what="the task to start")
     code = stop_gracefully(worker)  # SIGTERM while the 2-second task runs
     assert code == 0, (tmp_path / "worker.log").read_text()[-2000:]
     done = await db.executions.find_one({"_id": execution.id})

@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 
 from tests.support.feed_server import FeedServer
-from tests.support.imports import wait_until_async
 from tests.support.stack import Stack
 from tests.support.tasks import wait_execution
+from tests.support.waiting import eventually
 
 
 async def _events(api: httpx.AsyncClient, admin: dict[str, str], **filters: str) -> list[dict[str, Any]]:
@@ -62,7 +62,7 @@ async def test_security_events_are_recorded_with_actor_target_address_and_reques
             async def refusal_recorded() -> bool:
                 return bool(await _events(api, admin, action="egress.refused", actorId=uma_id))
 
-            await wait_until_async(refusal_recorded, what="the egress refusal in the audit trail")
+            await eventually(refusal_recorded, what="the egress refusal in the audit trail")
             assert (await api.get("/api/v1/audit", headers=uma)).status_code == 403  # admins only
 
             failed = (await _events(api, admin, action="auth.sign_in_failed", actorId=uma_id))[0]

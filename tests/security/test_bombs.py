@@ -18,10 +18,10 @@ import pytest
 from jobyard_libs.egress import EgressFailed, EgressGuard, EgressPolicy
 
 from tests.support.feed_server import PUBLIC_STAND_IN, FeedServer
-from tests.support.imports import wait_until_async
 from tests.support.processes import peak_rss_bytes
 from tests.support.stack import Stack
 from tests.support.tasks import wait_execution
+from tests.support.waiting import eventually
 
 GIB = 1 << 30
 MIB = 1 << 20
@@ -112,7 +112,7 @@ async def test_bombs_do_not_grow_the_worker(stack: Stack, bombs: FeedServer) -> 
         async def import_finished() -> bool:
             return (await api.get(log_url, headers=admin)).json()["status"] in ("completed", "failed")
 
-        await wait_until_async(import_finished, within=60, what="the bombed import to finish")
+        await eventually(import_finished, within=60, what="the bombed import to finish")
         log = (await api.get(log_url, headers=admin)).json()
         assert log["status"] == "failed"
         assert "limit" in log["error"], log["error"]
@@ -121,7 +121,7 @@ async def test_bombs_do_not_grow_the_worker(stack: Stack, bombs: FeedServer) -> 
             execution = (await api.get(f"/api/v1/executions/{single['id']}", headers=user)).json()
             return execution.get("webhook") is not None
 
-        await wait_until_async(webhook_tried, within=60, what="the webhook's delivery")
+        await eventually(webhook_tried, within=60, what="the webhook's delivery")
         execution = (await api.get(f"/api/v1/executions/{single['id']}", headers=user)).json()
         assert execution["webhook"]["status"] == 200
         assert "nested content encodings are refused" in execution["webhook"]["error"]

@@ -22,8 +22,8 @@ from pymongo import AsyncMongoClient
 
 from tests.conftest import Isolation
 from tests.support.feed_server import FeedServer
-from tests.support.imports import wait_until_async
 from tests.support.stack import Stack, status_becomes
+from tests.support.waiting import eventually
 
 
 @pytest.fixture
@@ -103,7 +103,7 @@ async def _promoted(stack: Stack, email: str) -> tuple[dict[str, str], str]:
         async def admin_now() -> bool:
             return (await api.get("/api/v1/feed-sources")).status_code == 200
 
-        await wait_until_async(admin_now, what=f"{email}'s promotion to reach the api")
+        await eventually(admin_now, what=f"{email}'s promotion to reach the api")
     return headers, user_id
 
 
@@ -144,7 +144,7 @@ async def test_a_deactivated_owners_work_never_fires_and_comes_back_on_reactivat
         async def paused_again() -> bool:
             return bool((await _tasks(db, ned_id))["delayed"]["pausedReason"] == "owner_deactivated")
 
-        await wait_until_async(paused_again, what="the scheduler to pause the deactivated owner's task")
+        await eventually(paused_again, what="the scheduler to pause the deactivated owner's task")
         # and a worker given one of its executions anyway cancels it without running it
         task = await TaskRepository(db).get(tasks["delayed"]["_id"], None)
         assert task is not None
@@ -167,7 +167,7 @@ async def test_a_deactivated_owners_work_never_fires_and_comes_back_on_reactivat
             stored = await executions.get(forced.id, ANY_OWNER)
             return stored is not None and stored.status.value == "cancelled"
 
-        await wait_until_async(cancelled, what="the worker to cancel the deactivated owner's execution")
+        await eventually(cancelled, what="the worker to cancel the deactivated owner's execution")
         stored = await executions.get(forced.id, ANY_OWNER)
         assert stored is not None and "deactivated" in str(stored.error)
         assert (
@@ -197,7 +197,7 @@ async def test_a_demoted_admins_per_second_cron_stops(stack: Stack, module_isola
         async def fired_twice() -> bool:
             return await db.executions.count_documents({"taskId": ObjectId(task_id)}) >= 2
 
-        await wait_until_async(fired_twice, what="the per-second cron to fire")
+        await eventually(fired_twice, what="the per-second cron to fire")
         demoted = await asyncio.to_thread(_admin_patch, stack, otto_id, role="user")
         assert demoted["work"]["pausedTasks"] == 1
         task = await TaskRepository(db).get(ObjectId(task_id), None)
@@ -212,7 +212,7 @@ async def test_a_demoted_admins_per_second_cron_stops(stack: Stack, module_isola
             again = await TaskRepository(db).get(ObjectId(task_id), None)
             return again is not None and again.paused_reason == "cron_too_frequent"
 
-        await wait_until_async(paused, what="the scheduler to pause the demoted owner's cron")
+        await eventually(paused, what="the scheduler to pause the demoted owner's cron")
         assert await db.executions.count_documents({"taskId": ObjectId(task_id)}) == before
         async with httpx.AsyncClient(base_url=stack.api, timeout=30, headers=otto) as api:
             again = await api.post(f"/api/v1/tasks/{task_id}/resume")

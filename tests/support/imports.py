@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -16,6 +14,7 @@ from jobyard_worker.setup import create_worker_broker
 
 from tests.conftest import Isolation
 from tests.support.feed_server import PUBLIC_STAND_IN
+from tests.support.waiting import eventually
 
 FAST = {
     "egress_allowed_hosts": PUBLIC_STAND_IN,
@@ -57,32 +56,23 @@ def running_worker(settings: WorkerSettings, threads: int = 2) -> Iterator[drama
 async def wait_finished(db: Any, log_id: str | ObjectId, within: float = 30) -> dict[str, Any]:
     """Poll an import log until it is finished; return it."""
     oid = ObjectId(log_id)
-    deadline = time.monotonic() + within
-    doc: dict[str, Any] | None = None
-    while time.monotonic() < deadline:
-        doc = await db.import_logs.find_one({"_id": oid})
-        if doc and doc["status"] in FINISHED:
-            return doc
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"import log {log_id} did not finish: {doc}")
+    seen: dict[str, Any] | None = None
 
+    async def finished() -> dict[str, Any] | None:
+        nonlocal seen
+        seen = await db.import_logs.find_one({"_id": oid})
+        return seen if seen and seen["status"] in FINISHED else None
 
-async def wait_until_async(condition: Any, within: float = 30, what: str = "a condition") -> None:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if await condition():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+    return await eventually(finished, within=within, what=lambda: f"import log {log_id} to finish: {seen}")
 
 
 async def wait_import(api: Any, log_id: str, within: float = 120) -> dict[str, Any]:
     """Poll `GET /api/v1/imports/{id}` (an httpx client with its headers) until the run ends."""
-    deadline = time.monotonic() + within
-    log: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        log = (await api.get(f"/api/v1/imports/{log_id}")).json()
-        if log.get("status") in FINISHED:
-            return log
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"import {log_id} did not finish: {log}")
+    seen: dict[str, Any] = {}
+
+    async def finished() -> dict[str, Any] | None:
+        nonlocal seen
+        seen = (await api.get(f"/api/v1/imports/{log_id}")).json()
+        return seen if seen.get("status") in FINISHED else None
+
+    return await eventually(finished, within=within, what=lambda: f"import {log_id} to finish: {seen}")

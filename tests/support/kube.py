@@ -20,7 +20,7 @@ from jobyard_operator.runner import run_operator
 from jobyard_operator.settings import OperatorSettings
 from prometheus_client import REGISTRY
 
-from tests.support.imports import wait_until_async
+from tests.support.waiting import eventually
 
 AUTOSCALERS = f"{GROUP}/{VERSION}/{PLURAL}"
 DEPLOYMENTS = "apps/v1/deployments"
@@ -112,7 +112,7 @@ class Cluster:
             found[:] = [e for e in self.events(reason) if containing in e.get("message", "")]
             return bool(found)
 
-        await wait_until_async(posted, within=within, what=f"a {reason} event")
+        await eventually(posted, within=within, what=f"a {reason} event")
         return found[0]
 
     def polls(self, autoscaler: str) -> float:
@@ -130,7 +130,7 @@ class Cluster:
         async def counted() -> bool:
             return self.polls(autoscaler) >= target
 
-        await wait_until_async(counted, within=within, what=f"{count} more polls of {autoscaler}")
+        await eventually(counted, within=within, what=f"{count} more polls of {autoscaler}")
 
     async def replicas_become(self, deployment: str, expected: int, within: float = 10) -> float:
         """Wait until the Deployment has ``expected`` replicas; the monotonic time it was seen."""
@@ -138,7 +138,7 @@ class Cluster:
         async def reached() -> bool:
             return await self.replicas(deployment) == expected
 
-        await wait_until_async(reached, within=within, what=f"{deployment} at {expected} replicas")
+        await eventually(reached, within=within, what=f"{deployment} at {expected} replicas")
         return time.monotonic()
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import Any
 
 import httpx
+
+from tests.support.waiting import eventually
 
 FINISHED = {"completed", "dead", "cancelled"}
 
@@ -18,11 +18,13 @@ async def wait_execution(
     statuses: set[str] = FINISHED,
     within: float = 30,
 ) -> dict[str, Any]:
-    deadline = time.monotonic() + within
-    body: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        body = (await api.get(f"/api/v1/executions/{execution_id}", headers=headers)).json()
-        if body.get("status") in statuses:
-            return body
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"execution {execution_id} never reached {statuses}: {body}")
+    seen: dict[str, Any] = {}
+
+    async def reached() -> dict[str, Any] | None:
+        nonlocal seen
+        seen = (await api.get(f"/api/v1/executions/{execution_id}", headers=headers)).json()
+        return seen if seen.get("status") in statuses else None
+
+    return await eventually(
+        reached, within=within, what=lambda: f"execution {execution_id} to reach {statuses}: {seen}"
+    )

@@ -14,8 +14,9 @@ from jobyard_worker.settings import WorkerSettings
 
 from tests.conftest import Isolation
 from tests.support.auth_service import AuthService
-from tests.support.imports import running_worker, settings_for, wait_until_async
+from tests.support.imports import running_worker, settings_for
 from tests.support.processes import bin_path, running_service
+from tests.support.waiting import eventually
 
 
 @pytest.fixture
@@ -68,7 +69,7 @@ async def test_a_user_sees_their_own_executions_change(
                     e["id"] == created["executionId"] and e["status"] == "completed" for e in seen_by_me
                 )
 
-            await wait_until_async(completed, within=30, what="the completed event")
+            await eventually(completed, within=30, what="the completed event")
     finally:
         for listener in listeners:
             listener.cancel()

@@ -10,8 +10,9 @@ from jobyard_worker.settings import WorkerSettings
 from tests.conftest import Isolation
 from tests.support.auth_service import AuthService
 from tests.support.factories import a_task, store
-from tests.support.imports import running_worker, settings_for, wait_until_async
+from tests.support.imports import running_worker, settings_for
 from tests.support.tasks import wait_execution
+from tests.support.waiting import eventually
 
 FAST = {"task_retry_base_ms": 20, "task_retry_max_ms": 100, "task_cancel_poll_seconds": 0.05}
 
@@ -147,7 +148,7 @@ async def test_a_running_attempt_shows_what_it_logged_so_far(
             seen.update(await wait_execution(api, me, running, {"processing"}))
             return bool(seen.get("liveLogs"))
 
-        await wait_until_async(logged, what="the running attempt's first line")
+        await eventually(logged, what="the running attempt's first line")
         assert seen["liveLogs"] == ["info: sleeping seconds=30.0"], seen
         assert seen["attemptHistory"] == []  # not stored yet: it goes with the attempt's end
         assert seen["payload"] == {"seconds": 30}  # one execution shows what it was given

@@ -199,13 +199,13 @@ async def _callback_secret(api: httpx.AsyncClient, headers: dict[str, str], exec
 async def _wait_awaiting_attempt(db: Any, execution_id: str, attempt: int) -> None:
     from bson import ObjectId
 
-    from tests.support.imports import wait_until_async
+    from tests.support.waiting import eventually
 
     async def ready() -> bool:
         doc = await db.executions.find_one({"_id": ObjectId(execution_id)})
         return bool(doc and doc.get("awaitingCallback") and doc["attempts"] == attempt)
 
-    await wait_until_async(ready, within=30, what=f"attempt {attempt} to wait for its callback")
+    await eventually(ready, within=30, what=f"attempt {attempt} to wait for its callback")
 
 
 async def test_no_callback_before_the_deadline_fails_the_attempt(
@@ -278,7 +278,7 @@ async def test_export_jobs_csv_kind_and_its_artifact(
 async def test_completion_webhook_is_signed_and_delivered(
     api: httpx.AsyncClient, auth: AuthService, feeds: FeedServer, worker: None
 ) -> None:
-    from tests.support.imports import wait_until_async
+    from tests.support.waiting import eventually
 
     me = auth.user_headers("hooked@example.com")
     hook = feeds.serve("/done", b"{}")
@@ -289,7 +289,7 @@ async def test_completion_webhook_is_signed_and_delivered(
     async def delivered() -> bool:
         return "/done" in feeds.bodies
 
-    await wait_until_async(delivered, within=30, what="the completion webhook")
+    await eventually(delivered, within=30, what="the completion webhook")
     # signed with this task's own secret, which only its owner was shown
     verify(feeds.bodies["/done"], feeds.request_headers["/done"], secret=created["webhookSecret"])
     # and with a stock Standard Webhooks verifier, given the secret as such libraries take it

@@ -22,7 +22,8 @@ from redis.asyncio import Redis
 from tests.conftest import Isolation
 from tests.support.feed_factory import feed_bytes
 from tests.support.feed_server import FIXTURES, FeedServer
-from tests.support.imports import running_worker, settings_for, wait_finished, wait_until_async
+from tests.support.imports import running_worker, settings_for, wait_finished
+from tests.support.waiting import eventually
 
 GOOD = feed_bytes(3)
 BROKEN = (FIXTURES / "truncated.xml").read_bytes()[:200]  # not even a first item: nothing to apply
@@ -54,7 +55,7 @@ async def _run(isolation: Isolation, db: Any, url: str, expect_etag: str | None 
             and source.last_status == finished["status"]
         )
 
-    await wait_until_async(source_told, what="the feed source to record its run")
+    await eventually(source_told, what="the feed source to record its run")
     if expect_etag is not None:
         source = await FeedSourceRepository(db).by_url(url)
         assert source is not None and source.etag == expect_etag

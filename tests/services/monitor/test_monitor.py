@@ -14,7 +14,8 @@ from jobyard_worker.settings import WorkerSettings
 from tests.conftest import Isolation
 from tests.support.asgi import client_for
 from tests.support.auth_service import AuthService
-from tests.support.imports import running_worker, settings_for, wait_until_async
+from tests.support.imports import running_worker, settings_for
+from tests.support.waiting import eventually
 
 
 async def _one_worker(app: Any) -> bool:
@@ -67,7 +68,7 @@ async def test_depth_gauges_and_stats(isolation: Isolation, auth: AuthService) -
             refused = await monitor.get("/api/v1/stats/series", params=bad, headers=watcher)
             assert refused.status_code == 422 and field in refused.text, refused.text
         with running_worker(settings_for(isolation, WorkerSettings, queue_heartbeat_timeout_ms=2000)):
-            await wait_until_async(lambda: _one_worker(app), within=10, what="the worker's heartbeat")
+            await eventually(lambda: _one_worker(app), within=10, what="the worker's heartbeat")
     high = next(q for q in stats["queues"] if q["queue"] == "tasks.high")
     assert (high["ready"], high["delayed"], high["backlog"]) == (3, 1, 3)
     assert stats["refreshedAt"] is not None

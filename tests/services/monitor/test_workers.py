@@ -24,7 +24,8 @@ from tests.conftest import Isolation
 from tests.support.asgi import client_for
 from tests.support.auth_service import AuthService
 from tests.support.factories import a_task, an_execution, store
-from tests.support.imports import running_worker, settings_for, wait_until_async
+from tests.support.imports import running_worker, settings_for
+from tests.support.waiting import eventually
 
 TIMEOUT = {"queue_heartbeat_timeout_ms": 2000}
 
@@ -64,7 +65,7 @@ async def test_the_board_shows_each_worker_what_it_runs_and_when_it_went_quiet(
                 await dispatch(broker, ExecutionRepository(db), [execution])
             finally:
                 broker.close()
-            await wait_until_async(
+            await eventually(
                 lambda: shown(
                     lambda b: b["workers"] and b["workers"][0]["running"] and b["workers"][0]["pid"]
                 ),
@@ -79,7 +80,7 @@ async def test_the_board_shows_each_worker_what_it_runs_and_when_it_went_quiet(
             assert worker["beatAgeSeconds"] < 2
             await db.executions.update_one({"_id": execution.id}, {"$set": {"cancelRequested": True}})
         # stopped: it no longer beats, and once the heartbeat timeout passes it shows as stale
-        await wait_until_async(
+        await eventually(
             lambda: shown(lambda b: b["workers"][0]["stale"]), within=10, what="the worker marked stale"
         )
         assert board["heartbeatTimeoutSeconds"] == 2

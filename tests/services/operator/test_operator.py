@@ -15,8 +15,9 @@ from jobyard_libs.queue.sender import enqueue
 from jobyard_worker.settings import WorkerSettings
 
 from tests.conftest import Isolation
-from tests.support.imports import settings_for, wait_until_async
+from tests.support.imports import settings_for
 from tests.support.kube import Cluster, emulated_cluster, running_operator
+from tests.support.waiting import eventually
 
 QUEUE = Queue.TASKS_DEFAULT.value
 
@@ -80,7 +81,7 @@ async def condition(cluster: Cluster, name: str, reason: str, within: float = 10
                 return True
         return False
 
-    await wait_until_async(reported, within=within, what=f"condition {reason}")
+    await eventually(reported, within=within, what=f"condition {reason}")
     return found
 
 
@@ -128,7 +129,7 @@ async def test_in_flight_work_keeps_its_workers(
         async def reported() -> bool:
             return (await cluster.status("tasks")).get("queueDepth") == 300
 
-        await wait_until_async(reported, within=10, what="depth 300 reported")
+        await eventually(reported, within=10, what="depth 300 reported")
         # polls over more than the 2 s window and the 2 s cooldown: a scale-down would have landed
         await cluster.polls_pass("tasks", 4)
         assert await cluster.replicas("worker") == 3
@@ -150,7 +151,7 @@ async def test_paused_freezes_the_replicas(cluster: Cluster, broker: tuple[Broke
         async def seen() -> bool:
             return (await cluster.status("tasks")).get("queueDepth") == 400
 
-        await wait_until_async(seen, within=10, what="depth reported while paused")
+        await eventually(seen, within=10, what="depth reported while paused")
         assert await cluster.replicas("worker") == 1  # depth 400 wants 4, but paused
         assert (await cluster.status("tasks"))["desiredReplicas"] == 1
 

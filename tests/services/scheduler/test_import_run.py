@@ -25,7 +25,8 @@ from tests.conftest import Isolation
 from tests.support.feed_factory import feed_bytes
 from tests.support.feed_factory import item as feed_factory_item
 from tests.support.feed_server import FIXTURES, FeedServer
-from tests.support.imports import running_worker, settings_for, wait_finished, wait_until_async
+from tests.support.imports import running_worker, settings_for, wait_finished
+from tests.support.waiting import eventually
 
 
 @pytest.fixture
@@ -103,7 +104,7 @@ async def test_304_records_not_modified_and_queues_nothing(
         source = await FeedSourceRepository(db).by_url(url)
         return source is not None and source.etag == '"abc"'
 
-    await wait_until_async(validators_recorded, within=10, what="the feed's validators")
+    await eventually(validators_recorded, within=10, what="the feed's validators")
     again = (await _import(isolation, db, [url]))[0]
     assert again["status"] == "not_modified"
     assert again["batchesTotal"] is None

@@ -29,10 +29,11 @@ from tests.conftest import Isolation
 from tests.support.asgi import client_for
 from tests.support.auth_service import AuthService
 from tests.support.factories import a_task
-from tests.support.imports import running_worker, settings_for, wait_until_async
+from tests.support.imports import running_worker, settings_for
 from tests.support.processes import bin_path
 from tests.support.scheduling import leader_firing
 from tests.support.tasks import wait_execution
+from tests.support.waiting import eventually
 
 START = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -68,10 +69,10 @@ async def test_two_scheduler_processes_fire_every_run_exactly_once(
         return bool(await db.executions.count_documents({}) >= at_least)
 
     try:
-        await wait_until_async(lambda: fired(40), within=60, what="40 runs")
+        await eventually(lambda: fired(40), within=60, what="40 runs")
         processes[0].send_signal(signal.SIGKILL)  # the leader (or not) dies; the other one goes on
         count = await db.executions.count_documents({})
-        await wait_until_async(lambda: fired(count + 20), within=60, what="20 more runs after the kill")
+        await eventually(lambda: fired(count + 20), within=60, what="20 more runs after the kill")
     finally:
         for process in processes:
             process.send_signal(signal.SIGTERM)
@@ -275,7 +276,7 @@ async def test_the_leader_fails_at_once_an_attempt_whose_worker_stopped_beating(
     redis = Redis.from_url(isolation.redis_url)
     try:
         # liveness judges nobody within a heartbeat of Redis starting
-        await wait_until_async(lambda: _uptime_at_least(redis, 2), within=10, what="Redis up for two seconds")
+        await eventually(lambda: _uptime_at_least(redis, 2), within=10, what="Redis up for two seconds")
         now_ms = int(datetime.now(UTC).timestamp() * 1000)
         workers = workers_key(f"{isolation.key_prefix}dramatiq")
         await redis.zadd(workers, {"gone": now_ms - 60_000, "alive": now_ms})

@@ -18,8 +18,9 @@ from jobyard_libs.queue.sender import enqueue
 from jobyard_worker.settings import WorkerSettings
 
 from tests.conftest import Isolation
-from tests.support.imports import running_worker, settings_for, wait_finished, wait_until_async
+from tests.support.imports import running_worker, settings_for, wait_finished
 from tests.support.processes import bin_path, stop_gracefully
+from tests.support.waiting import eventually
 
 
 def _jobs(count: int, start: int = 0) -> list[dict[str, Any]]:
@@ -70,7 +71,7 @@ async def test_a_batch_delivered_twice_counts_once(isolation: Isolation, db: Any
     _send(settings, [first, first, second, first])
     with running_worker(settings):
         log = await wait_finished(db, log_id)
-        await wait_until_async(lambda: _queue_empty(settings), what="the queue to drain")
+        await eventually(lambda: _queue_empty(settings), what="the queue to drain")
     log = await db.import_logs.find_one({"_id": log_id})
     assert log["status"] == "completed"
     assert (log["newJobs"], log["updatedJobs"], log["unchangedJobs"], log["totalImported"]) == (5, 0, 0, 5)
@@ -182,7 +183,7 @@ async def test_a_worker_killed_mid_batch_loses_nothing(isolation: Isolation, db:
 
     first = start("first")
     try:
-        await wait_until_async(lambda: _some_written(db), within=60, what="the first worker to start writing")
+        await eventually(lambda: _some_written(db), within=60, what="the first worker to start writing")
     finally:
         os.killpg(first.pid, signal.SIGKILL)
         first.wait(10)

@@ -14,9 +14,7 @@ from jobyard_libs.indexes import SHARED_INDEXES
 from jobyard_libs.queue.broker import create_broker
 from jobyard_libs.rate_limit import RateLimiter
 from jobyard_libs.retention import RetentionPolicy
-from jobyard_libs.tasks.lifecycle import ExecutionEffects, ExecutionLifecycle
-from jobyard_libs.tasks.outcomes import Outcomes
-from jobyard_libs.tasks.repository import DeadLetterRepository, ExecutionRepository
+from jobyard_libs.tasks.engine import TaskEngine
 from jobyard_libs.tasks.rights import CronFloors
 
 from jobyard_api.audit import endpoints as audit_endpoints
@@ -62,8 +60,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         app.state.events_hub = hub
         broker = create_broker(settings)
         db = resources.db
-        lifecycle = ExecutionLifecycle(db, ExecutionEffects.of(resources.events, broker))
-        outcomes = Outcomes(lifecycle, ExecutionRepository(db), DeadLetterRepository(db), broker, settings)
+        engine = TaskEngine.on(resources, broker, settings)
+        lifecycle, outcomes = engine.lifecycle, engine.outcomes
         audit = AuditService(AuditLog(db, retention_days=settings.audit_retention_days))
         feed_sources = FeedSourceService(db, audit)
         await feed_sources.seed(settings.feeds)

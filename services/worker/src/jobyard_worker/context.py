@@ -22,9 +22,9 @@ from jobyard_libs.indexes import SHARED_INDEXES
 from jobyard_libs.principals import PrincipalDirectory, StoredRights
 from jobyard_libs.queue.liveness import WorkerLiveness, holder_id
 from jobyard_libs.request_id import bind_request_id
-from jobyard_libs.tasks.lifecycle import ExecutionEffects, ExecutionLifecycle
+from jobyard_libs.tasks.engine import TaskEngine
+from jobyard_libs.tasks.lifecycle import ExecutionLifecycle
 from jobyard_libs.tasks.outcomes import Outcomes
-from jobyard_libs.tasks.repository import DeadLetterRepository, ExecutionRepository
 
 from jobyard_worker.settings import WorkerSettings
 
@@ -61,9 +61,10 @@ class WorkerContextMiddleware(Middleware):
         self._stack = AsyncExitStack()
         resources = await self._stack.enter_async_context(open_resources(self.settings, SHARED_INDEXES))
         db = resources.db
-        lifecycle = ExecutionLifecycle(
-            db,
-            ExecutionEffects.of(resources.events, broker),
+        engine = TaskEngine.on(
+            resources,
+            broker,
+            self.settings,
             group_commit=self.settings.worker_group_commit_ms / 1000,
             group_size=self.settings.worker_threads,
             holder=holder_id(broker),
@@ -74,8 +75,8 @@ class WorkerContextMiddleware(Middleware):
             resources,
             EgressGuard(self.settings.egress_policy()),
             PrincipalDirectory(resources.redis, resources.keys, fallback=StoredRights(db)),
-            lifecycle,
-            Outcomes(lifecycle, ExecutionRepository(db), DeadLetterRepository(db), broker, self.settings),
+            engine.lifecycle,
+            engine.outcomes,
             AuditLog(db, retention_days=self.settings.audit_retention_days),
             WorkerLiveness.of(resources.redis, self.settings),
         )

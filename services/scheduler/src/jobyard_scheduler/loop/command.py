@@ -25,9 +25,8 @@ from jobyard_libs.queue.broker import create_broker
 from jobyard_libs.queue.liveness import LEADER_TICK, WorkerLiveness
 from jobyard_libs.retention import Retention, RetentionPolicy
 from jobyard_libs.tasks.artifacts import ArtifactRepository
-from jobyard_libs.tasks.lifecycle import ExecutionEffects, ExecutionLifecycle
-from jobyard_libs.tasks.outcomes import Outcomes
-from jobyard_libs.tasks.repository import DeadLetterRepository, ExecutionRepository, TaskRepository
+from jobyard_libs.tasks.engine import TaskEngine
+from jobyard_libs.tasks.repository import ExecutionRepository, TaskRepository
 from jobyard_libs.tasks.rights import CronFloors, OwnerWork
 
 from jobyard_scheduler.loop import metrics
@@ -49,13 +48,13 @@ def build_firing(settings: SchedulerSettings, resources: Resources, broker: Brok
     """What a leader's tick does, on these clients, as ``settings`` say."""
     db = resources.db
     executions = ExecutionRepository(db)
-    lifecycle = ExecutionLifecycle(db, ExecutionEffects.of(resources.events, broker))
+    engine = TaskEngine.on(resources, broker, settings)
     rights = PrincipalDirectory(resources.redis, resources.keys, fallback=StoredRights(db))
     liveness = WorkerLiveness.of(resources.redis, settings)
     return Firing(
         TaskRepository(db),
         executions,
-        Outcomes(lifecycle, executions, DeadLetterRepository(db), broker, settings),
+        engine.outcomes,
         broker,
         settings,
         misfire_grace=timedelta(seconds=settings.scheduler_misfire_grace_seconds),
@@ -66,7 +65,7 @@ def build_firing(settings: SchedulerSettings, resources: Resources, broker: Brok
         ),
         sweep_every=timedelta(seconds=settings.scheduler_sweep_seconds),
         rights=rights,
-        owner_work=OwnerWork(db, lifecycle, CronFloors.of(settings)),
+        owner_work=OwnerWork(db, engine.lifecycle, CronFloors.of(settings)),
         liveness=liveness,
         retention=Retention(db, RetentionPolicy.of(settings), batch=settings.retention_sweep_batch),
     )
