@@ -80,16 +80,22 @@ class StoredDocument(BaseModel):
         return [cls.model_validate(raw) for raw in raws]
 
 
-def field_name(model: type[BaseModel], attribute: str) -> str:
-    """The stored name of ``attribute`` (``owner_id`` → ``ownerId``), for queries."""
-    info = model.model_fields.get(attribute)
-    if info is None:
-        raise AttributeError(
-            f"{model.__name__} has no field {attribute!r} (attribute names, not stored ones)"
-        )
-    return info.alias or attribute
+class Changes(BaseModel):
+    """A typed change of a stored document: the fields given are written (``None`` too, when
+    given), the others left alone. Each document that changes has its own (``TaskChanges``...),
+    so a misspelt or mistyped field is mypy's error, or at the latest pydantic's.
 
+    >>> class WidgetChanges(Changes):
+    ...     owner_id: str | None = None
+    ...     colour: str | None = None
+    >>> WidgetChanges(colour=None).to_set()
+    {'colour': None}
+    """
 
-def stored(model: type[BaseModel], **values: Any) -> dict[str, Any]:
-    """Attribute names to stored names, for a ``$set``: ``stored(Task, next_run_at=x)`` → ``{"nextRunAt": x}``."""
-    return {field_name(model, name): value for name, value in values.items()}
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", arbitrary_types_allowed=True
+    )
+
+    def to_set(self) -> dict[str, Any]:
+        """The ``$set`` of these changes, in stored names."""
+        return self.model_dump(by_alias=True, exclude_unset=True)

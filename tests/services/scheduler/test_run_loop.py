@@ -17,7 +17,7 @@ from jobyard_api.settings import ApiSettings
 from jobyard_devstack.net import free_port
 from jobyard_libs.principals import PrincipalDirectory
 from jobyard_libs.queue.liveness import workers_key
-from jobyard_libs.tasks.documents import Execution
+from jobyard_libs.tasks.documents import Execution, TaskChanges
 from jobyard_libs.tasks.models import ExecutionStatus, MisfirePolicy, TaskStatus, TaskType
 from jobyard_libs.tasks.repository import ANY_OWNER, INDEXES, ExecutionRepository, TaskRepository
 from jobyard_libs.tasks.rights import INVALID_SCHEDULE
@@ -101,7 +101,7 @@ async def test_a_stale_leader_cannot_fire(isolation: Isolation, db: Any) -> None
     await tasks.insert(task)
     async with leader_firing(isolation) as firing:
         assert (await firing.tick(START, fence=7)).fired == 1
-        await tasks.update(task.id, next_run_at=START + timedelta(minutes=1))
+        await tasks.update(task.id, TaskChanges(next_run_at=START + timedelta(minutes=1)))
         assert (await firing.tick(START + timedelta(minutes=1), fence=6)).fired == 0  # older token
         assert (await firing.tick(START + timedelta(minutes=1), fence=8)).fired == 1
     assert await db.executions.count_documents({}) == 2

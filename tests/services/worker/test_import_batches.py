@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from bson import ObjectId
-from jobyard_libs.imports.import_logs import UNWATCHED, ImportLogRepository
+from jobyard_libs.imports.documents import Posting, PostingUpdate
+from jobyard_libs.imports.import_logs import UNWATCHED, ImportLogChanges, ImportLogRepository
 from jobyard_libs.imports.jobs import JobRepository
-from jobyard_libs.imports.models import ImportStatus, ImportTrigger, content_hash
+from jobyard_libs.imports.models import ImportStatus, ImportTrigger
 from jobyard_libs.queue.broker import create_broker
 from jobyard_libs.queue.contracts import ActorName, ApplyBatchPayload
 from jobyard_libs.queue.sender import enqueue
@@ -43,7 +44,9 @@ async def _log(db: Any, batches: int) -> ObjectId:
         feed_url="https://feeds.example/a", source_id=None, trigger=ImportTrigger.API, request_id=None
     )
     assert not joined
-    await logs.set_fields(log_id, status=ImportStatus.PROCESSING, batches_total=batches, total_fetched=0)
+    await logs.change(
+        log_id, ImportLogChanges(status=ImportStatus.PROCESSING, batches_total=batches, total_fetched=0)
+    )
     return log_id
 
 
@@ -102,23 +105,17 @@ async def test_redelivery_after_a_crash_between_write_and_record_counts_exactly(
     repo = JobRepository(db)
     feed = "https://feeds.example/a"
     # an earlier import stored job-0 in an older revision
-    old = _jobs(1)[0] | {"title": "Engineer 0 (old)", "publishedAt": None}
-    await repo.write(
-        feed,
-        "older:0",
-        inserts=[("job-0", {k: v for k, v in old.items() if k != "externalId"}, content_hash(old))],
-        updates=[],
-    )
+    old = Posting.model_validate(_jobs(1)[0] | {"title": "Engineer 0 (old)", "publishedAt": None})
+    await repo.write(feed, "older:0", inserts=[old], updates=[])
     log_id = await _log(db, batches=1)
     batch = ApplyBatchPayload(import_log_id=str(log_id), batch_id=f"{log_id}:0", feed_url=feed, jobs=_jobs(5))
-    from jobyard_worker.imports.service import _fields
-
-    parsed = [_fields(j) for j in batch.jobs]
+    parsed = [Posting.model_validate(job) for job in batch.jobs]
+    assert parsed[0].content_hash != old.content_hash
     await repo.write(
         feed,
         batch.batch_id,
-        inserts=[(i, f, content_hash(f)) for i, f in parsed[1:4]],
-        updates=[(parsed[0][0], parsed[0][1], content_hash(parsed[0][1]), content_hash(old))],
+        inserts=parsed[1:4],
+        updates=[PostingUpdate(posting=parsed[0], old_hash=old.content_hash)],
     )
     _send(settings, [batch])
     with running_worker(settings):
@@ -137,7 +134,8 @@ async def test_a_batch_that_exhausts_its_retries_fails_the_log(isolation: Isolat
         import_log_id=str(log_id),
         batch_id=f"{log_id}:1",
         feed_url="https://feeds.example/a",
-        jobs=[_jobs(1, 2)[0] | {"publishedAt": "the day after tomorrow"}],
+        # a number BSON cannot hold: every write of the batch fails, whichever worker tries
+        jobs=[_jobs(1, 2)[0] | {"rawData": {"applicants": 2**64}}],
     )
     _send(settings, [good, poison])
     with running_worker(settings):
@@ -147,8 +145,29 @@ async def test_a_batch_that_exhausts_its_retries_fails_the_log(isolation: Isolat
     assert log["batchesFailed"] == 1
     assert f"batch {log_id}:1 failed after retries" in log["error"]
     assert log["failedJobs"] == [{"id": "job-2", "reason": log["failedJobs"][0]["reason"]}]
-    assert "ValueError" in log["failedJobs"][0]["reason"]
+    assert "OverflowError" in log["failedJobs"][0]["reason"]
     assert log["newJobs"] == 2
+
+
+async def test_a_posting_that_does_not_fit_is_failed_alone(isolation: Isolation, db: Any) -> None:
+    """A posting a batch message carries that is not a posting (a date that is none, no title)
+    fails by itself, named with the field; the batch's others are stored and counted."""
+    settings = settings_for(isolation)
+    log_id = await _log(db, batches=1)
+    jobs = _jobs(3)
+    jobs[1] |= {"publishedAt": "the day after tomorrow"}
+    del jobs[2]["title"]
+    batch = ApplyBatchPayload(
+        import_log_id=str(log_id), batch_id=f"{log_id}:0", feed_url="https://feeds.example/a", jobs=jobs
+    )
+    _send(settings, [batch])
+    with running_worker(settings):
+        log = await wait_finished(db, log_id)
+    assert (log["status"], log["newJobs"], log["failedCount"]) == ("completed", 1, 2)
+    reasons = {failed["id"]: failed["reason"] for failed in log["failedJobs"]}
+    assert reasons.keys() == {"job-1", "job-2"}
+    assert reasons["job-1"].startswith("publishedAt: ") and reasons["job-2"].startswith("title: ")
+    assert [job["externalId"] async for job in db.jobs.find({})] == ["job-0"]
 
 
 async def test_a_worker_killed_mid_batch_loses_nothing(isolation: Isolation, db: Any, tmp_path: Path) -> None:
@@ -218,5 +237,5 @@ async def test_a_run_whose_runner_died_is_taken_over(isolation: Isolation, db: A
     )
     assert await logs.start(log_id)
     assert not await logs.start(log_id)  # a redelivered run message while the first runs
-    await logs.set_fields(log_id, started_at=utcnow() - timedelta(hours=1))  # its runner died
+    await logs.change(log_id, ImportLogChanges(started_at=utcnow() - timedelta(hours=1)))  # its runner died
     assert await logs.start(log_id)

@@ -6,9 +6,10 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
 
 from jobyard_libs.documents import Oid, StoredDocument
-from jobyard_libs.imports.models import ImportStatus, ImportTrigger
+from jobyard_libs.imports.models import ImportStatus, ImportTrigger, content_hash
 from jobyard_libs.mongo import utcnow
 
 
@@ -101,3 +102,41 @@ class Job(StoredDocument):
     last_change: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Posting(BaseModel):
+    """One parsed posting on its way into ``jobs``: what a batch message carries (the parser's
+    fields, camelCase), typed. ``stored()`` is what is written; ``content_hash`` what decides
+    whether a stored posting changed."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    external_id: str = Field(min_length=1)
+    feed_url: str
+    title: str
+    description: str | None = None
+    description_text: str | None = None
+    company: str | None = None
+    location: str | None = None
+    category: str | None = None
+    job_type: str | None = None
+    region: str | None = None
+    salary: str | None = None
+    url: str | None = None
+    published_at: datetime | None = None
+    raw_data: dict[str, Any] = Field(default_factory=dict)
+
+    def stored(self) -> dict[str, Any]:
+        """The posting's fields as ``jobs`` stores them (its id aside: the key is separate)."""
+        return self.model_dump(by_alias=True, exclude={"external_id"}, exclude_unset=True)
+
+    @property
+    def content_hash(self) -> str:
+        return content_hash(self.stored())
+
+
+class PostingUpdate(BaseModel):
+    """A stored posting whose content changed: written only if it still has ``old_hash``."""
+
+    posting: Posting
+    old_hash: str

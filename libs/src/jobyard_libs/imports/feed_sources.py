@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Any
 
 from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
-from jobyard_libs.documents import stored
+from jobyard_libs.documents import Changes
 from jobyard_libs.imports.documents import FeedSource, ImportLog
 from jobyard_libs.imports.models import FINISHED, ImportStatus
 from jobyard_libs.listing import Slice, Window, paginate
@@ -24,6 +23,16 @@ INDEXES = [
     IndexSpec(COLLECTION, [("enabled", 1), ("url", 1)]),
     LIST_INDEX,
 ]
+
+
+class FeedSourceChanges(Changes):
+    """What an admin may change of a feed source (its validators go with its old url)."""
+
+    url: str | None = None
+    name: str | None = None
+    enabled: bool | None = None
+    etag: str | None = None
+    last_modified: str | None = None
 
 
 class FeedUrlTaken(Exception):
@@ -78,12 +87,12 @@ class FeedSourceRepository:
     async def page(self, window: Window) -> Slice[FeedSource]:
         return await paginate(self.collection, {}, NEWEST, LIST_INDEX.name, window, FeedSource)
 
-    async def update(self, source_id: ObjectId, **fields: Any) -> FeedSource | None:
-        changes = {"$set": stored(FeedSource, **fields, updated_at=utcnow())}
+    async def update(self, source_id: ObjectId, changes: FeedSourceChanges) -> FeedSource | None:
+        update = {"$set": {**changes.to_set(), "updatedAt": utcnow()}}
         try:
-            return FeedSource.from_mongo(await update_by_id(self.collection, source_id, changes))
+            return FeedSource.from_mongo(await update_by_id(self.collection, source_id, update))
         except DuplicateKeyError as exc:
-            raise FeedUrlTaken(str(fields.get("url"))) from exc
+            raise FeedUrlTaken(str(changes.url)) from exc
 
     async def delete(self, source_id: ObjectId) -> bool:
         return (await self.collection.delete_one({"_id": source_id})).deleted_count == 1

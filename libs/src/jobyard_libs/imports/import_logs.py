@@ -25,13 +25,12 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from bson import ObjectId
 from pymongo.asynchronous.cursor import AsyncCursor
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
-from jobyard_libs.documents import stored
+from jobyard_libs.documents import Changes
 from jobyard_libs.imports.documents import FailedJob, ImportLog
 from jobyard_libs.imports.models import FINISHED, ImportStatus, ImportTrigger
 from jobyard_libs.listing import Slice, Window, paginate
@@ -55,6 +54,28 @@ FINISHED_VALUES = [status.value for status in FINISHED]
 WITHOUT_LONG_LISTS = {"failedJobs": 0, "appliedBatchIds": 0}
 
 OnChange = Callable[[ImportLog], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class BatchCounts:
+    """What one applied batch did to the postings (``record_batch`` adds it to the log once)."""
+
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+class ImportLogChanges(Changes):
+    """What may change of an import log directly (``ImportLogRepository.change``)."""
+
+    status: ImportStatus | None = None
+    started_at: datetime | None = None
+    fetched_at: datetime | None = None
+    finished_at: datetime | None = None
+    http_status: int | None = None
+    total_fetched: int | None = None
+    batches_total: int | None = None
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -230,21 +251,31 @@ class ImportLogRepository:
         )
         return result.modified_count == 1
 
-    async def set_fields(self, log_id: ObjectId, **fields: Any) -> None:
-        """Change ``fields`` (attribute names); a finished status frees the feed for its next run."""
-        update: Document = {"$set": stored(ImportLog, **fields, progress_at=utcnow())}
-        status = fields.get("status")
+    async def change(self, log_id: ObjectId, changes: ImportLogChanges) -> None:
+        """Make ``changes``; a finished status frees the feed for its next run."""
+        update: Document = {"$set": {**changes.to_set(), "progressAt": utcnow()}}
         await self.collection.update_one({"_id": log_id}, update)
-        if status is not None and ImportStatus(status) in FINISHED:
+        if changes.status is not None and changes.status in FINISHED:
             await self._release(log_id)
-        if status is not None:
+        if changes.status is not None:
             await self._changed(log_id)
 
     async def finish(
-        self, log_id: ObjectId, status: ImportStatus, *, error: str | None = None, **fields: Any
+        self,
+        log_id: ObjectId,
+        status: ImportStatus,
+        *,
+        error: str | None = None,
+        fetched_at: datetime | None = None,
+        http_status: int | None = None,
     ) -> ImportLog | None:
         """Finish the run now (a fetch that failed, a 304, an abandoned run); the log as finished."""
-        await self.set_fields(log_id, status=status, finished_at=utcnow(), error=error, **fields)
+        changes = ImportLogChanges(status=status, finished_at=utcnow(), error=error)
+        if fetched_at is not None:
+            changes.fetched_at = fetched_at
+        if http_status is not None:
+            changes.http_status = http_status
+        await self.change(log_id, changes)
         return await self.get(log_id)
 
     async def record_parse(self, log_id: ObjectId, parse: ParseRecord) -> None:
@@ -286,22 +317,24 @@ class ImportLogRepository:
         log_id: ObjectId,
         batch_id: str,
         *,
-        counts: dict[str, int],
+        counts: BatchCounts,
         failures: list[FailedJob],
         failed_limit: int,
         dead_error: str | None = None,
     ) -> bool:
         """Add one batch's outcome once; ``False`` when this batch was recorded before.
 
-        ``counts`` by attribute name (``new_jobs``...). ``dead_error`` marks a batch that
-        exhausted its retries: it counts as done, failed.
+        ``dead_error`` marks a batch that exhausted its retries: it counts as done, failed.
         """
         inc = {
-            **stored(ImportLog, **counts),
+            "newJobs": counts.new,
+            "updatedJobs": counts.updated,
+            "unchangedJobs": counts.unchanged,
+            "totalImported": counts.new + counts.updated + counts.unchanged,
+            "failedCount": len(failures),
             "batchesDone": 1,
             ("batchesFailed" if dead_error else "batchesApplied"): 1,
         }
-        inc["failedCount"] = inc.get("failedCount", 0) + len(failures)
         update: Document = {
             "$inc": inc,
             "$push": {

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
 
 from bson import ObjectId
 from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError
 
 from jobyard_libs.feeds.html import sanitize, text_of
-from jobyard_libs.imports.documents import Job
+from jobyard_libs.imports.documents import Job, Posting, PostingUpdate
 from jobyard_libs.imports.models import title_words
 from jobyard_libs.listing import Slice, Window, paginate
 from jobyard_libs.mongo import Database, Document, IndexSpec, hint_for, hinted, utcnow
@@ -106,32 +106,30 @@ class JobRepository:
         feed_url: str,
         batch_id: str,
         *,
-        inserts: list[tuple[str, dict[str, Any], str]],
-        updates: list[tuple[str, dict[str, Any], str, str]],
+        inserts: list[Posting],
+        updates: list[PostingUpdate],
     ) -> WriteOutcome:
-        """Insert new postings and update changed ones in one unordered bulk write.
-
-        ``inserts``: (externalId, fields, hash); ``updates``: (externalId, fields, hash, old hash).
-        """
+        """Insert new postings and update changed ones (each only if it still has the hash it
+        was compared with) in one unordered bulk write."""
         now = utcnow()
         ops: list[UpdateOne] = []
         ids: list[str] = []
-        for external_id, fields, digest in inserts:
-            doc = self._document(fields, digest, batch_id, "new", now)
+        for posting in inserts:
+            doc = self._document(posting, batch_id, "new", now)
             ops.append(
                 UpdateOne(
-                    {"feedUrl": feed_url, "externalId": external_id},
-                    {"$setOnInsert": {**doc, "externalId": external_id, "createdAt": now}},
+                    {"feedUrl": feed_url, "externalId": posting.external_id},
+                    {"$setOnInsert": {**doc, "externalId": posting.external_id, "createdAt": now}},
                     upsert=True,
                 )
             )
-            ids.append(external_id)
-        for external_id, fields, digest, old in updates:
-            doc = self._document(fields, digest, batch_id, "updated", now)
-            ops.append(
-                UpdateOne({"feedUrl": feed_url, "externalId": external_id, "contentHash": old}, {"$set": doc})
-            )
-            ids.append(external_id)
+            ids.append(posting.external_id)
+        for update in updates:
+            posting = update.posting
+            doc = self._document(posting, batch_id, "updated", now)
+            where = {"feedUrl": feed_url, "externalId": posting.external_id, "contentHash": update.old_hash}
+            ops.append(UpdateOne(where, {"$set": doc}))
+            ids.append(posting.external_id)
         if not ops:
             return WriteOutcome(set(), 0, {})
         try:
@@ -147,12 +145,12 @@ class JobRepository:
             return WriteOutcome(inserted, details.get("nModified", 0), errors)
 
     @staticmethod
-    def _document(fields: dict[str, Any], digest: str, batch_id: str, change: str, now: Any) -> Document:
+    def _document(posting: Posting, batch_id: str, change: str, now: datetime) -> Document:
         return {
-            **fields,
-            "titleWords": title_words(fields.get("title") or ""),
-            "postedAt": fields.get("publishedAt") or now,
-            "contentHash": digest,
+            **posting.stored(),
+            "titleWords": title_words(posting.title),
+            "postedAt": posting.published_at or now,
+            "contentHash": posting.content_hash,
             "lastBatchId": batch_id,
             "lastChange": change,
             "updatedAt": now,

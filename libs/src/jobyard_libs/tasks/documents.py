@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 from pydantic.alias_generators import to_camel
 
-from jobyard_libs.documents import Oid, StoredDocument
+from jobyard_libs.documents import Changes, Oid, StoredDocument
 from jobyard_libs.mongo import utcnow
 from jobyard_libs.queue.liveness import WORKER_LOST
 from jobyard_libs.tasks.models import ExecutionStatus, MisfirePolicy, TaskStatus, TaskType
@@ -79,6 +79,33 @@ class Task(StoredDocument):
         if self.idempotency_key is None:  # the unique index is partial on a string key
             stored.pop("idempotencyKey")
         return stored
+
+
+class TaskChanges(Changes):
+    """What may change of a stored task (``TaskRepository.update``); its name key follows its name."""
+
+    name: str | None = None
+    description: str | None = None
+    payload: dict[str, Any] | None = None
+    priority: int | None = None
+    queue: str | None = None
+    status: TaskStatus | None = None
+    paused_reason: str | None = None
+    scheduled_at: datetime | None = None
+    cron: str | None = None
+    timezone: str | None = None
+    misfire_policy: MisfirePolicy | None = None
+    next_run_at: datetime | None = None
+    max_retries: int | None = None
+    timeout_ms: int | None = None
+    webhook_url: str | None = None
+    deleted_at: datetime | None = None
+
+    def to_set(self) -> dict[str, Any]:
+        changed = super().to_set()
+        if self.name is not None:
+            changed["nameKey"] = name_key(self.name)
+        return changed
 
 
 class Attempt(BaseModel):

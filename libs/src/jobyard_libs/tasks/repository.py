@@ -17,12 +17,11 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Final
 
 from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
-from jobyard_libs.documents import stored
 from jobyard_libs.listing import TOTAL_CAP, Slice, Window, paginate
 from jobyard_libs.mongo import (
     Database,
@@ -34,7 +33,7 @@ from jobyard_libs.mongo import (
     update_by_id,
     utcnow,
 )
-from jobyard_libs.tasks.documents import DeadLetter, Execution, Task, WebhookDelivery, name_key
+from jobyard_libs.tasks.documents import DeadLetter, Execution, Task, TaskChanges, WebhookDelivery, name_key
 from jobyard_libs.tasks.models import ExecutionStatus, TaskStatus, TaskType
 
 WAITING = [ExecutionStatus.PENDING.value, ExecutionStatus.RETRYING.value]
@@ -238,14 +237,12 @@ class TaskRepository:
         return {doc["_id"]: doc["name"] async for doc in cursor}
 
     async def update(
-        self, task_id: ObjectId, *, expect_status: TaskStatus | None = None, **fields: Any
+        self, task_id: ObjectId, changes: TaskChanges, *, expect_status: TaskStatus | None = None
     ) -> Task | None:
-        """Change ``fields`` (attribute names), if the task is still in ``expect_status``."""
-        changes = {"$set": stored(Task, **fields, updated_at=utcnow())}
-        if "name" in fields:
-            changes["$set"]["nameKey"] = name_key(fields["name"])
+        """Make ``changes``, if the task is still in ``expect_status``; the task as it is now."""
+        update = {"$set": {**changes.to_set(), "updatedAt": utcnow()}}
         expect = None if expect_status is None else {"status": expect_status.value}
-        return Task.from_mongo(await update_by_id(self.collection, task_id, changes, expect=expect))
+        return Task.from_mongo(await update_by_id(self.collection, task_id, update, expect=expect))
 
     async def pause_owned(self, owner_id: str, *, reason: str) -> int:
         """Pause every active delayed or recurring task of ``owner_id``, saying why; how many."""

@@ -35,7 +35,7 @@ from jobyard_libs.mongo import Database, utcnow
 from jobyard_libs.principals import PrincipalState
 from jobyard_libs.roles import Role
 from jobyard_libs.settings import TaskRightsSettings
-from jobyard_libs.tasks.documents import Task
+from jobyard_libs.tasks.documents import Task, TaskChanges
 from jobyard_libs.tasks.kinds import KINDS
 from jobyard_libs.tasks.lifecycle import ExecutionLifecycle
 from jobyard_libs.tasks.models import TaskStatus, TaskType
@@ -163,7 +163,9 @@ class OwnerWork:
     async def pause(self, task: Task, reason: str) -> bool:
         """Pause one active task its owner may no longer run (the scheduler, at fire time)."""
         paused = await self.tasks.update(
-            task.id, expect_status=TaskStatus.ACTIVE, status=TaskStatus.PAUSED, paused_reason=reason
+            task.id,
+            TaskChanges(status=TaskStatus.PAUSED, paused_reason=reason),
+            expect_status=TaskStatus.ACTIVE,
         )
         if paused is not None:
             log.warning("task_paused_for_rights", task_id=str(task.id), owner_id=task.owner_id, reason=reason)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from jobyard_libs.audit import AuditAction
 from jobyard_libs.auth import Principal
 from jobyard_libs.documents import Oid
 from jobyard_libs.errors import Conflict, NotFoundError, found
 from jobyard_libs.imports.documents import FeedSource
-from jobyard_libs.imports.feed_sources import FeedSourceRepository, FeedUrlTaken
+from jobyard_libs.imports.feed_sources import FeedSourceChanges, FeedSourceRepository, FeedUrlTaken
 from jobyard_libs.listing import Slice, Window
 from jobyard_libs.mongo import Database
 
@@ -53,13 +51,13 @@ class FeedSourceService:
 
     async def change(self, source_id: Oid, patch: FeedSourcePatch, admin: Principal) -> FeedSource:
         source = await self.get(source_id)
-        changes: dict[str, Any] = patch.model_dump(exclude_none=True)
-        if not changes:
+        changes = FeedSourceChanges(**patch.model_dump(exclude_none=True))
+        if not changes.model_fields_set:
             return source
-        if "url" in changes and changes["url"] != source.url:
-            changes.update(etag=None, last_modified=None)  # validators belong to the old url
+        if changes.url is not None and changes.url != source.url:
+            changes.etag, changes.last_modified = None, None  # validators belong to the old url
         try:
-            updated = await self.repository.update(source.id, **changes)
+            updated = await self.repository.update(source.id, changes)
         except FeedUrlTaken as exc:
             raise FeedUrlExists(field="url") from exc
         changed = found(updated, FeedSourceNotFound)

@@ -16,7 +16,7 @@ from jobyard_libs.mongo import Database, utcnow
 from jobyard_libs.principals import PrincipalState
 from jobyard_libs.signing import standard_secret
 from jobyard_libs.tasks.dispatch import dispatch
-from jobyard_libs.tasks.documents import Execution, Task
+from jobyard_libs.tasks.documents import Execution, Task, TaskChanges
 from jobyard_libs.tasks.kinds import KINDS
 from jobyard_libs.tasks.lifecycle import ExecutionLifecycle
 from jobyard_libs.tasks.models import TaskStatus, TaskType, queue_for
@@ -275,11 +275,11 @@ class TaskService:
                 changes["cron"] = fresh.cron
                 if task.status is TaskStatus.ACTIVE:
                     changes["next_run_at"] = fresh.next_run_at
-        return found(await self.tasks.update(task.id, **changes), TaskNotFound)
+        return found(await self.tasks.update(task.id, TaskChanges(**changes)), TaskNotFound)
 
     async def delete(self, task_id: Oid, principal: Principal) -> None:
         task = await self._to_change(task_id, principal, "delete")
-        await self._stop(task, TaskStatus.DELETED, deleted_at=utcnow())
+        await self._stop(task, TaskStatus.DELETED, TaskChanges(deleted_at=utcnow()))
 
     # --- control ----------------------------------------------------------------------
 
@@ -303,7 +303,7 @@ class TaskService:
             raise TaskStateConflict(
                 f"only an active delayed or recurring task can be paused (this one is {task.status})"
             )
-        return await self._set(task, TaskStatus.ACTIVE, status=TaskStatus.PAUSED)
+        return await self._set(task, TaskStatus.ACTIVE, TaskChanges(status=TaskStatus.PAUSED))
 
     async def resume(self, task_id: Oid, principal: Principal) -> Task:
         task = await self._to_change(task_id, principal, "resume")
@@ -312,29 +312,30 @@ class TaskService:
         reason = task_refusal(task, PrincipalState(principal.role, active=True), self.floors)
         if reason is not None and task.owner_id == principal.subject:
             raise TaskStateConflict(f"this task cannot run again: {REASONS[reason]}; change it first")
-        changes: dict[str, Any] = {"status": TaskStatus.ACTIVE, "paused_reason": None}
+        changes = TaskChanges(status=TaskStatus.ACTIVE, paused_reason=None)
         if task.type is TaskType.RECURRING and task.cron:  # runs missed while paused are not made up
             try:
-                changes["next_run_at"] = next_run(
+                changes.next_run_at = next_run(
                     task.cron, task.timezone, after=utcnow() - timedelta(milliseconds=1)
                 )
             except BadSchedule as exc:
                 raise TaskStateConflict(f"this task's schedule has no next run: {exc}") from exc
-        return await self._set(task, TaskStatus.PAUSED, **changes)
+        return await self._set(task, TaskStatus.PAUSED, changes)
 
     async def cancel(self, task_id: Oid, principal: Principal) -> Task:
         task = await self._to_change(task_id, principal, "cancel")
-        return await self._stop(task, TaskStatus.CANCELLED)
+        return await self._stop(task, TaskStatus.CANCELLED, TaskChanges())
 
-    async def _set(self, task: Task, expected: TaskStatus, **changes: Any) -> Task:
-        updated = await self.tasks.update(task.id, expect_status=expected, **changes)
+    async def _set(self, task: Task, expected: TaskStatus, changes: TaskChanges) -> Task:
+        updated = await self.tasks.update(task.id, changes, expect_status=expected)
         if updated is None:
             raise TaskStateConflict("the task changed meanwhile; try again")
         return updated
 
-    async def _stop(self, task: Task, status: TaskStatus, **changes: Any) -> Task:
+    async def _stop(self, task: Task, status: TaskStatus, changes: TaskChanges) -> Task:
         """No more runs; queued executions are cancelled, running ones asked to stop."""
-        updated = await self.tasks.update(task.id, status=status, next_run_at=None, **changes)
+        changes.status, changes.next_run_at = status, None
+        updated = await self.tasks.update(task.id, changes)
         for execution_id in await self.executions.in_flight(task.id):
             await self.lifecycle.cancel(execution_id)
         return updated or task

@@ -32,7 +32,7 @@ from jobyard_libs.queue.liveness import WorkerLiveness
 from jobyard_libs.retention import Retention, Swept
 from jobyard_libs.tasks.artifacts import ArtifactRepository
 from jobyard_libs.tasks.dispatch import dispatch, lost
-from jobyard_libs.tasks.documents import Execution, Task
+from jobyard_libs.tasks.documents import Execution, Task, TaskChanges
 from jobyard_libs.tasks.models import MisfirePolicy, TaskStatus, TaskType
 from jobyard_libs.tasks.outcomes import Outcomes
 from jobyard_libs.tasks.repository import ExecutionRepository, TaskRepository
@@ -180,9 +180,8 @@ class Firing:
             except BadSchedule as exc:  # stored before its syntax was refused: paused, not fired
                 if await self.tasks.update(
                     task.id,
+                    TaskChanges(status=TaskStatus.PAUSED, paused_reason=INVALID_SCHEDULE),
                     expect_status=TaskStatus.ACTIVE,
-                    status=TaskStatus.PAUSED,
-                    paused_reason=INVALID_SCHEDULE,
                 ):
                     log.warning("task_paused_invalid_schedule", task_id=str(task.id), error=str(exc))
                 return

@@ -10,17 +10,15 @@ counters then move once per batch id, and the log finishes when its last batch i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 
 import structlog
 from jobyard_libs.documents import Oid, as_id
-from jobyard_libs.imports.documents import FailedJob
+from jobyard_libs.imports.documents import FailedJob, Posting, PostingUpdate
 from jobyard_libs.imports.feed_sources import FeedSourceRepository
-from jobyard_libs.imports.import_logs import ImportLogRepository
+from jobyard_libs.imports.import_logs import BatchCounts, ImportLogRepository
 from jobyard_libs.imports.jobs import JobRepository
-from jobyard_libs.imports.models import content_hash
 from jobyard_libs.queue.contracts import ApplyBatchPayload
+from pydantic import ValidationError
 
 log = structlog.get_logger(__name__)
 
@@ -34,13 +32,14 @@ class BatchResult:
     recorded: bool = False
 
 
-def _fields(job: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    fields = dict(job)
-    external_id = str(fields.pop("externalId"))
-    published = fields.get("publishedAt")
-    if isinstance(published, str):
-        fields["publishedAt"] = datetime.fromisoformat(published)
-    return external_id, fields
+def _posting(job: dict[str, object]) -> Posting | FailedJob:
+    """A batch message's posting, typed; one that does not fit is failed, naming why."""
+    try:
+        return Posting.model_validate(job)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"])
+        return FailedJob(id=str(job.get("externalId")), reason=f"{where}: {error['msg']}"[:300])
 
 
 class BatchApplier:
@@ -66,12 +65,15 @@ class BatchApplier:
     async def apply(self, batch: ApplyBatchPayload) -> BatchResult:
         log_id = as_id(batch.import_log_id)
         failures: list[FailedJob] = []
-        postings: dict[str, dict[str, Any]] = {}
+        postings: dict[str, Posting] = {}
         for job in batch.jobs:
-            external_id, fields = _fields(job)
-            if external_id in postings:
-                failures.append(FailedJob(id=external_id, reason="duplicate externalId in this feed"))
-            postings[external_id] = fields
+            posting = _posting(job)
+            if isinstance(posting, FailedJob):
+                failures.append(posting)
+                continue
+            if posting.external_id in postings:
+                failures.append(FailedJob(id=posting.external_id, reason="duplicate externalId in this feed"))
+            postings[posting.external_id] = posting
 
         result = BatchResult()
         await self._write(batch, postings, result, failures, retry=True)
@@ -79,12 +81,7 @@ class BatchApplier:
         result.recorded = await self.logs.record_batch(
             log_id,
             batch.batch_id,
-            counts={
-                "new_jobs": result.new,
-                "updated_jobs": result.updated,
-                "unchanged_jobs": result.unchanged,
-                "total_imported": result.new + result.updated + result.unchanged,
-            },
+            counts=BatchCounts(new=result.new, updated=result.updated, unchanged=result.unchanged),
             failures=failures,
             failed_limit=self.failed_limit,
         )
@@ -104,29 +101,28 @@ class BatchApplier:
     async def _write(
         self,
         batch: ApplyBatchPayload,
-        postings: dict[str, dict[str, Any]],
+        postings: dict[str, Posting],
         result: BatchResult,
         failures: list[FailedJob],
         *,
         retry: bool,
     ) -> None:
         existing = await self.jobs.existing(batch.feed_url, list(postings))
-        inserts: list[tuple[str, dict[str, Any], str]] = []
-        updates: list[tuple[str, dict[str, Any], str, str]] = []
-        for external_id, fields in postings.items():
-            digest = content_hash(fields)
+        inserts: list[Posting] = []
+        updates: list[PostingUpdate] = []
+        for external_id, posting in postings.items():
             stored = existing.get(external_id)
             if stored is None:
-                inserts.append((external_id, fields, digest))
+                inserts.append(posting)
             elif stored.last_batch_id == batch.batch_id:  # written by an earlier delivery of this batch
                 if stored.last_change == "new":
                     result.new += 1
                 else:
                     result.updated += 1
-            elif stored.content_hash == digest:
+            elif stored.content_hash == posting.content_hash:
                 result.unchanged += 1
             else:
-                updates.append((external_id, fields, digest, stored.content_hash))
+                updates.append(PostingUpdate(posting=posting, old_hash=stored.content_hash))
 
         outcome = await self.jobs.write(batch.feed_url, batch.batch_id, inserts=inserts, updates=updates)
         failures += [FailedJob(id=i, reason=r) for i, r in outcome.errors.items()]
@@ -134,11 +130,17 @@ class BatchApplier:
         result.updated += outcome.updated
         # An update that lost a race to a newer write changed nothing of ours.
         result.unchanged += (
-            len(updates) - outcome.updated - len(outcome.errors.keys() & {u[0] for u in updates})
+            len(updates)
+            - outcome.updated
+            - len(outcome.errors.keys() & {u.posting.external_id for u in updates})
         )
         # An insert that met an existing posting: written meanwhile by another delivery of this
         # batch (a dead worker's write still running on the server) or another batch. Look again.
-        met = {i: postings[i] for i, _, _ in inserts if i not in outcome.inserted and i not in outcome.errors}
+        met = {
+            p.external_id: p
+            for p in inserts
+            if p.external_id not in outcome.inserted and p.external_id not in outcome.errors
+        }
         if met and retry:
             await self._write(batch, met, result, failures, retry=False)
         else:
@@ -152,7 +154,7 @@ class BatchApplier:
         await self.logs.record_batch(
             log_id,
             batch.batch_id,
-            counts={},
+            counts=BatchCounts(),
             failures=failures,
             failed_limit=self.failed_limit,
             dead_error=f"batch {batch.batch_id} failed after retries: {error}"[:500],
