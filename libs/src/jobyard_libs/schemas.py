@@ -42,6 +42,13 @@ class ApiModel(BaseModel):
     )
 
 
+class Reply(ApiModel):
+    """An answer another service reads (the console reads the monitor's): fields a newer
+    sender adds are ignored, not refused, so a rolling update never breaks the reader."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
 class Page(ApiModel, Generic[T]):
     items: list[T]
     page: int

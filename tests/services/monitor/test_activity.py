@@ -9,6 +9,7 @@ from jobyard_libs.imports.documents import ImportLog
 from jobyard_libs.imports.import_logs import PER_FEED_INDEX, UNWATCHED, ImportLogRepository
 from jobyard_libs.imports.models import ImportStatus
 from jobyard_libs.mongo import ensure_indexes, learn_hints, utcnow
+from jobyard_libs.monitoring import FeedItems
 from jobyard_libs.redis_client import RedisKeys
 from jobyard_libs.tasks.documents import Execution
 from jobyard_libs.tasks.models import ExecutionStatus
@@ -95,18 +96,18 @@ async def test_feed_health_and_task_outcomes(db: Any, isolation: Isolation) -> N
         assert await stats.count("http", "dead", timedelta(minutes=5)) == 2
     finally:
         await redis.aclose()
-    report = watcher.as_dict()
-
-    a, b = report["imports"]
-    assert (a["consecutiveFailures"], b["consecutiveFailures"]) == (2, 0)
-    assert b["lastItems"] == {"fetched": 50, "new": 2, "updated": 3, "unchanged": 44, "failed": 1}
-    assert a["lastSuccessAt"] < b["lastSuccessAt"]
-    noop = report["tasks"]["byKind"]["noop"]
-    assert noop["counts"] == {"completed": 10}  # neither the one 20 minutes ago nor the unfinished one
-    assert noop["durationSeconds"]["p50"] == 0.55
-    assert 0.95 <= noop["durationSeconds"]["p99"] <= 1.0
-    assert 9 <= noop["latencySeconds"]["p99"] <= 10
-    assert report["tasks"]["byKind"]["http"]["counts"] == {"dead": 2}
+    a, b = watcher.feeds_reply()
+    assert (a.consecutive_failures, b.consecutive_failures) == (2, 0)
+    assert b.last_items == FeedItems(fetched=50, new=2, updated=3, unchanged=44, failed=1)
+    assert a.last_success_at and b.last_success_at and a.last_success_at < b.last_success_at
+    tasks = watcher.tasks.reply()
+    noop = tasks.by_kind["noop"]
+    assert noop.counts == {"completed": 10}  # neither the one 20 minutes ago nor the unfinished one
+    assert noop.duration_seconds["p50"] == 0.55
+    assert 0.95 <= noop.duration_seconds["p99"] <= 1.0
+    assert 9 <= noop.latency_seconds["p99"] <= 10
+    assert tasks.by_kind["http"].counts == {"dead": 2}
+    assert tasks.outcomes() == {"completed": 10, "dead": 2}
 
     text = generate_latest().decode()
     assert 'jobyard_import_consecutive_failures{feed="https://a.example/feed"} 2.0' in text

@@ -40,7 +40,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from jobyard_libs.redis_client import RedisKeys
-from jobyard_libs.schemas import ApiModel
+from jobyard_libs.schemas import Reply
 from jobyard_libs.tasks.documents import Execution
 from jobyard_libs.tasks.models import FINISHED, ExecutionStatus
 
@@ -96,7 +96,7 @@ def histogram_quantile(histogram: Mapping[int, int], q: float) -> float | None:
     return histogram_bound(max(histogram))
 
 
-class SeriesPoint(ApiModel):
+class SeriesPoint(Reply):
     at: datetime  # the start of the point's minutes
     completed: int = 0
     retrying: int = 0  # attempts that failed and were retried
@@ -108,7 +108,7 @@ class SeriesPoint(ApiModel):
     depth: dict[str, int] = {}  # backlog per queue: each minute's last reading, the highest in the point
 
 
-class StatsSeries(ApiModel):
+class StatsSeries(Reply):
     """``GET /api/v1/stats/series``: outcomes, run-time percentiles and queue depth over time."""
 
     span: Span

@@ -48,22 +48,25 @@ class CsrfRefused(Exception):
     pass
 
 
-def _moment(value: str) -> datetime | None:
+def _moment(value: str | datetime) -> datetime | None:
+    """A time from an answer: typed already (a reply model's), or ISO text (a dict's)."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
     try:
         return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
     except ValueError:
         return None
 
 
-def _when_exact(value: str | None) -> str:
+def _when_exact(value: str | datetime | None) -> str:
     """ISO time from the api → ``2026-11-30 08:21:04 UTC``."""
     moment = _moment(value) if value else None
     if moment is None:
-        return value or "—"
-    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+        return str(value or "—")
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _when(value: str | None) -> Markup:
+def _when(value: str | datetime | None) -> Markup:
     """ISO time from the api → ``<time datetime="…">2026-11-30 08:21:04 UTC</time>``: exact and
     true however long the page stays open; console.js shows it as words ("3 min ago", kept
     current) with the exact moment in the viewer's time zone on hover."""

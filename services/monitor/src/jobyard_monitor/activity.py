@@ -20,15 +20,15 @@ the executions stored. A scrape reads neither; it serves the last reading.
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from jobyard_libs.imports.documents import FeedSource, ImportLog
 from jobyard_libs.imports.feed_sources import FeedSourceRepository
 from jobyard_libs.imports.import_logs import UNWATCHED, ImportLogRepository
 from jobyard_libs.imports.models import ImportStatus
 from jobyard_libs.mongo import Database, utcnow
+from jobyard_libs.monitoring import FeedItems, FeedStats, KindStats, TaskStatsWindow
 from jobyard_libs.tasks.stats import QUANTILES, TaskStats
 from prometheus_client import Gauge
 
@@ -85,7 +85,7 @@ class FeedHealth:
     last_checked_at: datetime | None = None  # the last run that finished, a 304 included
     last_success_at: datetime | None = None
     consecutive_failures: int = 0
-    last_items: dict[str, int] = field(default_factory=dict)
+    last_items: FeedItems | None = None
 
 
 @dataclass
@@ -97,21 +97,19 @@ class TaskOutcomes:
     duration: dict[str, dict[float, float]]
     latency: dict[str, dict[float, float]]
 
-    def as_dict(self) -> dict[str, Any]:
+    def reply(self) -> TaskStatsWindow:
         kinds = sorted({k for k, _ in self.counts})
-        return {
-            "windowSeconds": self.window_seconds,
-            "byKind": {
-                kind: {
-                    "counts": {s: n for (k, s), n in self.counts.items() if k == kind},
-                    "durationSeconds": {
-                        f"p{int(q * 100)}": v for q, v in self.duration.get(kind, {}).items()
-                    },
-                    "latencySeconds": {f"p{int(q * 100)}": v for q, v in self.latency.get(kind, {}).items()},
-                }
+        return TaskStatsWindow(
+            window_seconds=self.window_seconds,
+            by_kind={
+                kind: KindStats(
+                    counts={s: n for (k, s), n in self.counts.items() if k == kind},
+                    duration_seconds={f"p{int(q * 100)}": v for q, v in self.duration.get(kind, {}).items()},
+                    latency_seconds={f"p{int(q * 100)}": v for q, v in self.latency.get(kind, {}).items()},
+                )
                 for kind in kinds
             },
-        }
+        )
 
 
 class ActivityWatcher:
@@ -137,25 +135,19 @@ class ActivityWatcher:
         export(feeds, tasks)
         self.feeds, self.tasks = feeds, tasks
 
-    def as_dict(self) -> dict[str, Any]:
-        def when(moment: datetime | None) -> str | None:
-            return moment.isoformat() if moment else None
-
-        return {
-            "imports": [
-                {
-                    "feed": f.feed,
-                    "state": f.state,
-                    "lastRunAt": when(f.last_run_at),
-                    "lastCheckedAt": when(f.last_checked_at),
-                    "lastSuccessAt": when(f.last_success_at),
-                    "consecutiveFailures": f.consecutive_failures,
-                    "lastItems": f.last_items,
-                }
-                for f in self.feeds
-            ],
-            "tasks": self.tasks.as_dict(),
-        }
+    def feeds_reply(self) -> list[FeedStats]:
+        return [
+            FeedStats(
+                feed=f.feed,
+                state=f.state,
+                last_run_at=f.last_run_at,
+                last_checked_at=f.last_checked_at,
+                last_success_at=f.last_success_at,
+                consecutive_failures=f.consecutive_failures,
+                last_items=f.last_items,
+            )
+            for f in self.feeds
+        ]
 
     async def feed_health(self) -> list[FeedHealth]:
         """Each enabled feed's last runs, through the feed + newest index: bounded by the feeds."""
@@ -185,13 +177,13 @@ def feed_health(
         health.last_checked_at = finished[0].finished_at or finished[0].timestamp
     if parsed:
         last = parsed[0]
-        health.last_items = {
-            "fetched": last.total_fetched,
-            "new": last.new_jobs,
-            "updated": last.updated_jobs,
-            "unchanged": last.unchanged_jobs,
-            "failed": last.failed_count,
-        }
+        health.last_items = FeedItems(
+            fetched=last.total_fetched,
+            new=last.new_jobs,
+            updated=last.updated_jobs,
+            unchanged=last.unchanged_jobs,
+            failed=last.failed_count,
+        )
     if health.consecutive_failures:
         health.state = "failing"
     elif health.last_success_at is None:
@@ -230,7 +222,7 @@ def export(feeds: list[FeedHealth], tasks: TaskOutcomes) -> None:
         CONSECUTIVE_FAILURES.labels(f.feed).set(f.consecutive_failures)
         for state in STATES:
             FEED_STATE.labels(f.feed, state).set(int(state == f.state))
-        for result, n in f.last_items.items():
+        for result, n in (f.last_items.model_dump() if f.last_items else {}).items():
             LAST_ITEMS.labels(f.feed, result).set(n)
     WINDOW.set(tasks.window_seconds)
     for (kind, status), n in tasks.counts.items():

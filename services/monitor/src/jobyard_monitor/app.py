@@ -7,13 +7,14 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Query, Request
 from jobyard_libs.app import Resources, create_service_app
 from jobyard_libs.auth import CurrentPrincipal, remote_authenticator
 from jobyard_libs.errors import ValidationFailed
 from jobyard_libs.imports.import_logs import PER_FEED_INDEX
+from jobyard_libs.monitoring import MonitorStats
 from jobyard_libs.queue.broker import broker_namespace
 from jobyard_libs.queue.contracts import Queue
 from jobyard_libs.tasks.stats import Span, StatsSeries, TaskStats
@@ -27,12 +28,20 @@ from jobyard_monitor.workers import WorkerBoard
 router = APIRouter(prefix="/api/v1", tags=["stats"])
 
 
-@router.get("/stats")
-async def stats(_: CurrentPrincipal, request: Request) -> dict[str, Any]:
+@router.get("/stats", response_model_by_alias=True)
+async def stats(_: CurrentPrincipal, request: Request) -> MonitorStats:
     """Queue depth per queue, live workers, the scheduler's leader, feed health and task stats."""
     depth: DepthWatcher = request.app.state.depth
     activity: ActivityWatcher = request.app.state.activity
-    return {**depth.snapshot.as_dict(), **activity.as_dict()}
+    snapshot = depth.snapshot
+    return MonitorStats(
+        queues=snapshot.queues_reply(),
+        workers=snapshot.workers,
+        scheduler_leader=snapshot.scheduler_leader,
+        refreshed_at=snapshot.refreshed_at,
+        imports=activity.feeds_reply(),
+        tasks=activity.tasks.reply(),
+    )
 
 
 @router.get("/stats/series", response_model_by_alias=True)

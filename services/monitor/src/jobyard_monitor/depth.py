@@ -12,9 +12,9 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
 
 import structlog
+from jobyard_libs.monitoring import QueueStats
 from jobyard_libs.outages import OUTAGES, OutageLog, dependency_of
 from jobyard_libs.queue.depth import QueueDepth, count_workers, queue_depths
 from jobyard_libs.tasks.stats import TaskStats
@@ -38,13 +38,8 @@ class Snapshot:
     scheduler_leader: bool = False
     refreshed_at: float | None = None
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "queues": [{**asdict(q), "backlog": q.backlog} for q in self.queues],
-            "workers": self.workers,
-            "schedulerLeader": self.scheduler_leader,
-            "refreshedAt": self.refreshed_at,
-        }
+    def queues_reply(self) -> list[QueueStats]:
+        return [QueueStats.model_validate(asdict(q)) for q in self.queues]
 
 
 class DepthWatcher:

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
+from jobyard_libs.monitoring import MonitorStats
 from jobyard_libs.tasks.stats import Span, StatsSeries
 
 from jobyard_console.charts import charts
@@ -16,16 +17,16 @@ from jobyard_console.web import Page, SignedIn, shown
 router = APIRouter(tags=["overview"])
 
 
+async def _monitor_stats(page: Page) -> MonitorStats:
+    return MonitorStats.model_validate(await page.api("GET", "/api/v1/stats", service="monitor"))
+
+
 async def _stats(page: Page) -> dict[str, Any]:
     try:
-        stats: dict[str, Any] = await page.api("GET", "/api/v1/stats", service="monitor")
-        unavailable = None
+        stats, unavailable = await _monitor_stats(page), None
     except UpstreamError as error:  # the rest of the console works without the monitor
-        stats, unavailable = {}, shown(error)
-    outcomes: dict[str, int] = {}
-    for kind in (stats.get("tasks") or {}).get("byKind", {}).values():
-        for status, count in kind.get("counts", {}).items():
-            outcomes[status] = outcomes.get(status, 0) + int(count)
+        stats, unavailable = MonitorStats(), shown(error)
+    outcomes = stats.tasks.outcomes() if stats.tasks else {}
     return {"stats": stats, "outcomes": outcomes, "unavailable": unavailable}
 
 
@@ -64,5 +65,4 @@ async def activity(page: SignedIn) -> HTMLResponse:
 @router.get("/overview/queues", response_class=HTMLResponse)
 async def queues(page: SignedIn) -> HTMLResponse:
     """The queue table alone (htmx refreshes it every few seconds)."""
-    stats = await page.api("GET", "/api/v1/stats", service="monitor")
-    return page.render("_queues.html", stats=stats)
+    return page.render("_queues.html", stats=await _monitor_stats(page))

@@ -1,0 +1,85 @@
+"""What the monitor answers at ``/api/v1/stats``, typed: the monitor builds it, the console
+reads it (with :class:`~jobyard_libs.tasks.stats.StatsSeries`, the charts' answer, the whole
+contract between the two). camelCase on the wire, snake_case in Python, like every answer.
+
+Examples
+--------
+>>> depth = QueueStats(queue="tasks.default", ready=2, delayed=5, delayed_due=1, in_flight=3,
+...                    dead=0, oldest_ready_age_seconds=0.5)
+>>> depth.backlog, sorted(depth.model_dump(by_alias=True))[:3]
+(6, ['backlog', 'dead', 'delayed'])
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import Field, computed_field
+
+from jobyard_libs.schemas import Reply
+
+
+class QueueStats(Reply):
+    queue: str
+    ready: int
+    delayed: int
+    delayed_due: int
+    in_flight: int
+    dead: int
+    oldest_ready_age_seconds: float
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def backlog(self) -> int:
+        """What needs a worker now: ready, due delayed, and in flight (what the autoscaler reads)."""
+        return self.ready + self.delayed_due + self.in_flight
+
+
+class FeedItems(Reply):
+    """The last parsed run's items."""
+
+    fetched: int
+    new: int
+    updated: int
+    unchanged: int
+    failed: int
+
+
+class FeedStats(Reply):
+    feed: str
+    state: str = Field(description="healthy, failing, stale or never_parsed")
+    last_run_at: datetime | None = None
+    last_checked_at: datetime | None = None  # the last run that finished, a 304 included
+    last_success_at: datetime | None = None
+    consecutive_failures: int = 0
+    last_items: FeedItems | None = None
+
+
+class KindStats(Reply):
+    counts: dict[str, int] = Field(default_factory=dict, description="by status")
+    duration_seconds: dict[str, float] = Field(default_factory=dict, description="p50, p95, p99")
+    latency_seconds: dict[str, float] = Field(default_factory=dict, description="p50, p95, p99")
+
+
+class TaskStatsWindow(Reply):
+    window_seconds: float
+    by_kind: dict[str, KindStats] = Field(default_factory=dict)
+
+    def outcomes(self) -> dict[str, int]:
+        """Every kind's counts added up, by status."""
+        total: dict[str, int] = {}
+        for kind in self.by_kind.values():
+            for status, count in kind.counts.items():
+                total[status] = total.get(status, 0) + count
+        return total
+
+
+class MonitorStats(Reply):
+    """Queue depth per queue, live workers, the scheduler's leader, feed health, task outcomes."""
+
+    queues: list[QueueStats] = Field(default_factory=list)
+    workers: int = 0
+    scheduler_leader: bool = False
+    refreshed_at: float | None = Field(None, description="when depth was last read (Unix seconds)")
+    imports: list[FeedStats] = Field(default_factory=list)
+    tasks: TaskStatsWindow | None = None
