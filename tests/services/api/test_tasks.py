@@ -136,18 +136,19 @@ async def test_pause_resume_and_cancel_a_recurring_task(api: httpx.AsyncClient, 
     me = auth.user_headers("cron@example.com")
     created = await _create(api, me, task(type="recurring", cron="*/5 * * * *", timezone="Europe/Berlin"))
     assert created["status"] == "active"
+    assert created["actions"] == ["run", "pause", "cancel"]  # what the console offers
     next_run = datetime.fromisoformat(created["nextRunAt"])
     assert next_run > datetime.now(UTC)
     assert next_run.minute % 5 == 0
     paused = (await api.post(f"/api/v1/tasks/{created['id']}/pause", headers=me)).json()
-    assert paused["status"] == "paused"
+    assert (paused["status"], paused["actions"]) == ("paused", ["run", "resume", "cancel"])
     assert (await api.post(f"/api/v1/tasks/{created['id']}/pause", headers=me)).status_code == 409
     resumed = (await api.post(f"/api/v1/tasks/{created['id']}/resume", headers=me)).json()
     assert resumed["status"] == "active"
     assert resumed["nextRunAt"] is not None
     cancelled = (await api.post(f"/api/v1/tasks/{created['id']}/cancel", headers=me)).json()
     assert cancelled["status"] == "cancelled"
-    assert cancelled["nextRunAt"] is None
+    assert (cancelled["nextRunAt"], cancelled["actions"]) == (None, [])
     assert (await api.post(f"/api/v1/tasks/{created['id']}/run", headers=me)).status_code == 409
 
 

@@ -11,7 +11,18 @@ from pydantic.alias_generators import to_camel
 from jobyard_libs.documents import Changes, Oid, StoredDocument
 from jobyard_libs.mongo import utcnow
 from jobyard_libs.queue.liveness import WORKER_LOST
-from jobyard_libs.tasks.models import ExecutionStatus, MisfirePolicy, TaskStatus, TaskType
+from jobyard_libs.tasks.models import (
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_PRIORITY,
+    DEFAULT_TIMEOUT_MS,
+    DEFAULT_TIMEZONE,
+    ExecutionStatus,
+    MisfirePolicy,
+    TaskAction,
+    TaskStatus,
+    TaskType,
+    task_actions,
+)
 
 
 class ExpiredRun(BaseModel):
@@ -45,17 +56,17 @@ class Task(StoredDocument):
     type: TaskType = TaskType.ONE_TIME
     kind: str
     payload: dict[str, Any] = Field(default_factory=dict)
-    priority: int = 5
+    priority: int = DEFAULT_PRIORITY
     queue: str
     status: TaskStatus
     paused_reason: str | None = None  # paused by the platform (tasks.rights), not by its owner
     scheduled_at: datetime | None = None
     cron: str | None = None
-    timezone: str = "UTC"
+    timezone: str = DEFAULT_TIMEZONE
     misfire_policy: MisfirePolicy = MisfirePolicy.FIRE_ONCE
     next_run_at: datetime | None = None
-    max_retries: int = 3
-    timeout_ms: int = 300_000
+    max_retries: int = DEFAULT_MAX_RETRIES
+    timeout_ms: int = DEFAULT_TIMEOUT_MS
     webhook_url: str | None = None
     run_count: int = 0
     last_run_at: datetime | None = None
@@ -67,6 +78,11 @@ class Task(StoredDocument):
     deleted_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+    @property
+    def actions(self) -> list[TaskAction]:
+        """What may be done to it now (:func:`~jobyard_libs.tasks.models.task_actions`)."""
+        return task_actions(self.type, self.status)
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -5,7 +5,17 @@ from typing import Any
 
 from jobyard_libs.documents import IdStr
 from jobyard_libs.schemas import ApiModel
-from jobyard_libs.tasks.models import ExecutionStatus, MisfirePolicy, TaskStatus, TaskType
+from jobyard_libs.tasks.models import (
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_PRIORITY,
+    DEFAULT_TIMEOUT_MS,
+    DEFAULT_TIMEZONE,
+    ExecutionStatus,
+    MisfirePolicy,
+    TaskAction,
+    TaskStatus,
+    TaskType,
+)
 from pydantic import Field, HttpUrl
 
 
@@ -16,16 +26,19 @@ class TaskIn(ApiModel):
     kind: str = Field(min_length=1, max_length=64)
     payload: dict[str, Any] = Field(default_factory=dict)
     priority: int = Field(
-        5, ge=0, le=10, description="0-10; 7+ → tasks.high, 4-6 → tasks.default, 0-3 → tasks.low"
+        DEFAULT_PRIORITY,
+        ge=0,
+        le=10,
+        description="0-10; 7+ → tasks.high, 4-6 → tasks.default, 0-3 → tasks.low",
     )
     scheduled_at: datetime | None = Field(None, description="delayed tasks: when to run (ISO 8601, future)")
     cron: str | None = Field(
         None, max_length=120, description="recurring tasks: 5 fields, or 6 with seconds last"
     )
-    timezone: str = Field("UTC", max_length=64)
+    timezone: str = Field(DEFAULT_TIMEZONE, max_length=64)
     misfire_policy: MisfirePolicy = MisfirePolicy.FIRE_ONCE
-    max_retries: int = Field(3, ge=0, le=20)
-    timeout_ms: int = Field(300_000, ge=100, le=24 * 3600 * 1000)
+    max_retries: int = Field(DEFAULT_MAX_RETRIES, ge=0, le=20)
+    timeout_ms: int = Field(DEFAULT_TIMEOUT_MS, ge=100, le=24 * 3600 * 1000)
     webhook_url: HttpUrl | None = Field(
         None, description="POSTed a signed JSON body when an execution finishes"
     )
@@ -86,6 +99,9 @@ class TaskOut(ApiModel):
     webhook_url: str | None
     run_count: int
     last_run_at: datetime | None
+    actions: list[TaskAction] = Field(
+        description="what may be done to it now (run, pause, resume, cancel): the console offers these"
+    )
     created_at: datetime
     updated_at: datetime
     webhook_secret: str | None = Field(

@@ -19,7 +19,7 @@ from jobyard_libs.tasks.dispatch import dispatch
 from jobyard_libs.tasks.documents import Execution, Task, TaskChanges
 from jobyard_libs.tasks.kinds import KINDS
 from jobyard_libs.tasks.lifecycle import ExecutionLifecycle
-from jobyard_libs.tasks.models import TaskStatus, TaskType, queue_for
+from jobyard_libs.tasks.models import TaskAction, TaskStatus, TaskType, queue_for
 from jobyard_libs.tasks.repository import ExecutionRepository, TaskRepository
 from jobyard_libs.tasks.rights import REASONS, CronFloors, task_refusal
 from jobyard_libs.tasks.schedule import BadSchedule, next_run, shortest_interval, zone
@@ -285,8 +285,8 @@ class TaskService:
 
     async def run_now(self, task_id: Oid, principal: Principal) -> Execution:
         task = await self._to_change(task_id, principal, "run")
-        if task.status is TaskStatus.CANCELLED:
-            raise TaskStateConflict("a cancelled task cannot run")
+        if TaskAction.RUN not in task.actions:
+            raise TaskStateConflict(f"a {task.status} task cannot run")
         kind = KINDS.get(task.kind)
         if kind is None or not kind.allows(principal.role):
             raise KindNotAllowed(f"tasks of kind {task.kind!r} need the admin role", field="kind")
@@ -299,7 +299,7 @@ class TaskService:
 
     async def pause(self, task_id: Oid, principal: Principal) -> Task:
         task = await self._to_change(task_id, principal, "pause")
-        if task.type is TaskType.ONE_TIME or task.status is not TaskStatus.ACTIVE:
+        if TaskAction.PAUSE not in task.actions:
             raise TaskStateConflict(
                 f"only an active delayed or recurring task can be paused (this one is {task.status})"
             )
@@ -307,7 +307,7 @@ class TaskService:
 
     async def resume(self, task_id: Oid, principal: Principal) -> Task:
         task = await self._to_change(task_id, principal, "resume")
-        if task.status is not TaskStatus.PAUSED:
+        if TaskAction.RESUME not in task.actions:
             raise TaskStateConflict(f"only a paused task can be resumed (this one is {task.status})")
         reason = task_refusal(task, PrincipalState(principal.role, active=True), self.floors)
         if reason is not None and task.owner_id == principal.subject:

@@ -9,7 +9,15 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
 from jobyard_libs.tasks.kinds import KINDS
-from jobyard_libs.tasks.models import MisfirePolicy, TaskStatus, TaskType
+from jobyard_libs.tasks.models import (
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_PRIORITY,
+    DEFAULT_TIMEOUT_MS,
+    DEFAULT_TIMEZONE,
+    MisfirePolicy,
+    TaskStatus,
+    TaskType,
+)
 from jobyard_libs.tasks.schedule import BadSchedule, zone
 from pydantic import ValidationError
 
@@ -19,7 +27,7 @@ from jobyard_console.web import Changing, Page, Pager, SignedIn, list_params, se
 router = APIRouter(tags=["tasks"])
 FILTERS = ("status", "type", "kind", "name", "ownerId")
 ACTIONS = ("run", "pause", "resume", "cancel")
-NUMBERS = {"priority": 5, "maxRetries": 3, "timeoutMs": 300_000}
+NUMBERS = {"priority": DEFAULT_PRIORITY, "maxRetries": DEFAULT_MAX_RETRIES, "timeoutMs": DEFAULT_TIMEOUT_MS}
 
 
 def _kinds(page: Page) -> list[tuple[str, str]]:
@@ -49,11 +57,11 @@ async def task_list(page: SignedIn) -> HTMLResponse:
 @router.get("/tasks/new", response_class=HTMLResponse)
 async def new_task(page: SignedIn) -> HTMLResponse:
     defaults = {
-        "type": "one_time",
+        "type": TaskType.ONE_TIME.value,
         "kind": "noop",
         "payload": "{}",
-        "timezone": "UTC",
-        "misfirePolicy": "fire_once",
+        "timezone": DEFAULT_TIMEZONE,
+        "misfirePolicy": MisfirePolicy.FIRE_ONCE.value,
     }
     return await _task_form(page, {**defaults, **{k: str(v) for k, v in NUMBERS.items()}}, {})
 
