@@ -4,35 +4,20 @@ contract between the two). camelCase on the wire, snake_case in Python, like eve
 
 Examples
 --------
->>> depth = QueueStats(queue="tasks.default", ready=2, delayed=5, delayed_due=1, in_flight=3,
+>>> depth = QueueDepth(queue="tasks.default", ready=2, delayed=5, delayed_due=1, in_flight=3,
 ...                    dead=0, oldest_ready_age_seconds=0.5)
->>> depth.backlog, sorted(depth.model_dump(by_alias=True))[:3]
-(6, ['backlog', 'dead', 'delayed'])
+>>> depth.backlog, sorted(depth.model_dump(by_alias=True))[:4]
+(6, ['backlog', 'dead', 'delayed', 'delayedDue'])
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import Field, computed_field
+from pydantic import Field
 
+from jobyard_libs.queue.depth import QueueDepth
 from jobyard_libs.schemas import Reply
-
-
-class QueueStats(Reply):
-    queue: str
-    ready: int
-    delayed: int
-    delayed_due: int
-    in_flight: int
-    dead: int
-    oldest_ready_age_seconds: float
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def backlog(self) -> int:
-        """What needs a worker now: ready, due delayed, and in flight (what the autoscaler reads)."""
-        return self.ready + self.delayed_due + self.in_flight
 
 
 class FeedItems(Reply):
@@ -77,7 +62,7 @@ class TaskStatsWindow(Reply):
 class MonitorStats(Reply):
     """Queue depth per queue, live workers, the scheduler's leader, feed health, task outcomes."""
 
-    queues: list[QueueStats] = Field(default_factory=list)
+    queues: list[QueueDepth] = Field(default_factory=list)
     workers: int = 0
     scheduler_leader: bool = False
     refreshed_at: float | None = Field(None, description="when depth was last read (Unix seconds)")

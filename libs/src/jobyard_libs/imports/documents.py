@@ -78,11 +78,10 @@ class ImportLog(StoredDocument):
     error: str | None = None
 
 
-class Job(StoredDocument):
-    """One imported posting, unique on ``(feedUrl, externalId)``."""
+class PostingFields(BaseModel):
+    """What a feed says of one posting: a posting on its way in, and the stored job, share it."""
 
     feed_url: str
-    external_id: str
     title: str
     description: str | None = None  # sanitised HTML (jobyard_libs.feeds.html)
     description_text: str | None = None  # the same as plain text; None until sanitised
@@ -95,6 +94,12 @@ class Job(StoredDocument):
     url: str | None = None
     published_at: datetime | None = None
     raw_data: dict[str, Any] = Field(default_factory=dict)
+
+
+class Job(StoredDocument, PostingFields):
+    """One imported posting, unique on ``(feedUrl, externalId)``."""
+
+    external_id: str
     title_words: list[str] = Field(default_factory=list)
     posted_at: datetime | None = None
     content_hash: str | None = None
@@ -104,7 +109,7 @@ class Job(StoredDocument):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
-class Posting(BaseModel):
+class Posting(PostingFields):
     """One parsed posting on its way into ``jobs``: what a batch message carries (the parser's
     fields, camelCase), typed. ``stored()`` is what is written; ``content_hash`` what decides
     whether a stored posting changed."""
@@ -112,19 +117,6 @@ class Posting(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
     external_id: str = Field(min_length=1)
-    feed_url: str
-    title: str
-    description: str | None = None
-    description_text: str | None = None
-    company: str | None = None
-    location: str | None = None
-    category: str | None = None
-    job_type: str | None = None
-    region: str | None = None
-    salary: str | None = None
-    url: str | None = None
-    published_at: datetime | None = None
-    raw_data: dict[str, Any] = Field(default_factory=dict)
 
     def stored(self) -> dict[str, Any]:
         """The posting's fields as ``jobs`` stores them (its id aside: the key is separate)."""

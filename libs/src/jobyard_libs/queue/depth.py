@@ -28,15 +28,19 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 
+from pydantic import ConfigDict, computed_field
 from redis.asyncio import Redis
 
 from jobyard_libs.queue.liveness import workers_key
+from jobyard_libs.schemas import Reply
 
 
-@dataclass(frozen=True)
-class QueueDepth:
+class QueueDepth(Reply):
+    """One queue's reading (also a row of the monitor's ``/api/v1/stats``, camelCase there)."""
+
+    model_config = ConfigDict(frozen=True)
+
     queue: str
     ready: int
     delayed: int
@@ -45,9 +49,10 @@ class QueueDepth:
     dead: int
     oldest_ready_age_seconds: float
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def backlog(self) -> int:
-        """What needs a worker now: ready, due delayed, and in flight."""
+        """What needs a worker now: ready, due delayed, and in flight (what the autoscaler reads)."""
         return self.ready + self.delayed_due + self.in_flight
 
 
@@ -86,7 +91,17 @@ async def queue_depths(
         position += 3 + len(workers)
         oldest_age = await _age_seconds(redis, f"{namespace}:{queue}.msgs", oldest_id, now_ms)
         delayed, due = await _delayed(redis, f"{namespace}:{queue}.DQ.msgs", now_ms)
-        depths.append(QueueDepth(queue, int(ready), delayed, due, in_flight, int(dead), oldest_age))
+        depths.append(
+            QueueDepth(
+                queue=queue,
+                ready=int(ready),
+                delayed=delayed,
+                delayed_due=due,
+                in_flight=in_flight,
+                dead=int(dead),
+                oldest_ready_age_seconds=oldest_age,
+            )
+        )
     return depths
 
 

@@ -35,7 +35,7 @@ async def stats(_: CurrentPrincipal, request: Request) -> MonitorStats:
     activity: ActivityWatcher = request.app.state.activity
     snapshot = depth.snapshot
     return MonitorStats(
-        queues=snapshot.queues_reply(),
+        queues=snapshot.queues,
         workers=snapshot.workers,
         scheduler_leader=snapshot.scheduler_leader,
         refreshed_at=snapshot.refreshed_at,

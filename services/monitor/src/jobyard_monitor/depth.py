@@ -11,10 +11,9 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import structlog
-from jobyard_libs.monitoring import QueueStats
 from jobyard_libs.outages import OUTAGES, OutageLog, dependency_of
 from jobyard_libs.queue.depth import QueueDepth, count_workers, queue_depths
 from jobyard_libs.tasks.stats import TaskStats
@@ -37,9 +36,6 @@ class Snapshot:
     workers: int = 0
     scheduler_leader: bool = False
     refreshed_at: float | None = None
-
-    def queues_reply(self) -> list[QueueStats]:
-        return [QueueStats.model_validate(asdict(q)) for q in self.queues]
 
 
 class DepthWatcher:
