@@ -1,4 +1,4 @@
-"""What the monitor answers at ``/api/v1/stats``, typed: the monitor builds it, the console
+"""What the monitor answers at ``/api/v1/stats`` and ``/api/v1/workers``, typed: the monitor builds it, the console
 reads it (with :class:`~jobyard_libs.tasks.stats.StatsSeries`, the charts' answer, the whole
 contract between the two). camelCase on the wire, snake_case in Python, like every answer.
 
@@ -16,6 +16,7 @@ from datetime import datetime
 
 from pydantic import Field
 
+from jobyard_libs.documents import IdStr
 from jobyard_libs.queue.depth import QueueDepth
 from jobyard_libs.schemas import Reply
 
@@ -68,3 +69,46 @@ class MonitorStats(Reply):
     refreshed_at: float | None = Field(None, description="when depth was last read (Unix seconds)")
     imports: list[FeedStats] = Field(default_factory=list)
     tasks: TaskStatsWindow | None = None
+
+
+# GET /api/v1/workers (admins): the console's Workers page
+
+
+class RunningOut(Reply):
+    execution_id: IdStr
+    task_id: IdStr
+    kind: str
+    attempt: int
+    started_at: datetime | None
+
+
+class WorkerOut(Reply):
+    id: str
+    host: str | None = Field(description="the pod's name in Kubernetes")
+    pid: int | None
+    queues: list[str]
+    threads: int | None
+    started_at: datetime | None
+    version: str | None
+    rss_bytes: int | None = Field(description="resident memory at its last beat")
+    beat_at: datetime
+    beat_age_seconds: float
+    stale: bool = Field(
+        description="no beat for longer than the heartbeat timeout: dead, or cut off from Redis"
+    )
+    running: list[RunningOut] = Field(description="the attempts it holds now")
+
+
+class LeaderOut(Reply):
+    present: bool = Field(description="some scheduler holds the leader lease")
+    host: str | None = None
+    pid: int | None = None
+    fence: int | None = None
+    tick_at: datetime | None = None
+    tick_age_seconds: float | None = None
+
+
+class WorkersOut(Reply):
+    heartbeat_timeout_seconds: float
+    workers: list[WorkerOut]
+    scheduler: LeaderOut

@@ -8,56 +8,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from jobyard_libs.auth import AdminPrincipal
-from jobyard_libs.documents import IdStr
 from jobyard_libs.mongo import Database, utcnow
+from jobyard_libs.monitoring import LeaderOut, RunningOut, WorkerOut, WorkersOut
 from jobyard_libs.queue.liveness import LEADER_TICK, LeaderTick, roster
 from jobyard_libs.redis_client import RedisKeys
-from jobyard_libs.schemas import ApiModel
 from jobyard_libs.tasks.repository import ExecutionRepository
-from pydantic import Field
 from redis.asyncio import Redis
 
 router = APIRouter(prefix="/api/v1", tags=["workers"])
-
-
-class RunningOut(ApiModel):
-    execution_id: IdStr
-    task_id: IdStr
-    kind: str
-    attempt: int
-    started_at: datetime | None
-
-
-class WorkerOut(ApiModel):
-    id: str
-    host: str | None = Field(description="the pod's name in Kubernetes")
-    pid: int | None
-    queues: list[str]
-    threads: int | None
-    started_at: datetime | None
-    version: str | None
-    rss_bytes: int | None = Field(description="resident memory at its last beat")
-    beat_at: datetime
-    beat_age_seconds: float
-    stale: bool = Field(
-        description="no beat for longer than the heartbeat timeout: dead, or cut off from Redis"
-    )
-    running: list[RunningOut] = Field(description="the attempts it holds now")
-
-
-class LeaderOut(ApiModel):
-    present: bool = Field(description="some scheduler holds the leader lease")
-    host: str | None = None
-    pid: int | None = None
-    fence: int | None = None
-    tick_at: datetime | None = None
-    tick_age_seconds: float | None = None
-
-
-class WorkersOut(ApiModel):
-    heartbeat_timeout_seconds: float
-    workers: list[WorkerOut]
-    scheduler: LeaderOut
 
 
 class WorkerBoard:

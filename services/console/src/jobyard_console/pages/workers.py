@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
+from jobyard_libs.monitoring import WorkersOut
 
 from jobyard_console.web import AdminOnly
 
@@ -13,6 +14,6 @@ router = APIRouter(tags=["workers"])
 
 @router.get("/workers", response_class=HTMLResponse)
 async def worker_board(page: AdminOnly) -> HTMLResponse:
-    board = await page.api("GET", "/api/v1/workers", service="monitor")
+    board = WorkersOut.model_validate(await page.api("GET", "/api/v1/workers", service="monitor"))
     template = "_workers.html" if page.request.headers.get("hx-request") else "workers.html"
     return page.render(template, board=board)
