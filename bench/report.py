@@ -109,6 +109,15 @@ def _tasks(tasks: dict[str, Any] | None) -> Iterator[Row]:
                 "—",
                 "—",
             )
+            if "workerCpuMsPerTask" in batch:  # recorded since 2026-12
+                yield (
+                    f"Worker CPU per task, batches of 1,000, {server} (user + system, every process)",
+                    f"{batch['workerCpuMsPerTask']:.2f} ms",
+                    "—",
+                    "—",
+                    "—",
+                    "—",
+                )
             for lat in row.get("latency", []):
                 yield (
                     f"Latency submit → completed at {lat['ratePerSecond']:.0f}/s, {server} (p50; p99)",

@@ -47,7 +47,7 @@ from jobyard_libs.tasks.stats import TaskStats
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
-from bench.infra import SERVERS, mongodb_for_bench, redis_for_tests, servers_here
+from bench.infra import SERVERS, cpu_seconds, mongodb_for_bench, redis_for_tests, servers_here
 from bench.peers import PROCESSES, THREADS, by_name, drain
 from bench.results import record, summary
 from tests.conftest import Isolation
@@ -72,6 +72,7 @@ class Platform:
     redis_url: str
     prefix: str
     worker_metrics: str
+    worker_pid: int
 
     def round_trips(self) -> dict[str, float]:
         """MongoDB commands and documents written so far, by the api and every worker process."""
@@ -81,6 +82,7 @@ class Platform:
                 name = line.split("{", 1)[0].split(" ", 1)[0]
                 if name in totals and not line.startswith("#"):
                     totals[name] += float(line.rsplit(" ", 1)[1])
+        totals["workerCpuSeconds"] = cpu_seconds(self.worker_pid)
         return totals
 
     async def completed(self) -> int:
@@ -153,6 +155,7 @@ def jobyard_platform(mongodb_url: str, redis_url: str, tmp: Path) -> Iterator[Pl
             redis_url,
             prefix,
             worker_metrics,
+            worker.pid,
         )
 
 
@@ -219,8 +222,12 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 def per_task(before: dict[str, float], after: dict[str, float], tasks: int) -> dict[str, float]:
-    commands, written = (after[name] - before[name] for name in COUNTED)
-    return {"commandsPerTask": commands / tasks, "documentsWrittenPerTask": written / tasks}
+    commands, written, cpu = (after[name] - before[name] for name in (*COUNTED, "workerCpuSeconds"))
+    return {
+        "commandsPerTask": commands / tasks,
+        "documentsWrittenPerTask": written / tasks,
+        "workerCpuMsPerTask": cpu * 1000 / tasks,  # its processes' user + system time, idle polls included
+    }
 
 
 def on_server(server: str, args: argparse.Namespace, tmp: Path, redis_url: str) -> dict[str, Any]:
@@ -320,7 +327,8 @@ def main() -> int:
         for kind, trips in row["roundTrips"].items():
             out(
                 f"    round trips per task ({kind}): {trips['commandsPerTask']:.2f} commands,"
-                f" {trips['documentsWrittenPerTask']:.2f} documents written\n"
+                f" {trips['documentsWrittenPerTask']:.2f} documents written,"
+                f" {trips.get('workerCpuMsPerTask', float('nan')):.2f} ms of worker CPU\n"
             )
         for lat in row["latency"]:
             out(
