@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from bson import ObjectId
+from pymongo import UpdateOne
 from pymongo.errors import DuplicateKeyError
 
 from jobyard_libs.listing import TOTAL_CAP, Slice, Window, paginate
@@ -199,16 +200,20 @@ class TaskRepository:
         hint = hint_for(query, TASK_FILTERS) or TASK_LIST.name
         return await paginate(self.collection, query, NEWEST, hint, window, Task)
 
-    async def key_names(self) -> int:
-        """Migration from versions that stored no ``nameKey``: each task gets its own. How many."""
-        missing = self.collection.find({"nameKey": {"$exists": False}}, {"name": 1})
-        changed = 0
-        async for task in missing:
-            await self.collection.update_one(
-                {"_id": task["_id"]}, {"$set": {"nameKey": name_key(task["name"])}}
-            )
-            changed += 1
-        return changed
+    async def key_names(self, batch: int = 500) -> int:
+        """Migration from versions that stored no ``nameKey``: each task gets its own, a bulk
+        write per ``batch`` (walking ``_id`` onwards, never rescanning). How many."""
+        done, after = 0, None
+        while True:
+            query: Document = {"nameKey": {"$exists": False}}
+            if after is not None:
+                query["_id"] = {"$gt": after}
+            found = await self.collection.find(query, {"name": 1}).sort("_id", 1).limit(batch).to_list()
+            if not found:
+                return done
+            keyed = [UpdateOne({"_id": t["_id"]}, {"$set": {"nameKey": name_key(t["name"])}}) for t in found]
+            await self.collection.bulk_write(keyed, ordered=False)
+            done, after = done + len(keyed), found[-1]["_id"]
 
     async def counts_by_status(self, owner_id: str | None, owner: str | None = None) -> dict[TaskStatus, int]:
         """How many tasks are in each state (deleted ones aside), each counted up to

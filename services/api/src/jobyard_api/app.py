@@ -15,6 +15,7 @@ from jobyard_libs.queue.broker import create_broker
 from jobyard_libs.rate_limit import RateLimiter
 from jobyard_libs.retention import RetentionPolicy
 from jobyard_libs.tasks.engine import TaskEngine
+from jobyard_libs.tasks.live_logs import LiveLogs
 from jobyard_libs.tasks.rights import CronFloors
 
 from jobyard_api.audit import endpoints as audit_endpoints
@@ -86,7 +87,9 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
                 secrets=settings,
                 audit=audit,
             ),
-            executions=ExecutionService(db, lifecycle, outcomes, settings, audit, kept),
+            executions=ExecutionService(
+                db, lifecycle, outcomes, settings, audit, kept, LiveLogs(resources.redis, resources.keys)
+            ),
             dead_letters=DeadLetterService(db, outcomes, audit),
             callbacks=CallbackService(db, outcomes),
             submit_limit=RateLimiter(

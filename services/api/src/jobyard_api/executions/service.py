@@ -77,6 +77,7 @@ class ExecutionService:
         secrets: TaskSettings,
         audit: AuditService,
         kept: RetentionPolicy,
+        live: LiveLogs,
     ) -> None:
         self.kept = kept
         self.audit = audit
@@ -87,7 +88,7 @@ class ExecutionService:
         self.executions = ExecutionRepository(db)
         self.artifacts = ArtifactRepository(db)
         self.lifecycle = lifecycle
-        self.live = LiveLogs(lifecycle.effects.events.redis, lifecycle.effects.events.keys)
+        self.live = live
 
     def view(self, execution: Execution, viewer: Principal) -> ExecutionOut:
         out = execution_view(execution, viewer, self.secrets)

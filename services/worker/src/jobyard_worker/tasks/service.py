@@ -206,10 +206,13 @@ class Executor:
 
     async def _show_live(self, execution: Execution, journal: AttemptLog, ended: asyncio.Event) -> None:
         """Pass the journal's new lines on to the live view every cancel poll until the attempt
-        ends (they are stored with the attempt then)."""
-        while not ended.is_set():
+        ends. Nothing once it has ended: its lines are stored with the attempt, and the end of
+        every attempt does not wait on one more Redis write."""
+        while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(ended.wait(), self.settings.task_cancel_poll_seconds)
+            if ended.is_set():
+                return
             lines, execution_id = journal.unshown(), str(execution.id)
             try:
                 await self.live.append(
