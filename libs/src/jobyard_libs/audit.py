@@ -32,11 +32,12 @@ import structlog
 from pydantic import Field
 
 from jobyard_libs.auth import Principal
-from jobyard_libs.documents import StoredDocument
+from jobyard_libs.documents import IdStr, StoredDocument
 from jobyard_libs.listing import Slice, Window, paginate
 from jobyard_libs.mongo import Database, IndexSpec, hint_for, utcnow
 from jobyard_libs.outages import MONGODB_OUTAGES
 from jobyard_libs.request_id import current_client_ip, current_request_id
+from jobyard_libs.schemas import Reply
 
 log = structlog.get_logger("jobyard.audit")
 COLLECTION = "audit"
@@ -86,6 +87,21 @@ class AuditEvent(StoredDocument):
     details: dict[str, Any] = Field(default_factory=dict)
     at: datetime = Field(default_factory=utcnow)
     expires_at: datetime | None = None
+
+
+class AuditEventOut(Reply):
+    id: IdStr
+    action: AuditAction
+    outcome: str
+    actor_id: str | None
+    actor_via: str | None
+    credential_id: str | None
+    target_type: str | None
+    target_id: str | None
+    client_ip: str | None
+    request_id: str | None
+    details: dict[str, Any]
+    at: datetime
 
 
 @dataclass(frozen=True)

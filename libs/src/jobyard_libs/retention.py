@@ -46,6 +46,7 @@ from pymongo import UpdateOne
 
 from jobyard_libs.imports import import_logs, raw_feeds
 from jobyard_libs.mongo import Database, Document, IndexSpec, hinted
+from jobyard_libs.schemas import Reply
 from jobyard_libs.settings import BaseServiceSettings
 from jobyard_libs.tasks import repository as tasks
 from jobyard_libs.tasks.models import ExecutionStatus, TaskStatus
@@ -115,6 +116,27 @@ class RetentionPolicy:
         if status.value in UNSUCCESSFUL:
             return self.failed
         return None
+
+
+class RetentionOut(Reply):
+    """How long each kind of finished work is kept (``GET /api/v1/retention``)."""
+
+    completed_seconds: int = Field(description="a completed execution, after it finished")
+    failed_seconds: int = Field(
+        description="a dead or cancelled execution and its dead letter, after it finished: "
+        "the window in which a dead one can be replayed"
+    )
+    import_logs_seconds: int = Field(description="a finished import's log")
+    raw_feeds_seconds: int = Field(description="the raw copy of a fetched feed")
+
+    @classmethod
+    def of(cls, policy: RetentionPolicy) -> RetentionOut:
+        return cls(
+            completed_seconds=int(policy.completed.total_seconds()),
+            failed_seconds=int(policy.failed.total_seconds()),
+            import_logs_seconds=int(policy.import_logs.total_seconds()),
+            raw_feeds_seconds=int(policy.raw_feeds.total_seconds()),
+        )
 
 
 @dataclass

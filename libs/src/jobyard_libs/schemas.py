@@ -49,7 +49,9 @@ class Reply(ApiModel):
     model_config = ConfigDict(extra="ignore")
 
 
-class Page(ApiModel, Generic[T]):
+class Page(Reply, Generic[T]):
+    """One page of a list, as the api sends it and a reader (the console) reads it."""
+
     items: list[T]
     page: int
     limit: int

@@ -14,5 +14,6 @@ new / updated / unchanged postings; the content hash    ``jobs.py``, ``models.py
 which feeds run; their validators and last outcome      ``feed_sources.py``
 the raw feed kept 7 days                                ``raw_feeds.py``
 stored shapes; postings on their way in                 ``documents.py``
+what the api answers: imports, jobs, feed sources      ``replies.py`` (read by the console too)
 =====================================================  ===========================================
 """

@@ -16,5 +16,6 @@ stored shapes; reads; owner scope                       ``documents.py``, ``repo
 counts and run times per minute (charts, monitor)       ``stats.py``
 a running attempt's log lines                           ``live_logs.py``
 one process's engine, wired                             ``engine.py``
+what the api answers: tasks, executions, dead letters  ``replies.py`` (read by the console too)
 =====================================================  ===========================================
 """

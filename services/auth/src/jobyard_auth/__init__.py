@@ -12,5 +12,7 @@ API keys: created once, hashed, revoked                 ``api_keys/service.py``
 password hashing and policy                             ``passwords.py``
 signing keys and the JWKS other services trust          ``keystore.py``
 the first admin                                         ``bootstrap.py``
+what it answers (users, API keys, token pairs)          ``jobyard_libs.accounts`` (read by the
+                                                        console too)
 =====================================================  ===========================================
 """

@@ -18,10 +18,12 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import httpx
 import structlog
+from jobyard_libs.accounts import TokenPair
+from pydantic import BaseModel, ValidationError
 
 from jobyard_console.sessions import Session, SessionStore
 from jobyard_console.settings import ConsoleSettings
@@ -30,6 +32,7 @@ log = structlog.get_logger(__name__)
 Service = Literal["auth", "api", "monitor"]
 RETRY_AFTER_SECONDS = 0.3  # one more try of a read or a refresh that met a hiccup
 TRANSIENT = frozenset({502, 503, 504})
+M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass
@@ -246,9 +249,9 @@ class Upstream:
         if response.status_code != 200:
             log.info("console_refresh_refused", status=response.status_code)
             raise SessionExpired
-        pair = response.json()
+        pair = read(TokenPair, response.json())
         caller.session = session.model_copy(
-            update={"access_token": pair["accessToken"], "refresh_token": pair["refreshToken"]}
+            update={"access_token": pair.access_token, "refresh_token": pair.refresh_token}
         )
         if caller.session_id:
             await self.sessions.update(caller.session_id, caller.session)
@@ -260,6 +263,21 @@ class Upstream:
         if response.status_code == 204 or not response.content:
             return None
         return response.json()
+
+
+def read(reply: type[M], answer: Any) -> M:
+    """A service's answer as the model it answers with; an answer that does not fit (a
+    service of another version that dropped a field) is a 502 naming the field, not a page
+    that shows blanks."""
+    try:
+        return reply.model_validate(answer)
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        where = ".".join(str(part) for part in problem["loc"]) or "the answer"
+        log.warning("console_unreadable_answer", reply=reply.__name__, field=where, problem=problem["msg"])
+        raise UpstreamError(
+            502, "unreadable_answer", f"a service's answer does not fit: {where}: {problem['msg']}", where
+        ) from exc
 
 
 async def _twice(send: Callable[[], Awaitable[httpx.Response]]) -> httpx.Response:

@@ -12,25 +12,30 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Generic, TypeVar, overload
 from urllib.parse import unquote, urlencode
 
 import jinja2
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from jobyard_libs.accounts import TokenPair, UserOut
 from jobyard_libs.feeds.html import sanitize
+from jobyard_libs.schemas import Page as ApiPage
 from markupsafe import Markup
+from pydantic import BaseModel
 
 from jobyard_console.charts import seconds_label
 from jobyard_console.sessions import COOKIE, PRE_COOKIE, Session, SessionStore, cookie_name, new_token
 from jobyard_console.settings import ConsoleSettings
-from jobyard_console.upstream import Caller, Service, Upstream, UpstreamError
+from jobyard_console.upstream import Caller, Service, Upstream, UpstreamError, read
 
+M = TypeVar("M", bound=BaseModel)
 templates = Jinja2Templates(
     env=jinja2.Environment(
         loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
         autoescape=True,
+        undefined=jinja2.StrictUndefined,  # a misspelt attribute fails the page, never shows blank
     )
 )
 
@@ -76,13 +81,10 @@ def _when(value: str | datetime | None) -> Markup:
     return Markup('<time datetime="{}">{}</time>').format(moment.isoformat(), _when_exact(value))
 
 
-def _duration(start: str | None, end: str | None) -> str:
+def _duration(start: datetime | None, end: datetime | None) -> str:
     if not start or not end:
         return "—"
-    seconds = (
-        datetime.fromisoformat(end.replace("Z", "+00:00"))
-        - datetime.fromisoformat(start.replace("Z", "+00:00"))
-    ).total_seconds()
+    seconds = (end - start).total_seconds()
     return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
 
 
@@ -133,16 +135,60 @@ class Page:
         upstream: Upstream = self.request.app.state.upstream
         return upstream
 
+    @overload
     async def api(
         self,
         method: str,
         path: str,
+        reply: type[M],
         *,
         json: Any = None,
         params: dict[str, Any] | None = None,
         service: Service = "api",
-    ) -> Any:
-        return await self.upstream.call(self.caller, method, service, path, json=json, params=params)
+    ) -> M: ...
+
+    @overload
+    async def api(
+        self,
+        method: str,
+        path: str,
+        reply: None = None,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        service: Service = "api",
+    ) -> None: ...
+
+    async def api(
+        self,
+        method: str,
+        path: str,
+        reply: type[M] | None = None,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        service: Service = "api",
+    ) -> M | None:
+        """A call; its answer as ``reply`` (the service's model), or nothing when the page
+        does not read it."""
+        answer = await self.upstream.call(self.caller, method, service, path, json=json, params=params)
+        return None if reply is None else read(reply, answer)
+
+    async def listing(
+        self,
+        item: type[M],
+        path: str,
+        query: dict[str, str],
+        *,
+        params: dict[str, Any] | None = None,
+        service: Service = "api",
+    ) -> Pager[M]:
+        """One page of a list (``query``: the view's filters and position; ``params``, if
+        the api is asked differently), each item as ``item``."""
+        answer = await self.api(
+            "GET", path, ApiPage[dict[str, Any]], params=query if params is None else params, service=service
+        )
+        return Pager.of(answer, [read(item, found) for found in answer.items], query)
 
     def render(self, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
         return templates.TemplateResponse(
@@ -203,10 +249,10 @@ MAX_OFFSET = 10_000  # the api's deepest offset (jobyard_libs.listing.MAX_OFFSET
 
 
 @dataclass
-class Pager:
+class Pager(Generic[M]):
     """A list page's position: ``page``/``limit`` for the first pages, the api's cursor beyond."""
 
-    items: list[dict[str, Any]]
+    items: list[M]
     page: int
     limit: int
     total: int | None
@@ -215,17 +261,17 @@ class Pager:
     query: dict[str, str]
 
     @classmethod
-    def of(cls, answer: dict[str, Any], query: dict[str, str]) -> Pager:
+    def of(cls, answer: ApiPage[Any], items: list[M], query: dict[str, str]) -> Pager[M]:
         # beyond the first pages the api pages by cursor and knows no page number: the view
         # carries it (``n``, which the api ignores) so the pager still says where it is
         shown = query.get("n", "") if query.get("cursor") else ""
         return cls(
-            items=list(answer.get("items", [])),
-            page=int(shown) if shown.isdigit() and int(shown) > 0 else int(answer.get("page") or 1),
-            limit=int(answer.get("limit") or 20),
-            total=answer.get("total"),
-            capped=bool(answer.get("totalCapped")),
-            next_cursor=answer.get("nextCursor"),
+            items=items,
+            page=int(shown) if shown.isdigit() and int(shown) > 0 else answer.page,
+            limit=answer.limit,
+            total=answer.total,
+            capped=answer.total_capped,
+            next_cursor=answer.next_cursor,
             query=query,
         )
 
@@ -273,7 +319,7 @@ def error_page(
     return templates.TemplateResponse(
         request,
         "error.html",
-        {"session": session, "title": title, "message": message, "path": request.url.path},
+        {"session": session, "title": title, "message": message, "path": request.url.path, "notice": None},
         status_code=status_code,
     )
 
@@ -336,19 +382,20 @@ def safe_next(value: str | None) -> str:
     return path if path.startswith("/") and not path.startswith("//") and "\\" not in path else "/"
 
 
-async def start_session(request: Request, pair: dict[str, Any], next_path: str) -> Response:
+async def start_session(request: Request, pair: TokenPair, next_path: str) -> Response:
     """Tokens from the auth service (password or Google) → a console session and its cookie."""
     upstream: Upstream = request.app.state.upstream
-    user = await upstream.anonymous(
-        caller_of(request), "GET", "auth", "/auth/v1/me", token=pair["accessToken"]
+    user = read(
+        UserOut,
+        await upstream.anonymous(caller_of(request), "GET", "auth", "/auth/v1/me", token=pair.access_token),
     )
     sessions: SessionStore = request.app.state.sessions
     session_id = await sessions.start(
-        access_token=pair["accessToken"],
-        refresh_token=pair["refreshToken"],
-        user_id=user["id"],
-        email=user["email"],
-        role=user["role"],
+        access_token=pair.access_token,
+        refresh_token=pair.refresh_token,
+        user_id=user.id,
+        email=user.email,
+        role=user.role.value,
     )
     response = RedirectResponse(safe_next(next_path), status_code=303)
     settings: ConsoleSettings = request.app.state.settings

@@ -4,10 +4,9 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from jobyard_libs.audit import AuditAction, AuditFilter
+from jobyard_libs.audit import AuditAction, AuditEventOut, AuditFilter
 from jobyard_libs.schemas import Page, Pagination, page_of
 
-from jobyard_api.audit.schemas import AuditEventOut
 from jobyard_api.deps import AdminPrincipal, Audit
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])

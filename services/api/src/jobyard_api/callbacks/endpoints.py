@@ -5,9 +5,9 @@ from typing import Annotated
 from fastapi import APIRouter, Request
 from jobyard_libs.documents import Oid
 from jobyard_libs.schemas import path_id
+from jobyard_libs.tasks.replies import ExecutionOut
 
 from jobyard_api.deps import Callbacks
-from jobyard_api.executions.schemas import ExecutionOut
 from jobyard_api.executions.service import execution_view
 
 router = APIRouter(prefix="/api/v1/callbacks", tags=["callbacks"])

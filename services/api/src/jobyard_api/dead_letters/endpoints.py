@@ -5,10 +5,9 @@ from typing import Annotated
 from fastapi import APIRouter, Response, status
 from jobyard_libs.documents import Oid
 from jobyard_libs.schemas import Page, Pagination, page_of, path_id
+from jobyard_libs.tasks.replies import DeadLetterOut, ExecutionOut
 
-from jobyard_api.dead_letters.schemas import DeadLetterOut
 from jobyard_api.deps import CurrentPrincipal, DeadLetters, Executions
-from jobyard_api.executions.schemas import ExecutionOut
 
 router = APIRouter(prefix="/api/v1/dead-letters", tags=["dead letters"])
 DeadLetterId = Annotated[Oid, path_id("dead_id")]

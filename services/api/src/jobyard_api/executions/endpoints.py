@@ -7,10 +7,11 @@ from fastapi.responses import StreamingResponse
 from jobyard_libs.documents import Oid
 from jobyard_libs.schemas import Page, Pagination, page_of, path_id
 from jobyard_libs.tasks.models import ExecutionStatus
+from jobyard_libs.tasks.replies import BulkOut, ExecutionOut
 from pydantic import AwareDatetime
 
 from jobyard_api.deps import CurrentPrincipal, Executions
-from jobyard_api.executions.schemas import BulkIn, BulkOut, ExecutionFilterIn, ExecutionOut
+from jobyard_api.executions.schemas import BulkIn, ExecutionFilterIn
 
 router = APIRouter(prefix="/api/v1/executions", tags=["executions"])
 ExecutionId = Annotated[Oid, path_id("execution_id")]

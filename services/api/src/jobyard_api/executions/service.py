@@ -17,6 +17,7 @@ from jobyard_libs.tasks.lifecycle import ExecutionLifecycle
 from jobyard_libs.tasks.live_logs import LiveLogs
 from jobyard_libs.tasks.models import ExecutionStatus
 from jobyard_libs.tasks.outcomes import Outcomes
+from jobyard_libs.tasks.replies import BulkAction, BulkFailure, BulkOut, ExecutionOut
 from jobyard_libs.tasks.repository import (
     DeadLetterRepository,
     ExecutionFilter,
@@ -27,14 +28,7 @@ from jobyard_libs.tasks.settings import TaskSettings
 from redis.exceptions import RedisError
 
 from jobyard_api.audit.service import AuditService
-from jobyard_api.executions.schemas import (
-    BulkAction,
-    BulkFailure,
-    BulkIn,
-    BulkOut,
-    ExecutionFilterIn,
-    ExecutionOut,
-)
+from jobyard_api.executions.schemas import BulkIn, ExecutionFilterIn
 
 BULK_MAX = 10_000  # executions one bulk request changes; the answer says when more match
 BULK_FAILURES_SHOWN = 20

@@ -4,10 +4,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Response, status
 from jobyard_libs.documents import Oid
+from jobyard_libs.imports.replies import FeedSourceOut
 from jobyard_libs.schemas import Page, Pagination, page_of, path_id
 
 from jobyard_api.deps import AdminPrincipal, FeedSources
-from jobyard_api.feed_sources.schemas import FeedSourceIn, FeedSourceOut, FeedSourcePatch
+from jobyard_api.feed_sources.schemas import FeedSourceIn, FeedSourcePatch
 
 router = APIRouter(prefix="/api/v1/feed-sources", tags=["feed sources"])
 SourceId = Annotated[Oid, path_id("source_id")]

@@ -1,9 +1,7 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
-from jobyard_libs.documents import IdStr
 from jobyard_libs.schemas import ApiModel
 from pydantic import AfterValidator, Field, HttpUrl
 
@@ -25,18 +23,3 @@ class FeedSourcePatch(ApiModel):
     url: FeedUrl | None = None
     name: str | None = Field(None, min_length=1, max_length=200)
     enabled: bool | None = None
-
-
-class FeedSourceOut(ApiModel):
-    id: IdStr
-    url: str
-    name: str
-    enabled: bool
-    etag: str | None
-    last_modified: str | None
-    last_run_at: datetime | None
-    last_status: str | None
-    last_success_at: datetime | None
-    last_import_log_id: IdStr | None
-    created_at: datetime
-    updated_at: datetime

@@ -5,10 +5,11 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, status
 from jobyard_libs.documents import Oid
 from jobyard_libs.imports.models import ImportStatus
+from jobyard_libs.imports.replies import ImportLogDetail, ImportLogOut, ImportStarted
 from jobyard_libs.schemas import Page, Pagination, page_of, path_id
 
 from jobyard_api.deps import AdminPrincipal, CurrentPrincipal, Imports
-from jobyard_api.imports.schemas import ImportLogDetail, ImportLogOut, ImportStarted, ImportStartIn
+from jobyard_api.imports.schemas import ImportStartIn
 
 router = APIRouter(prefix="/api/v1/imports", tags=["imports"])
 ImportLogId = Annotated[Oid, path_id("log_id")]

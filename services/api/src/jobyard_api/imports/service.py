@@ -13,6 +13,7 @@ from jobyard_libs.imports.documents import ImportLog
 from jobyard_libs.imports.feed_sources import FeedSourceRepository
 from jobyard_libs.imports.import_logs import ImportLogRepository, OnChange
 from jobyard_libs.imports.models import ImportStatus, ImportTrigger
+from jobyard_libs.imports.replies import ImportRun
 from jobyard_libs.listing import Slice, Window
 from jobyard_libs.mongo import Database
 from jobyard_libs.queue.contracts import ActorName, RunFeedPayload
@@ -21,7 +22,6 @@ from jobyard_libs.request_id import current_request_id
 from redis.exceptions import RedisError
 
 from jobyard_api.audit.service import AuditService
-from jobyard_api.imports.schemas import ImportRun
 
 
 class ImportLogNotFound(NotFoundError):

@@ -4,10 +4,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from jobyard_libs.documents import Oid
+from jobyard_libs.imports.replies import JobDetail, JobOut
 from jobyard_libs.schemas import Page, Pagination, page_of, path_id
 
 from jobyard_api.deps import CurrentPrincipal, Jobs
-from jobyard_api.jobs.schemas import JobDetail, JobOut
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 Filter = Annotated[str | None, Query(max_length=500)]

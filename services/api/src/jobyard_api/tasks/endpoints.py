@@ -8,21 +8,19 @@ from jobyard_libs.documents import Oid
 from jobyard_libs.errors import ValidationFailed
 from jobyard_libs.schemas import Page, Pagination, page_of, path_id
 from jobyard_libs.tasks.models import TaskStatus, TaskType
-from jobyard_libs.tasks.schedule import BadSchedule, describe, next_runs, zone
-
-from jobyard_api.deps import CurrentPrincipal, Executions, SubmitLimit, Tasks
-from jobyard_api.executions.schemas import ExecutionOut
-from jobyard_api.tasks.schemas import (
+from jobyard_libs.tasks.replies import (
     BatchCreated,
-    BatchIn,
     CronPreview,
+    ExecutionOut,
     RunStarted,
     TaskCounts,
     TaskCreated,
-    TaskIn,
     TaskOut,
-    TaskPatch,
 )
+from jobyard_libs.tasks.schedule import BadSchedule, describe, next_runs, zone
+
+from jobyard_api.deps import CurrentPrincipal, Executions, SubmitLimit, Tasks
+from jobyard_api.tasks.schemas import BatchIn, TaskIn, TaskPatch
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
 cron_router = APIRouter(prefix="/api/v1/cron", tags=["tasks"])

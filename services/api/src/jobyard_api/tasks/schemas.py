@@ -3,17 +3,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from jobyard_libs.documents import IdStr
 from jobyard_libs.schemas import ApiModel
 from jobyard_libs.tasks.models import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_PRIORITY,
     DEFAULT_TIMEOUT_MS,
     DEFAULT_TIMEZONE,
-    ExecutionStatus,
     MisfirePolicy,
-    TaskAction,
-    TaskStatus,
     TaskType,
 )
 from pydantic import Field, HttpUrl
@@ -58,91 +54,5 @@ class TaskPatch(ApiModel):
     webhook_url: HttpUrl | None = None
 
 
-class TaskCounts(ApiModel):
-    """How many of the caller's tasks are in each state (an admin's: everyone's, or one owner's)."""
-
-    by_status: dict[TaskStatus, int] = Field(description="active, paused, done and cancelled")
-    capped_at: int = Field(description="a state with more than this many is shown as this number + 1")
-
-
-class LastRun(ApiModel):
-    """A task's newest execution: what its last run came to (or is doing)."""
-
-    execution_id: IdStr
-    status: ExecutionStatus = Field(description="pending, processing, retrying, completed, dead or cancelled")
-    at: datetime = Field(description="when it finished, or (unfinished) when it was created")
-
-
-class TaskOut(ApiModel):
-    id: IdStr
-    owner_id: str
-    name: str
-    description: str | None
-    type: TaskType
-    kind: str
-    payload: dict[str, Any]
-    priority: int
-    queue: str
-    status: TaskStatus
-    paused_reason: str | None = Field(
-        None,
-        description="paused by the platform, not its owner: owner_deactivated, kind_not_allowed (the owner's "
-        "role may not run this kind) or cron_too_frequent (more often than the owner's role allows)",
-    )
-    scheduled_at: datetime | None
-    cron: str | None
-    timezone: str
-    misfire_policy: MisfirePolicy
-    next_run_at: datetime | None
-    max_retries: int
-    timeout_ms: int
-    webhook_url: str | None
-    run_count: int
-    last_run_at: datetime | None
-    actions: list[TaskAction] = Field(
-        description="what may be done to it now (run, pause, resume, cancel): the console offers these"
-    )
-    created_at: datetime
-    updated_at: datetime
-    webhook_secret: str | None = Field(
-        None,
-        description="the owner's alone: verifies this task's completion webhooks and notify calls "
-        "(X-Jobyard-Signature)",
-    )
-    standard_webhook_secret: str | None = Field(
-        None,
-        description="the same secret as Standard Webhooks libraries take it (whsec_...): verifies the "
-        "webhook-signature header",
-    )
-    expired_runs: dict[str, int] = Field(
-        default_factory=dict,
-        description="runs whose executions retention deleted, by status (GET /api/v1/retention says when)",
-    )
-    last_run: LastRun | None = Field(
-        None,
-        description="its newest execution's outcome: a task's own status says whether it will run again "
-        "(active, paused, done), this says how its last run went (a done one-time task may be dead)",
-    )
-
-
-class TaskCreated(TaskOut):
-    execution_id: IdStr | None = Field(None, description="one-time tasks: the execution queued now")
-
-
 class BatchIn(ApiModel):
     tasks: list[TaskIn] = Field(min_length=1)
-
-
-class BatchCreated(ApiModel):
-    task_ids: list[IdStr]
-    execution_ids: list[IdStr]
-    queued: int
-
-
-class RunStarted(ApiModel):
-    execution_id: IdStr
-
-
-class CronPreview(ApiModel):
-    runs: list[datetime] = Field(description="the next runs, as UTC instants")
-    description: str = Field(description="the schedule in English words")

@@ -20,6 +20,7 @@ from jobyard_libs.tasks.documents import Execution, Task, TaskChanges
 from jobyard_libs.tasks.kinds import KINDS
 from jobyard_libs.tasks.lifecycle import ExecutionLifecycle
 from jobyard_libs.tasks.models import TaskAction, TaskStatus, TaskType, queue_for
+from jobyard_libs.tasks.replies import LastRun, TaskCounts, TaskOut
 from jobyard_libs.tasks.repository import ExecutionRepository, TaskRepository
 from jobyard_libs.tasks.rights import REASONS, CronFloors, task_refusal
 from jobyard_libs.tasks.schedule import BadSchedule, next_run, shortest_interval, zone
@@ -27,7 +28,7 @@ from jobyard_libs.tasks.settings import TaskSettings
 from pydantic import ValidationError
 
 from jobyard_api.audit.service import AuditService
-from jobyard_api.tasks.schemas import LastRun, TaskCounts, TaskIn, TaskOut, TaskPatch
+from jobyard_api.tasks.schemas import TaskIn, TaskPatch
 
 
 class TaskNotFound(NotFoundError):

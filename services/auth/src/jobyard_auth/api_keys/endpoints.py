@@ -3,17 +3,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
+from jobyard_libs.accounts import ApiKeyCreated, ApiKeyOut
 from jobyard_libs.auth import INTROSPECT_PATH
 from jobyard_libs.documents import Oid
 from jobyard_libs.schemas import Page, Pagination, page_of, path_id
 
-from jobyard_auth.api_keys.schemas import (
-    ApiKeyCreated,
-    ApiKeyIn,
-    ApiKeyOut,
-    IntrospectIn,
-    IntrospectOut,
-)
+from jobyard_auth.api_keys.schemas import ApiKeyIn, IntrospectIn, IntrospectOut
 from jobyard_auth.deps import ApiKeys, PersonPrincipal
 
 router = APIRouter(prefix="/auth/v1/api-keys", tags=["api-keys"])

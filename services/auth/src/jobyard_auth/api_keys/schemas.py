@@ -1,9 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime
-
 from jobyard_libs.auth import KeyScope, Role
-from jobyard_libs.documents import IdStr
 from jobyard_libs.schemas import ApiModel
 from pydantic import Field
 
@@ -23,21 +20,6 @@ class ApiKeyIn(ApiModel):
         description="read (GETs only), tasks (also changes: tasks, executions, dead letters), admin (also the "
         "admin routes; admins only)",
     )
-
-
-class ApiKeyOut(ApiModel):
-    id: IdStr
-    name: str
-    prefix: str
-    user_id: IdStr
-    created_at: datetime
-    expires_at: datetime | None
-    revoked_at: datetime | None
-    scopes: list[KeyScope] | None = Field(description="null: a key made before scopes (its owner's role)")
-
-
-class ApiKeyCreated(ApiKeyOut):
-    key: str = Field(description="The secret; shown this once and never again.")
 
 
 class IntrospectIn(ApiModel):

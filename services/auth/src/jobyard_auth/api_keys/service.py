@@ -15,6 +15,7 @@ import hashlib
 import secrets
 from datetime import UTC, datetime, timedelta
 
+from jobyard_libs.accounts import ApiKeyCreated, ApiKeyOut
 from jobyard_libs.audit import AuditAction, AuditLog
 from jobyard_libs.auth import API_KEY_PREFIX, KeyScope, Principal, Role
 from jobyard_libs.documents import Oid, parse_id
@@ -24,7 +25,7 @@ from jobyard_libs.principals import PrincipalDirectory
 
 from jobyard_auth.api_keys.documents import ApiKey
 from jobyard_auth.api_keys.repository import ApiKeyRepository
-from jobyard_auth.api_keys.schemas import ApiKeyCreated, ApiKeyIn, ApiKeyOut, IntrospectOut
+from jobyard_auth.api_keys.schemas import ApiKeyIn, IntrospectOut
 from jobyard_auth.users.service import UserNotFound, UserService
 
 

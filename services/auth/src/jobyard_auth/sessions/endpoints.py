@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
+from jobyard_libs.accounts import TokenPair, UserOut
 
 from jobyard_auth.deps import ClientIp, PersonPrincipal, Sessions
-from jobyard_auth.sessions.schemas import GoogleIn, GoogleLinkIn, LoginIn, RefreshIn, TokenPair
-from jobyard_auth.users.schemas import UserOut
+from jobyard_auth.sessions.schemas import GoogleIn, GoogleLinkIn, LoginIn, RefreshIn
 
 router = APIRouter(prefix="/auth/v1", tags=["sessions"])
 

@@ -24,11 +24,3 @@ class GoogleIn(ApiModel):
 
 class GoogleLinkIn(ApiModel):
     id_token: str = Field(min_length=1, max_length=8192)
-
-
-class TokenPair(ApiModel):
-    access_token: str
-    refresh_token: str
-    token_type: str = "Bearer"  # noqa: S105 - the scheme name, not a secret
-    expires_in: int
-    refresh_expires_in: int

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import structlog
+from jobyard_libs.accounts import TokenPair
 from jobyard_libs.audit import AuditAction, AuditLog
 from jobyard_libs.auth import Principal
 from jobyard_libs.documents import Oid
@@ -21,7 +22,6 @@ from jobyard_auth.sessions.google import GoogleVerifier
 from jobyard_auth.sessions.login_throttle import LoginThrottle
 from jobyard_auth.sessions.metrics import LOGINS, REFRESH_REUSE, TOKENS_ISSUED
 from jobyard_auth.sessions.repository import RefreshTokenRepository
-from jobyard_auth.sessions.schemas import TokenPair
 from jobyard_auth.settings import AuthSettings
 from jobyard_auth.users.documents import User
 from jobyard_auth.users.service import UserService

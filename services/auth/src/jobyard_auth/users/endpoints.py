@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Response, status
+from jobyard_libs.accounts import UserChanged, UserOut, WorkChangeOut
 from jobyard_libs.documents import Oid
 from jobyard_libs.schemas import Page, Pagination, page_of, path_id
 
@@ -15,7 +16,7 @@ from jobyard_auth.deps import (
     Users,
 )
 from jobyard_auth.sessions.service import AccountDeactivated
-from jobyard_auth.users.schemas import RegisterIn, UserChanged, UserOut, UserPatch, WorkChangeOut
+from jobyard_auth.users.schemas import RegisterIn, UserPatch
 
 router = APIRouter(prefix="/auth/v1", tags=["users"])
 UserId = Annotated[Oid, path_id("user_id")]

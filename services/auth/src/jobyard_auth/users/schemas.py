@@ -1,11 +1,9 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from email_validator import EmailNotValidError, validate_email
 from jobyard_libs.auth import Role
-from jobyard_libs.documents import IdStr
 from jobyard_libs.schemas import ApiModel
 from pydantic import AfterValidator, Field
 
@@ -26,37 +24,7 @@ class RegisterIn(ApiModel):
     name: str = Field(min_length=1, max_length=200)
 
 
-class UserOut(ApiModel):
-    id: IdStr
-    email: str
-    name: str
-    role: Role
-    active: bool
-    google_linked: bool
-    has_password: bool
-    sign_in_locked: bool = Field(
-        description="too many consecutive failed sign-ins: the password alone no longer signs in until an "
-        "admin unlocks it (sessions already held go on)"
-    )
-    created_at: datetime
-
-
 class UserPatch(ApiModel):
     role: Role | None = None
     active: bool | None = None
     sign_in_locked: Literal[False] | None = Field(None, description="false: unlock password sign-in")
-
-
-class WorkChangeOut(ApiModel):
-    """What the change did to the user's tasks and executions."""
-
-    paused_tasks: int
-    cancelled_executions: int
-    resumed_tasks: int
-
-
-class UserChanged(UserOut):
-    work: WorkChangeOut = Field(
-        description="deactivation pauses and cancels; reactivation resumes; a demotion "
-        "pauses recurring tasks the new role may not run"
-    )

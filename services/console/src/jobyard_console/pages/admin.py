@@ -7,7 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form
 from fastapi.responses import HTMLResponse, Response
-from jobyard_libs.audit import AuditAction
+from jobyard_libs.accounts import ApiKeyCreated, ApiKeyOut, UserChanged, UserOut, WorkChangeOut
+from jobyard_libs.audit import AuditAction, AuditEventOut
+from jobyard_libs.imports.replies import FeedSourceOut
 
 from jobyard_console.upstream import UpstreamError
 from jobyard_console.web import (
@@ -15,7 +17,6 @@ from jobyard_console.web import (
     AdminOnly,
     Changing,
     Page,
-    Pager,
     SignedIn,
     list_params,
     segment,
@@ -34,7 +35,7 @@ async def _feed_sources(
     page: Page, values: dict[str, str], errors: dict[str, str], status_code: int = 200
 ) -> HTMLResponse:
     query = list_params(page.request)
-    pager = Pager.of(await page.api("GET", "/api/v1/feed-sources", params=query), query)
+    pager = await page.listing(FeedSourceOut, "/api/v1/feed-sources", query)
     return page.render(
         "feed_sources.html",
         status_code=status_code,
@@ -91,7 +92,7 @@ async def change_feed_source(
 @router.get("/admin/users", response_class=HTMLResponse)
 async def users(page: AdminOnly) -> HTMLResponse:
     query = list_params(page.request)
-    pager = Pager.of(await page.api("GET", "/auth/v1/users", params=query, service="auth"), query)
+    pager = await page.listing(UserOut, "/auth/v1/users", query, service="auth")
     return page.render("users.html", pager=pager)
 
 
@@ -111,22 +112,24 @@ async def change_user(
     if unlock == "true":
         changes["signInLocked"] = False
     try:
-        changed = await page.api("PATCH", f"/auth/v1/users/{segment(user_id)}", json=changes, service="auth")
+        changed = await page.api(
+            "PATCH", f"/auth/v1/users/{segment(user_id)}", UserChanged, json=changes, service="auth"
+        )
     except UpstreamError as error:
         return page.back_to("/admin/users", f"Not saved: {shown(error)}")
-    return page.back_to("/admin/users", "Saved." + _work_said(changed.get("work") or {}))
+    return page.back_to("/admin/users", "Saved." + _work_said(changed.work))
 
 
-def _work_said(work: dict[str, int]) -> str:
+def _work_said(work: WorkChangeOut) -> str:
     """What a change of rights did to the user's work, in words."""
     parts = [
-        f"{work.get(key, 0)} {words}"
-        for key, words in (
-            ("pausedTasks", "task(s) paused"),
-            ("cancelledExecutions", "execution(s) cancelled"),
-            ("resumedTasks", "task(s) resumed"),
+        f"{count} {words}"
+        for count, words in (
+            (work.paused_tasks, "task(s) paused"),
+            (work.cancelled_executions, "execution(s) cancelled"),
+            (work.resumed_tasks, "task(s) resumed"),
         )
-        if work.get(key)
+        if count
     ]
     return f" {', '.join(parts).capitalize()}." if parts else ""
 
@@ -134,7 +137,7 @@ def _work_said(work: dict[str, int]) -> str:
 @router.get("/admin/audit", response_class=HTMLResponse)
 async def audit(page: AdminOnly) -> HTMLResponse:
     query = list_params(page.request, "action", "actorId", "targetId")
-    pager = Pager.of(await page.api("GET", "/api/v1/audit", params=query), query)
+    pager = await page.listing(AuditEventOut, "/api/v1/audit", query)
     return page.render("audit.html", pager=pager, actions=[action.value for action in AuditAction])
 
 
@@ -150,7 +153,7 @@ async def _api_keys(
     page: Page, created: dict[str, object] | None, errors: dict[str, str], status_code: int = 200
 ) -> HTMLResponse:
     query = list_params(page.request)
-    pager = Pager.of(await page.api("GET", "/auth/v1/api-keys", params=query, service="auth"), query)
+    pager = await page.listing(ApiKeyOut, "/auth/v1/api-keys", query, service="auth")
     return page.render(
         "api_keys.html",
         status_code=status_code,
@@ -173,7 +176,7 @@ async def create_api_key(
     if days.strip():
         body["expiresInDays"] = int(days) if days.strip().isdigit() else days
     try:
-        created = await page.api("POST", "/auth/v1/api-keys", json=body, service="auth")
+        created = await page.api("POST", "/auth/v1/api-keys", ApiKeyCreated, json=body, service="auth")
     except UpstreamError as error:
         if error.status not in (400, 409, 422):
             raise
@@ -187,7 +190,7 @@ async def create_api_key(
         )
     if page.caller.session_id:
         await page.sessions.hold_once(
-            page.caller.session_id, json.dumps({"name": created["name"], "key": created["key"]})
+            page.caller.session_id, json.dumps({"name": created.name, "key": created.key})
         )
     return page.back_to("/api-keys")
 

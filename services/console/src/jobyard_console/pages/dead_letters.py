@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
+from jobyard_libs.retention import RetentionOut
+from jobyard_libs.tasks.replies import DeadLetterOut
 
 from jobyard_console.upstream import UpstreamError
-from jobyard_console.web import Changing, Pager, SignedIn, list_params, segment, shown
+from jobyard_console.web import Changing, SignedIn, list_params, segment, shown
 
 router = APIRouter(tags=["dead letters"])
 MAX_SELECTED = 100
@@ -15,8 +17,9 @@ MAX_SELECTED = 100
 @router.get("/dead-letters", response_class=HTMLResponse)
 async def dead_letter_list(page: SignedIn) -> HTMLResponse:
     query = list_params(page.request)
-    pager = Pager.of(await page.api("GET", "/api/v1/dead-letters", params=query), query)
-    return page.render("dead_letters.html", pager=pager, retention=await page.api("GET", "/api/v1/retention"))
+    pager = await page.listing(DeadLetterOut, "/api/v1/dead-letters", query)
+    retention = await page.api("GET", "/api/v1/retention", RetentionOut)
+    return page.render("dead_letters.html", pager=pager, retention=retention)
 
 
 @router.post("/dead-letters")

@@ -12,9 +12,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from jobyard_libs.tasks.kinds import KINDS
 from jobyard_libs.tasks.models import ExecutionStatus
+from jobyard_libs.tasks.replies import BulkOut, ExecutionOut
 
 from jobyard_console.upstream import UpstreamError
-from jobyard_console.web import Changing, Pager, SignedIn, list_params, segment, shown
+from jobyard_console.web import Changing, SignedIn, list_params, segment, shown
 
 router = APIRouter(tags=["executions"])
 FILTERS = ("status", "kind", "taskName", "ownerId", "since", "until")
@@ -48,7 +49,7 @@ def _utc(value: str) -> str:
 async def execution_list(page: SignedIn) -> HTMLResponse:
     query = list_params(page.request, *FILTERS)
     params = {**query, **{k: v for k, v in _filter(query).items() if k in ("since", "until")}}
-    pager = Pager.of(await page.api("GET", "/api/v1/executions", params=params), query)
+    pager = await page.listing(ExecutionOut, "/api/v1/executions", query, params=params)
     return page.render(
         "executions.html",
         pager=pager,
@@ -65,7 +66,10 @@ async def confirm_bulk(page: SignedIn, action: str = "") -> Response:
     if action not in ACTIONS:
         return page.back_to("/executions", "Choose Replay, Discard or Cancel.")
     answer = await page.api(
-        "POST", "/api/v1/executions:bulk", json={"action": action, "filter": _filter(query), "dryRun": True}
+        "POST",
+        "/api/v1/executions:bulk",
+        BulkOut,
+        json={"action": action, "filter": _filter(query), "dryRun": True},
     )
     return page.render(
         "executions_bulk.html", action=action, words=ACTIONS[action], answer=answer, query=query
@@ -82,21 +86,21 @@ async def run_bulk(page: Changing) -> Response:
         return page.back_to("/executions" + back, "Choose Replay, Discard or Cancel.")
     try:
         answer = await page.api(
-            "POST", "/api/v1/executions:bulk", json={"action": action, "filter": _filter(query)}
+            "POST", "/api/v1/executions:bulk", BulkOut, json={"action": action, "filter": _filter(query)}
         )
     except UpstreamError as error:
         return page.back_to("/executions" + back, f"Not done: {shown(error)}")
-    notice = f"{ACTIONS[action][0]} {answer['done']} of {answer['matched']} execution(s)."
-    if answer["capped"]:
+    notice = f"{ACTIONS[action][0]} {answer.done} of {answer.matched} execution(s)."
+    if answer.capped:
         notice += " More match: run it again for the rest."
-    if answer["failed"]:
-        notice += f" {len(answer['failed'])} not done (finished meanwhile)."
+    if answer.failed:
+        notice += f" {len(answer.failed)} not done (finished meanwhile)."
     return page.back_to("/executions" + back, notice)
 
 
 @router.get("/executions/{execution_id}", response_class=HTMLResponse)
 async def execution_detail(page: SignedIn, execution_id: str) -> HTMLResponse:
-    execution = await page.api("GET", f"/api/v1/executions/{segment(execution_id)}")
+    execution = await page.api("GET", f"/api/v1/executions/{segment(execution_id)}", ExecutionOut)
     template = "_execution.html" if page.request.headers.get("hx-request") else "execution_detail.html"
     return page.render(template, execution=execution)
 

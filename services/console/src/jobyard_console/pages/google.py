@@ -20,10 +20,11 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
+from jobyard_libs.accounts import TokenPair
 
 from jobyard_console.sessions import new_token
 from jobyard_console.settings import ConsoleSettings
-from jobyard_console.upstream import Upstream, UpstreamError
+from jobyard_console.upstream import Upstream, UpstreamError, read
 from jobyard_console.web import caller_of, pre_session_form, safe_next, shown, start_session
 
 router = APIRouter(tags=["sign in"])
@@ -125,7 +126,10 @@ async def callback(request: Request, code: str = "", state: str = "", error: str
         return refused("Google did not confirm the sign-in; try again.", 502)
     caller = caller_of(request)
     try:
-        pair = await upstream.anonymous(caller, "POST", "auth", "/auth/v1/google", json={"idToken": id_token})
+        pair = read(
+            TokenPair,
+            await upstream.anonymous(caller, "POST", "auth", "/auth/v1/google", json={"idToken": id_token}),
+        )
     except UpstreamError as problem:
         return refused(shown(problem), problem.status if problem.status < 500 else 502)
     response = await start_session(request, pair, base64.urlsafe_b64decode(encoded_next.encode()).decode())

@@ -18,7 +18,7 @@ router = APIRouter(tags=["overview"])
 
 
 async def _monitor_stats(page: Page) -> MonitorStats:
-    return MonitorStats.model_validate(await page.api("GET", "/api/v1/stats", service="monitor"))
+    return await page.api("GET", "/api/v1/stats", MonitorStats, service="monitor")
 
 
 async def _stats(page: Page) -> dict[str, Any]:
@@ -34,10 +34,9 @@ async def _charts(page: Page, span: str, queue: str) -> dict[str, Any]:
     chosen: Span = "day" if span == "day" else "hour"
     params = {"span": chosen, **({"queue": queue} if queue else {})}
     try:
-        answer = await page.api("GET", "/api/v1/stats/series", params=params, service="monitor")
+        series = await page.api("GET", "/api/v1/stats/series", StatsSeries, params=params, service="monitor")
     except UpstreamError as error:
         return {"span": chosen, "queue": queue, "series": None, "charts": [], "charts_error": shown(error)}
-    series = StatsSeries.model_validate(answer)
     return {"span": chosen, "queue": queue, "series": series, "charts": charts(series), "charts_error": None}
 
 

@@ -9,9 +9,10 @@ from typing import Annotated
 import httpx
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jobyard_libs.accounts import TokenPair
 
 from jobyard_console.sessions import COOKIE, PRE_COOKIE, SessionStore, cookie_name
-from jobyard_console.upstream import Upstream, UpstreamError
+from jobyard_console.upstream import Upstream, UpstreamError, read
 from jobyard_console.web import (
     Changing,
     caller_of,
@@ -76,8 +77,15 @@ async def sign_in(
         )
     upstream: Upstream = request.app.state.upstream
     try:
-        pair = await upstream.anonymous(
-            caller_of(request), "POST", "auth", "/auth/v1/login", json={"email": email, "password": password}
+        pair = read(
+            TokenPair,
+            await upstream.anonymous(
+                caller_of(request),
+                "POST",
+                "auth",
+                "/auth/v1/login",
+                json={"email": email, "password": password},
+            ),
         )
         return await start_session(request, pair, next)
     except UpstreamError as error:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +19,7 @@ from jobyard_libs.tasks.models import (
     TaskStatus,
     TaskType,
 )
+from jobyard_libs.tasks.replies import CronPreview, ExecutionOut, TaskCounts, TaskCreated, TaskOut
 from jobyard_libs.tasks.schedule import BadSchedule, zone
 from pydantic import ValidationError
 
@@ -40,9 +42,9 @@ def _kinds(page: Page) -> list[tuple[str, str]]:
 @router.get("/tasks", response_class=HTMLResponse)
 async def task_list(page: SignedIn) -> HTMLResponse:
     query = list_params(page.request, *FILTERS)
-    pager = Pager.of(await page.api("GET", "/api/v1/tasks", params=query), query)
+    pager = await page.listing(TaskOut, "/api/v1/tasks", query)
     owner = {"ownerId": query["ownerId"]} if query.get("ownerId") else {}
-    counts = await page.api("GET", "/api/v1/tasks/counts", params=owner)
+    counts = await page.api("GET", "/api/v1/tasks/counts", TaskCounts, params=owner)
     return page.render(
         "tasks.html",
         pager=pager,
@@ -142,7 +144,7 @@ async def create_task(page: Changing) -> Response:
     if errors:
         return await _task_form(page, values, errors, 422)
     try:
-        task = await page.api("POST", "/api/v1/tasks", json=body)
+        task = await page.api("POST", "/api/v1/tasks", TaskCreated, json=body)
     except UpstreamError as error:
         if error.status not in (400, 403, 409, 422, 429):
             raise
@@ -153,33 +155,45 @@ async def create_task(page: Changing) -> Response:
             {("payload" if k.startswith("payload") else k): v for k, v in found.items()},
             error.status,
         )
-    return page.back_to(f"/tasks/{task['id']}", "Task created.")
+    return page.back_to(f"/tasks/{task.id}", "Task created.")
 
 
-async def _cron_preview(page: SignedIn, cron: str, timezone: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Upcoming:
+    """A schedule's next runs as a page shows them: in the task's zone, and as instants
+    (console.js shows them again in the viewer's zone); or why the schedule is wrong."""
+
+    words: str = ""
+    runs: tuple[str, ...] = ()
+    instants: tuple[str, ...] = ()
+    error: str | None = None
+
+
+async def _cron_preview(page: SignedIn, cron: str, timezone: str) -> Upcoming:
     """The api's preview (GET /api/v1/cron/preview), its runs shown in the task's zone."""
     try:
-        preview = await page.api("GET", "/api/v1/cron/preview", params={"cron": cron, "timezone": timezone})
+        preview = await page.api(
+            "GET", "/api/v1/cron/preview", CronPreview, params={"cron": cron, "timezone": timezone}
+        )
         local = zone(timezone)
     except UpstreamError as error:
         if error.status != 422:
             raise
-        return {"error": error.message}
-    runs = [datetime.fromisoformat(run) for run in preview["runs"]]
-    return {
-        "words": preview["description"],
-        "runs": [r.astimezone(local).strftime("%a %Y-%m-%d %H:%M:%S %Z") for r in runs],
-        "instants": [r.isoformat() for r in runs],  # shown again in the viewer's zone by console.js
-    }
+        return Upcoming(error=error.message)
+    return Upcoming(
+        words=preview.description,
+        runs=tuple(r.astimezone(local).strftime("%a %Y-%m-%d %H:%M:%S %Z") for r in preview.runs),
+        instants=tuple(r.isoformat() for r in preview.runs),
+    )
 
 
-async def _facts(page: Page, task_id: str) -> dict[str, Any]:
+async def _facts(page: Page, task_id: str) -> tuple[TaskOut, Upcoming | None]:
     """A task and, while it is scheduled, its next runs in its zone and in the viewer's."""
-    task = await page.api("GET", f"/api/v1/tasks/{segment(task_id)}")
+    task = await page.api("GET", f"/api/v1/tasks/{segment(task_id)}", TaskOut)
     upcoming = None
-    if task.get("cron") and task["status"] in ("active", "paused"):
-        upcoming = await _cron_preview(page, task["cron"], task.get("timezone") or "UTC")
-    return {"task": task, "upcoming": upcoming}
+    if task.cron and task.status in (TaskStatus.ACTIVE, TaskStatus.PAUSED):
+        upcoming = await _cron_preview(page, task.cron, task.timezone)
+    return task, upcoming
 
 
 @router.get("/tasks/cron-preview", response_class=HTMLResponse)
@@ -190,20 +204,20 @@ async def cron_preview(page: SignedIn, cron: str = "", timezone: str = "UTC") ->
 
 @router.get("/tasks/{task_id}", response_class=HTMLResponse)
 async def task_detail(page: SignedIn, task_id: str) -> HTMLResponse:
-    facts = await _facts(page, task_id)
-    executions = await _executions(page, facts["task"]["id"])
-    return page.render("task_detail.html", **facts, executions=executions)
+    task, upcoming = await _facts(page, task_id)
+    executions = await _executions(page, task.id)
+    return page.render("task_detail.html", task=task, upcoming=upcoming, executions=executions)
 
 
 @router.get("/tasks/{task_id}/facts", response_class=HTMLResponse)
 async def task_facts(page: SignedIn, task_id: str) -> HTMLResponse:
     """The task's facts and actions alone: its status, last run and next run, updated live."""
-    return page.render("_task_facts.html", **await _facts(page, task_id))
+    task, upcoming = await _facts(page, task_id)
+    return page.render("_task_facts.html", task=task, upcoming=upcoming)
 
 
-async def _executions(page: Page, task_id: str) -> Pager:
-    query = list_params(page.request)
-    return Pager.of(await page.api("GET", f"/api/v1/tasks/{task_id}/executions", params=query), query)
+async def _executions(page: Page, task_id: str) -> Pager[ExecutionOut]:
+    return await page.listing(ExecutionOut, f"/api/v1/tasks/{task_id}/executions", list_params(page.request))
 
 
 @router.get("/tasks/{task_id}/executions", response_class=HTMLResponse)

@@ -14,6 +14,6 @@ router = APIRouter(tags=["workers"])
 
 @router.get("/workers", response_class=HTMLResponse)
 async def worker_board(page: AdminOnly) -> HTMLResponse:
-    board = WorkersOut.model_validate(await page.api("GET", "/api/v1/workers", service="monitor"))
+    board = await page.api("GET", "/api/v1/workers", WorkersOut, service="monitor")
     template = "_workers.html" if page.request.headers.get("hx-request") else "workers.html"
     return page.render(template, board=board)
