@@ -16,7 +16,6 @@ Usage
 from __future__ import annotations
 
 from collections.abc import Sequence
-from uuid import uuid4
 
 from dramatiq import Broker, Message
 from dramatiq.brokers.redis import RedisBroker
@@ -82,7 +81,11 @@ def enqueue_many(broker: Broker, messages: Sequence[Message[object]], *, delay_m
         pipe = broker.client.pipeline(transaction=False)
         sent = []
         for original in messages[start : start + PIPELINE_SIZE]:
-            message = original.copy(options={"redis_message_id": str(uuid4())})
+            # Redis keeps the message under its own id (an execution's is derived from it and
+            # its enqueuedAt: dispatch.message_id), so the leader can ask whether it is still
+            # there (dispatch.lost); Dramatiq's own re-enqueue (a retry) gives the copy a fresh
+            # key (broker.enqueue), so two copies never share one
+            message = original.copy(options={"redis_message_id": original.message_id})
             queue_name = message.queue_name
             if delay_ms is not None:
                 queue_name = dq_name(queue_name)

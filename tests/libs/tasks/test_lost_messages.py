@@ -1,0 +1,53 @@
+"""The leader queues again only what Redis really lost (a message still queued is not sent
+twice): dispatch.lost asks Redis for each execution's message by its id."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+
+import pytest
+from dramatiq import Broker
+from jobyard_libs.app import Resources, open_resources
+from jobyard_libs.indexes import SHARED_INDEXES
+from jobyard_libs.mongo import utcnow
+from jobyard_libs.queue.broker import create_broker
+from jobyard_libs.tasks.dispatch import dispatch, lost
+from jobyard_libs.tasks.repository import ExecutionRepository
+from jobyard_worker.settings import WorkerSettings
+
+from tests.conftest import Isolation
+from tests.support.factories import a_task, an_execution
+from tests.support.imports import settings_for
+
+
+@pytest.fixture
+async def resources(isolation: Isolation) -> AsyncIterator[Resources]:
+    async with open_resources(settings_for(isolation, WorkerSettings), SHARED_INDEXES) as opened:
+        yield opened
+
+
+@pytest.fixture
+def broker(isolation: Isolation) -> Iterator[Broker]:
+    opened = create_broker(settings_for(isolation, WorkerSettings))
+    yield opened
+    opened.close()
+
+
+async def test_a_message_still_queued_is_not_lost_and_a_deleted_one_is(
+    resources: Resources, broker: Broker
+) -> None:
+    task, now = a_task(cron=None), utcnow()
+    executions = ExecutionRepository(resources.db)
+    stored = await executions.insert_many(
+        [an_execution(task, scheduled_for=now + timedelta(seconds=i), enqueued_at=now) for i in range(3)]
+    )
+    assert await dispatch(broker, executions, stored, stamped=now) == 3
+    assert lost(broker, stored) == []  # all three still in Redis: nothing to send again
+    assert lost(broker, stored) == []  # and asking does not change that
+    gone = stored[1]
+    client = broker.client  # type: ignore[attr-defined]
+    messages = f"{broker.namespace}:{gone.queue}.msgs"
+    [key] = [k for k in client.hkeys(messages) if k.decode().startswith(str(gone.id))]
+    client.hdel(messages, key)  # what a failover to a replica that had not received it loses
+    assert [e.id for e in lost(broker, stored)] == [gone.id]
