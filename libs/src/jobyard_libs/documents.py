@@ -27,6 +27,11 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSeriali
 from pydantic.alias_generators import to_camel
 
 
+def new_id() -> ObjectId:
+    """A new document id, chosen before the document is stored (so it can be named first)."""
+    return ObjectId()
+
+
 def parse_id(value: str) -> ObjectId | None:
     """An id from outside (a path, a message); ``None`` when it is not one."""
     try:

@@ -10,6 +10,7 @@ from jobyard_libs import audit, retention
 from jobyard_libs.imports import feed_sources, import_logs, jobs, raw_feeds
 from jobyard_libs.mongo import IndexSpec
 from jobyard_libs.tasks import artifacts, repository
+from jobyard_libs.workflows import repository as workflows
 
 SHARED_INDEXES: list[IndexSpec] = [
     *feed_sources.INDEXES,
@@ -20,4 +21,5 @@ SHARED_INDEXES: list[IndexSpec] = [
     *artifacts.INDEXES,
     *audit.INDEXES,
     *retention.INDEXES,
+    *workflows.INDEXES,
 ]

@@ -5,6 +5,8 @@ What is kept, by default (:class:`RetentionSettings`, one ``JOBYARD_RETENTION_*`
 - a completed execution: 24 hours after it finished;
 - a dead or cancelled one: 7 days. That is the dead-letter window: a dead
   execution can be inspected and replayed until it goes, and its dead letter goes with it;
+- a finished workflow: as its executions, 24 hours completed, 7 days failed or cancelled
+  (a running one is never touched);
 - a finished import log: 30 days (a running one is never touched);
 - the raw copy of a fetched feed: 7 days (at most: its TTL index, older than this setting,
   removes it then anyway).
@@ -50,13 +52,16 @@ from jobyard_libs.schemas import Reply
 from jobyard_libs.settings import BaseServiceSettings
 from jobyard_libs.tasks import repository as tasks
 from jobyard_libs.tasks.models import ExecutionStatus, TaskStatus
+from jobyard_libs.workflows import repository as workflows
+from jobyard_libs.workflows.models import WorkflowStatus
 
 log = structlog.get_logger(__name__)
 DAY = 24 * 3600
 ROUNDS = 5  # batches of each kind per sweep: with the default batch and sweep, 500 a second
 EXECUTIONS_DONE = IndexSpec(tasks.EXECUTIONS, [("status", 1), ("completedAt", 1)])
 LOGS_DONE = IndexSpec(import_logs.COLLECTION, [("finishedAt", 1)])
-INDEXES = [EXECUTIONS_DONE, LOGS_DONE]
+WORKFLOWS_DONE = IndexSpec(workflows.WORKFLOWS, [("status", 1), ("finishedAt", 1)])
+INDEXES = [EXECUTIONS_DONE, LOGS_DONE, WORKFLOWS_DONE]
 ENDED_TASKS = [TaskStatus.DONE.value, TaskStatus.CANCELLED.value, TaskStatus.DELETED.value]
 UNSUCCESSFUL = [ExecutionStatus.DEAD.value, ExecutionStatus.CANCELLED.value]
 
@@ -121,10 +126,10 @@ class RetentionPolicy:
 class RetentionOut(Reply):
     """How long each kind of finished work is kept (``GET /api/v1/retention``)."""
 
-    completed_seconds: int = Field(description="a completed execution, after it finished")
+    completed_seconds: int = Field(description="a completed execution (or workflow), after it finished")
     failed_seconds: int = Field(
-        description="a dead or cancelled execution and its dead letter, after it finished: "
-        "the window in which a dead one can be replayed"
+        description="a dead or cancelled execution and its dead letter (a failed or cancelled workflow), "
+        "after it finished: the window in which a dead one can be replayed"
     )
     import_logs_seconds: int = Field(description="a finished import's log")
     raw_feeds_seconds: int = Field(description="the raw copy of a fetched feed")
@@ -145,6 +150,7 @@ class Swept:
     tasks: int = 0
     import_logs: int = 0
     raw_feeds: int = 0
+    workflows: int = 0
 
 
 class Retention:
@@ -163,7 +169,14 @@ class Retention:
         swept.import_logs = await self._rounds(self._import_logs, logs)
         copies = {"fetchedAt": {"$lt": now - self.policy.raw_feeds}}
         swept.raw_feeds = await self._rounds(self._raw_feeds, copies)
-        if swept.executions or swept.tasks or swept.import_logs or swept.raw_feeds:
+        ended = [WorkflowStatus.FAILED.value, WorkflowStatus.CANCELLED.value]
+        for statuses, kept in (
+            ([WorkflowStatus.COMPLETED.value], self.policy.completed),
+            (ended, self.policy.failed),
+        ):
+            query = {"status": {"$in": statuses}, "finishedAt": {"$lt": now - kept}}
+            swept.workflows += await self._rounds(self._workflows, query)
+        if any(asdict(swept).values()):
             log.info("retention_swept", **asdict(swept))
         return swept
 
@@ -179,6 +192,10 @@ class Retention:
     async def _import_logs(self, query: Document) -> int:
         found = self.db[import_logs.COLLECTION].find(query, {"_id": 1}).hint(hinted(LOGS_DONE.name))
         return await self._delete(import_logs.COLLECTION, query, await found.limit(self.batch).to_list())
+
+    async def _workflows(self, query: Document) -> int:
+        found = self.db[workflows.WORKFLOWS].find(query, {"_id": 1}).hint(hinted(WORKFLOWS_DONE.name))
+        return await self._delete(workflows.WORKFLOWS, query, await found.limit(self.batch).to_list())
 
     async def _raw_feeds(self, query: Document) -> int:
         found = self.db[raw_feeds.COLLECTION].find(query, {"_id": 1}).limit(self.batch)

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 
 import pytest
-from dramatiq import Broker
+from dramatiq.brokers.redis import RedisBroker
 from jobyard_libs.app import Resources, open_resources
 from jobyard_libs.indexes import SHARED_INDEXES
 from jobyard_libs.mongo import utcnow
@@ -28,14 +28,14 @@ async def resources(isolation: Isolation) -> AsyncIterator[Resources]:
 
 
 @pytest.fixture
-def broker(isolation: Isolation) -> Iterator[Broker]:
+def broker(isolation: Isolation) -> Iterator[RedisBroker]:
     opened = create_broker(settings_for(isolation, WorkerSettings))
     yield opened
     opened.close()
 
 
 async def test_a_message_still_queued_is_not_lost_and_a_deleted_one_is(
-    resources: Resources, broker: Broker
+    resources: Resources, broker: RedisBroker
 ) -> None:
     task, now = a_task(cron=None), utcnow()
     executions = ExecutionRepository(resources.db)
@@ -46,8 +46,8 @@ async def test_a_message_still_queued_is_not_lost_and_a_deleted_one_is(
     assert lost(broker, stored) == []  # all three still in Redis: nothing to send again
     assert lost(broker, stored) == []  # and asking does not change that
     gone = stored[1]
-    client = broker.client  # type: ignore[attr-defined]
     messages = f"{broker.namespace}:{gone.queue}.msgs"
-    [key] = [k for k in client.hkeys(messages) if k.decode().startswith(str(gone.id))]
-    client.hdel(messages, key)  # what a failover to a replica that had not received it loses
+    keys = [k.decode() if isinstance(k, bytes) else str(k) for k in broker.client.hkeys(messages)]
+    [key] = [k for k in keys if k.startswith(str(gone.id))]
+    broker.client.hdel(messages, key)  # what a failover to a replica that had not received it loses
     assert [e.id for e in lost(broker, stored)] == [gone.id]

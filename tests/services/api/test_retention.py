@@ -11,6 +11,8 @@ from jobyard_libs.imports.models import ImportStatus
 from jobyard_libs.mongo import utcnow
 from jobyard_libs.tasks.documents import DeadLetter, Execution, Task
 from jobyard_libs.tasks.models import ExecutionStatus, TaskStatus, TaskType
+from jobyard_libs.workflows.documents import Workflow
+from jobyard_libs.workflows.models import StepSpec, WorkflowStatus
 
 from tests.conftest import Isolation
 from tests.support.auth_service import AuthService
@@ -136,3 +138,25 @@ async def test_a_backlog_drains_in_bounded_sweeps(isolation: Isolation, db: Any)
     assert stored["expiredRuns"] == {"completed": 13}
     assert stored["lastExpiredRun"]["status"] == "completed"
     assert stored["lastExpiredRun"]["executionId"] in {run.id for run in runs}
+
+
+async def test_finished_workflows_expire_like_their_executions_and_running_ones_never(
+    isolation: Isolation, db: Any
+) -> None:
+    def workflow(status: WorkflowStatus, hours_ago: float | None) -> Workflow:
+        spec = StepSpec(id="a", kind="noop", max_retries=0, timeout_ms=1000, priority=5)
+        made = Workflow.of("someone", "wf", [spec], {"a": "tasks.default"})
+        made.status = status
+        made.finished_at = None if hours_ago is None else utcnow() - timedelta(hours=hours_ago)
+        return made
+
+    old_done = workflow(WorkflowStatus.COMPLETED, 1.5)  # past an hour: goes
+    young_failed = workflow(WorkflowStatus.FAILED, 1.5)  # failed ones are kept 2 hours
+    old_cancelled = workflow(WorkflowStatus.CANCELLED, 2.5)  # goes
+    running = workflow(WorkflowStatus.RUNNING, None)  # never
+    await db.workflows.insert_many([w.to_mongo() for w in (old_done, young_failed, old_cancelled, running)])
+    async with leader_firing(isolation, **KEPT) as firing:
+        firing.sweep_every = timedelta(0)
+        swept = (await firing.tick(utcnow(), fence=1)).expired
+    assert swept.workflows == 2
+    assert {doc["_id"] for doc in await db.workflows.find({}).to_list()} == {young_failed.id, running.id}

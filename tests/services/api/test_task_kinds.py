@@ -50,7 +50,7 @@ async def test_http_kind_calls_an_allowed_host(
     created = await _submit(api, me, kind="http", payload={"url": url, "method": "GET"})
     done = await wait_execution(api, me, created["executionId"])
     assert done["status"] == "completed"
-    assert done["result"] == {"status": 200, "body": '{"ok": true}', "truncated": False}
+    assert done["result"] == {"status": 200, "body": '{"ok": true}', "truncated": False, "json": {"ok": True}}
     failing = await _submit(api, me, kind="http", payload={"url": feeds.base_url + "/missing"}, maxRetries=1)
     dead = await wait_execution(api, me, failing["executionId"])
     assert dead["status"] == "dead"

@@ -184,6 +184,11 @@ class Execution(StoredDocument):
     webhook: WebhookDelivery | None = None
     replays: int = 0
     replayed_at: datetime | None = None
+    # a workflow's step (jobyard_libs.workflows): its workflow (also its taskId), the step,
+    # and what the steps it depends on returned, by step id
+    workflow_id: Oid | None = None
+    step_id: str | None = None
+    inputs: dict[str, Any] | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 

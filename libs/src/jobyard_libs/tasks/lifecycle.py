@@ -31,12 +31,14 @@ from jobyard_libs.batching import Coalescer
 from jobyard_libs.documents import Oid
 from jobyard_libs.events import EventPublisher
 from jobyard_libs.mongo import Database
+from jobyard_libs.outages import MONGODB_OUTAGES
 from jobyard_libs.queue.contracts import ActorName, ExecutePayload
 from jobyard_libs.queue.sender import enqueue
 from jobyard_libs.tasks.documents import Execution
 from jobyard_libs.tasks.models import FINISHED, ExecutionStatus
 from jobyard_libs.tasks.stats import TaskStats
 from jobyard_libs.tasks.transitions import AttemptEnd, ExecutionTransitions
+from jobyard_libs.workflows.progress import WorkflowProgress
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,7 @@ class ExecutionLifecycle:
     ) -> None:
         self.transitions = ExecutionTransitions(db)
         self.effects = effects
+        self.workflows = WorkflowProgress(db, effects.broker)
         self.holder = holder
         self._claims: Coalescer[Oid, Execution | None] | None = None
         self._ends: Coalescer[AttemptEnd, Execution | None] | None = None
@@ -120,19 +123,34 @@ class ExecutionLifecycle:
 
     async def _told(self, execution: Execution | None) -> Execution | None:
         if execution is not None:
-            await self.effects.changed([execution])
+            await self._tell([execution])
         return execution
+
+    async def _tell(self, executions: list[Execution]) -> None:
+        """The effects of these changes, and the workflows whose steps ended moved on (best
+        effort too: the scheduler's reconciler moves on what this misses)."""
+        await self.effects.changed(executions)
+        for workflow_id in {e.workflow_id for e in executions if e.workflow_id and e.status in FINISHED}:
+            try:
+                await self.workflows.advance(workflow_id)
+            except Exception as exc:  # the change is made: the reconciler moves the workflow on
+                log.warning(
+                    "workflow_not_advanced",
+                    workflow_id=str(workflow_id),
+                    error=f"{type(exc).__name__}: {exc}"[:300],
+                    outage=isinstance(exc, MONGODB_OUTAGES),
+                )
 
     async def _claim(self, execution_ids: list[Oid]) -> list[Execution | None]:
         won = await self.transitions.start_attempts(execution_ids, holder=self.holder)
         # the same execution twice in one batch (a redelivery racing the first): one runs it
         claimed = [won.pop(execution_id, None) for execution_id in execution_ids]
-        await self.effects.changed([execution for execution in claimed if execution is not None])
+        await self._tell([execution for execution in claimed if execution is not None])
         return claimed
 
     async def _finish(self, ends: list[AttemptEnd]) -> list[Execution | None]:
         finished = await self.transitions.finish_attempts(ends)
-        await self.effects.changed([execution for execution in finished if execution is not None])
+        await self._tell([execution for execution in finished if execution is not None])
         return finished
 
     async def start_attempt(self, execution_id: Oid) -> Execution | None:
@@ -175,4 +193,9 @@ class ExecutionLifecycle:
         return await self._told(await self.transitions.cancel(execution_id))
 
     async def reset_for_replay(self, dead: Execution, *, enqueued_at: datetime) -> Execution | None:
-        return await self._told(await self.transitions.reset_for_replay(dead, enqueued_at=enqueued_at))
+        """dead → pending with a fresh retry budget; a workflow's step is pending again too,
+        and its workflow running (the steps skipped for its death are decided again)."""
+        replayed = await self._told(await self.transitions.reset_for_replay(dead, enqueued_at=enqueued_at))
+        if replayed is not None and replayed.workflow_id is not None and replayed.step_id is not None:
+            await self.workflows.workflows.resume(replayed.workflow_id, replayed.step_id)
+        return replayed

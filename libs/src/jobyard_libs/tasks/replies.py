@@ -182,6 +182,11 @@ class ExecutionOut(Reply):
         description="webhook-callback executions, to their owner alone: the secret that signs this "
         "execution's callback",
     )
+    workflow_id: IdStr | None = Field(None, description="the workflow this execution is a step of")
+    step_id: str | None = Field(None, description="which step of it")
+    inputs: dict[str, Any] | None = Field(
+        None, description="a workflow step's: the results of the steps it depends on, by step id"
+    )
 
 
 class BulkAction(StrEnum):

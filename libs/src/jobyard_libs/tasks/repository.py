@@ -21,7 +21,7 @@ from typing import Final
 
 from bson import ObjectId
 from pymongo import UpdateOne
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from jobyard_libs.listing import TOTAL_CAP, Slice, Window, paginate
 from jobyard_libs.mongo import (
@@ -144,6 +144,7 @@ def execution_hint(query: Document) -> str:
 # The explicit unscoped read, for code no user request reaches (the worker, signed callbacks,
 # housekeeping): every read of a user's documents names its scope, this or an owner's id.
 ANY_OWNER: Final[None] = None
+DUPLICATE_KEY = 11000
 
 
 def _named(text: str) -> Document:
@@ -327,12 +328,29 @@ class ExecutionRepository:
             return None
         return execution
 
+    async def create_many(self, executions: list[Execution]) -> list[Execution]:
+        """Store new executions; those stored now (not those that existed already)."""
+        if not executions:
+            return []
+        try:
+            await self.collection.insert_many([e.to_mongo() for e in executions], ordered=False)
+        except BulkWriteError as exc:
+            failed = {error["index"] for error in exc.details.get("writeErrors", [])}
+            if any(error.get("code") != DUPLICATE_KEY for error in exc.details.get("writeErrors", [])):
+                raise
+            return [e for i, e in enumerate(executions) if i not in failed]
+        return executions
+
     async def insert_many(self, executions: list[Execution]) -> list[Execution]:
         await self.collection.insert_many([e.to_mongo() for e in executions], ordered=True)
         return executions
 
     async def get(self, execution_id: ObjectId, owner_id: str | None) -> Execution | None:
         return Execution.from_mongo(await self.collection.find_one(_scoped({"_id": execution_id}, owner_id)))
+
+    async def of_ids(self, execution_ids: list[ObjectId]) -> list[Execution]:
+        """The executions of these ids that exist (ids a workflow chose for its steps)."""
+        return Execution.many(await self.collection.find({"_id": {"$in": execution_ids}}).to_list())
 
     async def mark_enqueued(self, execution_ids: list[ObjectId], at: datetime | None) -> None:
         """``at`` is part of each message's id (``dispatch.message_id``): the exact stamp used;

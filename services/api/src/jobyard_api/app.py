@@ -16,7 +16,9 @@ from jobyard_libs.rate_limit import RateLimiter
 from jobyard_libs.retention import RetentionPolicy
 from jobyard_libs.tasks.engine import TaskEngine
 from jobyard_libs.tasks.live_logs import LiveLogs
+from jobyard_libs.tasks.repository import ExecutionRepository
 from jobyard_libs.tasks.rights import CronFloors
+from jobyard_libs.workflows.repository import WorkflowRepository
 
 from jobyard_api.audit import endpoints as audit_endpoints
 from jobyard_api.audit.service import AuditService
@@ -39,6 +41,8 @@ from jobyard_api.retention import endpoints as retention_endpoints
 from jobyard_api.settings import ApiSettings
 from jobyard_api.tasks import endpoints as task_endpoints
 from jobyard_api.tasks.service import TaskService
+from jobyard_api.workflows import endpoints as workflow_endpoints
+from jobyard_api.workflows.service import WorkflowService
 
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
@@ -101,6 +105,14 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             ),
             audit=audit,
             retention=kept,
+            workflows=WorkflowService(
+                WorkflowRepository(db),
+                ExecutionRepository(db),
+                lifecycle,
+                audit,
+                max_steps=settings.workflow_max_steps,
+                payload_max_bytes=settings.task_payload_max_bytes,
+            ),
         )
         try:
             yield
@@ -123,6 +135,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             event_endpoints.router,
             audit_endpoints.router,
             retention_endpoints.router,
+            workflow_endpoints.router,
         ],
         indexes=SHARED_INDEXES,
         setup=setup,

@@ -19,6 +19,7 @@ from jobyard_api.feed_sources.service import FeedSourceService
 from jobyard_api.imports.service import ImportService
 from jobyard_api.jobs.service import JobService
 from jobyard_api.tasks.service import TaskService
+from jobyard_api.workflows.service import WorkflowService
 
 
 @dataclass
@@ -33,6 +34,7 @@ class ApiContext:
     submit_limit: RateLimiter
     audit: AuditService
     retention: RetentionPolicy
+    workflows: WorkflowService
 
 
 def _part(name: str) -> Callable[[Request], Any]:
@@ -54,4 +56,5 @@ Callbacks = Annotated[CallbackService, Depends(_part("callbacks"))]
 SubmitLimit = Annotated[RateLimiter, Depends(_part("submit_limit"))]
 Audit = Annotated[AuditService, Depends(_part("audit"))]
 Retention = Annotated[RetentionPolicy, Depends(_part("retention"))]
+Workflows = Annotated[WorkflowService, Depends(_part("workflows"))]
 __all__ = ["AdminPrincipal", "CurrentPrincipal"]

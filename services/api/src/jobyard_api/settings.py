@@ -16,6 +16,9 @@ class ApiSettings(TokenVerificationSettings, ImportSettings, TaskSettings, Reten
     task_submit_rate_per_minute: int = Field(
         600, ge=1, description="Tasks one user may submit per minute (a batch counts each task)."
     )
+    workflow_max_steps: int = Field(
+        100, ge=1, le=10_000, description="Most steps one workflow may have (POST /api/v1/workflows)."
+    )
     task_batch_max: int = Field(
         1000, ge=1, le=10_000, description="Tasks one POST /api/v1/tasks:batch may hold."
     )

@@ -29,6 +29,12 @@ class SchedulerSettings(ImportSettings, TaskSettings, RetentionSettings):
         gt=0,
         description="How often the leader looks for executions whose message Redis lost (and for expired artifacts).",
     )
+    scheduler_workflow_reconcile_seconds: float = Field(
+        10,
+        gt=0,
+        description="A running workflow nothing moved for this long is advanced by the leader (a process died "
+        "between a step's start and its execution's store, or missed a step's end).",
+    )
     scheduler_clock_start: datetime | None = Field(
         None, description="Tests and drills only: start the scheduler's clock at this instant (ISO 8601)."
     )

@@ -1,4 +1,5 @@
-"""Calls a URL: 2xx is success; the status and a short excerpt of the answer are the result.
+"""Calls a URL: 2xx is success; the status and a short excerpt of the answer are the result
+(and, when the whole answer fits the excerpt and is JSON, its value as ``json``).
 
 The call goes through the egress guard: only public addresses (unless the operator's
 ``JOBYARD_EGRESS_ALLOWED_HOSTS`` lists the destination), resolved once and pinned, no

@@ -68,6 +68,8 @@ def build_firing(settings: SchedulerSettings, resources: Resources, broker: Brok
         owner_work=OwnerWork(db, engine.lifecycle, CronFloors.of(settings)),
         liveness=liveness,
         retention=Retention(db, RetentionPolicy.of(settings), batch=settings.retention_sweep_batch),
+        workflows=engine.lifecycle.workflows,
+        workflow_quiet=timedelta(seconds=settings.scheduler_workflow_reconcile_seconds),
     )
 
 

@@ -39,6 +39,7 @@ from jobyard_libs.tasks.repository import ExecutionRepository, TaskRepository
 from jobyard_libs.tasks.rights import INVALID_SCHEDULE, OwnerWork, task_refusal
 from jobyard_libs.tasks.schedule import BadSchedule, next_run
 from jobyard_libs.tasks.settings import TaskSettings
+from jobyard_libs.workflows.progress import WorkflowProgress
 
 log = structlog.get_logger(__name__)
 
@@ -54,6 +55,7 @@ class TickResult:
     import_messages_resent: int = 0
     artifacts_expired: int = 0
     workers_lost: int = 0
+    workflows_checked: int = 0
     expired: Swept = field(default_factory=Swept)
 
 
@@ -75,8 +77,12 @@ class Firing:
         owner_work: OwnerWork | None = None,
         liveness: WorkerLiveness | None = None,
         retention: Retention | None = None,
+        workflows: WorkflowProgress | None = None,
+        workflow_quiet: timedelta = timedelta(seconds=10),
     ) -> None:
         self.retention = retention
+        self.workflows = workflows
+        self.workflow_quiet = workflow_quiet
         self.liveness = liveness
         self.rights = rights
         self.owner_work = owner_work
@@ -108,7 +114,8 @@ class Firing:
 
     async def _housekeeping(self, now: datetime, result: TickResult) -> None:
         """Attempts whose worker died; what Redis lost (messages of waiting executions, of
-        stalled imports); expired files; finished work past its retention."""
+        stalled imports); expired files; finished work past its retention; workflows a
+        crash left standing."""
         result.workers_lost = await self._workers_lost()
         waiting = await self.executions.waiting_since(now - self.requeue_after)
         # and attempts past their timeout whose holder is unknown (Redis could not say, or
@@ -128,6 +135,8 @@ class Firing:
             result.artifacts_expired = await self.artifacts.delete_expired(now)
         if self.retention is not None:
             result.expired = await self.retention.sweep(now)
+        if self.workflows is not None:
+            result.workflows_checked = await self.workflows.reconcile(self.workflow_quiet.total_seconds())
 
     async def _workers_lost(self) -> int:
         """Attempts whose worker stopped beating failed now, whatever their timeout (a worker

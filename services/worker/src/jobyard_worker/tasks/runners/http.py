@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from jobyard_libs.tasks.kinds.http import EXCERPT_BYTES, NAME, Payload
@@ -27,4 +28,10 @@ async def run(context: KindContext, payload: Payload) -> dict[str, Any]:
     excerpt = data.decode("utf-8", "replace")
     if not 200 <= response.status_code < 300:
         raise HttpCallFailed(f"HTTP {response.status_code} from {url}: {excerpt[:200]}")
-    return {"status": response.status_code, "body": excerpt, "truncated": more}
+    result: dict[str, Any] = {"status": response.status_code, "body": excerpt, "truncated": more}
+    if not more and response.headers.get("content-type", "").split(";")[0].strip().endswith("json"):
+        try:
+            result["json"] = json.loads(excerpt)  # whole and JSON: what a workflow's next step reads
+        except (ValueError, RecursionError):
+            context.log.info("answer_not_json")
+    return result

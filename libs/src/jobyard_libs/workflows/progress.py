@@ -1,0 +1,228 @@
+"""How a workflow moves on: the one rule, run by whoever sees a step's execution end (the
+worker that finished it, the api that cancelled it) and by the scheduler's reconciler.
+
+:meth:`WorkflowProgress.advance` reads the workflow and its pending steps' executions and
+then, until nothing changes: ends each step whose execution ended; decides each waiting
+step whose dependencies are all done (run, or skip when its condition can no longer
+hold); ends the workflow when every step is done. Every change is a conditional update
+(:mod:`jobyard_libs.workflows.repository`), so any number of processes may advance the
+same workflow at once and each step starts exactly once.
+
+A step starts in two writes: the workflow records the step ``pending`` with the ids its
+executions will have (one, or one per ``forEach`` item), then the executions are stored
+under those ids and queued. A process that dies between the two leaves a pending step with
+executions missing; the next advance that looks (any process's, or the scheduler's
+reconciler after ``JOBYARD_SCHEDULER_WORKFLOW_RECONCILE_SECONDS`` of quiet) stores them.
+Stored twice, each is one execution: the id is the same, and the executions' unique
+(taskId, scheduledFor) key holds one per run of a step. A lost queue message is found like
+any other (:func:`jobyard_libs.tasks.dispatch.lost`), and a duplicate one runs nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from dramatiq import Broker
+from pydantic import ValidationError
+
+from jobyard_libs.documents import Oid, new_id
+from jobyard_libs.mongo import Database, utcnow
+from jobyard_libs.tasks.dispatch import dispatch
+from jobyard_libs.tasks.documents import Execution
+from jobyard_libs.tasks.kinds import KINDS
+from jobyard_libs.tasks.models import ExecutionStatus
+from jobyard_libs.tasks.repository import ExecutionRepository
+from jobyard_libs.workflows.documents import Step, Workflow
+from jobyard_libs.workflows.metrics import OLDEST_QUIET, STEP_WAIT, STORED_LATE, WORKFLOWS
+from jobyard_libs.workflows.models import (
+    FOR_EACH_MAX,
+    Decision,
+    MissingInput,
+    StepStatus,
+    decide,
+    ended,
+    items_of,
+    resolve,
+)
+from jobyard_libs.workflows.repository import WorkflowRepository
+
+log = structlog.get_logger(__name__)
+ROUNDS_MAX = 1000  # a workflow moves at most this many times in one advance (a step a round, at least)
+STEP_OF = {
+    ExecutionStatus.COMPLETED: StepStatus.COMPLETED,
+    ExecutionStatus.DEAD: StepStatus.DEAD,
+    ExecutionStatus.CANCELLED: StepStatus.CANCELLED,
+}
+RESULT_MAX_BYTES = 64 * 1024  # a step's result kept for the steps after it
+
+
+class WorkflowProgress:
+    def __init__(self, db: Database, broker: Broker) -> None:
+        self.workflows = WorkflowRepository(db)
+        self.executions = ExecutionRepository(db)
+        self.broker = broker
+
+    async def advance(self, workflow_id: Oid) -> Workflow | None:
+        """Move the workflow on as far as it goes now; the workflow as it is then."""
+        for _ in range(ROUNDS_MAX):
+            workflow = await self.workflows.get(workflow_id, None)
+            if workflow is None or workflow.finished_at is not None:
+                return workflow
+            if not await self._round(workflow):
+                return workflow
+        return await self.workflows.get(workflow_id, None)
+
+    async def _round(self, workflow: Workflow) -> bool:
+        moved = await self._ended_steps(workflow)
+        for step_id in workflow.order:
+            step = workflow.steps[step_id]
+            if step.status is StepStatus.WAITING:
+                moved |= await self._decide(workflow, step_id, step)
+        if not moved:
+            outcome = ended([step.status for step in workflow.steps.values()])
+            if outcome is not None and await self.workflows.finish(workflow.id, outcome):
+                moved = True
+                WORKFLOWS.labels(outcome.value).inc()
+                log.info("workflow_ended", workflow_id=str(workflow.id), status=outcome.value)
+        return moved
+
+    async def _ended_steps(self, workflow: Workflow) -> bool:
+        """Each pending step whose executions all ended takes their outcome; one whose
+        executions were not all stored (its starter died) gets them now."""
+        pending = {
+            step_id: step
+            for step_id, step in workflow.steps.items()
+            if step.status is StepStatus.PENDING and step.runs
+        }
+        if not pending:
+            return False
+        ids = [run for step in pending.values() for run in step.runs]
+        found = {execution.id: execution for execution in await self.executions.of_ids(ids)}
+        moved = False
+        for step_id, step in pending.items():
+            runs = [found.get(run) for run in step.runs]
+            if None in runs:  # its starter died before storing them all
+                log.warning("workflow_step_stored_late", workflow_id=str(workflow.id), step=step_id)
+                STORED_LATE.inc()
+                await self._store(workflow, step_id, step)
+                continue
+            outcomes = [STEP_OF.get(run.status) for run in runs if run is not None]
+            if None in outcomes:
+                continue  # one still runs
+            results = [run.result for run in runs if run is not None]
+            errors = [run.error for run in runs if run is not None and run.error]
+            moved |= await self.workflows.end_step(
+                workflow.id,
+                step_id,
+                next(
+                    (o for o in (StepStatus.CANCELLED, StepStatus.DEAD) if o in outcomes),
+                    StepStatus.COMPLETED,
+                ),
+                expected=StepStatus.PENDING,
+                result=_kept({"items": results} if step.for_each is not None else results[0]),
+                error=errors[0] if errors else None,
+            )
+        return moved
+
+    async def _decide(self, workflow: Workflow, step_id: str, step: Step) -> bool:
+        decision = decide(step.run_if, [workflow.steps[name].status for name in step.depends_on])
+        if decision is Decision.WAIT:
+            return False
+        if decision is Decision.SKIP or workflow.cancel_requested:
+            status = StepStatus.CANCELLED if workflow.cancel_requested else StepStatus.SKIPPED
+            return await self.workflows.end_step(workflow.id, step_id, status, expected=StepStatus.WAITING)
+        try:
+            payloads = _payloads(workflow, step_id, step)
+        except (MissingInput, ValueError) as exc:
+            return await self.workflows.end_step(
+                workflow.id, step_id, StepStatus.FAILED, expected=StepStatus.WAITING, error=str(exc)[:500]
+            )
+        if not payloads:  # a forEach over an empty list: done, with nothing to collect
+            return await self.workflows.end_step(
+                workflow.id, step_id, StepStatus.COMPLETED, expected=StepStatus.WAITING, result={"items": []}
+            )
+        runs = [new_id() for _ in payloads]
+        if not await self.workflows.start_step(workflow.id, step_id, runs):
+            return True  # another process started it (or a cancel came): read it again
+        started = step.model_copy(update={"status": StepStatus.PENDING, "runs": runs})
+        await self._store(workflow, step_id, started)
+        ready = [workflow.steps[name].finished_at for name in step.depends_on] or [workflow.created_at]
+        STEP_WAIT.observe(
+            max(0.0, (utcnow() - max(at or workflow.created_at for at in ready)).total_seconds())
+        )
+        return True
+
+    async def _store(self, workflow: Workflow, step_id: str, step: Step) -> None:
+        """The step's executions, stored once each under the ids the workflow chose, and queued."""
+        now = utcnow()
+        position = workflow.order.index(step_id) * (FOR_EACH_MAX + 1)
+        executions = [
+            Execution(
+                id=run,
+                task_id=workflow.id,
+                owner_id=workflow.owner_id,
+                kind=step.kind,
+                payload=payload,
+                queue=step.queue,
+                max_retries=step.max_retries,
+                timeout_ms=step.timeout_ms,
+                trigger="workflow",
+                # one per run of a step: the executions' unique (taskId, scheduledFor) key holds it so
+                scheduled_for=workflow.created_at + timedelta(milliseconds=position + index),
+                enqueued_at=now,
+                workflow_id=workflow.id,
+                step_id=step_id,
+                inputs=workflow.inputs_of(step_id),
+            )
+            for index, (run, payload) in enumerate(
+                zip(step.runs, _payloads(workflow, step_id, step), strict=True)
+            )
+        ]
+        created = await self.executions.create_many(executions)
+        if created:
+            await dispatch(self.broker, self.executions, created, stamped=now)
+            log.info("workflow_step_started", workflow_id=str(workflow.id), step=step_id, runs=len(created))
+
+    async def reconcile(self, quiet_seconds: float, limit: int = 100) -> int:
+        """Advance the running workflows nothing moved for ``quiet_seconds`` (a process died
+        between two of their writes, or missed an execution's end); how many it looked at.
+        Each is marked checked, so it is looked at again only after another quiet spell."""
+        before = utcnow() - timedelta(seconds=quiet_seconds)
+        quiet = await self.workflows.quiet_since(before, limit)
+        for workflow in quiet:
+            after = await self.advance(workflow.id)
+            if after is not None and after.finished_at is None:
+                await self.workflows.checked(workflow.id)
+        oldest = await self.workflows.least_recently_moved()
+        OLDEST_QUIET.set(0 if oldest is None else max(0.0, (utcnow() - oldest).total_seconds()))
+        return len(quiet)
+
+
+def _payloads(workflow: Workflow, step_id: str, step: Step) -> list[dict[str, Any]]:
+    """The payload of each of the step's runs (one, or one per forEach item), references
+    resolved and checked against its kind."""
+    inputs = workflow.inputs_of(step_id)
+    items = [None] if step.for_each is None else items_of(step.for_each, inputs)
+    spec = KINDS[step.kind]
+    payloads = []
+    for item in items:
+        payload = resolve(step.payload, inputs, item)
+        try:
+            spec.payload.model_validate(payload)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise ValueError(f"payload.{where}: {first['msg']}") from exc
+        payloads.append(payload)
+    return payloads
+
+
+def _kept(result: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A result as the steps after it receive it: whole up to RESULT_MAX_BYTES, else refused
+    (a step that needs more reads it from storage of its own)."""
+    if result is not None and len(json.dumps(result, default=str)) > RESULT_MAX_BYTES:
+        return {"truncated": True, "note": f"the result was larger than {RESULT_MAX_BYTES} bytes"}
+    return result

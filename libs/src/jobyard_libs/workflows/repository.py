@@ -1,0 +1,168 @@
+"""Workflows in MongoDB: every change of a step or of the workflow is one conditional
+update, so of two processes racing to start a step (both saw its last dependency finish)
+exactly one wins, and a workflow ends once."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bson import ObjectId
+from pymongo import ReturnDocument
+
+from jobyard_libs.listing import Slice, Window, paginate
+from jobyard_libs.mongo import Database, Document, IndexSpec, hint_for, utcnow
+from jobyard_libs.workflows.documents import Workflow
+from jobyard_libs.workflows.models import StepStatus, WorkflowStatus
+
+WORKFLOWS = "workflows"
+NEWEST = [("createdAt", -1), ("_id", -1)]
+FILTERS = [
+    IndexSpec(WORKFLOWS, [("ownerId", 1), ("status", 1), *NEWEST]),
+    IndexSpec(WORKFLOWS, [("ownerId", 1), *NEWEST]),
+    IndexSpec(WORKFLOWS, [("status", 1), *NEWEST]),
+]
+LIST = IndexSpec(WORKFLOWS, NEWEST)
+INDEXES = [*FILTERS, LIST, IndexSpec(WORKFLOWS, [("status", 1), ("updatedAt", 1)])]  # the reconciler's
+
+
+def _scoped(query: Document, owner_id: str | None) -> Document:
+    return query if owner_id is None else {**query, "ownerId": owner_id}
+
+
+class WorkflowRepository:
+    def __init__(self, db: Database) -> None:
+        self.collection = db[WORKFLOWS]
+
+    async def insert(self, workflow: Workflow) -> Workflow:
+        await self.collection.insert_one(workflow.to_mongo())
+        return workflow
+
+    async def get(self, workflow_id: ObjectId, owner_id: str | None) -> Workflow | None:
+        """``owner_id``: the caller's scope (``None``: an admin's view, or ``ANY_OWNER``)."""
+        return Workflow.from_mongo(await self.collection.find_one(_scoped({"_id": workflow_id}, owner_id)))
+
+    async def page(
+        self, owner_id: str | None, window: Window, *, status: WorkflowStatus | None, owner: str | None = None
+    ) -> Slice[Workflow]:
+        query = _scoped(_scoped({}, owner), owner_id)
+        if status is not None:
+            query["status"] = status.value
+        hint = hint_for(query, FILTERS) or LIST.name
+        return await paginate(self.collection, query, NEWEST, hint, window, Workflow, recent="createdAt")
+
+    async def start_step(self, workflow_id: ObjectId, step_id: str, runs: list[ObjectId]) -> bool:
+        """waiting → pending with its executions' ids: ``True`` for the one caller that wins
+        (never after a cancel was asked for)."""
+        now = utcnow()
+        changed = await self.collection.update_one(
+            {
+                "_id": workflow_id,
+                "status": WorkflowStatus.RUNNING.value,
+                "cancelRequested": {"$ne": True},
+                f"steps.{step_id}.status": StepStatus.WAITING.value,
+            },
+            {
+                "$set": {
+                    f"steps.{step_id}.status": StepStatus.PENDING.value,
+                    f"steps.{step_id}.runs": runs,
+                    f"steps.{step_id}.startedAt": now,
+                    "updatedAt": now,
+                }
+            },
+        )
+        return changed.modified_count == 1
+
+    async def end_step(
+        self,
+        workflow_id: ObjectId,
+        step_id: str,
+        status: StepStatus,
+        *,
+        expected: StepStatus,
+        result: dict[str, Any] | None = None,
+        error: str | None = None,
+    ) -> bool:
+        now = utcnow()
+        changed = await self.collection.update_one(
+            {"_id": workflow_id, f"steps.{step_id}.status": expected.value},
+            {
+                "$set": {
+                    f"steps.{step_id}.status": status.value,
+                    f"steps.{step_id}.finishedAt": now,
+                    f"steps.{step_id}.result": result,
+                    f"steps.{step_id}.error": error,
+                    "updatedAt": now,
+                }
+            },
+        )
+        return changed.modified_count == 1
+
+    async def finish(self, workflow_id: ObjectId, status: WorkflowStatus) -> bool:
+        now = utcnow()
+        changed = await self.collection.update_one(
+            {"_id": workflow_id, "status": WorkflowStatus.RUNNING.value},
+            {"$set": {"status": status.value, "finishedAt": now, "updatedAt": now}},
+        )
+        return changed.modified_count == 1
+
+    async def request_cancel(self, workflow_id: ObjectId) -> Workflow | None:
+        """From now on no step starts; the workflow as it is then (``None``: not running)."""
+        return Workflow.from_mongo(
+            await self.collection.find_one_and_update(
+                {"_id": workflow_id, "status": WorkflowStatus.RUNNING.value},
+                {"$set": {"cancelRequested": True, "updatedAt": utcnow()}},
+                return_document=ReturnDocument.AFTER,
+            )
+        )
+
+    async def resume(self, workflow_id: ObjectId, step_id: str) -> bool:
+        """A dead step's execution was replayed: the step is pending again, and so is the
+        workflow; the steps skipped meanwhile wait to be decided again."""
+        found = await self.get(workflow_id, None)
+        if found is None:
+            return False
+        skipped = [name for name, step in found.steps.items() if step.status is StepStatus.SKIPPED]
+        now = utcnow()
+        changes: Document = {
+            f"steps.{step_id}.status": StepStatus.PENDING.value,
+            f"steps.{step_id}.finishedAt": None,
+            f"steps.{step_id}.error": None,
+            "status": WorkflowStatus.RUNNING.value,
+            "finishedAt": None,
+            "updatedAt": now,
+        }
+        for name in skipped:
+            changes[f"steps.{name}.status"] = StepStatus.WAITING.value
+            changes[f"steps.{name}.finishedAt"] = None
+        changed = await self.collection.update_one(
+            {
+                "_id": workflow_id,
+                f"steps.{step_id}.status": StepStatus.DEAD.value,
+                "cancelRequested": {"$ne": True},
+            },
+            {"$set": changes},
+        )
+        return changed.modified_count == 1
+
+    async def quiet_since(self, before: datetime, limit: int) -> list[Workflow]:
+        """Running workflows that have not moved since ``before`` and were not checked since
+        then either (the reconciler's), least recently moved first."""
+        query = {
+            "status": WorkflowStatus.RUNNING.value,
+            "updatedAt": {"$lt": before},
+            "checkedAt": {"$not": {"$gte": before}},
+        }
+        found = await self.collection.find(query).sort("updatedAt", 1).limit(limit).to_list()
+        return Workflow.many(found)
+
+    async def checked(self, workflow_id: ObjectId) -> None:
+        """The reconciler looked at it (``updatedAt`` stays: when it last moved)."""
+        await self.collection.update_one({"_id": workflow_id}, {"$set": {"checkedAt": utcnow()}})
+
+    async def least_recently_moved(self) -> datetime | None:
+        """When the running workflow that moved least recently last moved."""
+        found = await self.collection.find_one(
+            {"status": WorkflowStatus.RUNNING.value}, {"updatedAt": 1}, sort=[("updatedAt", 1)]
+        )
+        return None if found is None else found["updatedAt"]

@@ -1,0 +1,128 @@
+"""A workflow moves on exactly once however many processes push it, and after a crash
+between a step's start and its execution's store (real MongoDB and Redis)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+
+import pytest
+from dramatiq.brokers.redis import RedisBroker
+from jobyard_libs.app import Resources, open_resources
+from jobyard_libs.documents import new_id
+from jobyard_libs.indexes import SHARED_INDEXES
+from jobyard_libs.mongo import utcnow
+from jobyard_libs.queue.broker import create_broker, messages_present
+from jobyard_libs.tasks.dispatch import message_id
+from jobyard_libs.tasks.documents import Execution
+from jobyard_libs.tasks.models import ExecutionStatus
+from jobyard_libs.workflows.documents import Workflow
+from jobyard_libs.workflows.models import StepSpec, StepStatus, WorkflowStatus
+from jobyard_libs.workflows.progress import WorkflowProgress
+from jobyard_libs.workflows.repository import WorkflowRepository
+from jobyard_worker.settings import WorkerSettings
+
+from tests.conftest import Isolation
+from tests.support.imports import settings_for
+from tests.support.scheduling import leader_firing
+
+
+@pytest.fixture
+async def resources(isolation: Isolation) -> AsyncIterator[Resources]:
+    async with open_resources(settings_for(isolation, WorkerSettings), SHARED_INDEXES) as opened:
+        yield opened
+
+
+@pytest.fixture
+def broker(isolation: Isolation) -> Iterator[RedisBroker]:
+    opened = create_broker(settings_for(isolation, WorkerSettings))
+    yield opened
+    opened.close()
+
+
+def _diamond() -> Workflow:
+    def step(id: str, *depends_on: str) -> StepSpec:
+        return StepSpec(
+            id=id, kind="noop", depends_on=list(depends_on), max_retries=0, timeout_ms=1000, priority=5
+        )
+
+    specs = [step("a"), step("b", "a"), step("c", "a"), step("d", "b", "c")]
+    return Workflow.of("owner-1", "diamond", specs, {s.id: "tasks.default" for s in specs})
+
+
+async def _executions_of(resources: Resources, workflow: Workflow) -> list[Execution]:
+    return Execution.many(await resources.db["executions"].find({"workflowId": workflow.id}).to_list())
+
+
+async def test_a_join_whose_dependencies_finished_together_starts_once(
+    resources: Resources, broker: RedisBroker
+) -> None:
+    workflow = _diamond()
+    for done in ("a", "b", "c"):  # b and c completed at the same moment, on two workers
+        workflow.steps[done].status = StepStatus.COMPLETED
+        workflow.steps[done].result = {"by": done}
+    await WorkflowRepository(resources.db).insert(workflow)
+    pushers = [WorkflowProgress(resources.db, broker) for _ in range(8)]  # eight processes
+    await asyncio.gather(*(p.advance(workflow.id) for p in pushers for _ in range(3)))
+    [join] = await _executions_of(resources, workflow)
+    assert join.step_id == "d"
+    assert join.inputs == {"b": {"by": "b"}, "c": {"by": "c"}}
+    stored = await WorkflowRepository(resources.db).get(workflow.id, None)
+    assert stored is not None and stored.steps["d"].runs == [join.id]
+    assert stored.steps["d"].status is StepStatus.PENDING
+
+
+async def test_a_crash_between_the_start_and_the_store_is_mended_by_the_reconciler(
+    resources: Resources, broker: RedisBroker
+) -> None:
+    workflow = _diamond()
+    repository = WorkflowRepository(resources.db)
+    await repository.insert(workflow)
+    # what a process that died right after winning step a's start leaves: the step pending
+    # with its execution's id, no execution stored, nothing queued
+    chosen = new_id()
+    assert await repository.start_step(workflow.id, "a", [chosen])
+    assert await _executions_of(resources, workflow) == []
+    progress = WorkflowProgress(resources.db, broker)
+    assert await progress.reconcile(quiet_seconds=60) == 0  # not quiet for long enough yet
+    assert await _executions_of(resources, workflow) == []
+    await progress.reconcile(quiet_seconds=0)
+    await progress.reconcile(quiet_seconds=0)  # and again: still the one execution
+    [execution] = await _executions_of(resources, workflow)
+    assert execution.id == chosen and execution.step_id == "a"
+    assert execution.enqueued_at is not None
+    [queued] = messages_present(broker, [(execution.queue, message_id(execution.id, execution.enqueued_at))])
+    assert queued
+
+
+async def test_steps_whose_condition_cannot_hold_are_skipped_and_the_workflow_ends(
+    resources: Resources, broker: RedisBroker
+) -> None:
+    workflow = _diamond()
+    workflow.steps["a"].status = StepStatus.DEAD
+    await WorkflowRepository(resources.db).insert(workflow)
+    ended = await WorkflowProgress(resources.db, broker).advance(workflow.id)
+    assert ended is not None
+    assert {name: step.status for name, step in ended.steps.items()} == {
+        "a": StepStatus.DEAD,
+        "b": StepStatus.SKIPPED,
+        "c": StepStatus.SKIPPED,
+        "d": StepStatus.SKIPPED,
+    }
+    assert ended.status is WorkflowStatus.FAILED and ended.finished_at is not None
+    assert await _executions_of(resources, workflow) == []
+
+
+async def test_the_leaders_housekeeping_runs_the_reconciler(
+    isolation: Isolation, resources: Resources
+) -> None:
+    workflow = _diamond()
+    repository = WorkflowRepository(resources.db)
+    await repository.insert(workflow)
+    assert await repository.start_step(workflow.id, "a", [new_id()])  # and its starter died
+    async with leader_firing(isolation, scheduler_workflow_reconcile_seconds=0.001) as firing:
+        firing.sweep_every = timedelta(0)
+        assert (await firing.tick(utcnow(), fence=1)).workflows_checked == 1
+    [execution] = await _executions_of(resources, workflow)
+    assert execution.step_id == "a" and execution.status is ExecutionStatus.PENDING
