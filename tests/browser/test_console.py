@@ -552,3 +552,45 @@ def test_small_screens_and_the_keyboard(
         assert page.evaluate("document.activeElement.getAttribute('href')") == "/"
     finally:
         context.close()
+
+
+def test_a_workflow_is_drawn_and_moves_before_your_eyes(origin: str, browsing: Browsing) -> None:
+    """A wrong graph is named beside the steps; a right one is drawn on the server and its
+    steps change state live, each linking to its execution."""
+    page = browsing.page
+    register(page, origin, "flows@example.com")
+    page.goto(f"{origin}/workflows/new")
+    page.get_by_label("Name", exact=True).fill("diamond")
+    page.get_by_label(re.compile("^Steps")).fill(
+        '[{"id": "a", "kind": "noop", "dependsOn": ["b"]}, {"id": "b", "kind": "noop", "dependsOn": ["a"]}]'
+    )
+    page.get_by_role("button", name="Start workflow").click()
+    expect(page.locator("#steps-error")).to_contain_text("steps[0].dependsOn: a cycle: a → b → a")
+    expect(page.get_by_label(re.compile("^Steps"))).to_have_attribute("aria-invalid", "true")
+    look(browsing, origin, "workflow-new")
+
+    page.get_by_label(re.compile("^Steps")).fill(
+        '[{"id": "start", "kind": "noop"},'
+        ' {"id": "left", "kind": "sleep", "payload": {"seconds": 1}, "dependsOn": ["start"]},'
+        ' {"id": "right", "kind": "noop", "dependsOn": ["start"]},'
+        ' {"id": "join", "kind": "noop", "dependsOn": ["left", "right"]},'
+        ' {"id": "undo", "kind": "noop", "dependsOn": ["join"], "runIf": "anyFailed"}]'
+    )
+    page.get_by_role("button", name="Start workflow").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("diamond")
+    page.evaluate("window.notReloaded = true")  # gone if the page reloads
+    graph = page.locator("svg.dag")
+    expect(graph.locator("g.node")).to_have_count(5)
+    expect(graph.locator("path.edge")).to_have_count(5)
+    expect(graph.locator("g.node.status-completed")).to_have_count(4, timeout=WAIT_MS)
+    expect(graph.locator('g.node[data-step="undo"]')).to_have_class(re.compile("status-skipped"))
+    expect(page.locator(".facts")).to_contain_text("completed")
+    assert page.evaluate("window.notReloaded") is True  # it moved live, not by reloading
+    look(browsing, origin, "workflow")
+    graph.locator('g.node[data-step="join"] a').click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Execution")
+    expect(page.get_by_role("link", name="Step join of its workflow")).to_be_visible()
+    expect(page.locator("#inputs")).to_contain_text("left")  # what its dependencies returned
+    page.goto(f"{origin}/workflows")
+    expect(page.get_by_role("link", name="diamond")).to_be_visible()
+    expect(page.get_by_role("row", name=re.compile("diamond"))).to_contain_text("5 of 5")

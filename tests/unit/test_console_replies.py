@@ -35,6 +35,8 @@ VIEWS = (
     "jobyard_console.sessions",
     "jobyard_console.charts",
     "jobyard_console.pages.tasks",
+    "jobyard_libs.workflows.replies",
+    "jobyard_console.graphs",
 )
 LOOP = {
     "index",

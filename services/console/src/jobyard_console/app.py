@@ -40,6 +40,7 @@ from jobyard_console.pages import (
     signin,
     tasks,
     workers,
+    workflows,
 )
 from jobyard_console.sessions import SessionStore
 from jobyard_console.settings import ConsoleSettings
@@ -159,6 +160,7 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
         executions,
         dead_letters,
         workers,
+        workflows,
         admin,
         live,
     ):
