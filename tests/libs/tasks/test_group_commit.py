@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from jobyard_libs.app import Resources, open_resources
+from jobyard_libs.app import Resources
 from jobyard_libs.batching import Coalescer
-from jobyard_libs.indexes import SHARED_INDEXES
 from jobyard_libs.mongo import COMMANDS, utcnow
 from jobyard_libs.queue.broker import create_broker
 from jobyard_libs.tasks.documents import Execution
@@ -26,12 +25,6 @@ from tests.support.imports import settings_for
 
 def _commands(name: str) -> float:
     return float(COMMANDS.labels(name)._value.get())
-
-
-@pytest.fixture
-async def resources(isolation: Isolation) -> AsyncIterator[Resources]:
-    async with open_resources(settings_for(isolation, WorkerSettings), SHARED_INDEXES) as opened:
-        yield opened
 
 
 @pytest.fixture

@@ -3,35 +3,15 @@ twice): dispatch.lost asks Redis for each execution's message by its id."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 
-import pytest
 from dramatiq.brokers.redis import RedisBroker
-from jobyard_libs.app import Resources, open_resources
-from jobyard_libs.indexes import SHARED_INDEXES
+from jobyard_libs.app import Resources
 from jobyard_libs.mongo import utcnow
-from jobyard_libs.queue.broker import create_broker
 from jobyard_libs.tasks.dispatch import dispatch, lost
 from jobyard_libs.tasks.repository import ExecutionRepository
-from jobyard_worker.settings import WorkerSettings
 
-from tests.conftest import Isolation
 from tests.support.factories import a_task, an_execution
-from tests.support.imports import settings_for
-
-
-@pytest.fixture
-async def resources(isolation: Isolation) -> AsyncIterator[Resources]:
-    async with open_resources(settings_for(isolation, WorkerSettings), SHARED_INDEXES) as opened:
-        yield opened
-
-
-@pytest.fixture
-def broker(isolation: Isolation) -> Iterator[RedisBroker]:
-    opened = create_broker(settings_for(isolation, WorkerSettings))
-    yield opened
-    opened.close()
 
 
 async def test_a_message_still_queued_is_not_lost_and_a_deleted_one_is(

@@ -4,16 +4,13 @@ between a step's start and its execution's store (real MongoDB and Redis)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 
-import pytest
 from dramatiq.brokers.redis import RedisBroker
-from jobyard_libs.app import Resources, open_resources
+from jobyard_libs.app import Resources
 from jobyard_libs.documents import new_id
-from jobyard_libs.indexes import SHARED_INDEXES
 from jobyard_libs.mongo import utcnow
-from jobyard_libs.queue.broker import create_broker, messages_present
+from jobyard_libs.queue.broker import messages_present
 from jobyard_libs.tasks.dispatch import message_id
 from jobyard_libs.tasks.documents import Execution
 from jobyard_libs.tasks.models import ExecutionStatus
@@ -21,24 +18,9 @@ from jobyard_libs.workflows.documents import Workflow
 from jobyard_libs.workflows.models import StepSpec, StepStatus, WorkflowStatus
 from jobyard_libs.workflows.progress import WorkflowProgress
 from jobyard_libs.workflows.repository import WorkflowRepository
-from jobyard_worker.settings import WorkerSettings
 
 from tests.conftest import Isolation
-from tests.support.imports import settings_for
 from tests.support.scheduling import leader_firing
-
-
-@pytest.fixture
-async def resources(isolation: Isolation) -> AsyncIterator[Resources]:
-    async with open_resources(settings_for(isolation, WorkerSettings), SHARED_INDEXES) as opened:
-        yield opened
-
-
-@pytest.fixture
-def broker(isolation: Isolation) -> Iterator[RedisBroker]:
-    opened = create_broker(settings_for(isolation, WorkerSettings))
-    yield opened
-    opened.close()
 
 
 def _diamond() -> Workflow:

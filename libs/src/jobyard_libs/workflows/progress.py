@@ -26,7 +26,6 @@ from typing import Any
 
 import structlog
 from dramatiq import Broker
-from pydantic import ValidationError
 
 from jobyard_libs.documents import Oid, new_id
 from jobyard_libs.mongo import Database, utcnow
@@ -210,12 +209,9 @@ def _payloads(workflow: Workflow, step_id: str, step: Step) -> list[dict[str, An
     payloads = []
     for item in items:
         payload = resolve(step.payload, inputs, item)
-        try:
-            spec.payload.model_validate(payload)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise ValueError(f"payload.{where}: {first['msg']}") from exc
+        problem = spec.payload_problem(payload)
+        if problem is not None:
+            raise ValueError(f"payload.{problem[0]}: {problem[1]}")
         payloads.append(payload)
     return payloads
 

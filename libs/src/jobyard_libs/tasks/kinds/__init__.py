@@ -10,13 +10,16 @@ Examples
 'GET'
 >>> KINDS["import-feeds"].allows(Role.USER)
 False
+>>> KINDS["sleep"].payload_problem({"seconds": -1})
+('seconds', 'Input should be greater than or equal to 0')
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from jobyard_libs.auth import Role
 from jobyard_libs.tasks.kinds import export_jobs_csv, http, import_feeds, noop, sleep, webhook_callback
@@ -34,6 +37,15 @@ class KindSpec:
 
     def allows(self, role: Role) -> bool:
         return role in self.roles
+
+    def payload_problem(self, payload: Any) -> tuple[str, str] | None:
+        """What is wrong with a payload for this kind, as (where in it, what), or ``None``."""
+        try:
+            self.payload.model_validate(payload)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            return ".".join(str(part) for part in first["loc"]), str(first["msg"])
+        return None
 
 
 KINDS: dict[str, KindSpec] = {

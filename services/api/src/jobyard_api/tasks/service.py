@@ -25,7 +25,6 @@ from jobyard_libs.tasks.repository import ExecutionRepository, TaskRepository
 from jobyard_libs.tasks.rights import REASONS, CronFloors, task_refusal
 from jobyard_libs.tasks.schedule import BadSchedule, next_run, shortest_interval, zone
 from jobyard_libs.tasks.settings import TaskSettings
-from pydantic import ValidationError
 
 from jobyard_api.audit.service import AuditService
 from jobyard_api.tasks.schemas import TaskIn, TaskPatch
@@ -116,14 +115,12 @@ class TaskService:
             raise ValidationFailed(
                 f"payload larger than {self.payload_max_bytes} bytes", field=f"{field_prefix}payload"
             )
-        try:
-            kind.payload.model_validate(body.payload)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
+        problem = kind.payload_problem(body.payload)
+        if problem is not None:
+            where, what = problem
             raise ValidationFailed(
-                f"payload.{where}: {first['msg']}", field=f"{field_prefix}payload.{where}".rstrip(".")
-            ) from exc
+                f"payload.{where}: {what}", field=f"{field_prefix}payload.{where}".rstrip(".")
+            )
         now = utcnow()
         try:
             zone(body.timezone)

@@ -18,7 +18,6 @@ from jobyard_libs.workflows.metrics import WORKFLOWS
 from jobyard_libs.workflows.models import StepSpec, StepStatus, WorkflowStatus, graph_problem, references
 from jobyard_libs.workflows.replies import StepOut, WorkflowOut
 from jobyard_libs.workflows.repository import WorkflowRepository
-from pydantic import ValidationError
 
 from jobyard_api.audit.service import AuditService
 from jobyard_api.workflows.schemas import WorkflowIn
@@ -78,15 +77,13 @@ class WorkflowService:
                 raise ValidationFailed(
                     f"payload larger than {self.payload_max_bytes} bytes", field=f"steps[{i}].payload"
                 )
-            if not references(spec.payload):  # with references, it is checked when they are resolved
-                try:
-                    kind.payload.model_validate(spec.payload)
-                except ValidationError as exc:
-                    first = exc.errors()[0]
-                    where = ".".join(str(p) for p in first["loc"])
-                    raise ValidationFailed(
-                        f"payload.{where}: {first['msg']}", field=f"steps[{i}].payload.{where}".rstrip(".")
-                    ) from exc
+            # with references, it is checked when they are resolved
+            problem = None if references(spec.payload) else kind.payload_problem(spec.payload)
+            if problem is not None:
+                where, what = problem
+                raise ValidationFailed(
+                    f"payload.{where}: {what}", field=f"steps[{i}].payload.{where}".rstrip(".")
+                )
         queues = {spec.id: queue_for(spec.priority).value for spec in specs}
         return Workflow.of(principal.subject, body.name, specs, queues)
 
