@@ -108,3 +108,45 @@ async def test_the_leaders_housekeeping_runs_the_reconciler(
         assert (await firing.tick(utcnow(), fence=1)).workflows_checked == 1
     [execution] = await _executions_of(resources, workflow)
     assert execution.step_id == "a" and execution.status is ExecutionStatus.PENDING
+
+
+async def test_a_fan_out_step_ends_when_its_last_run_is_told_however_often_the_others_are(
+    resources: Resources, broker: RedisBroker
+) -> None:
+    spec = StepSpec(
+        id="each",
+        kind="noop",
+        for_each="${a.result.ids}",
+        depends_on=["a"],
+        max_retries=0,
+        timeout_ms=1000,
+        priority=5,
+    )
+    root = StepSpec(id="a", kind="noop", max_retries=0, timeout_ms=1000, priority=5)
+    workflow = Workflow.of("owner-1", "fan", [root, spec], {"a": "tasks.default", "each": "tasks.default"})
+    workflow.steps["a"].status = StepStatus.COMPLETED
+    workflow.steps["a"].result = {"ids": [1, 2, 3]}
+    await WorkflowRepository(resources.db).insert(workflow)
+    progress = WorkflowProgress(resources.db, broker)
+    await progress.advance(workflow.id)
+    runs = sorted(await _executions_of(resources, workflow), key=lambda e: e.scheduled_for)
+    assert len(runs) == 3
+    executions = resources.db["executions"]
+
+    async def end(run: Execution) -> Workflow | None:
+        await executions.update_one(
+            {"_id": run.id}, {"$set": {"status": "completed", "result": {"n": run.id.binary.hex()}}}
+        )
+        done = run.model_copy(update={"status": ExecutionStatus.COMPLETED})
+        return await progress.advance(workflow.id, [done])
+
+    first = await end(runs[0])
+    again = await progress.advance(
+        workflow.id, [runs[0].model_copy(update={"status": ExecutionStatus.COMPLETED})]
+    )
+    await end(runs[2])
+    assert first is not None and again is not None
+    assert first.steps["each"].status is StepStatus.PENDING and again.steps["each"].ended == [runs[0].id]
+    last = await end(runs[1])
+    assert last is not None and last.status is WorkflowStatus.COMPLETED
+    assert last.steps["each"].result == {"items": [{"n": run.id.binary.hex()} for run in runs]}  # in order

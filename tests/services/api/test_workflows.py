@@ -86,7 +86,8 @@ async def test_a_chain_passes_results_on_and_a_diamond_joins(
         ],
     )
     assert [s["id"] for s in created["steps"]] == ["fetch", "follow", "left", "right", "join"]
-    assert _steps(created)["fetch"]["executionId"] and _steps(created)["follow"]["status"] == "waiting"
+    assert _steps(created)["fetch"]["executionId"]  # the first step starts at once (the rest may have too)
+    assert created["status"] == "running"
     done = await _until(api, me, created["id"])
     steps = _steps(done)
     assert done["status"] == "completed" and done["finishedAt"]

@@ -130,9 +130,13 @@ class ExecutionLifecycle:
         """The effects of these changes, and the workflows whose steps ended moved on (best
         effort too: the scheduler's reconciler moves on what this misses)."""
         await self.effects.changed(executions)
-        for workflow_id in {e.workflow_id for e in executions if e.workflow_id and e.status in FINISHED}:
+        ended: dict[Oid, list[Execution]] = {}
+        for execution in executions:
+            if execution.workflow_id is not None and execution.status in FINISHED:
+                ended.setdefault(execution.workflow_id, []).append(execution)
+        for workflow_id, steps_ended in ended.items():
             try:
-                await self.workflows.advance(workflow_id)
+                await self.workflows.advance(workflow_id, steps_ended)
             except Exception as exc:  # the change is made: the reconciler moves the workflow on
                 log.warning(
                     "workflow_not_advanced",
@@ -197,5 +201,5 @@ class ExecutionLifecycle:
         and its workflow running (the steps skipped for its death are decided again)."""
         replayed = await self._told(await self.transitions.reset_for_replay(dead, enqueued_at=enqueued_at))
         if replayed is not None and replayed.workflow_id is not None and replayed.step_id is not None:
-            await self.workflows.workflows.resume(replayed.workflow_id, replayed.step_id)
+            await self.workflows.workflows.resume(replayed.workflow_id, replayed.step_id, replayed.id)
         return replayed

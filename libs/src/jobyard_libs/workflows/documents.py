@@ -33,6 +33,7 @@ class Step(BaseModel):
     # a step that started once has these executions whoever (re)creates them: the one that
     # won the start, or the reconciler after a crash
     runs: list[Oid] = Field(default_factory=list)
+    ended: list[Oid] = Field(default_factory=list)  # a forEach step's runs noted as ended
     started_at: datetime | None = None
     finished_at: datetime | None = None
     result: dict[str, Any] | None = None

@@ -21,6 +21,7 @@ any other (:func:`jobyard_libs.tasks.dispatch.lost`), and a duplicate one runs n
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -64,18 +65,28 @@ class WorkflowProgress:
         self.executions = ExecutionRepository(db)
         self.broker = broker
 
-    async def advance(self, workflow_id: Oid) -> Workflow | None:
-        """Move the workflow on as far as it goes now; the workflow as it is then."""
+    async def advance(self, workflow_id: Oid, ended: Sequence[Execution] | None = None) -> Workflow | None:
+        """Move the workflow on as far as it goes now; the workflow as it is then.
+
+        ``ended``: executions of its steps that just ended (the lifecycle's). Only their
+        steps are looked at, and a forEach step's runs are read only when its last one ends
+        (a run's end is one ``$addToSet``). ``None`` (the reconciler, the api): every
+        pending step's executions are read, and those never stored are stored."""
+        hints = None if ended is None else list(ended)
         for _ in range(ROUNDS_MAX):
             workflow = await self.workflows.get(workflow_id, None)
             if workflow is None or workflow.finished_at is not None:
                 return workflow
-            if not await self._round(workflow):
+            if not await self._round(workflow, hints):
                 return workflow
+            hints = None if hints is None else []  # recorded: the next rounds only decide
         return await self.workflows.get(workflow_id, None)
 
-    async def _round(self, workflow: Workflow) -> bool:
-        moved = await self._ended_steps(workflow)
+    async def _round(self, workflow: Workflow, hints: list[Execution] | None) -> bool:
+        if hints is None:
+            moved = await self._ended_steps(workflow)
+        else:
+            moved = await self._ended_runs(workflow, hints)
         for step_id in workflow.order:
             step = workflow.steps[step_id]
             if step.status is StepStatus.WAITING:
@@ -108,23 +119,45 @@ class WorkflowProgress:
                 STORED_LATE.inc()
                 await self._store(workflow, step_id, step)
                 continue
-            outcomes = [STEP_OF.get(run.status) for run in runs if run is not None]
-            if None in outcomes:
-                continue  # one still runs
-            results = [run.result for run in runs if run is not None]
-            errors = [run.error for run in runs if run is not None and run.error]
-            moved |= await self.workflows.end_step(
-                workflow.id,
-                step_id,
-                next(
-                    (o for o in (StepStatus.CANCELLED, StepStatus.DEAD) if o in outcomes),
-                    StepStatus.COMPLETED,
-                ),
-                expected=StepStatus.PENDING,
-                result=_kept({"items": results} if step.for_each is not None else results[0]),
-                error=errors[0] if errors else None,
-            )
+            moved |= await self._end(workflow, step_id, step, [run for run in runs if run is not None])
         return moved
+
+    async def _ended_runs(self, workflow: Workflow, hints: list[Execution]) -> bool:
+        """The steps of these just-ended executions: a step of one run ends with it; a
+        forEach step notes the run, and ends when the last one is noted."""
+        moved = False
+        for execution in hints:
+            step_id = execution.step_id
+            step = workflow.steps.get(step_id or "")
+            if step_id is None or step is None or step.status is not StepStatus.PENDING:
+                continue
+            if execution.id not in step.runs or STEP_OF.get(execution.status) is None:
+                continue
+            if len(step.runs) == 1:
+                moved |= await self._end(workflow, step_id, step, [execution])
+                continue
+            noted = await self.workflows.note_run_ended(workflow.id, step_id, execution.id)
+            if noted is not None and set(noted.steps[step_id].ended) >= set(step.runs):
+                moved |= await self._end(workflow, step_id, step, await self.executions.of_ids(step.runs))
+        return moved
+
+    async def _end(self, workflow: Workflow, step_id: str, step: Step, executions: list[Execution]) -> bool:
+        """The step takes what its runs came to, once every one has ended."""
+        by_id = {execution.id: execution for execution in executions}
+        runs = [by_id.get(run) for run in step.runs]
+        outcomes = [STEP_OF.get(run.status) if run is not None else None for run in runs]
+        if None in outcomes:
+            return False  # one still runs (or is not stored yet)
+        results = [run.result for run in runs if run is not None]
+        errors = [run.error for run in runs if run is not None and run.error]
+        return await self.workflows.end_step(
+            workflow.id,
+            step_id,
+            next((o for o in (StepStatus.CANCELLED, StepStatus.DEAD) if o in outcomes), StepStatus.COMPLETED),
+            expected=StepStatus.PENDING,
+            result=_kept({"items": results} if step.for_each is not None else results[0]),
+            error=errors[0] if errors else None,
+        )
 
     async def _decide(self, workflow: Workflow, step_id: str, step: Step) -> bool:
         decision = decide(step.run_if, [workflow.steps[name].status for name in step.depends_on])

@@ -98,6 +98,17 @@ class WorkflowRepository:
         )
         return changed.modified_count == 1
 
+    async def note_run_ended(self, workflow_id: ObjectId, step_id: str, run: ObjectId) -> Workflow | None:
+        """One of a pending forEach step's runs ended: noted once however often it is told;
+        the workflow after it (``None``: the step is no longer pending)."""
+        return Workflow.from_mongo(
+            await self.collection.find_one_and_update(
+                {"_id": workflow_id, f"steps.{step_id}.status": StepStatus.PENDING.value},
+                {"$addToSet": {f"steps.{step_id}.ended": run}},
+                return_document=ReturnDocument.AFTER,
+            )
+        )
+
     async def finish(self, workflow_id: ObjectId, status: WorkflowStatus) -> bool:
         now = utcnow()
         changed = await self.collection.update_one(
@@ -116,7 +127,7 @@ class WorkflowRepository:
             )
         )
 
-    async def resume(self, workflow_id: ObjectId, step_id: str) -> bool:
+    async def resume(self, workflow_id: ObjectId, step_id: str, run: ObjectId) -> bool:
         """A dead step's execution was replayed: the step is pending again, and so is the
         workflow; the steps skipped meanwhile wait to be decided again."""
         found = await self.get(workflow_id, None)
@@ -141,7 +152,7 @@ class WorkflowRepository:
                 f"steps.{step_id}.status": StepStatus.DEAD.value,
                 "cancelRequested": {"$ne": True},
             },
-            {"$set": changes},
+            {"$set": changes, "$pull": {f"steps.{step_id}.ended": run}},  # the replayed run runs again
         )
         return changed.modified_count == 1
 
