@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import pytest
 from dramatiq.brokers.redis import RedisBroker
 from jobyard_libs.app import Resources
 from jobyard_libs.documents import new_id
@@ -14,6 +15,7 @@ from jobyard_libs.queue.broker import messages_present
 from jobyard_libs.tasks.dispatch import message_id
 from jobyard_libs.tasks.documents import Execution
 from jobyard_libs.tasks.models import ExecutionStatus
+from jobyard_libs.workflows import progress as progress_module
 from jobyard_libs.workflows.documents import Workflow
 from jobyard_libs.workflows.models import StepSpec, StepStatus, WorkflowStatus
 from jobyard_libs.workflows.progress import WorkflowProgress
@@ -150,3 +152,34 @@ async def test_a_fan_out_step_ends_when_its_last_run_is_told_however_often_the_o
     last = await end(runs[1])
     assert last is not None and last.status is WorkflowStatus.COMPLETED
     assert last.steps["each"].result == {"items": [{"n": run.id.binary.hex()} for run in runs]}  # in order
+
+
+async def test_a_workflow_starts_no_more_executions_than_its_cap(
+    resources: Resources, broker: RedisBroker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hostile graph (fan-outs over fan-outs) cannot make a submission into unbounded work."""
+    monkeypatch.setattr(progress_module, "RUNS_MAX", 5)
+
+    def each(id: str) -> StepSpec:
+        return StepSpec(
+            id=id,
+            kind="noop",
+            for_each="${a.result.ids}",
+            depends_on=["a"],
+            max_retries=0,
+            timeout_ms=1000,
+            priority=5,
+        )
+
+    root = StepSpec(id="a", kind="noop", max_retries=0, timeout_ms=1000, priority=5)
+    workflow = Workflow.of(
+        "owner-1", "wide", [root, each("x"), each("y")], dict.fromkeys("axy", "tasks.default")
+    )
+    workflow.steps["a"].status = StepStatus.COMPLETED
+    workflow.steps["a"].result = {"ids": [1, 2, 3]}
+    await WorkflowRepository(resources.db).insert(workflow)
+    after = await WorkflowProgress(resources.db, broker).advance(workflow.id)
+    assert after is not None
+    assert len(after.steps["x"].runs) == 3 and after.steps["y"].status is StepStatus.FAILED
+    assert "at most 5" in str(after.steps["y"].error)
+    assert len(await _executions_of(resources, workflow)) == 3

@@ -28,6 +28,7 @@ REFERENCE = re.compile(
 )
 ITEM = "item"  # not a step id: a forEach run's own item
 FOR_EACH_MAX = 1000  # runs one forEach step may fan out to
+RUNS_MAX = 2000  # executions one workflow may start in all (a hostile graph cannot amplify further)
 
 
 class WorkflowStatus(StrEnum):

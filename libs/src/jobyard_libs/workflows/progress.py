@@ -39,6 +39,7 @@ from jobyard_libs.workflows.documents import Step, Workflow
 from jobyard_libs.workflows.metrics import OLDEST_QUIET, STEP_WAIT, STORED_LATE, WORKFLOWS
 from jobyard_libs.workflows.models import (
     FOR_EACH_MAX,
+    RUNS_MAX,
     Decision,
     MissingInput,
     StepStatus,
@@ -172,6 +173,16 @@ class WorkflowProgress:
             return await self.workflows.end_step(
                 workflow.id, step_id, StepStatus.FAILED, expected=StepStatus.WAITING, error=str(exc)[:500]
             )
+        existing = sum(len(other.runs) for other in workflow.steps.values())
+        if existing + len(payloads) > RUNS_MAX:
+            return await self.workflows.end_step(
+                workflow.id,
+                step_id,
+                StepStatus.FAILED,
+                expected=StepStatus.WAITING,
+                error=f"{len(payloads)} more executions would make {existing + len(payloads)} in this workflow; "
+                f"at most {RUNS_MAX}",
+            )
         if not payloads:  # a forEach over an empty list: done, with nothing to collect
             return await self.workflows.end_step(
                 workflow.id, step_id, StepStatus.COMPLETED, expected=StepStatus.WAITING, result={"items": []}
@@ -180,6 +191,7 @@ class WorkflowProgress:
         if not await self.workflows.start_step(workflow.id, step_id, runs):
             return True  # another process started it (or a cancel came): read it again
         started = step.model_copy(update={"status": StepStatus.PENDING, "runs": runs})
+        workflow.steps[step_id] = started  # the next decisions of this round count its runs
         await self._store(workflow, step_id, started)
         ready = [workflow.steps[name].finished_at for name in step.depends_on] or [workflow.created_at]
         STEP_WAIT.observe(
