@@ -95,6 +95,11 @@ async def test_a_chain_passes_results_on_and_a_diamond_joins(
     follow = (await api.get(f"/api/v1/executions/{steps['follow']['executionId']}", headers=me)).json()
     assert follow["inputs"] == {"fetch": {"status": 200, "body": second, "truncated": False}}  # text: no json
     assert follow["payload"] == {"url": second}  # the reference, resolved
+    listed = (await api.get("/api/v1/executions", headers=me)).json()["items"]
+    assert {e["stepId"] for e in listed} == set(steps)
+    assert all(
+        e["inputs"] is None and e["payload"] is None for e in listed
+    )  # one execution's page shows them
     assert follow["result"]["body"] == '{"items": 2}'
     join = (await api.get(f"/api/v1/executions/{steps['join']['executionId']}", headers=me)).json()
     assert set(join["inputs"]) == {"left", "right"} and join["workflowId"] == created["id"]

@@ -185,7 +185,9 @@ class ExecutionOut(Reply):
     workflow_id: IdStr | None = Field(None, description="the workflow this execution is a step of")
     step_id: str | None = Field(None, description="which step of it")
     inputs: dict[str, Any] | None = Field(
-        None, description="a workflow step's: the results of the steps it depends on, by step id"
+        None,
+        description="a workflow step's: the results of the steps it depends on, by step id (on GET of one "
+        "execution; lists leave it out)",
     )
 
 

@@ -55,6 +55,7 @@ def execution_view(execution: Execution, viewer: Principal | None, secrets: Task
     """The execution as the API shows it; a callback secret only to its owner."""
     out = ExecutionOut.model_validate(execution)
     out.payload = None  # up to JOBYARD_TASK_PAYLOAD_MAX_BYTES each: one execution's page shows it
+    out.inputs = None  # a workflow step's: up to 64 KB a dependency; likewise
     out.attempt = execution.attempts - execution.attempt_base  # "attempt 1 of 3 (replay 1)"
     out.attempts_allowed = execution.max_retries + 1
     if viewer is not None and viewer.subject == execution.owner_id and execution.kind == CALLBACK_KIND:
@@ -94,7 +95,7 @@ class ExecutionService:
     async def detail(self, execution: Execution, viewer: Principal) -> ExecutionOut:
         """As :meth:`view`, with its task's name and what a running attempt has logged so far."""
         out = self.view(execution, viewer)
-        out.payload = execution.payload
+        out.payload, out.inputs = execution.payload, execution.inputs
         out.task_name = (await self.tasks.names([execution.task_id])).get(execution.task_id)
         if execution.status is ExecutionStatus.PROCESSING and execution.attempts:
             try:

@@ -23,6 +23,7 @@ from jobyard_api.audit.service import AuditService
 from jobyard_api.workflows.schemas import WorkflowIn
 
 RUNNING = {ExecutionStatus.PROCESSING, ExecutionStatus.RETRYING}
+RUNS_LOOKED_AT = 50  # runs of a pending step read to say whether it is processing: a page costs bounded reads
 
 
 class WorkflowNotFound(NotFoundError):
@@ -119,7 +120,8 @@ class WorkflowService:
                 )
             elif step.status is StepStatus.PENDING:
                 for run in step.runs:
-                    await self.lifecycle.cancel(run)
+                    if run not in step.ended:  # a forEach step's runs noted ended have nothing to stop
+                        await self.lifecycle.cancel(run)
         return found(await self.progress.advance(asked.id), WorkflowNotFound)
 
     async def views(self, workflows: list[Workflow]) -> list[WorkflowOut]:
@@ -130,7 +132,8 @@ class WorkflowService:
             for workflow in workflows
             for step in workflow.steps.values()
             if step.status is StepStatus.PENDING
-            for run in step.runs
+            # a forEach step's first unfinished runs: its workers take them in this order
+            for run in [run for run in step.runs if run not in step.ended][:RUNS_LOOKED_AT]
         ]
         running = (
             {e.id for e in await self.executions.of_ids(pending) if e.status in RUNNING} if pending else set()
