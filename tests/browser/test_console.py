@@ -564,7 +564,7 @@ def test_a_workflow_is_drawn_and_moves_before_your_eyes(origin: str, browsing: B
     page.get_by_label(re.compile("^Steps")).fill(
         '[{"id": "a", "kind": "noop", "dependsOn": ["b"]}, {"id": "b", "kind": "noop", "dependsOn": ["a"]}]'
     )
-    page.get_by_role("button", name="Start workflow").click()
+    page.get_by_role("button", name="Create workflow").click()
     expect(page.locator("#steps-error")).to_contain_text("steps[0].dependsOn: a cycle: a → b → a")
     expect(page.get_by_label(re.compile("^Steps"))).to_have_attribute("aria-invalid", "true")
     look(browsing, origin, "workflow-new")
@@ -576,7 +576,7 @@ def test_a_workflow_is_drawn_and_moves_before_your_eyes(origin: str, browsing: B
         ' {"id": "join", "kind": "noop", "dependsOn": ["left", "right"]},'
         ' {"id": "undo", "kind": "noop", "dependsOn": ["join"], "runIf": "anyFailed"}]'
     )
-    page.get_by_role("button", name="Start workflow").click()
+    page.get_by_role("button", name="Create workflow").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("diamond")
     page.evaluate("window.notReloaded = true")  # gone if the page reloads
     graph = page.locator("svg.dag")
@@ -594,3 +594,29 @@ def test_a_workflow_is_drawn_and_moves_before_your_eyes(origin: str, browsing: B
     page.goto(f"{origin}/workflows")
     expect(page.get_by_role("link", name="diamond")).to_be_visible()
     expect(page.get_by_role("row", name=re.compile("diamond"))).to_contain_text("5 of 5")
+
+
+def test_a_recurring_workflow_is_scheduled_from_the_form_and_stopped(origin: str, browsing: Browsing) -> None:
+    """The workflow form takes the task form's "When": a wrong cron is named beside its field;
+    a right one leaves the workflow pending with its schedule and next run, until stopped."""
+    page = browsing.page
+    register(page, origin, "nightly@example.com")
+    page.goto(f"{origin}/workflows/new")
+    page.get_by_label("Name", exact=True).fill("nightly")
+    page.get_by_label("Recurring (cron)").check()
+    expect(page.get_by_label("Run at (delayed; in the time zone below)")).to_be_hidden()
+    page.get_by_label(re.compile("^Cron")).fill("0 25 * * *")
+    page.get_by_role("button", name="Create workflow").click()
+    expect(page.locator("#cron-error")).to_be_visible()
+    page.get_by_label(re.compile("^Cron")).fill("30 2 * * *")
+    page.get_by_label("Time zone", exact=True).fill("Europe/Berlin")
+    page.get_by_role("button", name="Create workflow").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("nightly")
+    facts = page.locator(".facts")
+    expect(facts).to_contain_text("pending")
+    expect(facts).to_contain_text("30 2 * * * (Europe/Berlin)")
+    expect(facts).to_contain_text("0 started")
+    look(browsing, origin, "workflow-recurring")
+    page.get_by_role("button", name="Stop its runs").click()
+    expect(facts).to_contain_text("cancelled")
+    expect(page.locator("svg.dag g.node.status-cancelled")).to_have_count(3)

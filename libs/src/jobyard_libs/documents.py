@@ -19,6 +19,8 @@ Examples
 
 from __future__ import annotations
 
+import hashlib
+from datetime import datetime
 from typing import Annotated, Any, Self
 
 from bson import ObjectId
@@ -30,6 +32,23 @@ from pydantic.alias_generators import to_camel
 def new_id() -> ObjectId:
     """A new document id, chosen before the document is stored (so it can be named first)."""
     return ObjectId()
+
+
+def derived_id(base: ObjectId, moment: datetime) -> ObjectId:
+    """The id of what ``base`` does at ``moment`` (a recurring workflow's run): the same in
+    every process that derives it, so ``_id``'s uniqueness keeps one, on every server;
+    time-ordered like any ObjectId.
+
+    >>> from datetime import UTC
+    >>> at = datetime(2026, 12, 2, 9, 30, tzinfo=UTC)
+    >>> derived_id(ObjectId("6760a1b2c3d4e5f6a7b8c9d0"), at) == derived_id(ObjectId("6760a1b2c3d4e5f6a7b8c9d0"), at)
+    True
+    >>> derived_id(ObjectId("6760a1b2c3d4e5f6a7b8c9d0"), at).generation_time == at
+    True
+    """
+    milliseconds = int(moment.timestamp() * 1000)
+    digest = hashlib.sha256(base.binary + milliseconds.to_bytes(8, "big")).digest()
+    return ObjectId(int(moment.timestamp()).to_bytes(4, "big") + digest[:8])
 
 
 def parse_id(value: str) -> ObjectId | None:

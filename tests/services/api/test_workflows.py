@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -16,6 +17,7 @@ from tests.conftest import Isolation
 from tests.support.auth_service import AuthService
 from tests.support.feed_server import FeedServer
 from tests.support.imports import running_worker, settings_for
+from tests.support.scheduling import leader_firing
 from tests.support.tasks import wait_execution
 from tests.support.waiting import eventually
 
@@ -284,3 +286,87 @@ async def test_a_fan_out_over_what_is_not_a_list_fails_that_step_naming_why(
     each = _steps(done)["each"]
     assert done["status"] == "failed"
     assert each["status"] == "failed" and "not a list" in each["error"] and each["executionIds"] == []
+
+
+NOOPS = [{"id": "a", "kind": "noop"}, {"id": "b", "kind": "noop", "dependsOn": ["a"]}]
+
+
+def _soon(**delta: float) -> str:
+    return (datetime.now(UTC) + timedelta(**delta)).isoformat()
+
+
+@pytest.mark.parametrize(
+    ("schedule", "field"),
+    [
+        ({"type": "delayed"}, "scheduledAt"),
+        ({"type": "delayed", "scheduledAt": "2020-01-01T00:00:00Z"}, "scheduledAt"),
+        ({"type": "delayed", "scheduledAt": "2099-01-01T00:00:00"}, "scheduledAt"),  # no zone
+        ({"type": "recurring"}, "cron"),
+        ({"type": "recurring", "cron": "61 * * * *"}, "cron"),
+        ({"type": "recurring", "cron": "* * * * * *"}, "cron"),  # every second: under a user's floor
+        ({"type": "recurring", "cron": "0 3 * * *", "timezone": "Mars/Olympus"}, "timezone"),
+    ],
+)
+async def test_a_wrong_schedule_is_refused_naming_its_field(
+    api: httpx.AsyncClient, auth: AuthService, schedule: dict[str, Any], field: str
+) -> None:
+    me = auth.user_headers("wrong-schedule@example.com")
+    body = {"name": "bad", "steps": NOOPS, **schedule}
+    response = await api.post("/api/v1/workflows", json=body, headers=me)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["field"] == field
+    assert (await api.get("/api/v1/workflows", headers=me)).json()["items"] == []
+
+
+async def test_a_delayed_workflow_waits_pending_and_cancelling_it_cancels_every_step(
+    api: httpx.AsyncClient, auth: AuthService
+) -> None:
+    me = auth.user_headers("delayed-wf@example.com")
+    at = _soon(hours=1)
+    response = await api.post(
+        "/api/v1/workflows",
+        json={"name": "later", "steps": NOOPS, "type": "delayed", "scheduledAt": at},
+        headers=me,
+    )
+    assert response.status_code == 201, response.text
+    created = response.json()
+    assert created["status"] == "pending" and created["type"] == "delayed"
+    assert datetime.fromisoformat(created["nextRunAt"]) == datetime.fromisoformat(at)
+    assert [(s["status"], s["executionId"]) for s in created["steps"]] == [("waiting", None)] * 2
+    assert (await api.get("/api/v1/executions", headers=me)).json()["items"] == []  # nothing runs yet
+    cancelled = (await api.post(f"/api/v1/workflows/{created['id']}/cancel", headers=me)).json()
+    assert cancelled["status"] == "cancelled" and cancelled["nextRunAt"] is None and cancelled["finishedAt"]
+    assert {s["status"] for s in cancelled["steps"]} == {"cancelled"}
+    again = await api.post(f"/api/v1/workflows/{created['id']}/cancel", headers=me)
+    assert again.status_code == 409
+
+
+async def test_a_recurring_workflow_starts_a_run_of_its_own_at_each_moment_until_cancelled(
+    api: httpx.AsyncClient, auth: AuthService, isolation: Isolation, worker: None
+) -> None:
+    me = auth.user_headers("recurring-wf@example.com")
+    response = await api.post(
+        "/api/v1/workflows",
+        json={"name": "hourly", "steps": NOOPS, "type": "recurring", "cron": "0 * * * *"},
+        headers=me,
+    )
+    assert response.status_code == 201, response.text
+    recurring = response.json()
+    assert recurring["status"] == "pending" and recurring["cron"] == "0 * * * *"
+    due = datetime.fromisoformat(recurring["nextRunAt"])
+    assert due.minute == 0 and due > datetime.now(UTC)
+    async with leader_firing(isolation) as leader:
+        assert (await leader.tick(due, fence=1)).workflows_started == 1
+        runs_url = f"/api/v1/workflows?recurringId={recurring['id']}"
+        [run] = (await api.get(runs_url, headers=me)).json()["items"]
+        assert run["recurringId"] == recurring["id"] and datetime.fromisoformat(run["scheduledFor"]) == due
+        done = await _until(api, me, run["id"])
+        assert done["status"] == "completed" and {s["status"] for s in done["steps"]} == {"completed"}
+        shown = (await api.get(f"/api/v1/workflows/{recurring['id']}", headers=me)).json()
+        assert shown["status"] == "pending" and shown["runCount"] == 1
+        assert datetime.fromisoformat(shown["nextRunAt"]) == due + timedelta(hours=1)
+        stopped = (await api.post(f"/api/v1/workflows/{recurring['id']}/cancel", headers=me)).json()
+        assert stopped["status"] == "cancelled"
+        assert (await leader.tick(due + timedelta(hours=1), fence=1)).workflows_started == 0
+    assert len((await api.get(runs_url, headers=me)).json()["items"]) == 1
+    assert (await api.get(f"/api/v1/workflows/{run['id']}", headers=me)).json()["status"] == "completed"

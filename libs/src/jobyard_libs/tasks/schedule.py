@@ -174,3 +174,51 @@ def describe(expression: str) -> str:
     fields = validate_cron(expression).split()
     words = str(get_description(" ".join(fields[:5])))
     return f"{words}, at second {fields[5]}" if len(fields) == 6 else words
+
+
+class ScheduleRefused(BadSchedule):
+    """A submitted schedule that cannot be accepted, naming its field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def first_run(
+    delayed: bool,
+    scheduled_at: datetime | None,
+    cron: str | None,
+    timezone: str,
+    *,
+    least: timedelta,
+    now: datetime,
+) -> datetime | None:
+    """When delayed (``delayed``) or recurring (``cron`` given) work first runs: ``None``
+    for neither. :class:`ScheduleRefused` names the field at fault: a zone that does not
+    exist, a ``scheduledAt`` without a zone or not in the future, a cron that is malformed
+    or fires less than ``least`` apart (the owner's role's floor)."""
+    try:
+        zone(timezone)
+    except BadSchedule as exc:
+        raise ScheduleRefused("timezone", str(exc)) from exc
+    if delayed:
+        if scheduled_at is None:
+            raise ScheduleRefused("scheduledAt", "delayed work needs scheduledAt")
+        if scheduled_at.tzinfo is None:
+            raise ScheduleRefused("scheduledAt", "scheduledAt needs a time zone (e.g. Z)")
+        if scheduled_at <= now:
+            raise ScheduleRefused("scheduledAt", "scheduledAt is in the past")
+        return scheduled_at
+    if cron is None:
+        return None
+    try:
+        following = next_run(cron, timezone, after=now)
+        gap = shortest_interval(cron, timezone, after=now)
+    except BadSchedule as exc:
+        raise ScheduleRefused("cron", str(exc)) from exc
+    if gap < least:
+        raise ScheduleRefused(
+            "cron",
+            f"cron runs every {gap.total_seconds():g} s; at least {least.total_seconds():g} s apart allowed",
+        )
+    return following

@@ -7,7 +7,8 @@ from prometheus_client import Counter, Gauge, Histogram
 
 WORKFLOWS = Counter(
     "jobyard_workflows_total",
-    "Workflows by event: started (submitted), completed, failed, cancelled.",
+    "Workflows by event: started (a one-time one submitted; a delayed one, or a recurring one's run, started "
+    "by the scheduler's leader), completed, failed, cancelled.",
     ["event"],
 )
 STEP_WAIT = Histogram(

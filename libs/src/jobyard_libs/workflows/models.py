@@ -32,6 +32,7 @@ RUNS_MAX = 2000  # executions one workflow may start in all (a hostile graph can
 
 
 class WorkflowStatus(StrEnum):
+    PENDING = "pending"  # delayed, before its time; recurring, while it fires runs of its own
     RUNNING = "running"
     COMPLETED = "completed"  # every step completed or was skipped by its condition
     FAILED = "failed"  # a step died or could not start

@@ -43,6 +43,7 @@ from jobyard_libs.workflows.models import (
     Decision,
     MissingInput,
     StepStatus,
+    WorkflowStatus,
     decide,
     ended,
     items_of,
@@ -57,6 +58,7 @@ STEP_OF = {
     ExecutionStatus.DEAD: StepStatus.DEAD,
     ExecutionStatus.CANCELLED: StepStatus.CANCELLED,
 }
+MOVING = (WorkflowStatus.RUNNING,)
 RESULT_MAX_BYTES = 64 * 1024  # a step's result kept for the steps after it
 
 
@@ -76,8 +78,8 @@ class WorkflowProgress:
         hints = None if ended is None else list(ended)
         for _ in range(ROUNDS_MAX):
             workflow = await self.workflows.get(workflow_id, None)
-            if workflow is None or workflow.finished_at is not None:
-                return workflow
+            if workflow is None or workflow.status not in MOVING:
+                return workflow  # gone, ended, or not started (the leader starts it)
             if not await self._round(workflow, hints):
                 return workflow
             hints = None if hints is None else []  # recorded: the next rounds only decide
@@ -193,10 +195,9 @@ class WorkflowProgress:
         started = step.model_copy(update={"status": StepStatus.PENDING, "runs": runs})
         workflow.steps[step_id] = started  # the next decisions of this round count its runs
         await self._store(workflow, step_id, started)
-        ready = [workflow.steps[name].finished_at for name in step.depends_on] or [workflow.created_at]
-        STEP_WAIT.observe(
-            max(0.0, (utcnow() - max(at or workflow.created_at for at in ready)).total_seconds())
-        )
+        began = workflow.started_at or workflow.created_at
+        ready = [workflow.steps[name].finished_at for name in step.depends_on] or [began]
+        STEP_WAIT.observe(max(0.0, (utcnow() - max(at or began for at in ready)).total_seconds()))
         return True
 
     async def _store(self, workflow: Workflow, step_id: str, step: Step) -> None:

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from jobyard_libs.documents import IdStr
 from jobyard_libs.schemas import Reply
+from jobyard_libs.tasks.models import TaskType
 from jobyard_libs.workflows.models import RunIf, WorkflowStatus
 
 StepShown = Literal["waiting", "pending", "processing", "completed", "failed", "dead", "skipped", "cancelled"]
@@ -39,9 +40,22 @@ class WorkflowOut(Reply):
     id: IdStr
     owner_id: str
     name: str
-    status: WorkflowStatus = Field(description="running, completed, failed or cancelled")
+    status: WorkflowStatus = Field(
+        description="pending (delayed, before its time; recurring, until cancelled), running, completed, "
+        "failed or cancelled"
+    )
     cancel_requested: bool
     steps: list[StepOut] = Field(description="in the order submitted")
+    type: TaskType = TaskType.ONE_TIME
+    scheduled_at: datetime | None = None
+    cron: str | None = None
+    timezone: str = "UTC"
+    next_run_at: datetime | None = Field(None, description="pending: when it starts, or its next run")
+    run_count: int = Field(0, description="runs started (recurring), or 1 once a delayed one started")
+    recurring_id: IdStr | None = Field(None, description="a run's recurring workflow")
+    scheduled_for: datetime | None = Field(None, description="a run's moment")
+    cancel_reason: str | None = Field(None, description="cancelled by the scheduler before it started: why")
     created_at: datetime
+    started_at: datetime | None = None
     updated_at: datetime
     finished_at: datetime | None

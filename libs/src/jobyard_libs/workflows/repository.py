@@ -9,9 +9,11 @@ from typing import Any
 
 from bson import ObjectId
 from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
 
 from jobyard_libs.listing import Slice, Window, paginate
 from jobyard_libs.mongo import Database, Document, IndexSpec, hint_for, utcnow
+from jobyard_libs.tasks.models import TaskType
 from jobyard_libs.workflows.documents import Workflow
 from jobyard_libs.workflows.models import StepStatus, WorkflowStatus
 
@@ -20,10 +22,16 @@ NEWEST = [("createdAt", -1), ("_id", -1)]
 FILTERS = [
     IndexSpec(WORKFLOWS, [("ownerId", 1), ("status", 1), *NEWEST]),
     IndexSpec(WORKFLOWS, [("ownerId", 1), *NEWEST]),
+    IndexSpec(WORKFLOWS, [("recurringId", 1), *NEWEST]),
     IndexSpec(WORKFLOWS, [("status", 1), *NEWEST]),
 ]
 LIST = IndexSpec(WORKFLOWS, NEWEST)
-INDEXES = [*FILTERS, LIST, IndexSpec(WORKFLOWS, [("status", 1), ("updatedAt", 1)])]  # the reconciler's
+INDEXES = [
+    *FILTERS,
+    LIST,
+    IndexSpec(WORKFLOWS, [("status", 1), ("updatedAt", 1)]),  # the reconciler's
+    IndexSpec(WORKFLOWS, [("status", 1), ("nextRunAt", 1)]),  # the leader's: what is due
+]
 
 
 def _scoped(query: Document, owner_id: str | None) -> Document:
@@ -42,14 +50,78 @@ class WorkflowRepository:
         """``owner_id``: the caller's scope (``None``: an admin's view, or ``ANY_OWNER``)."""
         return Workflow.from_mongo(await self.collection.find_one(_scoped({"_id": workflow_id}, owner_id)))
 
+    async def insert_run(self, run: Workflow) -> bool:
+        """A recurring workflow's run; ``False`` when it is stored already (same moment, same id)."""
+        try:
+            await self.collection.insert_one(run.to_mongo())
+        except DuplicateKeyError:
+            return False
+        return True
+
     async def page(
-        self, owner_id: str | None, window: Window, *, status: WorkflowStatus | None, owner: str | None = None
+        self,
+        owner_id: str | None,
+        window: Window,
+        *,
+        status: WorkflowStatus | None,
+        owner: str | None = None,
+        recurring_id: ObjectId | None = None,
     ) -> Slice[Workflow]:
         query = _scoped(_scoped({}, owner), owner_id)
+        if recurring_id is not None:
+            query["recurringId"] = recurring_id
         if status is not None:
             query["status"] = status.value
         hint = hint_for(query, FILTERS) or LIST.name
         return await paginate(self.collection, query, NEWEST, hint, window, Workflow, recent="createdAt")
+
+    async def due(self, now: datetime, limit: int = 100) -> list[Workflow]:
+        """Pending workflows whose time (delayed) or next run (recurring) has come, earliest first."""
+        query = {"status": WorkflowStatus.PENDING.value, "nextRunAt": {"$lte": now}}
+        return Workflow.many(await self.collection.find(query).sort("nextRunAt", 1).limit(limit).to_list())
+
+    async def fired(self, workflow: Workflow, *, next_run_at: datetime | None, fence: int) -> bool:
+        """The run due at ``workflow.next_run_at`` is taken: a delayed workflow starts running, a
+        recurring one moves on to ``next_run_at``. One claimer wins each run, and never one
+        whose fencing token is older than the last this workflow saw (a leader that lost its
+        lease)."""
+        now = utcnow()
+        changes: Document = {
+            "nextRunAt": next_run_at,
+            "lastRunAt": workflow.next_run_at,
+            "fence": fence,
+            "updatedAt": now,
+        }
+        if workflow.type is TaskType.DELAYED:
+            changes |= {"status": WorkflowStatus.RUNNING.value, "startedAt": now}
+        changed = await self.collection.update_one(
+            {
+                "_id": workflow.id,
+                "status": WorkflowStatus.PENDING.value,
+                "nextRunAt": workflow.next_run_at,
+                "fence": {"$not": {"$gt": fence}},
+            },
+            {"$set": changes, "$inc": {"runCount": 1}},
+        )
+        return changed.modified_count == 1
+
+    async def cancel_pending(self, workflow: Workflow, reason: str | None = None) -> bool:
+        """A workflow that has not started (or a recurring one) is cancelled with its steps;
+        ``False`` when it is no longer pending."""
+        now = utcnow()
+        changes: Document = {f"steps.{name}.status": StepStatus.CANCELLED.value for name in workflow.steps}
+        changes |= {
+            "status": WorkflowStatus.CANCELLED.value,
+            "cancelRequested": True,
+            "cancelReason": reason,
+            "nextRunAt": None,
+            "finishedAt": now,
+            "updatedAt": now,
+        }
+        changed = await self.collection.update_one(
+            {"_id": workflow.id, "status": WorkflowStatus.PENDING.value}, {"$set": changes}
+        )
+        return changed.modified_count == 1
 
     async def start_step(self, workflow_id: ObjectId, step_id: str, runs: list[ObjectId]) -> bool:
         """waiting → pending with its executions' ids: ``True`` for the one caller that wins

@@ -112,6 +112,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
                 audit,
                 max_steps=settings.workflow_max_steps,
                 payload_max_bytes=settings.task_payload_max_bytes,
+                floors=CronFloors.of(settings),
             ),
         )
         try:

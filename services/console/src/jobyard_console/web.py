@@ -22,6 +22,7 @@ from fastapi.templating import Jinja2Templates
 from jobyard_libs.accounts import TokenPair, UserOut
 from jobyard_libs.feeds.html import sanitize
 from jobyard_libs.schemas import Page as ApiPage
+from jobyard_libs.tasks.schedule import BadSchedule, zone
 from markupsafe import Markup
 from pydantic import BaseModel
 
@@ -305,6 +306,26 @@ def segment(value: str) -> str:
     'authv1usersx1'
     """
     return "".join(c for c in value if c.isalnum())[:64] or "-"
+
+
+def schedule_fields(values: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """A form's "When" fields (``_schedule.html``) as the api takes them (``type``, and
+    ``scheduledAt``, a local date and time read in the form's zone, or ``cron`` and
+    ``timezone``), and the errors found before asking it, by field."""
+    type_ = values.get("type") or "one_time"
+    timezone = values.get("timezone") or "UTC"
+    body: dict[str, Any] = {"type": type_}
+    errors: dict[str, str] = {}
+    if type_ == "recurring":
+        body.update(cron=values.get("cron", ""), timezone=timezone)
+    elif type_ == "delayed":
+        try:
+            local = datetime.fromisoformat(values.get("scheduledAt") or "")
+            moment = local if local.tzinfo else local.replace(tzinfo=zone(timezone))
+            body["scheduledAt"] = moment.astimezone(UTC).isoformat()
+        except (ValueError, BadSchedule) as exc:
+            errors["scheduledAt"] = str(exc) if isinstance(exc, BadSchedule) else "a date and time"
+    return body, errors
 
 
 def list_params(request: Request, *filters: str) -> dict[str, str]:

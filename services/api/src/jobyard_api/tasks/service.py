@@ -23,7 +23,7 @@ from jobyard_libs.tasks.models import TaskAction, TaskStatus, TaskType, queue_fo
 from jobyard_libs.tasks.replies import LastRun, TaskCounts, TaskOut
 from jobyard_libs.tasks.repository import ExecutionRepository, TaskRepository
 from jobyard_libs.tasks.rights import REASONS, CronFloors, task_refusal
-from jobyard_libs.tasks.schedule import BadSchedule, next_run, shortest_interval, zone
+from jobyard_libs.tasks.schedule import BadSchedule, ScheduleRefused, first_run, next_run
 from jobyard_libs.tasks.settings import TaskSettings
 
 from jobyard_api.audit.service import AuditService
@@ -121,36 +121,19 @@ class TaskService:
             raise ValidationFailed(
                 f"payload.{where}: {what}", field=f"{field_prefix}payload.{where}".rstrip(".")
             )
-        now = utcnow()
+        if body.type is TaskType.RECURRING and not body.cron:
+            raise ValidationFailed("recurring tasks need cron", field=f"{field_prefix}cron")
         try:
-            zone(body.timezone)
-        except BadSchedule as exc:
-            raise ValidationFailed(str(exc), field=f"{field_prefix}timezone") from exc
-        next_run_at = None
-        if body.type is TaskType.DELAYED:
-            if body.scheduled_at is None:
-                raise ValidationFailed("delayed tasks need scheduledAt", field=f"{field_prefix}scheduledAt")
-            if body.scheduled_at.tzinfo is None:
-                raise ValidationFailed(
-                    "scheduledAt needs a time zone (e.g. Z)", field=f"{field_prefix}scheduledAt"
-                )
-            if body.scheduled_at <= now:
-                raise ValidationFailed("scheduledAt is in the past", field=f"{field_prefix}scheduledAt")
-            next_run_at = body.scheduled_at
-        if body.type is TaskType.RECURRING:
-            if not body.cron:
-                raise ValidationFailed("recurring tasks need cron", field=f"{field_prefix}cron")
-            try:
-                next_run_at = next_run(body.cron, body.timezone, after=now)
-                gap = shortest_interval(body.cron, body.timezone, after=now)
-            except BadSchedule as exc:
-                raise ValidationFailed(str(exc), field=f"{field_prefix}cron") from exc
-            least = self.floors.for_role(role)
-            if gap < least:
-                raise ValidationFailed(
-                    f"cron runs every {gap.total_seconds():g} s; at least {least.total_seconds():g} s apart allowed",
-                    field=f"{field_prefix}cron",
-                )
+            next_run_at = first_run(
+                body.type is TaskType.DELAYED,
+                body.scheduled_at,
+                body.cron if body.type is TaskType.RECURRING else None,
+                body.timezone,
+                least=self.floors.for_role(role),
+                now=utcnow(),
+            )
+        except ScheduleRefused as exc:
+            raise ValidationFailed(str(exc), field=f"{field_prefix}{exc.field}") from exc
         return Task(
             owner_id=owner,
             name=body.name,

@@ -1,9 +1,16 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from jobyard_libs.schemas import ApiModel
-from jobyard_libs.tasks.models import DEFAULT_MAX_RETRIES, DEFAULT_PRIORITY, DEFAULT_TIMEOUT_MS
+from jobyard_libs.tasks.models import (
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_PRIORITY,
+    DEFAULT_TIMEOUT_MS,
+    DEFAULT_TIMEZONE,
+    TaskType,
+)
 from jobyard_libs.workflows.models import RunIf
 from pydantic import Field
 
@@ -32,3 +39,11 @@ class StepIn(ApiModel):
 class WorkflowIn(ApiModel):
     name: str = Field(min_length=1, max_length=200)
     steps: list[StepIn] = Field(min_length=1)
+    type: TaskType = Field(
+        TaskType.ONE_TIME,
+        description="one_time (runs now), delayed (at scheduledAt) or recurring (a run of its steps at "
+        "each of cron's moments)",
+    )
+    scheduled_at: datetime | None = Field(None, description="delayed: when it starts (ISO 8601, future)")
+    cron: str | None = Field(None, max_length=120, description="recurring: 5 fields, or 6 with seconds last")
+    timezone: str = Field(DEFAULT_TIMEZONE, max_length=64, description="the zone cron reads the clock in")

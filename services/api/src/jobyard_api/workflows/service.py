@@ -9,10 +9,13 @@ from jobyard_libs.auth import Principal
 from jobyard_libs.documents import Oid
 from jobyard_libs.errors import Conflict, Forbidden, NotFoundError, ValidationFailed, found
 from jobyard_libs.listing import Slice, Window
+from jobyard_libs.mongo import utcnow
 from jobyard_libs.tasks.kinds import KINDS
 from jobyard_libs.tasks.lifecycle import ExecutionLifecycle
-from jobyard_libs.tasks.models import ExecutionStatus, queue_for
+from jobyard_libs.tasks.models import ExecutionStatus, TaskType, queue_for
 from jobyard_libs.tasks.repository import ExecutionRepository
+from jobyard_libs.tasks.rights import CronFloors
+from jobyard_libs.tasks.schedule import ScheduleRefused, first_run
 from jobyard_libs.workflows.documents import Workflow
 from jobyard_libs.workflows.metrics import WORKFLOWS
 from jobyard_libs.workflows.models import StepSpec, StepStatus, WorkflowStatus, graph_problem, references
@@ -48,7 +51,9 @@ class WorkflowService:
         *,
         max_steps: int,
         payload_max_bytes: int,
+        floors: CronFloors,
     ) -> None:
+        self.floors = floors
         self.workflows = workflows
         self.executions = executions
         self.lifecycle = lifecycle
@@ -85,11 +90,37 @@ class WorkflowService:
                 raise ValidationFailed(
                     f"payload.{where}: {what}", field=f"steps[{i}].payload.{where}".rstrip(".")
                 )
+        if body.type is TaskType.RECURRING and not body.cron:
+            raise ValidationFailed("recurring workflows need cron", field="cron")
+        cron = body.cron if body.type is TaskType.RECURRING else None
+        try:
+            next_run_at = first_run(
+                body.type is TaskType.DELAYED,
+                body.scheduled_at,
+                cron,
+                body.timezone,
+                least=self.floors.for_role(principal.role),
+                now=utcnow(),
+            )
+        except ScheduleRefused as exc:
+            raise ValidationFailed(str(exc), field=exc.field) from exc
         queues = {spec.id: queue_for(spec.priority).value for spec in specs}
-        return Workflow.of(principal.subject, body.name, specs, queues)
+        return Workflow.of(
+            principal.subject,
+            body.name,
+            specs,
+            queues,
+            type=body.type,
+            scheduled_at=body.scheduled_at if body.type is TaskType.DELAYED else None,
+            cron=cron,
+            timezone=body.timezone,
+            next_run_at=next_run_at,
+        )
 
     async def submit(self, body: WorkflowIn, principal: Principal) -> Workflow:
         workflow = await self.workflows.insert(self.build(body, principal))
+        if workflow.status is WorkflowStatus.PENDING:
+            return workflow  # the scheduler's leader starts it (or its runs)
         WORKFLOWS.labels("started").inc()
         return found(await self.progress.advance(workflow.id), WorkflowNotFound)  # its first steps start
 
@@ -97,19 +128,32 @@ class WorkflowService:
         return found(await self.workflows.get(workflow_id, principal.scope), WorkflowNotFound)
 
     async def page(
-        self, principal: Principal, window: Window, *, status: WorkflowStatus | None, owner: str | None
+        self,
+        principal: Principal,
+        window: Window,
+        *,
+        status: WorkflowStatus | None,
+        owner: str | None,
+        recurring_id: Oid | None = None,
     ) -> Slice[Workflow]:
         if owner is not None and not principal.is_admin:
             raise ValidationFailed("only admins filter by owner", field="ownerId")
-        return await self.workflows.page(principal.scope, window, status=status, owner=owner)
+        return await self.workflows.page(
+            principal.scope, window, status=status, owner=owner, recurring_id=recurring_id
+        )
 
     async def cancel(self, workflow_id: Oid, principal: Principal) -> Workflow:
         """No step starts any more; waiting ones are cancelled, running ones stopped (their
-        workflow ends ``cancelled`` when the last has stopped)."""
+        workflow ends ``cancelled`` when the last has stopped). A delayed workflow not started
+        yet is cancelled now; a recurring one starts no more runs (those running go on: each
+        is a workflow of its own)."""
         workflow = await self.get(workflow_id, principal)
         await self.audit.on_others_work(
             principal, workflow.owner_id, "cancel", ("workflow", str(workflow.id))
         )
+        if workflow.status is WorkflowStatus.PENDING and await self.workflows.cancel_pending(workflow):
+            WORKFLOWS.labels("cancelled").inc()  # not started (or recurring: no more runs start)
+            return await self.get(workflow_id, principal)
         asked = await self.workflows.request_cancel(workflow.id)
         if asked is None:
             raise WorkflowFinished(f"the workflow is {workflow.status.value} already")
@@ -162,7 +206,17 @@ class WorkflowService:
                     )
                     for step_id, step in ((name, workflow.steps[name]) for name in workflow.order)
                 ],
+                type=workflow.type,
+                scheduled_at=workflow.scheduled_at,
+                cron=workflow.cron,
+                timezone=workflow.timezone,
+                next_run_at=workflow.next_run_at,
+                run_count=workflow.run_count,
+                recurring_id=None if workflow.recurring_id is None else str(workflow.recurring_id),
+                scheduled_for=workflow.scheduled_for,
+                cancel_reason=workflow.cancel_reason,
                 created_at=workflow.created_at,
+                started_at=workflow.started_at,
                 updated_at=workflow.updated_at,
                 finished_at=workflow.finished_at,
             )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter
@@ -20,11 +19,11 @@ from jobyard_libs.tasks.models import (
     TaskType,
 )
 from jobyard_libs.tasks.replies import CronPreview, ExecutionOut, TaskCounts, TaskCreated, TaskOut
-from jobyard_libs.tasks.schedule import BadSchedule, zone
+from jobyard_libs.tasks.schedule import zone
 from pydantic import ValidationError
 
 from jobyard_console.upstream import UpstreamError
-from jobyard_console.web import Changing, Page, Pager, SignedIn, list_params, segment, shown
+from jobyard_console.web import Changing, Page, Pager, SignedIn, list_params, schedule_fields, segment, shown
 
 router = APIRouter(tags=["tasks"])
 FILTERS = ("status", "type", "kind", "name", "ownerId")
@@ -92,7 +91,6 @@ def task_body(values: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
     errors: dict[str, str] = {}
     body: dict[str, Any] = {
         "name": values.get("name", ""),
-        "type": values.get("type", "one_time"),
         "kind": values.get("kind", ""),
     }
     for optional in ("description", "webhookUrl"):
@@ -119,20 +117,11 @@ def task_body(values: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
                 break
         else:
             errors["payload"] = 'a JSON object, e.g. {"url": "https://example.com"}'
-    timezone = values.get("timezone") or "UTC"
+    when, wrong = schedule_fields(values)
+    body.update(when)
+    errors.update(wrong)
     if body["type"] == "recurring":
-        body.update(
-            cron=values.get("cron", ""),
-            timezone=timezone,
-            misfirePolicy=values.get("misfirePolicy") or "fire_once",
-        )
-    elif body["type"] == "delayed":
-        try:
-            local = datetime.fromisoformat(values.get("scheduledAt") or "")
-            moment = local if local.tzinfo else local.replace(tzinfo=zone(timezone))
-            body["scheduledAt"] = moment.astimezone(UTC).isoformat()
-        except (ValueError, BadSchedule) as exc:
-            errors["scheduledAt"] = str(exc) if isinstance(exc, BadSchedule) else "a date and time"
+        body["misfirePolicy"] = values.get("misfirePolicy") or "fire_once"
     return body, errors
 
 

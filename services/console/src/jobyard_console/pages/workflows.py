@@ -8,12 +8,13 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
+from jobyard_libs.tasks.models import TaskType
 from jobyard_libs.workflows.models import WorkflowStatus
 from jobyard_libs.workflows.replies import WorkflowOut
 
 from jobyard_console.graphs import layout
 from jobyard_console.upstream import UpstreamError
-from jobyard_console.web import Changing, Page, SignedIn, list_params, segment, shown
+from jobyard_console.web import Changing, Page, SignedIn, list_params, schedule_fields, segment, shown
 
 router = APIRouter(tags=["workflows"])
 EXAMPLE = [
@@ -25,33 +26,48 @@ EXAMPLE = [
 
 @router.get("/workflows", response_class=HTMLResponse)
 async def workflow_list(page: SignedIn) -> HTMLResponse:
-    query = list_params(page.request, "status", "ownerId")
+    query = list_params(page.request, "status", "ownerId", "recurringId")
     pager = await page.listing(WorkflowOut, "/api/v1/workflows", query)
     return page.render("workflows.html", pager=pager, statuses=[s.value for s in WorkflowStatus])
 
 
+FIELDS = ("name", "steps", "type", "scheduledAt", "cron", "timezone")
+OWN_FIELDS = frozenset(FIELDS) - {"steps"}  # an error of any other field is a step's: shown by the steps
+
+
 @router.get("/workflows/new", response_class=HTMLResponse)
 async def new_workflow(page: SignedIn) -> HTMLResponse:
-    return _form(page, {"name": "", "steps": json.dumps(EXAMPLE, indent=2)}, {})
+    defaults = {"name": "", "steps": json.dumps(EXAMPLE, indent=2), "type": "one_time", "timezone": "UTC"}
+    return _form(page, defaults, {})
 
 
 def _form(page: Page, values: dict[str, str], errors: dict[str, str], status_code: int = 200) -> HTMLResponse:
-    return page.render("workflow_new.html", status_code=status_code, values=values, errors=errors)
+    return page.render(
+        "workflow_new.html",
+        status_code=status_code,
+        values=values,
+        errors=errors,
+        types=[t.value for t in TaskType],
+        preview=None,  # the cron field asks for it as it loads
+    )
 
 
 @router.post("/workflows", response_class=HTMLResponse)
 async def create_workflow(page: Changing) -> Response:
     form = await page.request.form()
-    values = {k: str(form.get(k, "")) for k in ("name", "steps")}
+    values = {k: str(form.get(k, "")) for k in FIELDS}
+    when, errors = schedule_fields(values)
     try:
         steps: Any = json.loads(values["steps"] or "[]")
+        if not isinstance(steps, list):
+            errors["steps"] = "a JSON list of steps, as in the example"
     except ValueError as exc:
-        return _form(page, values, {"steps": f"not JSON: {exc}"}, 422)
-    if not isinstance(steps, list):
-        return _form(page, values, {"steps": "a JSON list of steps, as in the example"}, 422)
+        errors["steps"] = f"not JSON: {exc}"
+    if errors:
+        return _form(page, values, errors, 422)
     try:
         created = await page.api(
-            "POST", "/api/v1/workflows", WorkflowOut, json={"name": values["name"], "steps": steps}
+            "POST", "/api/v1/workflows", WorkflowOut, json={"name": values["name"], "steps": steps, **when}
         )
     except UpstreamError as error:
         if error.status not in (400, 403, 409, 422, 429):
@@ -59,13 +75,14 @@ async def create_workflow(page: Changing) -> Response:
         found = error.field_errors() or {"steps": shown(error)}
         # a step's field ("steps[1].dependsOn") is shown beside the steps, named
         errors = {
-            ("name" if field == "name" else "steps"): (
-                message if field in ("name", "steps") else f"{field}: {message}"
+            (field if field in OWN_FIELDS else "steps"): (
+                message if field in FIELDS else f"{field}: {message}"
             )
             for field, message in found.items()
         }
         return _form(page, values, errors, error.status)
-    return page.back_to(f"/workflows/{created.id}", "Workflow started.")
+    said = "Workflow started." if created.status is WorkflowStatus.RUNNING else "Workflow scheduled."
+    return page.back_to(f"/workflows/{created.id}", said)
 
 
 async def _workflow(page: Page, workflow_id: str) -> dict[str, Any]:

@@ -22,7 +22,7 @@ document.addEventListener("change", (event) => {
   }
 });
 
-// The task form shows the fields of the chosen type (all stay in the page for no-script use).
+// The task and workflow forms show the fields of the chosen type (all stay in the page for no-script use).
 function showTypeFields(form) {
   const chosen = form.querySelector("input[name=type]:checked");
   const type = chosen ? chosen.value : "one_time";

@@ -33,6 +33,7 @@ from jobyard_scheduler.loop import metrics
 from jobyard_scheduler.loop.clock import Clock, fast_clock, real_clock
 from jobyard_scheduler.loop.firing import Firing
 from jobyard_scheduler.loop.leader import LeaderLease
+from jobyard_scheduler.loop.workflows import WorkflowFiring
 from jobyard_scheduler.settings import SchedulerSettings
 
 log = structlog.get_logger(__name__)
@@ -51,13 +52,15 @@ def build_firing(settings: SchedulerSettings, resources: Resources, broker: Brok
     engine = TaskEngine.on(resources, broker, settings)
     rights = PrincipalDirectory(resources.redis, resources.keys, fallback=StoredRights(db))
     liveness = WorkerLiveness.of(resources.redis, settings)
+    floors = CronFloors.of(settings)
+    misfire_grace = timedelta(seconds=settings.scheduler_misfire_grace_seconds)
     return Firing(
         TaskRepository(db),
         executions,
         engine.outcomes,
         broker,
         settings,
-        misfire_grace=timedelta(seconds=settings.scheduler_misfire_grace_seconds),
+        misfire_grace=misfire_grace,
         requeue_after=timedelta(seconds=settings.scheduler_requeue_after_seconds),
         artifacts=ArtifactRepository(db),
         imports=ImportRunner(
@@ -65,11 +68,14 @@ def build_firing(settings: SchedulerSettings, resources: Resources, broker: Brok
         ),
         sweep_every=timedelta(seconds=settings.scheduler_sweep_seconds),
         rights=rights,
-        owner_work=OwnerWork(db, engine.lifecycle, CronFloors.of(settings)),
+        owner_work=OwnerWork(db, engine.lifecycle, floors),
         liveness=liveness,
         retention=Retention(db, RetentionPolicy.of(settings), batch=settings.retention_sweep_batch),
         workflows=engine.lifecycle.workflows,
         workflow_quiet=timedelta(seconds=settings.scheduler_workflow_reconcile_seconds),
+        workflow_firing=WorkflowFiring(
+            engine.lifecycle.workflows, misfire_grace=misfire_grace, rights=rights, floors=floors
+        ),
     )
 
 

@@ -1,4 +1,5 @@
-"""Fire due delayed and recurring runs, exactly once each; queue what was never queued.
+"""Fire due delayed and recurring runs (of tasks, and of workflows:
+:mod:`jobyard_scheduler.loop.workflows`), exactly once each; queue what was never queued.
 
 A due task fires only if its owner may run it now (:mod:`jobyard_libs.tasks.rights`): a
 deactivated owner's task, or one the owner's role no longer allows (an admin-only kind, a
@@ -41,6 +42,8 @@ from jobyard_libs.tasks.schedule import BadSchedule, next_run
 from jobyard_libs.tasks.settings import TaskSettings
 from jobyard_libs.workflows.progress import WorkflowProgress
 
+from jobyard_scheduler.loop.workflows import WorkflowFiring
+
 log = structlog.get_logger(__name__)
 
 
@@ -56,6 +59,7 @@ class TickResult:
     artifacts_expired: int = 0
     workers_lost: int = 0
     workflows_checked: int = 0
+    workflows_started: int = 0
     expired: Swept = field(default_factory=Swept)
 
 
@@ -79,9 +83,11 @@ class Firing:
         retention: Retention | None = None,
         workflows: WorkflowProgress | None = None,
         workflow_quiet: timedelta = timedelta(seconds=10),
+        workflow_firing: WorkflowFiring | None = None,
     ) -> None:
         self.retention = retention
         self.workflows = workflows
+        self.workflow_firing = workflow_firing
         self.workflow_quiet = workflow_quiet
         self.liveness = liveness
         self.rights = rights
@@ -102,6 +108,8 @@ class Firing:
         result = TickResult()
         for task in await self.tasks.due(now):
             await self._fire(task, now, fence, result)
+        if self.workflow_firing is not None:
+            result.workflows_started = await self.workflow_firing.tick(now, fence)
         # real time, not the (possibly simulated) scheduling clock: createdAt is real time
         unqueued = await self.executions.never_enqueued(stored_before=utcnow() - self.requeue_after)
         result.queued += await dispatch(self.broker, self.executions, unqueued)

@@ -12,7 +12,8 @@ RUNS = Counter(
     "Task runs the leader handled, by outcome: fired, skipped (misfire), paused_for_rights (its owner may "
     "no longer run it), queued, callback_overdue, "
     "requeued_lost (Redis lost the message), import_messages_resent, worker_lost (an attempt whose "
-    "worker died, failed and retried).",
+    "worker died, failed and retried), workflow_fired (a delayed workflow, or a run of a recurring one, "
+    "started).",
     ["outcome"],
 )
 TICK_DURATION = Histogram(
@@ -38,6 +39,7 @@ def record_tick(result: TickResult, seconds: float) -> None:
         "requeued_lost": result.requeued_lost,
         "import_messages_resent": result.import_messages_resent,
         "worker_lost": result.workers_lost,
+        "workflow_fired": result.workflows_started,
     }
     for outcome, count in outcomes.items():
         if count:
