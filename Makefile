@@ -60,6 +60,7 @@ bench: install secantus
 	$(BENCH) bench.monitor_scrape
 	$(BENCH) bench.imports --items 3000 --repeats 3
 	$(BENCH) bench.tasks --tasks 1000 --repeats 3 --rates 20 100 --seconds 30
+	$(BENCH) bench.workflows --servers rust --fan-out 1000 --chain 100 --repeats 3
 	$(BENCH) bench.peers --messages 1000 --repeats 3
 	$(BENCH) bench.api_load --jobs 100000 --seconds 10
 	$(BENCH) bench.console_pages --repeats 20

@@ -220,12 +220,46 @@ def _others(results: dict[str, Any]) -> Iterator[Row]:
                 f"≤ {row['ceiling']:,} (rate × kept + sweep + lag)",
                 _met(bounded),
             )
+    yield from _workflows(results.get("workflows"))
     if monitor := results.get("monitorScrape"):
         yield (
             f"Monitor refresh, {monitor['stored']['executions']:,} executions stored",
             f"{monitor['refreshSeconds'] * 1000:,.0f} ms",
             f"full count {monitor['baselineFullCountSeconds'] * 1000:,.0f} ms",
             f"{monitor['refreshVsFullCount']:.3f}×",
+            "—",
+            "—",
+        )
+
+
+def _workflows(workflows: dict[str, Any] | None) -> Iterator[Row]:
+    if not workflows:
+        return
+    growth_target = workflows["targetCommandsPerRunGrowth"]
+    for server, row in workflows["servers"].items():
+        fan, chain = row["fanOut"], row["chain"]
+        widths = sorted(fan["commandsPerRun"], key=int)
+        yield (
+            f"Workflow fan-out of {fan['width']:,} noop runs, request → completed, {server} (s)",
+            f"{fan['workflowSeconds']['median']:.2f} ({fan['overheadMsPerRun']:+.2f} ms a run)",
+            f"the same tasks alone {fan['tasksAloneSeconds']['median']:.2f}",
+            f"{fan['workflowSeconds']['median'] / fan['tasksAloneSeconds']['median']:.2f}×",
+            "—",
+            "—",
+        )
+        yield (
+            f"Workflow fan-out, MongoDB commands a run at {int(widths[0]):,} and {int(widths[-1]):,} runs, {server}",
+            f"{fan['commandsPerRun'][widths[0]]:.1f}; {fan['commandsPerRun'][widths[-1]]:.1f}",
+            "linear: the same a run",
+            f"{fan['commandsPerRunGrowth']:.2f}×",
+            f"≤ {growth_target}×",
+            _met(fan["commandsPerRunGrowth"] <= growth_target),
+        )
+        yield (
+            f"Workflow chain of {chain['steps']} noop steps, {server} (ms a step)",
+            f"{chain['msPerStep']:.1f} ({chain['overheadMsPerStep']:+.1f})",
+            f"submitted one after another {chain['oneAfterAnotherMsPerStep']:.1f}",
+            f"{chain['msPerStep'] / chain['oneAfterAnotherMsPerStep']:.2f}×",
             "—",
             "—",
         )

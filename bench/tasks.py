@@ -106,23 +106,29 @@ class Platform:
 
 
 @contextmanager
-def jobyard_platform(mongodb_url: str, redis_url: str, tmp: Path) -> Iterator[Platform]:
-    """auth, api and a worker with ``PROCESSES`` x ``THREADS``, on a database of their own."""
+def jobyard_platform(
+    mongodb_url: str, redis_url: str, tmp: Path, env: dict[str, str] | None = None
+) -> Iterator[Platform]:
+    """auth, api and a worker with ``PROCESSES`` x ``THREADS``, on a database of their own
+    (``env``: settings of the benchmark's own)."""
     token = uuid.uuid4().hex[:8]
     database, prefix = f"bench_tasks_{token}", f"bench:{token}:"
     with ExitStack() as stack:
         auth = stack.enter_context(auth_service(mongodb_url, redis_url, tmp))
-        env = {
+        settings = {
             **Isolation(mongodb_url, redis_url, database, prefix).env(),
             "JOBYARD_AUTH_URL": auth.url,
             "JOBYARD_AUTH_JWKS_URL": auth.jwks_url,
             "JOBYARD_LOG_LEVEL": "WARNING",
             "JOBYARD_TASK_SUBMIT_RATE_PER_MINUTE": "10000000",
+            **(env or {}),
         }
-        api = stack.enter_context(running_service([bin_path("jobyard-api"), "serve"], env, tmp / "api.log"))
+        api = stack.enter_context(
+            running_service([bin_path("jobyard-api"), "serve"], settings, tmp / "api.log")
+        )
         metrics_port = free_port()
-        env = {
-            **env,
+        worker_settings = {
+            **settings,
             "JOBYARD_WORKER_METRICS_PORT": str(metrics_port),
             "JOBYARD_WORKER_PREFETCH": str(PREFETCH),
             "JOBYARD_WORKER_METRICS_DIR": str(tmp / f"worker-metrics-{token}"),
@@ -139,7 +145,7 @@ def jobyard_platform(mongodb_url: str, redis_url: str, tmp: Path) -> Iterator[Pl
                 "tasks.default",
                 "tasks.low",
             ],
-            env={**os.environ, **env},
+            env={**os.environ, **worker_settings},
             stdout=subprocess.DEVNULL,
             stderr=(tmp / "worker.log").open("ab"),
         )

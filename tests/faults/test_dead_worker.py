@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import threading
 import time
 from collections import Counter
@@ -18,26 +17,20 @@ from typing import Any
 
 import httpx
 import pytest
-from jobyard_devstack.net import free_port, wait_until
 from jobyard_libs.queue.liveness import WORKER_LOST
 from pymongo import MongoClient
 from redis import Redis
 
 from tests.faults.conftest import FAST_RECOVERY, fault_env
+from tests.faults.workers import frozen_replacement, stop, until, worker
 from tests.support.console import signed_in
 from tests.support.feed_factory import chunks
 from tests.support.feed_server import FeedServer
-from tests.support.processes import answers, bin_path
-from tests.support.stack import Stack, running_stack
+from tests.support.stack import running_stack
 
-GENEROUS = 120.0
 HEARTBEAT_S = int(FAST_RECOVERY["JOBYARD_QUEUE_HEARTBEAT_TIMEOUT_MS"]) / 1000
 SWEEP_S = float(FAST_RECOVERY["JOBYARD_QUEUE_SWEEP_SECONDS"])
 ITEMS = 400
-
-
-def _until(condition: Callable[[], bool], what: str) -> None:
-    wait_until(condition, timeout=GENEROUS, what=what, interval=0.05)
 
 
 @pytest.fixture
@@ -49,18 +42,6 @@ def public() -> Iterator[FeedServer]:
     server.stop()
 
 
-def _worker(stack: Stack, log: Path, metrics_port: int = 0) -> subprocess.Popen[bytes]:
-    """A worker in a process group of its own: a signal to the group reaches every process it forked."""
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [bin_path("jobyard-worker"), "--processes", "1", "--threads", "4"],
-            env={**os.environ, **stack.env, "JOBYARD_WORKER_METRICS_PORT": str(metrics_port)},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-
 def _ack_sets(redis: Redis, namespace: str) -> list[bytes]:
     """Every worker's sets of messages fetched and not acknowledged."""
     return [key for key in redis.scan_iter(match=f"{namespace}:__acks__.*") if redis.scard(key)]
@@ -70,22 +51,6 @@ def _oid(text: str) -> Any:
     from bson import ObjectId
 
     return ObjectId(text)
-
-
-def _frozen_replacement(stack: Stack, tmp_path: Path) -> subprocess.Popen[bytes]:
-    """A second replica, up and then frozen: work goes to the doomed worker alone until the
-    test lets this one go on (SIGCONT), however slow either start is."""
-    port = free_port()
-    replacement = _worker(stack, tmp_path / "worker.log", metrics_port=port)
-    _until(lambda: answers(f"http://127.0.0.1:{port}/healthz"), "the replacement worker")
-    os.killpg(replacement.pid, signal.SIGSTOP)
-    return replacement
-
-
-def _stop(worker: subprocess.Popen[bytes]) -> None:
-    os.killpg(worker.pid, signal.SIGCONT)
-    worker.terminate()
-    worker.wait(30)
 
 
 def test_a_killed_workers_messages_come_back_in_time_and_nothing_is_lost(
@@ -108,23 +73,23 @@ def test_a_killed_workers_messages_come_back_in_time_and_nothing_is_lost(
     held_url = public.serve("/held", b"ok", content_type="text/plain", hold=gate)
     with running_stack(env, tmp_path, scheduler=True) as stack:
         me, admin = stack.auth.user_headers("killed@example.com"), stack.auth.admin_headers()
-        doomed = _worker(stack, tmp_path / "doomed-worker.log")
+        doomed = worker(stack, tmp_path / "doomed-worker.log")
         with httpx.Client(base_url=stack.api, timeout=30) as api:
             [log_id] = api.post("/api/v1/imports", headers=admin).json()["importLogIds"]
-            _until(
+            until(
                 lambda: (db.import_logs.find_one({"_id": _oid(log_id)}) or {}).get("batchesApplied", 0) >= 10,
                 "the import to be under way",
             )
             # its replacement, up before the kill (as a second replica would be) but frozen until
             # the kill, so that the tasks go to the doomed worker alone, however slow the start
-            replacement = _frozen_replacement(stack, tmp_path)
+            replacement = frozen_replacement(stack, tmp_path)
             # calls that last until the test lets them answer: still running when the kill comes
             held = {"kind": "http", "payload": {"url": held_url}, "timeoutMs": 13000, "maxRetries": 2}
             tasks = [
                 api.post("/api/v1/tasks", json={"name": f"s{i}", **held}, headers=me).json()["id"]
                 for i in range(4)
             ]
-            _until(
+            until(
                 lambda: db.executions.count_documents({"status": "processing"}) == 4,
                 "the tasks to be running",
             )
@@ -137,24 +102,24 @@ def test_a_killed_workers_messages_come_back_in_time_and_nothing_is_lost(
                 killed_at = time.monotonic()
                 os.killpg(replacement.pid, signal.SIGCONT)
                 # the dead worker's ack sets are gone: its messages are back on their queues
-                _until(
+                until(
                     lambda: not any(redis.exists(key) for key in dead_sets),
                     "the dead worker's messages to return",
                 )
                 requeued_after = time.monotonic() - killed_at
                 gate.set()  # the retries' calls answer at once
-                _until(
+                until(
                     lambda: db.executions.count_documents({"status": "completed"}) == 4,
                     "the tasks to complete",
                 )
-                _until(
+                until(
                     lambda: (
                         (db.import_logs.find_one({"_id": _oid(log_id)}) or {}).get("status") == "completed"
                     ),
                     "the import",
                 )
             finally:
-                _stop(replacement)
+                stop(replacement)
         per_task = Counter(str(e["taskId"]) for e in db.executions.find())
         assert set(per_task) == set(tasks) and set(per_task.values()) == {1}
         for execution in db.executions.find():
@@ -194,8 +159,8 @@ def test_a_dead_workers_attempts_run_again_within_the_heartbeat_bound_whatever_t
         with running_stack(env, tmp_path, scheduler=True, console=True) as stack:
             email = "lost@example.com"
             me = stack.auth.user_headers(email)
-            doomed = _worker(stack, tmp_path / "doomed-worker.log")
-            replacement = _frozen_replacement(stack, tmp_path)
+            doomed = worker(stack, tmp_path / "doomed-worker.log")
+            replacement = frozen_replacement(stack, tmp_path)
             with httpx.Client(base_url=stack.api, timeout=30) as api:
                 held = {"kind": "http", "payload": {"url": held_url}, "maxRetries": 2}
                 timeouts = [None, None, 3_600_000]  # the default (300 s) twice, and an hour
@@ -207,7 +172,7 @@ def test_a_dead_workers_attempts_run_again_within_the_heartbeat_bound_whatever_t
                     ).json()["id"]
                     for i, t in enumerate(timeouts)
                 ]
-                _until(lambda: db.executions.count_documents({"status": "processing"}) == 3, "tasks running")
+                until(lambda: db.executions.count_documents({"status": "processing"}) == 3, "tasks running")
                 holders = {e["holder"] for e in db.executions.find()}
                 assert len(holders) == 1 and None not in holders  # the doomed worker's id
                 try:
@@ -215,7 +180,7 @@ def test_a_dead_workers_attempts_run_again_within_the_heartbeat_bound_whatever_t
                     doomed.wait(30)
                     killed_at = time.monotonic()
                     os.killpg(replacement.pid, signal.SIGCONT)
-                    _until(
+                    until(
                         lambda: db.executions.count_documents({"status": "processing", "attempts": 2}) == 3,
                         "every attempt to run again on the replacement",
                     )
@@ -223,9 +188,9 @@ def test_a_dead_workers_attempts_run_again_within_the_heartbeat_bound_whatever_t
                     new_holders = {e["holder"] for e in db.executions.find()}
                     assert len(new_holders) == 1 and not new_holders & holders
                     gate.set()
-                    _until(lambda: db.executions.count_documents({"status": "completed"}) == 3, "completion")
+                    until(lambda: db.executions.count_documents({"status": "completed"}) == 3, "completion")
                 finally:
-                    _stop(replacement)
+                    stop(replacement)
                 for task_id in tasks:
                     [execution] = api.get(f"/api/v1/tasks/{task_id}/executions", headers=me).json()["items"]
                     first, second = execution["attemptHistory"]
@@ -259,26 +224,26 @@ def test_a_worker_paused_past_the_heartbeat_cannot_record_an_attempt_taken_over(
     try:
         with running_stack(env, tmp_path, scheduler=True) as stack:
             me = stack.auth.user_headers("paused@example.com")
-            paused = _worker(stack, paused_log)
-            replacement = _frozen_replacement(stack, tmp_path)
+            paused = worker(stack, paused_log)
+            replacement = frozen_replacement(stack, tmp_path)
             with httpx.Client(base_url=stack.api, timeout=30) as api:
                 body = {"name": "p", "kind": "http", "payload": {"url": held_url}, "maxRetries": 2}
                 api.post("/api/v1/tasks", json=body, headers=me).raise_for_status()
-                _until(lambda: public.hits["/paused"] == 1, "the first attempt's call")
+                until(lambda: public.hits["/paused"] == 1, "the first attempt's call")
                 try:
                     os.killpg(paused.pid, signal.SIGSTOP)
                     os.killpg(replacement.pid, signal.SIGCONT)
-                    _until(lambda: public.hits["/paused"] == 2, "the attempt taken over")
+                    until(lambda: public.hits["/paused"] == 2, "the attempt taken over")
                     gate.set()  # both calls answer
-                    _until(lambda: db.executions.count_documents({"status": "completed"}) == 1, "completion")
+                    until(lambda: db.executions.count_documents({"status": "completed"}) == 1, "completion")
                     os.killpg(paused.pid, signal.SIGCONT)
-                    _until(
+                    until(
                         lambda: "attempt_outcome_not_recorded" in paused_log.read_text(),
                         "the paused worker to find its attempt taken over",
                     )
                 finally:
-                    _stop(paused)
-                    _stop(replacement)
+                    stop(paused)
+                    stop(replacement)
         [execution] = list(db.executions.find())
         assert execution["status"] == "completed" and execution["attempts"] == 2
         assert [a["status"] for a in execution["attemptHistory"]] == ["retrying", "completed"]
@@ -308,12 +273,12 @@ def test_an_import_run_whose_worker_died_is_taken_over_at_once(
     db = client[env["JOBYARD_MONGODB_DATABASE"]]
     try:
         with running_stack(env, tmp_path, scheduler=True) as stack:
-            doomed = _worker(stack, tmp_path / "doomed-worker.log")
-            replacement = _frozen_replacement(stack, tmp_path)
+            doomed = worker(stack, tmp_path / "doomed-worker.log")
+            replacement = frozen_replacement(stack, tmp_path)
             with httpx.Client(base_url=stack.api, timeout=30) as api:
                 admin = stack.auth.admin_headers()
                 [log_id] = api.post("/api/v1/imports", headers=admin).json()["importLogIds"]
-                _until(lambda: public.hits["/slow.xml"] == 1, "the run to be fetching")
+                until(lambda: public.hits["/slow.xml"] == 1, "the run to be fetching")
                 first_runner = (db.import_logs.find_one({"_id": _oid(log_id)}) or {}).get("runner")
                 assert first_runner
                 try:
@@ -321,10 +286,10 @@ def test_an_import_run_whose_worker_died_is_taken_over_at_once(
                     doomed.wait(30)
                     killed_at = time.monotonic()
                     os.killpg(replacement.pid, signal.SIGCONT)
-                    _until(lambda: public.hits["/slow.xml"] == 2, "the run to be taken over")
+                    until(lambda: public.hits["/slow.xml"] == 2, "the run to be taken over")
                     taken_over_after = time.monotonic() - killed_at
                     gate.set()
-                    _until(
+                    until(
                         lambda: (
                             (db.import_logs.find_one({"_id": _oid(log_id)}) or {}).get("status")
                             == "completed"
@@ -332,7 +297,7 @@ def test_an_import_run_whose_worker_died_is_taken_over_at_once(
                         "the import",
                     )
                 finally:
-                    _stop(replacement)
+                    stop(replacement)
         stored = db.import_logs.find_one({"_id": _oid(log_id)})
         assert stored is not None and stored["runner"] not in (None, first_runner)
         assert stored["newJobs"] == 40 and stored["totalImported"] == 40 and stored["failedCount"] == 0

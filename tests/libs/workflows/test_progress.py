@@ -112,46 +112,81 @@ async def test_the_leaders_housekeeping_runs_the_reconciler(
     assert execution.step_id == "a" and execution.status is ExecutionStatus.PENDING
 
 
-async def test_a_fan_out_step_ends_when_its_last_run_is_told_however_often_the_others_are(
-    resources: Resources, broker: RedisBroker
-) -> None:
-    spec = StepSpec(
-        id="each",
-        kind="noop",
-        for_each="${a.result.ids}",
-        depends_on=["a"],
-        max_retries=0,
-        timeout_ms=1000,
-        priority=5,
-    )
+async def _fanned_out(
+    resources: Resources, broker: RedisBroker, width: int
+) -> tuple[Workflow, WorkflowProgress, list[Execution]]:
+    """A workflow whose step ``each`` runs once per item of step ``a``'s ``width`` ids,
+    started: the workflow, a process moving it, the runs in order."""
     root = StepSpec(id="a", kind="noop", max_retries=0, timeout_ms=1000, priority=5)
-    workflow = Workflow.of("owner-1", "fan", [root, spec], {"a": "tasks.default", "each": "tasks.default"})
+    each = root.model_copy(update={"id": "each", "for_each": "${a.result.ids}", "depends_on": ["a"]})
+    workflow = Workflow.of("owner-1", "fan", [root, each], {"a": "tasks.default", "each": "tasks.default"})
     workflow.steps["a"].status = StepStatus.COMPLETED
-    workflow.steps["a"].result = {"ids": [1, 2, 3]}
+    workflow.steps["a"].result = {"ids": list(range(width))}
     await WorkflowRepository(resources.db).insert(workflow)
     progress = WorkflowProgress(resources.db, broker)
     await progress.advance(workflow.id)
-    runs = sorted(await _executions_of(resources, workflow), key=lambda e: e.scheduled_for)
+    return (
+        workflow,
+        progress,
+        sorted(await _executions_of(resources, workflow), key=lambda e: e.scheduled_for),
+    )
+
+
+async def test_a_fan_out_step_ends_when_its_last_run_is_told_however_often_the_others_are(
+    resources: Resources, broker: RedisBroker
+) -> None:
+    workflow, progress, runs = await _fanned_out(resources, broker, 3)
     assert len(runs) == 3
     executions = resources.db["executions"]
 
-    async def end(run: Execution) -> Workflow | None:
+    repository = WorkflowRepository(resources.db)
+
+    async def end(run: Execution) -> Workflow:
         await executions.update_one(
             {"_id": run.id}, {"$set": {"status": "completed", "result": {"n": run.id.binary.hex()}}}
         )
-        done = run.model_copy(update={"status": ExecutionStatus.COMPLETED})
-        return await progress.advance(workflow.id, [done])
+        await progress.advance(workflow.id, [run.model_copy(update={"status": ExecutionStatus.COMPLETED})])
+        found = await repository.get(workflow.id, None)
+        assert found is not None
+        return found
 
     first = await end(runs[0])
-    again = await progress.advance(
+    told_again = await progress.advance(
         workflow.id, [runs[0].model_copy(update={"status": ExecutionStatus.COMPLETED})]
     )
-    await end(runs[2])
-    assert first is not None and again is not None
-    assert first.steps["each"].status is StepStatus.PENDING and again.steps["each"].ended == [runs[0].id]
+    assert told_again is None  # noted already: not even a read of the workflow
+    await executions.update_one(
+        {"_id": runs[2].id}, {"$set": {"status": "completed", "result": {"n": runs[2].id.binary.hex()}}}
+    )
+    both = [run.model_copy(update={"status": ExecutionStatus.COMPLETED}) for run in (runs[0], runs[2])]
+    assert await progress.advance(workflow.id, both) is None  # told together, one of them again: one noted
+    again = await repository.get(workflow.id, None)
+    assert again is not None
+    assert first.steps["each"].status is StepStatus.PENDING and first.steps["each"].ended == [runs[0].id]
+    assert (again.steps["each"].ended_count, again.steps["each"].width) == (2, 3)
     last = await end(runs[1])
-    assert last is not None and last.status is WorkflowStatus.COMPLETED
+    assert last.status is WorkflowStatus.COMPLETED
     assert last.steps["each"].result == {"items": [{"n": run.id.binary.hex()} for run in runs]}  # in order
+
+
+async def test_a_fan_out_run_replayed_while_the_others_run_is_counted_when_it_ends_again(
+    resources: Resources, broker: RedisBroker
+) -> None:
+    workflow, progress, [died, other] = await _fanned_out(resources, broker, 2)
+    repository = WorkflowRepository(resources.db)
+    await progress.advance(workflow.id, [died.model_copy(update={"status": ExecutionStatus.DEAD})])
+    assert await repository.resume(workflow.id, "each", died.id)  # replayed: it runs again
+    await progress.advance(workflow.id, [other.model_copy(update={"status": ExecutionStatus.COMPLETED})])
+    executions = resources.db["executions"]
+    await executions.update_one({"_id": other.id}, {"$set": {"status": "completed"}})
+    still = await repository.get(workflow.id, None)
+    assert still is not None and still.steps["each"].status is StepStatus.PENDING  # the replay runs
+    await executions.update_one({"_id": died.id}, {"$set": {"status": "completed", "result": {"ok": 1}}})
+    after = await progress.advance(
+        workflow.id, [died.model_copy(update={"status": ExecutionStatus.COMPLETED})]
+    )
+    assert after is not None and after.steps["each"].status is StepStatus.COMPLETED
+    assert after.status is WorkflowStatus.COMPLETED
 
 
 async def test_a_workflow_starts_no_more_executions_than_its_cap(

@@ -264,6 +264,7 @@ async def test_a_fan_out_runs_once_per_item_and_the_step_after_it_collects_them_
         for run in steps["each"]["executionIds"]
     ]
     assert [run["payload"]["url"] for run in runs] == pages
+    assert [run["inputs"] for run in runs] == [{"item": page} for page in pages]  # not the whole list, each
     assert steps["gather"]["startedAt"] >= max(run["completedAt"] for run in runs)
     assert (_counted("started") - started, _counted("completed") - completed) == (1, 1)
     assert _waits() - waits == 3  # one wait a step started (a forEach step's runs start together)

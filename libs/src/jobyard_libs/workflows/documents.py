@@ -40,7 +40,11 @@ class Step(BaseModel):
     # a step that started once has these executions whoever (re)creates them: the one that
     # won the start, or the reconciler after a crash
     runs: list[Oid] = Field(default_factory=list)
-    ended: list[Oid] = Field(default_factory=list)  # a forEach step's runs noted as ended
+    ended: list[Oid] = Field(
+        default_factory=list
+    )  # its runs noted as ended (by the processes that ended them)
+    ended_count: int = 0  # len(ended), kept beside it: a run's note reads this back, not the lists
+    width: int = 0  # len(runs), set with them
     started_at: datetime | None = None
     finished_at: datetime | None = None
     result: dict[str, Any] | None = None
@@ -124,6 +128,8 @@ class Workflow(StoredDocument):
             "status": StepStatus.WAITING,
             "runs": [],
             "ended": [],
+            "ended_count": 0,
+            "width": 0,
             "started_at": None,
             "finished_at": None,
             "result": None,

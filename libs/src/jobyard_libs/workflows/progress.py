@@ -39,6 +39,7 @@ from jobyard_libs.workflows.documents import Step, Workflow
 from jobyard_libs.workflows.metrics import OLDEST_QUIET, STEP_WAIT, STORED_LATE, WORKFLOWS
 from jobyard_libs.workflows.models import (
     FOR_EACH_MAX,
+    ITEM,
     RUNS_MAX,
     Decision,
     MissingInput,
@@ -71,11 +72,14 @@ class WorkflowProgress:
     async def advance(self, workflow_id: Oid, ended: Sequence[Execution] | None = None) -> Workflow | None:
         """Move the workflow on as far as it goes now; the workflow as it is then.
 
-        ``ended``: executions of its steps that just ended (the lifecycle's). Only their
-        steps are looked at, and a forEach step's runs are read only when its last one ends
-        (a run's end is one ``$addToSet``). ``None`` (the reconciler, the api): every
+        ``ended``: executions of its steps that just ended (the lifecycle's). Each is noted
+        on its step (one small update); the workflow is read only when a step's last run was
+        noted, and only that step is ended from what its runs came to (``None``: nothing
+        ended a step). ``ended`` ``None`` (the reconciler, the api, the leader): every
         pending step's executions are read, and those never stored are stored."""
-        hints = None if ended is None else list(ended)
+        hints = None if ended is None else await self._last_runs(workflow_id, ended)
+        if hints == []:
+            return None
         for _ in range(ROUNDS_MAX):
             workflow = await self.workflows.get(workflow_id, None)
             if workflow is None or workflow.status not in MOVING:
@@ -84,6 +88,31 @@ class WorkflowProgress:
                 return workflow
             hints = None if hints is None else []  # recorded: the next rounds only decide
         return await self.workflows.get(workflow_id, None)
+
+    async def _last_runs(self, workflow_id: Oid, ended: Sequence[Execution]) -> list[Execution]:
+        """Of these ended executions, those whose step has now had every run noted as ended
+        (each noted once, however often it is told): the runs of one step in one update, or,
+        when one of them was told before, one at a time."""
+        by_step: dict[str, list[Execution]] = {}
+        for execution in ended:
+            if execution.step_id is not None and STEP_OF.get(execution.status) is not None:
+                by_step.setdefault(execution.step_id, []).append(execution)
+        last: dict[str, Execution] = {}  # a step's run that saw it complete (one is enough)
+        for step_id, executions in by_step.items():
+            runs = list({execution.id: execution for execution in executions}.values())
+            together = await self.workflows.note_runs_ended(workflow_id, step_id, [run.id for run in runs])
+            noted = (
+                [(together, runs[-1])]
+                if together is not None or len(runs) == 1
+                else [
+                    (await self.workflows.note_runs_ended(workflow_id, step_id, [run.id]), run)
+                    for run in runs
+                ]
+            )
+            for counts, execution in noted:
+                if counts is not None and counts.ended >= counts.runs:  # runs 0: stored uncounted, look
+                    last[step_id] = execution
+        return list(last.values())
 
     async def _round(self, workflow: Workflow, hints: list[Execution] | None) -> bool:
         if hints is None:
@@ -126,22 +155,16 @@ class WorkflowProgress:
         return moved
 
     async def _ended_runs(self, workflow: Workflow, hints: list[Execution]) -> bool:
-        """The steps of these just-ended executions: a step of one run ends with it; a
-        forEach step notes the run, and ends when the last one is noted."""
+        """The steps whose last run these executions were: each takes what its runs came to
+        (a step of one run, its execution's; a forEach step's, read once)."""
         moved = False
         for execution in hints:
-            step_id = execution.step_id
-            step = workflow.steps.get(step_id or "")
-            if step_id is None or step is None or step.status is not StepStatus.PENDING:
+            step_id = execution.step_id or ""
+            step = workflow.steps.get(step_id)
+            if step is None or step.status is not StepStatus.PENDING or execution.id not in step.runs:
                 continue
-            if execution.id not in step.runs or STEP_OF.get(execution.status) is None:
-                continue
-            if len(step.runs) == 1:
-                moved |= await self._end(workflow, step_id, step, [execution])
-                continue
-            noted = await self.workflows.note_run_ended(workflow.id, step_id, execution.id)
-            if noted is not None and set(noted.steps[step_id].ended) >= set(step.runs):
-                moved |= await self._end(workflow, step_id, step, await self.executions.of_ids(step.runs))
+            runs = [execution] if len(step.runs) == 1 else await self.executions.of_ids(step.runs)
+            moved |= await self._end(workflow, step_id, step, runs)
         return moved
 
     async def _end(self, workflow: Workflow, step_id: str, step: Step, executions: list[Execution]) -> bool:
@@ -170,7 +193,7 @@ class WorkflowProgress:
             status = StepStatus.CANCELLED if workflow.cancel_requested else StepStatus.SKIPPED
             return await self.workflows.end_step(workflow.id, step_id, status, expected=StepStatus.WAITING)
         try:
-            payloads = _payloads(workflow, step_id, step)
+            payloads = _runs(workflow, step_id, step)
         except (MissingInput, ValueError) as exc:
             return await self.workflows.end_step(
                 workflow.id, step_id, StepStatus.FAILED, expected=StepStatus.WAITING, error=str(exc)[:500]
@@ -220,10 +243,10 @@ class WorkflowProgress:
                 enqueued_at=now,
                 workflow_id=workflow.id,
                 step_id=step_id,
-                inputs=workflow.inputs_of(step_id),
+                inputs=inputs,
             )
-            for index, (run, payload) in enumerate(
-                zip(step.runs, _payloads(workflow, step_id, step), strict=True)
+            for index, (run, (inputs, payload)) in enumerate(
+                zip(step.runs, _runs(workflow, step_id, step), strict=True)
             )
         ]
         created = await self.executions.create_many(executions)
@@ -246,20 +269,22 @@ class WorkflowProgress:
         return len(quiet)
 
 
-def _payloads(workflow: Workflow, step_id: str, step: Step) -> list[dict[str, Any]]:
-    """The payload of each of the step's runs (one, or one per forEach item), references
-    resolved and checked against its kind."""
+def _runs(workflow: Workflow, step_id: str, step: Step) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """The inputs and payload of each of the step's runs (one, or one per forEach item),
+    references resolved and checked against its kind. A step's one run receives its
+    dependencies' results; a forEach run, its item alone (``{"item": ...}``): the list, and
+    whatever else it depends on, is not copied into each of a thousand runs."""
     inputs = workflow.inputs_of(step_id)
     items = [None] if step.for_each is None else items_of(step.for_each, inputs)
     spec = KINDS[step.kind]
-    payloads = []
+    runs = []
     for item in items:
         payload = resolve(step.payload, inputs, item)
         problem = spec.payload_problem(payload)
         if problem is not None:
             raise ValueError(f"payload.{problem[0]}: {problem[1]}")
-        payloads.append(payload)
-    return payloads
+        runs.append((inputs if step.for_each is None else {ITEM: item}, payload))
+    return runs
 
 
 def _kept(result: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -5,7 +5,7 @@ exactly one wins, and a workflow ends once."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from bson import ObjectId
 from pymongo import ReturnDocument
@@ -32,6 +32,13 @@ INDEXES = [
     IndexSpec(WORKFLOWS, [("status", 1), ("updatedAt", 1)]),  # the reconciler's
     IndexSpec(WORKFLOWS, [("status", 1), ("nextRunAt", 1)]),  # the leader's: what is due
 ]
+
+
+class Noted(NamedTuple):
+    """A pending step's runs noted as ended, of how many (0: a step stored before it was counted)."""
+
+    ended: int
+    runs: int
 
 
 def _scoped(query: Document, owner_id: str | None) -> Document:
@@ -138,6 +145,7 @@ class WorkflowRepository:
                 "$set": {
                     f"steps.{step_id}.status": StepStatus.PENDING.value,
                     f"steps.{step_id}.runs": runs,
+                    f"steps.{step_id}.width": len(runs),
                     f"steps.{step_id}.startedAt": now,
                     "updatedAt": now,
                 }
@@ -170,16 +178,29 @@ class WorkflowRepository:
         )
         return changed.modified_count == 1
 
-    async def note_run_ended(self, workflow_id: ObjectId, step_id: str, run: ObjectId) -> Workflow | None:
-        """One of a pending forEach step's runs ended: noted once however often it is told;
-        the workflow after it (``None``: the step is no longer pending)."""
-        return Workflow.from_mongo(
-            await self.collection.find_one_and_update(
-                {"_id": workflow_id, f"steps.{step_id}.status": StepStatus.PENDING.value},
-                {"$addToSet": {f"steps.{step_id}.ended": run}},
-                return_document=ReturnDocument.AFTER,
-            )
+    async def note_runs_ended(
+        self, workflow_id: ObjectId, step_id: str, runs: list[ObjectId]
+    ) -> Noted | None:
+        """Runs of a pending step ended: noted once however often they are told, in one small
+        update whose answer is two numbers, not the workflow (a fan-out of N costs at most N
+        of these, not N reads of N ids). ``None``: one of them was noted already, or is not a
+        pending step's run (told one at a time, each is then noted or not on its own)."""
+        step = f"steps.{step_id}"
+        found = await self.collection.find_one_and_update(
+            {
+                "_id": workflow_id,
+                f"{step}.status": StepStatus.PENDING.value,
+                f"{step}.runs": {"$all": runs},
+                f"{step}.ended": {"$nin": runs},
+            },
+            {"$push": {f"{step}.ended": {"$each": runs}}, "$inc": {f"{step}.endedCount": len(runs)}},
+            projection={"_id": 0, f"{step}.endedCount": 1, f"{step}.width": 1},
+            return_document=ReturnDocument.AFTER,
         )
+        if found is None:
+            return None
+        counts = found["steps"][step_id]
+        return Noted(ended=int(counts.get("endedCount", 0)), runs=int(counts.get("width", 0)))
 
     async def finish(self, workflow_id: ObjectId, status: WorkflowStatus) -> bool:
         now = utcnow()
@@ -201,10 +222,13 @@ class WorkflowRepository:
 
     async def resume(self, workflow_id: ObjectId, step_id: str, run: ObjectId) -> bool:
         """A dead step's execution was replayed: the step is pending again, and so is the
-        workflow; the steps skipped meanwhile wait to be decided again."""
+        workflow; the steps skipped meanwhile wait to be decided again. (A dead run of a
+        forEach step whose other runs still run: its end is no longer noted.)"""
         found = await self.get(workflow_id, None)
         if found is None:
             return False
+        if found.steps[step_id].status is StepStatus.PENDING:  # a forEach run, its siblings still running
+            return await self._unnote(workflow_id, step_id, run)
         skipped = [name for name, step in found.steps.items() if step.status is StepStatus.SKIPPED]
         now = utcnow()
         changes: Document = {
@@ -215,6 +239,8 @@ class WorkflowRepository:
             "finishedAt": None,
             "updatedAt": now,
         }
+        # the replayed run runs again: no longer noted as ended
+        changes[f"steps.{step_id}.endedCount"] = len([r for r in found.steps[step_id].ended if r != run])
         for name in skipped:
             changes[f"steps.{name}.status"] = StepStatus.WAITING.value
             changes[f"steps.{name}.finishedAt"] = None
@@ -224,7 +250,20 @@ class WorkflowRepository:
                 f"steps.{step_id}.status": StepStatus.DEAD.value,
                 "cancelRequested": {"$ne": True},
             },
-            {"$set": changes, "$pull": {f"steps.{step_id}.ended": run}},  # the replayed run runs again
+            {"$set": changes, "$pull": {f"steps.{step_id}.ended": run}},
+        )
+        return changed.modified_count == 1
+
+    async def _unnote(self, workflow_id: ObjectId, step_id: str, run: ObjectId) -> bool:
+        """A pending step's run noted as ended runs again: its end will be noted again."""
+        step = f"steps.{step_id}"
+        changed = await self.collection.update_one(
+            {"_id": workflow_id, f"{step}.status": StepStatus.PENDING.value, f"{step}.ended": run},
+            {
+                "$pull": {f"{step}.ended": run},
+                "$inc": {f"{step}.endedCount": -1},
+                "$set": {"updatedAt": utcnow()},
+            },
         )
         return changed.modified_count == 1
 
