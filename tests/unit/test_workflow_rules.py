@@ -3,9 +3,15 @@ and references between steps."""
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
+from jobyard_api.workflows.schemas import WorkflowIn
+from jobyard_libs.tasks.kinds import KINDS
+from jobyard_libs.tasks.schedule import validate_cron
 from jobyard_libs.workflows.models import (
     Decision,
     MissingInput,
@@ -17,6 +23,7 @@ from jobyard_libs.workflows.models import (
     ended,
     graph_problem,
     items_of,
+    references,
     resolve,
 )
 
@@ -139,3 +146,34 @@ def test_a_reference_takes_the_value_whole_and_nothing_is_evaluated() -> None:
         resolve({"u": "${a.result.missing}"}, inputs)
     with pytest.raises(MissingInput, match="no '5'"):
         resolve({"u": "${a.result.items.5}"}, inputs)
+
+
+def _documented_workflows() -> list[dict[str, Any]]:
+    """Every whole workflow docs/workflows.md shows (a JSON block with a name and steps)."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "workflows.md").read_text()
+    found = []
+    for block in re.findall(r"```json\n(.*?)```", text, flags=re.DOTALL):
+        try:
+            example = json.loads(block)
+        except ValueError:
+            continue  # a fragment, such as the schedule fields alone
+        if isinstance(example, dict) and "steps" in example:
+            found.append(example)
+    return found
+
+
+def test_every_workflow_the_guide_shows_is_accepted() -> None:
+    """What the api checks before storing one: its fields, its graph, each step's kind and
+    payload (once references are left to resolve)."""
+    examples = _documented_workflows()
+    assert len(examples) >= 4  # the one under "Submit one", a chain, a diamond, a fan-out
+    for example in examples:
+        body = WorkflowIn.model_validate(example)
+        specs = [StepSpec.model_validate(step.model_dump()) for step in body.steps]
+        assert graph_problem(specs, max_steps=100) is None, example["name"]
+        for spec in specs:
+            assert spec.kind in KINDS, (example["name"], spec.kind)
+            if not references(spec.payload):
+                assert KINDS[spec.kind].payload_problem(spec.payload) is None, (example["name"], spec.id)
+        if body.cron:
+            validate_cron(body.cron)

@@ -51,6 +51,16 @@ async def test_http_kind_calls_an_allowed_host(
     done = await wait_execution(api, me, created["executionId"])
     assert done["status"] == "completed"
     assert done["result"] == {"status": 200, "body": '{"ok": true}', "truncated": False, "json": {"ok": True}}
+    listing = json.dumps({"jobs": [f"https://jobs.example.com/{n}" for n in range(1000)]}).encode()  # 32 KB
+    too_long = json.dumps(["x" * 1000] * 70).encode()  # past what is read of JSON: not read whole
+    for answer, whole in ((listing, True), (too_long, False)):
+        path = f"/list-{len(answer)}"
+        feeds.serve(path, answer, content_type="application/json; charset=utf-8")
+        created = await _submit(api, me, kind="http", payload={"url": feeds.base_url + path})
+        done = await wait_execution(api, me, created["executionId"])
+        assert done["status"] == "completed" and done["result"]["truncated"] is True
+        assert done["result"]["body"] == answer[:2048].decode()  # the excerpt stays short
+        assert done["result"].get("json") == (json.loads(answer) if whole else None)
     failing = await _submit(api, me, kind="http", payload={"url": feeds.base_url + "/missing"}, maxRetries=1)
     dead = await wait_execution(api, me, failing["executionId"])
     assert dead["status"] == "dead"

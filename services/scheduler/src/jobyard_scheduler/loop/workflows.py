@@ -32,6 +32,7 @@ from jobyard_libs.workflows.metrics import WORKFLOWS
 from jobyard_libs.workflows.progress import WorkflowProgress
 
 log = structlog.get_logger(__name__)
+UNCONFIRMED = "rights_unconfirmed"  # the owner's rights cannot be read now: wait a tick
 
 
 class WorkflowFiring:
@@ -57,7 +58,7 @@ class WorkflowFiring:
         return started
 
     async def _refusal(self, workflow: Workflow) -> str | None:
-        """Why its owner may not run it now (``""``: their rights are unknown, wait)."""
+        """Why its owner may not run it now (a key of ``REASONS``, or ``UNCONFIRMED``)."""
         if self.rights is None or self.floors is None:
             return None
         try:
@@ -68,7 +69,7 @@ class WorkflowFiring:
         for step in workflow.steps.values():
             reason = refusal(step.kind, cron, workflow.timezone, state, self.floors)
             if reason is not None:
-                return "" if state is None else reason
+                return UNCONFIRMED if state is None else reason
         return None
 
     async def _fire(self, workflow: Workflow, now: datetime, fence: int) -> int:
@@ -76,7 +77,7 @@ class WorkflowFiring:
         if due is None:
             return 0
         reason = await self._refusal(workflow)
-        if reason == "":
+        if reason == UNCONFIRMED:
             return 0
         if reason is not None:
             if await self.workflows.cancel_pending(workflow, REASONS[reason]):
