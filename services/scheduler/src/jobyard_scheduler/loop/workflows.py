@@ -66,8 +66,9 @@ class WorkflowFiring:
         except DirectoryUnavailable:
             state = None
         cron = workflow.cron if workflow.type is TaskType.RECURRING else None
-        for step in workflow.steps.values():
-            reason = refusal(step.kind, cron, workflow.timezone, state, self.floors)
+        # each kind once, and the cron's floor (50 runs computed) checked with the first only
+        for i, kind in enumerate(dict.fromkeys(step.kind for step in workflow.steps.values())):
+            reason = refusal(kind, cron if i == 0 else None, workflow.timezone, state, self.floors)
             if reason is not None:
                 return UNCONFIRMED if state is None else reason
         return None
