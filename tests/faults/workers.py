@@ -15,6 +15,8 @@ from tests.support.processes import answers, bin_path
 from tests.support.stack import Stack
 
 GENEROUS = 120.0
+STOP_SECONDS = 30
+_LOGS: dict[int, Path] = {}  # each worker's log, by pid
 
 
 def until(condition: Callable[[], bool], what: str) -> None:
@@ -26,13 +28,15 @@ def worker(
 ) -> subprocess.Popen[bytes]:
     """``jobyard-worker`` (1 process, 4 threads) on the stack's settings, and ``env``'s."""
     with log.open("ab") as out:
-        return subprocess.Popen(
+        process = subprocess.Popen(
             [bin_path("jobyard-worker"), "--processes", "1", "--threads", "4"],
             env={**os.environ, **stack.env, "JOBYARD_WORKER_METRICS_PORT": str(metrics_port), **(env or {})},
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+    _LOGS[process.pid] = log
+    return process
 
 
 def frozen_replacement(stack: Stack, tmp_path: Path) -> subprocess.Popen[bytes]:
@@ -46,6 +50,19 @@ def frozen_replacement(stack: Stack, tmp_path: Path) -> subprocess.Popen[bytes]:
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, as Kubernetes stops a pod. A worker still up after ``STOP_SECONDS`` has an
+    attempt that does not end: it logs where it waits (SIGUSR1), is killed, and the test fails
+    naming its log."""
     os.killpg(process.pid, signal.SIGCONT)
     process.terminate()
-    process.wait(30)
+    try:
+        process.wait(STOP_SECONDS)
+        return
+    except subprocess.TimeoutExpired:
+        log = _LOGS.get(process.pid)
+        os.killpg(process.pid, signal.SIGUSR1)
+        if log is not None:
+            until(lambda: "worker_stacks_done" in log.read_text(errors="replace"), "its stacks")
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(GENEROUS)
+    raise AssertionError(f"the worker did not stop in {STOP_SECONDS} s: where it waited is in {log}")

@@ -3,12 +3,14 @@
 Processes, threads, queues and prefetch come from settings (flags override them); the
 rest of Dramatiq's CLI flags pass through. SIGTERM lets in-flight messages finish (up
 to Dramatiq's shutdown timeout); unacknowledged messages are redelivered, never lost.
+SIGUSR1 makes each worker process log where its threads and coroutines wait.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -61,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     if settings.worker_metrics_port:
         prepare_multiprocess_dir(Path(settings.worker_metrics_dir))
     command = dramatiq_command(settings, extra)
+    # SIGUSR1 dumps a worker process's stacks (jobyard_worker.stacks); ignored, as exec keeps
+    # it, by Dramatiq's parent and its metrics fork, which a signal to the group reaches too
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)
     os.execv(command[0], command)  # noqa: S606 - replaces this process with Dramatiq's CLI
 
 

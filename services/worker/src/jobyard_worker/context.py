@@ -26,6 +26,7 @@ from jobyard_libs.tasks.engine import TaskEngine
 from jobyard_libs.tasks.lifecycle import ExecutionLifecycle
 from jobyard_libs.tasks.outcomes import Outcomes
 
+from jobyard_worker import stacks
 from jobyard_worker.settings import WorkerSettings
 
 
@@ -91,6 +92,7 @@ class WorkerContextMiddleware(Middleware):
         # Not after_worker_boot: Dramatiq starts consuming before it emits that.
         # The AsyncIO middleware, earlier in the list, has started the loop by now.
         _loop().run_coroutine(self._open(broker))
+        stacks.install(_loop().loop)  # the worker process's main thread: SIGUSR1 dumps
 
     def after_worker_shutdown(self, broker: Broker, worker: Worker) -> None:
         # Not before_worker_shutdown: in-flight messages still finish after that, and need
