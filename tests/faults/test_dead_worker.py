@@ -253,6 +253,51 @@ def test_a_worker_paused_past_the_heartbeat_cannot_record_an_attempt_taken_over(
         client.close()
 
 
+def test_a_worker_killed_in_an_attempt_not_yet_written_has_it_counted_lost_and_run_once_more(
+    mongodb_url: str, redis_url: str, tmp_path: Path, public: FeedServer
+) -> None:
+    """An attempt held by its Redis claim alone (written ``processing`` only past
+    JOBYARD_TASK_PROCESSING_WRITE_AFTER_MS, here a minute): its worker SIGKILLed while the
+    record still says pending. Its message comes back, finds the dead worker's claim, and
+    counts that attempt lost against ``maxRetries``, as a written one is; the next runs once."""
+    env = {**fault_env(mongodb_url, redis_url), "JOBYARD_TASK_PROCESSING_WRITE_AFTER_MS": "60000"}
+    gate = threading.Event()
+    held_url = public.serve("/unwritten", b"ok", content_type="text/plain", hold=gate)
+    client: MongoClient[dict[str, Any]] = MongoClient(mongodb_url)
+    db = client[env["JOBYARD_MONGODB_DATABASE"]]
+    redis = Redis.from_url(redis_url, decode_responses=True)
+    try:
+        with running_stack(env, tmp_path, scheduler=True) as stack:
+            me = stack.auth.user_headers("unwritten@example.com")
+            doomed = worker(stack, tmp_path / "doomed-worker.log")
+            replacement = frozen_replacement(stack, tmp_path)
+            with httpx.Client(base_url=stack.api, timeout=30) as api:
+                body = {"name": "u", "kind": "http", "payload": {"url": held_url}, "maxRetries": 2}
+                api.post("/api/v1/tasks", json=body, headers=me).raise_for_status()
+                until(lambda: public.hits["/unwritten"] == 1, "the first attempt's call")
+                [record] = list(db.executions.find())
+                assert (record["status"], record["attempts"]) == ("pending", 0)  # its claim alone
+                claim = redis.get(f"{env['JOBYARD_REDIS_KEY_PREFIX']}claim:{record['_id']}")
+                assert claim is not None and str(claim).endswith("|1")
+                try:
+                    os.killpg(doomed.pid, signal.SIGKILL)
+                    doomed.wait(30)
+                    os.killpg(replacement.pid, signal.SIGCONT)
+                    until(lambda: public.hits["/unwritten"] == 2, "the attempt to run again")
+                    gate.set()
+                    until(lambda: db.executions.count_documents({"status": "completed"}) == 1, "completion")
+                finally:
+                    stop(replacement)
+        [execution] = list(db.executions.find())
+        assert execution["attempts"] == 2
+        assert [a["status"] for a in execution["attemptHistory"]] == ["retrying", "completed"]
+        assert execution["attemptHistory"][0]["error"] == WORKER_LOST
+        assert public.hits["/unwritten"] == 2
+    finally:
+        client.close()
+        redis.close()
+
+
 def test_an_import_run_whose_worker_died_is_taken_over_at_once(
     mongodb_url: str,
     redis_url: str,

@@ -170,6 +170,9 @@ class Execution(StoredDocument):
     enqueued_at: datetime | None = None  # part of its message's id (tasks.dispatch.message_id)
     claim: Oid | None = None  # the claim that started its last attempt: its end is fenced by it
     holder: str | None = None  # the worker process (its broker id) that took its last attempt
+    # False while a worker holds the attempt by its Redis claim alone (jobyard_libs.tasks.claims):
+    # the record still shows the attempt before; never stored
+    claim_stored: bool = Field(True, exclude=True)
     started_at: datetime | None = None
     last_attempt_at: datetime | None = None
     completed_at: datetime | None = None
@@ -191,6 +194,22 @@ class Execution(StoredDocument):
     inputs: dict[str, Any] | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+    def next_attempt(self, *, holder: str | None, claim: Oid, at: datetime) -> Execution:
+        """This waiting execution as its next attempt, claimed in Redis (begun ``at`` by
+        ``holder``) and not yet written (:mod:`jobyard_libs.tasks.claims`)."""
+        return self.model_copy(
+            update={
+                "status": ExecutionStatus.PROCESSING,
+                "attempts": self.attempts + 1,
+                "last_attempt_at": at,
+                "started_at": self.started_at or at,
+                "updated_at": at,
+                "claim": claim,
+                "holder": holder,
+                "claim_stored": False,
+            }
+        )
 
     @classmethod
     def of(

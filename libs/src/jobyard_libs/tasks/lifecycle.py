@@ -18,22 +18,24 @@ Usage
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import structlog
 from dramatiq import Broker
+from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
 from jobyard_libs.batching import Coalescer
-from jobyard_libs.documents import Oid
+from jobyard_libs.documents import Oid, new_id
 from jobyard_libs.events import EventPublisher
-from jobyard_libs.mongo import Database
+from jobyard_libs.mongo import Database, utcnow
 from jobyard_libs.outages import MONGODB_OUTAGES
 from jobyard_libs.queue.contracts import ActorName, ExecutePayload
 from jobyard_libs.queue.sender import enqueue
+from jobyard_libs.tasks.claims import AttemptClaims, Claim
 from jobyard_libs.tasks.documents import Execution
 from jobyard_libs.tasks.models import FINISHED, ExecutionStatus
 from jobyard_libs.tasks.stats import TaskStats
@@ -68,16 +70,21 @@ class ExecutionEffects:
     def of(cls, events: EventPublisher, broker: Broker) -> ExecutionEffects:
         return cls(events, TaskStats(events.redis, events.keys), broker)
 
-    async def changed(self, executions: Sequence[Execution]) -> None:
+    async def changed(
+        self, executions: Sequence[Execution], *, also: Callable[[Pipeline], None] | None = None
+    ) -> None:
         """Best effort: a lost event, count or webhook never fails the change itself. The
-        events and counts of many changes (a group commit's) go to Redis in one round trip."""
-        if not executions:
+        events and counts of many changes (a group commit's) go to Redis in one round trip,
+        with what ``also`` adds to it (the ended attempts' claims)."""
+        if not executions and also is None:
             return
         try:
             async with self.events.redis.pipeline(transaction=False) as pipe:
                 for execution in executions:
                     self.events.add_execution_changed(pipe, execution)
                 self.stats.add(pipe, executions)
+                if also is not None:
+                    also(pipe)
                 await pipe.execute()
         except RedisError as exc:
             log.warning("task_events_not_published", executions=len(executions), error=str(exc))
@@ -99,7 +106,12 @@ class ExecutionLifecycle:
     go to MongoDB together, and their events to Redis together (a worker's); a group is
     written at once when ``group_size`` are waiting (a worker's threads: all of them are).
     ``None`` writes each alone (the api, the scheduler). ``holder``: the worker process whose
-    claims these are (its broker id, :mod:`jobyard_libs.queue.liveness`)."""
+    claims these are (its broker id, :mod:`jobyard_libs.queue.liveness`).
+
+    ``claims``: attempts are claimed in Redis (:mod:`jobyard_libs.tasks.claims`) and written to
+    MongoDB only by :meth:`confirm_attempt` (the worker calls it once an attempt outlives a
+    threshold) or with their end; each claim lives its attempt's timeout plus
+    ``claim_grace_ms``. Without ``claims`` (or while Redis is away) a claim is a MongoDB write."""
 
     def __init__(
         self,
@@ -109,11 +121,15 @@ class ExecutionLifecycle:
         group_commit: float | None = None,
         group_size: int = GROUP_MAX,
         holder: str | None = None,
+        claims: AttemptClaims | None = None,
+        claim_grace_ms: int = 0,
     ) -> None:
         self.transitions = ExecutionTransitions(db)
         self.effects = effects
         self.workflows = WorkflowProgress(db, effects.broker)
         self.holder = holder
+        self.claims = claims if holder is not None else None
+        self.claim_grace_ms = claim_grace_ms
         self._claims: Coalescer[Oid, Execution | None] | None = None
         self._ends: Coalescer[AttemptEnd, Execution | None] | None = None
         if group_commit is not None:
@@ -126,10 +142,12 @@ class ExecutionLifecycle:
             await self._tell([execution])
         return execution
 
-    async def _tell(self, executions: list[Execution]) -> None:
+    async def _tell(
+        self, executions: list[Execution], also: Callable[[Pipeline], None] | None = None
+    ) -> None:
         """The effects of these changes, and the workflows whose steps ended moved on (best
         effort too: the scheduler's reconciler moves on what this misses)."""
-        await self.effects.changed(executions)
+        await self.effects.changed(executions, also=also)
         ended: dict[Oid, list[Execution]] = {}
         for execution in executions:
             if execution.workflow_id is not None and execution.status in FINISHED:
@@ -145,17 +163,65 @@ class ExecutionLifecycle:
                     outage=isinstance(exc, MONGODB_OUTAGES),
                 )
 
+    def claim_of(self, execution: Execution) -> Claim:
+        """The Redis claim of the attempt ``execution`` is in."""
+        started = execution.last_attempt_at or utcnow()
+        return Claim(
+            execution.id,
+            execution.holder or "",
+            int(started.timestamp()) * 1000 + started.microsecond // 1000,
+            execution.attempts,
+            execution.timeout_ms + self.claim_grace_ms,
+        )
+
     async def _claim(self, execution_ids: list[Oid]) -> list[Execution | None]:
+        if self.claims is not None:
+            try:
+                return await self._claim_in_redis(self.claims, execution_ids)
+            except RedisError as exc:
+                log.warning("attempt_claims_in_mongodb", reason="redis unavailable", error=str(exc))
         won = await self.transitions.start_attempts(execution_ids, holder=self.holder)
         # the same execution twice in one batch (a redelivery racing the first): one runs it
         claimed = [won.pop(execution_id, None) for execution_id in execution_ids]
         await self._tell([execution for execution in claimed if execution is not None])
         return claimed
 
+    async def _claim_in_redis(
+        self, claims: AttemptClaims, execution_ids: list[Oid]
+    ) -> list[Execution | None]:
+        """One read of what may run, one Redis round trip claiming it; nothing written to MongoDB
+        and nothing told (the record still says what it said)."""
+        now, token = utcnow(), new_id()
+        images = {
+            waiting.id: waiting.next_attempt(holder=self.holder, claim=token, at=now)
+            for waiting in await self.transitions.claimable(execution_ids)
+        }
+        held = await claims.take([self.claim_of(image) for image in images.values()])
+        won = {execution_id: image for execution_id, image in images.items() if held[execution_id] is None}
+        return [won.pop(execution_id, None) for execution_id in execution_ids]
+
     async def _finish(self, ends: list[AttemptEnd]) -> list[Execution | None]:
         finished = await self.transitions.finish_attempts(ends)
-        await self._tell([execution for execution in finished if execution is not None])
+        release = None
+        if self.claims is not None:
+            claims, ended = self.claims, [self.claim_of(end.execution) for end in ends]
+            release = lambda pipe: claims.release(pipe, ended)  # noqa: E731 - on the events' round trip
+        await self._tell([execution for execution in finished if execution is not None], also=release)
         return finished
+
+    async def confirm_attempt(self, claimed: Execution) -> Execution | None:
+        """Write an attempt held by its Redis claim alone (``processing``), and tell it; ``None``
+        if its record moved meanwhile (cancelled)."""
+        return await self._told(await self.transitions.confirm(claimed))
+
+    async def forget_claim(self, claimed: Execution) -> None:
+        """Let another delivery claim the attempt ``claimed`` is in: it never ran (best effort)."""
+        if self.claims is None or claimed.claim_stored:
+            return
+        try:
+            await self.claims.forget(self.claim_of(claimed))
+        except RedisError as exc:  # it expires by itself
+            log.warning("attempt_claim_not_released", execution_id=str(claimed.id), error=str(exc))
 
     async def start_attempt(self, execution_id: Oid) -> Execution | None:
         """pending/retrying → processing with one more attempt; ``None`` if it must not run."""

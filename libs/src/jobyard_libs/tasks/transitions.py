@@ -84,20 +84,38 @@ class ExecutionTransitions:
         claimed = Execution.many(await self.collection.find({"_id": {"$in": ids}, "claim": token}).to_list())
         return {execution.id: execution for execution in claimed}
 
+    async def claimable(self, execution_ids: list[ObjectId]) -> list[Execution]:
+        """Those of ``execution_ids`` that may start an attempt now (one read): waiting, and
+        no cancel asked. Claiming them is the caller's (:mod:`jobyard_libs.tasks.claims`)."""
+        ids = list(dict.fromkeys(execution_ids))
+        query = {"_id": {"$in": ids}, "status": {"$in": WAITING}, "cancelRequested": False}
+        return Execution.many(await self.collection.find(query).to_list())
+
+    async def confirm(self, claimed: Execution) -> Execution | None:
+        """Write an attempt held by its Redis claim alone: ``processing`` from now on, as if
+        claimed in MongoDB; ``None`` if the record moved meanwhile (cancelled)."""
+        update = {"$set": _attempt_fields(claimed)}
+        return await self._update(claimed.id, update, _unstored_guard(claimed))
+
     async def finish_attempts(self, ends: list[AttemptEnd]) -> list[Execution | None]:
         """Record how each attempt ended (one command); each one's post-image, or ``None``
-        where the execution was no longer in that attempt (cancelled or taken over)."""
+        where the execution was no longer in that attempt (cancelled or taken over). An
+        attempt held by its Redis claim alone is written with its end, in the same update."""
         now = utcnow()
         operations, images = [], []
         for end in ends:
             update, image = _ended(end, now)
             claimed = end.execution
-            guard = {
-                "_id": claimed.id,
-                "status": ExecutionStatus.PROCESSING.value,
-                "attempts": claimed.attempts,
-                "claim": claimed.claim,
-            }
+            if claimed.claim_stored:
+                guard = {
+                    "_id": claimed.id,
+                    "status": ExecutionStatus.PROCESSING.value,
+                    "attempts": claimed.attempts,
+                    "claim": claimed.claim,
+                }
+            else:
+                guard = _unstored_guard(claimed)
+                update["$set"] = {**_attempt_fields(claimed), **update["$set"]}
             operations.append(UpdateOne(guard, update))
             images.append(image)
         if not operations:
@@ -165,6 +183,29 @@ class ExecutionTransitions:
         )
 
 
+def _unstored_guard(claimed: Execution) -> Document:
+    """The record as it was when the attempt was claimed in Redis: the attempt before."""
+    return {
+        "_id": claimed.id,
+        "status": {"$in": WAITING},
+        "attempts": claimed.attempts - 1,
+        "cancelRequested": False,
+    }
+
+
+def _attempt_fields(claimed: Execution) -> Document:
+    """What a claim in MongoDB writes: the attempt, when it began, and who holds it."""
+    return {
+        "status": ExecutionStatus.PROCESSING.value,
+        "attempts": claimed.attempts,
+        "lastAttemptAt": claimed.last_attempt_at,
+        "startedAt": claimed.started_at,
+        "updatedAt": claimed.updated_at,
+        "claim": claimed.claim,
+        "holder": claimed.holder,
+    }
+
+
 def _ended(end: AttemptEnd, now: datetime) -> tuple[Document, Execution]:
     """The update that records ``end``, and the document as it will be after it."""
     execution = end.execution
@@ -192,7 +233,8 @@ def _ended(end: AttemptEnd, now: datetime) -> tuple[Document, Execution]:
         traceback=end.traceback,
         logs=list(end.logs),
     )
-    image = execution.model_copy(update={**changes, "attempt_history": [*execution.attempt_history, entry]})
+    history = [*execution.attempt_history, entry]
+    image = execution.model_copy(update={**changes, "attempt_history": history, "claim_stored": True})
     stored = {Execution.model_fields[name].alias or name: value for name, value in changes.items()}
     stored["status"] = end.status.value
     update = {"$set": stored, "$push": {"attemptHistory": entry.model_dump(by_alias=True)}}

@@ -69,6 +69,7 @@ class WorkerContextMiddleware(Middleware):
             group_commit=self.settings.worker_group_commit_ms / 1000,
             group_size=self.settings.worker_threads,
             holder=holder_id(broker),
+            claims_in_redis=self.settings.task_processing_write_after_ms > 0,
         )
         _context = WorkerContext(
             self.settings,

@@ -19,6 +19,14 @@ class WorkerSettings(ImportSettings, TaskSettings):
     task_cancel_poll_seconds: float = Field(
         0.5, gt=0, description="How often a running task checks for a cancel."
     )
+    task_processing_write_after_ms: int = Field(
+        250,
+        ge=0,
+        le=60_000,
+        description="An attempt is claimed in Redis and written 'processing' to MongoDB only once it has run "
+        "this long (a shorter one is written once, with its outcome: 3 writes a task instead of 4); 0: every "
+        "attempt is claimed in MongoDB, and shows as processing at once.",
+    )
     worker_idle_poll_max_ms: int = Field(
         100,
         ge=10,

@@ -20,13 +20,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
 from dramatiq import Broker
 from jobyard_libs.audit import AuditLog
-from jobyard_libs.documents import Oid
+from jobyard_libs.documents import Oid, new_id
 from jobyard_libs.egress import EgressGuard, EgressRefused
 from jobyard_libs.imports.import_logs import OnChange
 from jobyard_libs.mongo import Database, utcnow
@@ -48,8 +48,10 @@ from jobyard_worker.settings import WorkerSettings
 from jobyard_worker.tasks.journal import AttemptLog, traceback_of
 from jobyard_worker.tasks.runners import RUNNERS, KindContext
 from jobyard_worker.tasks.runners.webhook_callback import AwaitCallback
+from jobyard_worker.tasks.written_later import WrittenLater
 
 log = structlog.get_logger(__name__)
+WAITING_STATUSES = (ExecutionStatus.PENDING, ExecutionStatus.RETRYING)
 
 
 class AttemptTimedOut(Exception):
@@ -89,9 +91,23 @@ class Executor:
         if execution is None or execution.last_attempt_at is None:
             await self._not_started(execution_id)
             return None
-        attempt = execution.attempts
-        bound = log.bind(execution_id=str(execution_id), kind=execution.kind, attempt=attempt)
-        journal = AttemptLog(execution_id=str(execution_id), kind=execution.kind, attempt=attempt)
+        attempt = WrittenLater(
+            self.lifecycle, execution, after=self.settings.task_processing_write_after_ms / 1000
+        )
+        try:
+            return await self._attempt(execution, attempt)
+        except BaseException:
+            # an outage (its message comes back later) or a shutdown: the attempt's end is not
+            # recorded; an attempt never written lets that message claim it again
+            attempt.cancel()
+            if attempt.unwritten:
+                await self.lifecycle.forget_claim(execution)
+            raise
+
+    async def _attempt(self, execution: Execution, attempt: WrittenLater) -> ExecutionStatus | None:
+        execution_id = execution.id
+        bound = log.bind(execution_id=str(execution_id), kind=execution.kind, attempt=execution.attempts)
+        journal = AttemptLog(execution_id=str(execution_id), kind=execution.kind, attempt=execution.attempts)
 
         def notes(exc: BaseException | None = None) -> AttemptNotes:
             return AttemptNotes(traceback_of(exc) if exc is not None else None, journal.kept())
@@ -101,33 +117,34 @@ class Executor:
             result = await self._run(execution, journal)
         except AwaitCallback as waiting:
             deadline = utcnow() + timedelta(milliseconds=waiting.timeout_ms)
-            await self.lifecycle.await_callback(execution_id, attempt=attempt, deadline=deadline)
+            written = await attempt.now()
+            await self.lifecycle.await_callback(execution_id, attempt=written.attempts, deadline=deadline)
             bound.info("execution_awaiting_callback", deadline=deadline.isoformat())
             return ExecutionStatus.PROCESSING
         except AttemptCancelled:
             await self.lifecycle.finish_attempt(
-                execution, status=ExecutionStatus.CANCELLED, error="cancelled", notes=notes()
+                await attempt.settled(), status=ExecutionStatus.CANCELLED, error="cancelled", notes=notes()
             )
             bound.info("execution_cancelled")
             return ExecutionStatus.CANCELLED
         except OwnerDeactivated as refused:
             await self.lifecycle.finish_attempt(
-                execution, status=ExecutionStatus.CANCELLED, error=str(refused)
+                await attempt.settled(), status=ExecutionStatus.CANCELLED, error=str(refused)
             )
             bound.warning("execution_refused", error=str(refused))
             return ExecutionStatus.CANCELLED
         except NotPermitted as refused:
             bound.warning("execution_not_permitted", error=str(refused))
-            return await self.outcomes.dead(execution, error=str(refused), notes=notes())
+            return await self.outcomes.dead(await attempt.settled(), error=str(refused), notes=notes())
         except Exception as exc:  # any failure of the task's own code is the task's outcome
             error = f"{type(exc).__name__}: {exc}"[:1000]
             bound.info("attempt_failed", error=error)
             if isinstance(exc, EgressRefused):
                 target = ("execution", str(execution.id))
                 await self.audit.egress_refused(execution.owner_id, target, exc, kind=execution.kind)
-            return await self.outcomes.failed(execution, error=error, notes=notes(exc))
+            return await self.outcomes.failed(await attempt.settled(), error=error, notes=notes(exc))
         finished = await self.lifecycle.finish_attempt(
-            execution, status=ExecutionStatus.COMPLETED, result=result, notes=notes()
+            await attempt.settled(), status=ExecutionStatus.COMPLETED, result=result, notes=notes()
         )
         if finished is None:
             # cancelled meanwhile, or taken over after this worker was silent past the heartbeat
@@ -224,24 +241,46 @@ class Executor:
     async def _not_started(self, execution_id: Oid) -> None:
         """Cancelled, finished, or running elsewhere: decide what this delivery means.
 
-        A delivery that finds the attempt ``processing`` is a redelivered message (its worker
-        died or was paused past the heartbeat timeout) or a duplicate. If the attempt's holder
-        is dead, the attempt failed now and is retried (or dead); if its holder lives, the
-        attempt is its holder's, and this delivery looks again once its timeout has passed.
+        A delivery that finds the attempt running (``processing``, or claimed in Redis and not
+        yet written) is a redelivered message (its worker died or was paused past the
+        heartbeat timeout) or a duplicate. If the attempt's holder is dead, the attempt failed
+        now and is retried (or dead); if its holder lives, the attempt is its holder's, and
+        this delivery looks again once its timeout has passed.
         """
         execution = await self.executions.get(execution_id, ANY_OWNER)
-        if (
-            execution is None
-            or execution.status is not ExecutionStatus.PROCESSING
-            or execution.awaiting_callback
-            or execution.last_attempt_at is None
-        ):
-            return None  # cancelled, finished, or waiting for its callback: nothing to do
+        if execution is None or execution.awaiting_callback:
+            return None  # gone, or waiting for its callback: nothing to do
+        if execution.status is ExecutionStatus.PROCESSING and execution.last_attempt_at is not None:
+            running = execution
+        elif execution.status in WAITING_STATUSES and not execution.cancel_requested:
+            unwritten = await self._claimed_elsewhere(execution)
+            if unwritten is None:
+                return None
+            running = unwritten
+        else:
+            return None  # cancelled or finished
+        assert running.last_attempt_at is not None
         grace = timedelta(seconds=self.settings.task_stale_grace_seconds)
-        stale_at = execution.last_attempt_at + timedelta(milliseconds=execution.timeout_ms) + grace
-        if utcnow() >= stale_at or await self.liveness.is_dead(execution.holder):
-            await self.outcomes.worker_lost(execution)
+        stale_at = running.last_attempt_at + timedelta(milliseconds=running.timeout_ms) + grace
+        if utcnow() >= stale_at or await self.liveness.is_dead(running.holder):
+            await self.outcomes.worker_lost(running)
             return None
         delay = int((stale_at - utcnow()).total_seconds() * 1000) + 1
-        await dispatch(self.broker, self.executions, [execution], delay_ms=delay)
+        await dispatch(self.broker, self.executions, [running], delay_ms=delay)
         return None
+
+    async def _claimed_elsewhere(self, waiting: Execution) -> Execution | None:
+        """The attempt another delivery claimed in Redis and has not written, as the record
+        would show it; ``None`` when no such claim is held (this delivery is queued again at
+        once: the claim was just released)."""
+        claims = self.lifecycle.claims
+        if claims is None:
+            return None
+        held = await claims.held(waiting.id)
+        if held is None:
+            await dispatch(self.broker, self.executions, [waiting], delay_ms=1)
+            return None
+        if held.attempt != waiting.attempts + 1:
+            return None  # not the attempt this record waits for: the record moved on
+        started = datetime.fromtimestamp(held.started_ms / 1000, tz=UTC)
+        return waiting.next_attempt(holder=held.holder, claim=new_id(), at=started)
