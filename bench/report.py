@@ -109,14 +109,18 @@ def _tasks(tasks: dict[str, Any] | None) -> Iterator[Row]:
                 "—",
                 "—",
             )
-            if "workerCpuMsPerTask" in batch:  # recorded since 2026-12
+            if claims := row.get("claimsInMongodb"):  # recorded since 2026-12
+                before = claims["batch"]
                 yield (
-                    f"Worker CPU per task, batches of 1,000, {server} (user + system, every process)",
-                    f"{batch['workerCpuMsPerTask']:.2f} ms",
-                    "—",
-                    "—",
-                    "—",
-                    "—",
+                    f"Claims in Redis, processing written past 250 ms, batches of 1,000, {server}"
+                    " (tasks/s; worker CPU a task; documents written a task)",
+                    f"{row['jobyardTasksPerSecond']['median']:,.0f}; {batch['workerCpuMsPerTask']:.2f} ms;"
+                    f" {batch['documentsWrittenPerTask']:.2f}",
+                    f"every attempt claimed in MongoDB: {claims['tasksPerSecond']['median']:,.0f};"
+                    f" {before['workerCpuMsPerTask']:.2f} ms; {before['documentsWrittenPerTask']:.2f}",
+                    f"{batch['workerCpuMsPerTask'] / before['workerCpuMsPerTask']:.2f}× CPU",
+                    "less CPU",
+                    _met(batch["workerCpuMsPerTask"] < before["workerCpuMsPerTask"]),
                 )
             for lat in row.get("latency", []):
                 yield (

@@ -240,20 +240,35 @@ def on_server(server: str, args: argparse.Namespace, tmp: Path, redis_url: str) 
     with ExitStack() as stack:
         mongodb_url = stack.enter_context(mongodb_for_bench(tmp, server))
         platform = stack.enter_context(jobyard_platform(mongodb_url, redis_url, tmp))
+        # the same platform claiming every attempt in MongoDB (4 writes a task): the before
+        mongodb_claims = stack.enter_context(
+            jobyard_platform(mongodb_url, redis_url, tmp, env={"JOBYARD_TASK_PROCESSING_WRITE_AFTER_MS": "0"})
+        )
         os.environ["BENCH_MONGODB_URL"] = mongodb_url.replace("/?", "/bench_celery_results?")
-        ours, raw, durable = [], [], []
+        ours: list[float] = []
+        raw: list[float] = []
+        durable: list[float] = []
+        before_ours: list[float] = []
         trips: list[dict[str, float]] = []
+        before_trips: list[dict[str, float]] = []
         for _ in range(args.repeats):  # alternated, so a slower phase of the machine hits each
             raw.append(args.tasks / drain(by_name("dramatiq"), redis_url, args.tasks, tmp, prefetch=PREFETCH))
             durable.append(
                 args.tasks / drain(by_name("celery-mongodb"), redis_url, args.tasks, tmp, prefetch=PREFETCH)
             )
-            before = platform.round_trips()
-            ours.append(args.tasks / asyncio.run(throughput(platform, args.tasks)))
-            trips.append(per_task(before, platform.round_trips(), args.tasks))
-        stored = asyncio.run(count_completed(platform))
-        if stored != args.tasks * args.repeats:
-            raise SystemExit(f"{stored} execution records completed, expected {args.tasks * args.repeats}")
+            for measured, rates, per in (
+                (mongodb_claims, before_ours, before_trips),
+                (platform, ours, trips),
+            ):
+                before = measured.round_trips()
+                rates.append(args.tasks / asyncio.run(throughput(measured, args.tasks)))
+                per.append(per_task(before, measured.round_trips(), args.tasks))
+        for measured in (platform, mongodb_claims):
+            stored = asyncio.run(count_completed(measured))
+            if stored != args.tasks * args.repeats:
+                raise SystemExit(
+                    f"{stored} execution records completed, expected {args.tasks * args.repeats}"
+                )
         waits, single = {}, []
         for rate in args.rates:
             before = platform.round_trips()
@@ -281,6 +296,10 @@ def on_server(server: str, args: argparse.Namespace, tmp: Path, redis_url: str) 
             "single": {key: statistics.median(t[key] for t in single) for key in single[0]},
         },
         "latency": latency,
+        "claimsInMongodb": {
+            "tasksPerSecond": summary(before_ours),
+            "batch": {key: statistics.median(t[key] for t in before_trips) for key in before_trips[0]},
+        },
     }
 
 
@@ -336,6 +355,12 @@ def main() -> int:
                 f" {trips['documentsWrittenPerTask']:.2f} documents written,"
                 f" {trips.get('workerCpuMsPerTask', float('nan')):.2f} ms of worker CPU\n"
             )
+        claims = row["claimsInMongodb"]
+        out(
+            f"    before, every attempt claimed in MongoDB: {claims['tasksPerSecond']['median']:,.0f} tasks/s,"
+            f" {claims['batch']['commandsPerTask']:.2f} commands, {claims['batch']['documentsWrittenPerTask']:.2f}"
+            f" documents written, {claims['batch']['workerCpuMsPerTask']:.2f} ms of worker CPU\n"
+        )
         for lat in row["latency"]:
             out(
                 f"    latency at {lat['ratePerSecond']:.0f}/s: p50 {lat['p50Ms']:.1f} ms, p99 {lat['p99Ms']:.1f} ms"

@@ -13,7 +13,9 @@ Usage
 ::
 
     lifecycle = ExecutionLifecycle(db, ExecutionEffects(events, stats, broker))
-    started = await lifecycle.start_attempt(execution_id)   # event + stats, or None
+    started = await lifecycle.start_attempt(execution_id)   # claimed (event + stats), or None
+    # a worker's lifecycle claims in Redis (claims=...): nothing written or told until
+    # confirm_attempt (a long attempt) or finish_attempt (its end, written with the claim)
 """
 
 from __future__ import annotations

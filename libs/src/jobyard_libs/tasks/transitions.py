@@ -6,9 +6,11 @@ lifecycle is the one place that does both. Each change is guarded by the state i
 expects, so two workers, a worker and the api, or a redelivered message never both win.
 
 The hot path costs few round trips: claims of many executions are one ``update_many``
-(tagged with a claim token) and one ``find`` of what that token won; the ends of many
-attempts are one unordered ``bulk_write``, and their post-images are built here from the
-claimed document, not read back (a read happens only when some update did not match).
+(tagged with a claim token) and one ``find`` of what that token won, or, for a worker that
+claims in Redis, one ``find`` of what may run (:meth:`claimable`), the attempt then written
+by :meth:`confirm` if it runs long, else with its end; the ends of many attempts are one
+unordered ``bulk_write``, and their post-images are built here from the claimed document,
+not read back (a read happens only when some update did not match).
 """
 
 from __future__ import annotations
@@ -88,8 +90,10 @@ class ExecutionTransitions:
         """Those of ``execution_ids`` that may start an attempt now (one read): waiting, and
         no cancel asked. Claiming them is the caller's (:mod:`jobyard_libs.tasks.claims`)."""
         ids = list(dict.fromkeys(execution_ids))
-        query = {"_id": {"$in": ids}, "status": {"$in": WAITING}, "cancelRequested": False}
-        return Execution.many(await self.collection.find(query).to_list())
+        # by _id alone, filtered here: given the status too, secantusd-rs walks the status
+        # index (every waiting execution: 4-9 ms a group at 1,000 queued, against 0.5)
+        found = Execution.many(await self.collection.find({"_id": {"$in": ids}}).to_list())
+        return [e for e in found if e.status.value in WAITING and not e.cancel_requested]
 
     async def confirm(self, claimed: Execution) -> Execution | None:
         """Write an attempt held by its Redis claim alone: ``processing`` from now on, as if
