@@ -147,9 +147,10 @@ class ExecutionLifecycle:
     async def _tell(
         self, executions: list[Execution], also: Callable[[Pipeline], None] | None = None
     ) -> None:
-        """The effects of these changes, and the workflows whose steps ended moved on (best
-        effort too: the scheduler's reconciler moves on what this misses)."""
-        await self.effects.changed(executions, also=also)
+        """The workflows whose steps ended moved on (best effort: the scheduler's reconciler
+        moves on what this misses), then the effects of these changes. In that order: a live
+        page that fetches a workflow when one of its steps ends finds the workflow moved on
+        (a step skipped for it has no event of its own)."""
         ended: dict[Oid, list[Execution]] = {}
         for execution in executions:
             if execution.workflow_id is not None and execution.status in FINISHED:
@@ -164,6 +165,7 @@ class ExecutionLifecycle:
                     error=f"{type(exc).__name__}: {exc}"[:300],
                     outage=isinstance(exc, MONGODB_OUTAGES),
                 )
+        await self.effects.changed(executions, also=also)
 
     def claim_of(self, execution: Execution) -> Claim:
         """The Redis claim of the attempt ``execution`` is in."""
