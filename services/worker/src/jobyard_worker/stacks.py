@@ -4,15 +4,15 @@ Sidekiq's TTIN, for an async worker: a thread dump alone shows the event loop th
 ``select`` and says nothing of the actors' coroutines it runs. Each coroutine is followed
 down what it awaits (``cr_await``), to the innermost frame and the future it waits on, so
 an attempt that does not end names the line it waits at. One ``worker_stacks`` line per
-thread and per task, written from the signal's own thread: a blocked event loop does not
-stop the dump.
+thread and per task, written from the process's main thread (where Python runs signal
+handlers), not the event loop's: a blocked loop does not stop the dump.
 
 Usage
 -----
 
 ::
 
-    kubectl exec deploy/jobyard-worker -- pkill -USR1 -f dramatiq   # then read its logs
+    kubectl exec deploy/jobyard-worker -- sh -c 'kill -USR1 -1'   # then read its logs
 """
 
 from __future__ import annotations

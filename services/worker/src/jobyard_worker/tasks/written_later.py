@@ -38,6 +38,8 @@ class WrittenLater:
     def _start(self) -> None:
         self._timer = None
         self._write = asyncio.ensure_future(self.lifecycle.confirm_attempt(self.claimed))
+        # an attempt that ends by an exception never asks for it: asyncio must not log it unread
+        self._write.add_done_callback(lambda done: done.cancelled() or done.exception())
 
     @property
     def unwritten(self) -> bool:
