@@ -74,7 +74,17 @@ def create_task(page: Page, origin: str, name: str, kind: str, payload: str, ret
     page.get_by_label("Payload").fill(payload)
     page.get_by_label("Retries").fill(str(retries))
     page.get_by_role("button", name="Create task").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text(name)
+    shows_created(page, name)
+
+
+def shows_created(page: Page, name: str) -> None:
+    """After a create form's submit: the new thing's page (waited for: a busy machine answers
+    the post and its redirect slowly), or the form's errors, named."""
+    try:
+        expect(page.get_by_role("heading", level=1)).to_have_text(name, timeout=WAIT_MS)
+    except AssertionError as missed:
+        errors = page.locator(".field-error, [role=alert]").all_inner_texts()
+        raise AssertionError(f"{name!r} not created; the form says {errors}") from missed
 
 
 def test_an_admin_signs_in_and_reads_the_imports(
@@ -239,7 +249,7 @@ def test_a_quiet_page_stays_subscribed_and_sees_the_next_change_at_once(
     page.get_by_label("Run at").fill(due.strftime("%Y-%m-%dT%H:%M:%S"))
     page.get_by_label("Time zone", exact=True).fill("UTC")
     page.get_by_role("button", name="Create task").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("in a minute")
+    shows_created(page, "in a minute")
     page.evaluate("window.notReloaded = true")
     opened = [url for url in browsing.requests if url.endswith("/live")]
     expect(page.locator("#executions tr[data-status=completed]")).to_have_count(1, timeout=120_000)
@@ -284,7 +294,7 @@ def test_a_recurring_task_shows_its_next_runs_in_its_zone_and_the_viewers(
         page.get_by_label("Time zone", exact=True).fill("America/New_York")
         page.get_by_label("Kind", exact=True).select_option("noop")
         page.get_by_role("button", name="Create task").click()
-        expect(page.get_by_role("heading", level=1)).to_have_text("standup reminder")
+        shows_created(page, "standup reminder")
         rows = page.get_by_role("region", name="Next runs").locator("tbody tr")
         expect(rows).to_have_count(5)
         first = rows.first.locator("td")
@@ -577,7 +587,7 @@ def test_a_workflow_is_drawn_and_moves_before_your_eyes(origin: str, browsing: B
         ' {"id": "undo", "kind": "noop", "dependsOn": ["join"], "runIf": "anyFailed"}]'
     )
     page.get_by_role("button", name="Create workflow").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("diamond")
+    shows_created(page, "diamond")
     page.evaluate("window.notReloaded = true")  # gone if the page reloads
     graph = page.locator("svg.dag")
     expect(graph.locator("g.node")).to_have_count(5)
@@ -611,7 +621,7 @@ def test_a_recurring_workflow_is_scheduled_from_the_form_and_stopped(origin: str
     page.get_by_label(re.compile("^Cron")).fill("30 2 * * *")
     page.get_by_label("Time zone", exact=True).fill("Europe/Berlin")
     page.get_by_role("button", name="Create workflow").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("nightly")
+    shows_created(page, "nightly")
     facts = page.locator(".facts")
     expect(facts).to_contain_text("pending")
     expect(facts).to_contain_text("30 2 * * * (Europe/Berlin)")

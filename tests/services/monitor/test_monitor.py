@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from jobyard_libs.queue.broker import create_broker
@@ -16,6 +17,17 @@ from tests.support.asgi import client_for
 from tests.support.auth_service import AuthService
 from tests.support.imports import running_worker, settings_for
 from tests.support.waiting import eventually
+
+
+def _point_of(series: dict[str, Any], at: datetime) -> dict[str, Any]:
+    """The series' point whose step holds the instant ``at``."""
+    step = timedelta(seconds=series["stepSeconds"])
+    [point] = [
+        p
+        for p in series["points"]
+        if datetime.fromisoformat(p["at"]) <= at < datetime.fromisoformat(p["at"]) + step
+    ]
+    return dict(point)
 
 
 async def _one_worker(app: Any) -> bool:
@@ -57,13 +69,15 @@ async def test_depth_gauges_and_stats(isolation: Isolation, auth: AuthService) -
         watcher = auth.user_headers("watcher@example.com")
         stats: dict[str, Any] = (await monitor.get("/api/v1/stats", headers=watcher)).json()
         # the reading is kept for the charts: the minute's backlog per queue
+        # (the point of the refresh's minute: the last one, unless a minute began since)
+        refreshed = datetime.fromtimestamp(stats["refreshedAt"], UTC)
         series = (await monitor.get("/api/v1/stats/series", headers=watcher)).json()
         assert series["span"] == "hour" and len(series["points"]) == 60
-        assert series["points"][-1]["depth"]["tasks.high"] == 3
+        assert _point_of(series, refreshed)["depth"]["tasks.high"] == 3
         one = await monitor.get(
             "/api/v1/stats/series", params={"queue": "tasks.high", "span": "day"}, headers=watcher
         )
-        assert one.json()["points"][-1]["depth"] == {"tasks.high": 3}
+        assert _point_of(one.json(), refreshed)["depth"] == {"tasks.high": 3}
         for bad, field in (({"queue": "tasks.nope"}, "queue"), ({"span": "week"}, "span")):
             refused = await monitor.get("/api/v1/stats/series", params=bad, headers=watcher)
             assert refused.status_code == 422 and field in refused.text, refused.text

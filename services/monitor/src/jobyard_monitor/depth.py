@@ -71,10 +71,10 @@ class DepthWatcher:
                 QUEUE_MESSAGES.labels(depth.queue, state).set(value)
             OLDEST_AGE.labels(depth.queue).set(depth.oldest_ready_age_seconds)
         WORKERS.set(workers)
-        await self.stats.record_depth({depth.queue: depth.backlog for depth in depths})
+        now = time.time()  # the reading's one instant: its minute in the series is refreshedAt's
+        await self.stats.record_depth({depth.queue: depth.backlog for depth in depths}, now=now)
         leader = bool(await self.redis.exists(self.leader_key))
         LEADER.set(int(leader))
-        now = time.time()
         REFRESHED.set(now)
         self.snapshot = Snapshot(depths, workers, leader, now)
         return self.snapshot

@@ -73,8 +73,8 @@ def thread_stacks() -> list[tuple[str, list[str]]]:
 
 def dump(loop: asyncio.AbstractEventLoop | None) -> None:
     threads, tasks = thread_stacks(), task_stacks(loop) if loop is not None else []
-    for name, stack in threads:
-        log.warning("worker_stacks", thread=name, stack=stack)
+    for name, frames in threads:  # not ``stack``: structlog renders that key as preformatted text
+        log.warning("worker_stacks", thread=name, frames=frames)
     for name, chain in tasks:
         log.warning("worker_stacks", task=name, awaits=chain)
     log.warning("worker_stacks_done", threads=len(threads), tasks=len(tasks))

@@ -194,32 +194,38 @@ class Executor:
             log=journal,
         )
         work = asyncio.ensure_future(runner(context, payload))
-        watch = asyncio.ensure_future(self._watch_cancel(execution.id))
         ended = asyncio.Event()
+        watch = asyncio.ensure_future(self._watch_cancel(execution.id, ended))
         shown = asyncio.ensure_future(self._show_live(execution, journal, ended))
         try:
             done, _ = await asyncio.wait(
                 {work, watch}, timeout=execution.timeout_ms / 1000, return_when=asyncio.FIRST_COMPLETED
             )
         finally:
-            for task in (work, watch):
-                if not task.done():
-                    task.cancel()
-            ended.set()  # never cancelled: it survives Redis errors, and a cancel mid-write can surface as one
+            if not work.done():
+                work.cancel()
+            # the watchers stop when told, never by a cancel: a cancel can be lost (Python 3.11's
+            # wait_for drops one that arrives as its inner call ends; pymongo waits for a pooled
+            # connection in one), and a watcher that missed it would hold this thread for good
+            ended.set()
             await asyncio.gather(work, watch, shown, return_exceptions=True)
         if work in done:
             return work.result()
-        if watch in done:
+        if watch in done and watch.result():
             raise AttemptCancelled()
         raise AttemptTimedOut(f"timed out after {execution.timeout_ms} ms")
 
-    async def _watch_cancel(self, execution_id: Oid) -> None:
-        # The cancel comes from another process (the api), through the execution record. A
-        # cancel stored before the attempt began kept it from starting: first look one poll in.
+    async def _watch_cancel(self, execution_id: Oid, ended: asyncio.Event) -> bool:
+        """Whether a cancel was requested before the attempt ``ended``. The cancel comes from
+        another process (the api), through the execution record. A cancel stored before the
+        attempt began kept it from starting: first look one poll in."""
         while True:
-            await asyncio.sleep(self.settings.task_cancel_poll_seconds)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ended.wait(), self.settings.task_cancel_poll_seconds)
+            if ended.is_set():
+                return False
             if await self.executions.cancel_requested(execution_id):
-                return
+                return True
 
     async def _show_live(self, execution: Execution, journal: AttemptLog, ended: asyncio.Event) -> None:
         """Pass the journal's new lines on to the live view every cancel poll until the attempt
