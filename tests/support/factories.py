@@ -12,7 +12,7 @@ Examples
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from jobyard_libs.imports.documents import FeedSource, ImportLog, Job
@@ -76,3 +76,11 @@ async def store(db: Database, *documents: Task | Execution | FeedSource | Import
     """Insert documents as their repositories store them (for seeds no repository writes whole)."""
     for document in documents:
         await db[COLLECTIONS[type(document)]].insert_one(document.to_mongo())
+
+
+async def pending_executions(db: Database, count: int) -> list[Execution]:
+    """``count`` pending executions of one new task (a second apart), stored as the api stores them."""
+    task, now = a_task(cron=None), utcnow()
+    executions = [an_execution(task, scheduled_for=now + timedelta(seconds=i)) for i in range(count)]
+    await db.executions.insert_many([execution.to_mongo() for execution in executions], ordered=True)
+    return executions

@@ -6,22 +6,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from datetime import timedelta
 
 import pytest
 from bson import ObjectId
 from jobyard_libs.app import Resources
-from jobyard_libs.mongo import COMMANDS, DOCUMENTS_WRITTEN, utcnow
+from jobyard_libs.mongo import COMMANDS, DOCUMENTS_WRITTEN
 from jobyard_libs.queue.broker import create_broker
 from jobyard_libs.tasks.claims import KEEP_AFTER_END_MS, AttemptClaims, Claim, HeldClaim
 from jobyard_libs.tasks.documents import Execution
 from jobyard_libs.tasks.lifecycle import ExecutionEffects, ExecutionLifecycle
 from jobyard_libs.tasks.models import ExecutionStatus
-from jobyard_libs.tasks.repository import ExecutionRepository
 from jobyard_worker.settings import WorkerSettings
 
 from tests.conftest import Isolation
-from tests.support.factories import a_task, an_execution
+from tests.support.factories import pending_executions
 from tests.support.imports import settings_for
 
 HOLDER = "worker-a"
@@ -50,12 +48,6 @@ def lifecycle(isolation: Isolation, resources: Resources) -> Iterator[ExecutionL
     broker.close()
 
 
-async def _stored(resources: Resources, count: int) -> list[Execution]:
-    task, now = a_task(cron=None), utcnow()
-    executions = [an_execution(task, scheduled_for=now + timedelta(seconds=i)) for i in range(count)]
-    return await ExecutionRepository(resources.db).insert_many(executions)
-
-
 async def _record(resources: Resources, execution_id: ObjectId) -> Execution:
     stored = Execution.from_mongo(await resources.db.executions.find_one({"_id": execution_id}))
     assert stored is not None
@@ -65,7 +57,7 @@ async def _record(resources: Resources, execution_id: ObjectId) -> Execution:
 async def test_claims_are_one_read_and_one_redis_round_trip_each_runs_once_and_nothing_is_written(
     resources: Resources, lifecycle: ExecutionLifecycle
 ) -> None:
-    executions = await _stored(resources, 20)
+    executions = await pending_executions(resources.db, 20)
     ids = [e.id for e in executions]
     updates, finds, written = _commands("update"), _commands("find"), _written()
     # every execution asked for twice at once: a redelivery racing the first delivery
@@ -84,7 +76,7 @@ async def test_claims_are_one_read_and_one_redis_round_trip_each_runs_once_and_n
 async def test_a_short_attempt_is_written_once_with_its_end_and_a_cancel_meanwhile_wins(
     resources: Resources, lifecycle: ExecutionLifecycle
 ) -> None:
-    executions = await _stored(resources, 10)
+    executions = await pending_executions(resources.db, 10)
     claimed = [c for c in await asyncio.gather(*(lifecycle.start_attempt(e.id) for e in executions)) if c]
     cancelled = claimed[0]
     await lifecycle.cancel(cancelled.id)  # a queued one is cancelled at once, by the record
@@ -110,7 +102,7 @@ async def test_a_short_attempt_is_written_once_with_its_end_and_a_cancel_meanwhi
 async def test_an_attempt_that_runs_on_is_written_processing_and_its_end_is_fenced_as_before(
     resources: Resources, lifecycle: ExecutionLifecycle
 ) -> None:
-    [execution] = await _stored(resources, 1)
+    [execution] = await pending_executions(resources.db, 1)
     claimed = await lifecycle.start_attempt(execution.id)
     assert claimed is not None
     written = await lifecycle.confirm_attempt(claimed)
@@ -126,7 +118,7 @@ async def test_an_attempt_that_runs_on_is_written_processing_and_its_end_is_fenc
 async def test_an_attempt_cancelled_before_it_is_written_is_never_written(
     resources: Resources, lifecycle: ExecutionLifecycle
 ) -> None:
-    [execution] = await _stored(resources, 1)
+    [execution] = await pending_executions(resources.db, 1)
     claimed = await lifecycle.start_attempt(execution.id)
     assert claimed is not None
     await lifecycle.cancel(execution.id)

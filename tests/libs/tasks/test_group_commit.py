@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from datetime import timedelta
 from typing import Any
 
 import pytest
 from jobyard_libs.app import Resources
 from jobyard_libs.batching import Coalescer
-from jobyard_libs.mongo import COMMANDS, utcnow
+from jobyard_libs.mongo import COMMANDS
 from jobyard_libs.queue.broker import create_broker
 from jobyard_libs.tasks.documents import Execution
 from jobyard_libs.tasks.lifecycle import ExecutionEffects, ExecutionLifecycle
 from jobyard_libs.tasks.models import ExecutionStatus
-from jobyard_libs.tasks.repository import ExecutionRepository
 from jobyard_worker.settings import WorkerSettings
 
 from tests.conftest import Isolation
-from tests.support.factories import a_task, an_execution
+from tests.support.factories import pending_executions
 from tests.support.imports import settings_for
 
 
@@ -34,16 +32,10 @@ def lifecycle(isolation: Isolation, resources: Resources) -> Iterator[ExecutionL
     broker.close()
 
 
-async def _stored(resources: Resources, count: int) -> list[Execution]:
-    task, now = a_task(cron=None), utcnow()
-    executions = [an_execution(task, scheduled_for=now + timedelta(seconds=i)) for i in range(count)]
-    return await ExecutionRepository(resources.db).insert_many(executions)
-
-
 async def test_concurrent_claims_are_one_update_and_one_find_and_each_runs_once(
     resources: Resources, lifecycle: ExecutionLifecycle
 ) -> None:
-    executions = await _stored(resources, 20)
+    executions = await pending_executions(resources.db, 20)
     ids = [e.id for e in executions]
     updates, finds = _commands("update"), _commands("find")
     # every execution asked for twice at once: a redelivery racing the first delivery
@@ -60,7 +52,7 @@ async def test_concurrent_claims_are_one_update_and_one_find_and_each_runs_once(
 async def test_ends_are_one_bulk_write_with_no_read_back(
     resources: Resources, lifecycle: ExecutionLifecycle
 ) -> None:
-    executions = await _stored(resources, 10)
+    executions = await pending_executions(resources.db, 10)
     claimed = [c for c in await asyncio.gather(*(lifecycle.start_attempt(e.id) for e in executions)) if c]
     cancelled = claimed[0]
     await resources.db.executions.update_one(  # cancelled meanwhile: its end must not overwrite that
