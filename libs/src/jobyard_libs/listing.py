@@ -153,7 +153,7 @@ def walk(
     collection: AsyncCollection[dict[str, Any]],
     query: dict[str, Any],
     sort: Sort,
-    hint: str,
+    hint: str | None,
     window: Window,
     *,
     projection: dict[str, int] | None = None,
@@ -186,14 +186,15 @@ async def paginate(
     collection: AsyncCollection[dict[str, Any]],
     query: dict[str, Any],
     sort: Sort,
-    hint: str,
+    hint: str | None,
     window: Window,
     model: type[T],
     *,
     projection: dict[str, int] | None = None,
     recent: str | None = None,
 ) -> Slice[T]:
-    """One page of ``query`` in ``sort`` order, through the index ``hint`` names; a cursor of
+    """One page of ``query`` in ``sort`` order, through the index ``hint`` names (``None``: the
+    planner's choice, for a query that pins an index's leading field); a cursor of
     another listing is a 422 naming ``cursor``. ``recent``: the date field ``sort`` starts
     with, newest first, to look in the latest spans first (see the module's notes)."""
     if window.cursor is not None and not _fits(window.cursor, sort):

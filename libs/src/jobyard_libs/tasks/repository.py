@@ -416,12 +416,12 @@ class ExecutionRepository:
         return Execution.many(await self.collection.find(query).limit(limit).to_list())
 
     async def latest_of_tasks(self, task_ids: list[ObjectId]) -> dict[ObjectId, Execution]:
-        """Each task's newest execution: one walk of (taskId, newest) per task, at once."""
+        """Each task's newest execution: one look-up of (taskId, newest) per task, at once.
+        Unhinted, as is a task's page: one task id pins the index's leading field, so every
+        planner picks it, and secantusd-py walks a hinted index whole (70 ms a look-up at
+        4,000 executions, against 0.8 ms; it ran on every submit's reply)."""
         found = await asyncio.gather(
-            *(
-                self.collection.find_one({"taskId": task_id}, sort=NEWEST, **hint_option(EXECUTION_LIST.name))
-                for task_id in task_ids
-            )
+            *(self.collection.find_one({"taskId": task_id}, sort=NEWEST) for task_id in task_ids)
         )
         latest = Execution.many([raw for raw in found if raw is not None])
         return {execution.task_id: execution for execution in latest}
@@ -453,9 +453,7 @@ class ExecutionRepository:
         return bool(doc and doc.get("cancelRequested"))
 
     async def page(self, task_id: ObjectId, window: Window) -> Slice[Execution]:
-        return await paginate(
-            self.collection, {"taskId": task_id}, NEWEST, EXECUTION_LIST.name, window, Execution
-        )
+        return await paginate(self.collection, {"taskId": task_id}, NEWEST, None, window, Execution)
 
     async def matching(self, where: ExecutionFilter, scope: str | None, window: Window) -> Slice[Execution]:
         """A page of the executions ``where`` names that ``scope`` may see, newest first."""
