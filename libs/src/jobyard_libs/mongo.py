@@ -66,8 +66,10 @@ class _Hints:
     """Whether queries name the index they walk (``hint``): yes on MongoDB and secantusd-py,
     whose planners may otherwise scan; no on secantusd-rs, where a hinted query walks the
     whole index (8 ms at 20,000 documents, against 0.4 ms unhinted, in which case its planner
-    picks that index itself; docs/performance.md). Learnt from the server's ``buildInfo``
-    when a process connects (:func:`ensure_indexes`)."""
+    picks that index itself; docs/performance.md). secantusd-py walks a hinted index whole
+    too, so a look-up whose filter pins an index's leading field (a task's runs) names none:
+    every planner picks that index. Learnt from the server's ``buildInfo`` when a process
+    connects (:func:`ensure_indexes`)."""
 
     enabled = True
 
