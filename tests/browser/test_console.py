@@ -79,7 +79,10 @@ def create_task(page: Page, origin: str, name: str, kind: str, payload: str, ret
 
 def choose_zone(page: Page, zone: str) -> None:
     """Type a time zone and leave the field, as a keyboard user does: its suggestions list
-    (a datalist) closes. Left open, it can take the next click, and the form is never sent."""
+    closes, and its change refreshes the cron preview now, not when the submit's click
+    blurs it. A test then waits for the preview in that zone before it clicks: the
+    preview's swap above the button must not move the button from under the click (a
+    submit whose form was never sent, 1 run in many on a busy machine)."""
     field = page.get_by_label("Time zone", exact=True)
     field.fill(zone)
     field.press("Tab")
@@ -300,6 +303,7 @@ def test_a_recurring_task_shows_its_next_runs_in_its_zone_and_the_viewers(
         page.get_by_label("Recurring (cron)").check()
         page.get_by_label(re.compile("^Cron")).fill("30 9 * * 1-5")
         choose_zone(page, "America/New_York")
+        expect(page.locator("#cron-preview li").first).to_contain_text(re.compile(r"09:30:00 E[SD]T"))
         page.get_by_label("Kind", exact=True).select_option("noop")
         page.get_by_role("button", name="Create task").click()
         shows_created(page, "standup reminder")
@@ -628,6 +632,7 @@ def test_a_recurring_workflow_is_scheduled_from_the_form_and_stopped(origin: str
     expect(page.locator("#cron-error")).to_be_visible()
     page.get_by_label(re.compile("^Cron")).fill("30 2 * * *")
     choose_zone(page, "Europe/Berlin")
+    expect(page.locator("#cron-preview li").first).to_contain_text("02:30:00 CE")
     page.get_by_role("button", name="Create workflow").click()
     shows_created(page, "nightly")
     facts = page.locator(".facts")
