@@ -40,6 +40,18 @@ def test_mongodb_outage_answers_503_fast_and_everything_resumes(
             },
         )
         assert delayed.status_code == 201, delayed.text
+        # an attempt that runs across the outage: its cancel polls fail meanwhile, and it
+        # runs on (it used to end as failed, or before that as cancelled, and run again)
+        across = api.post(
+            "/api/v1/tasks", json={"name": "across the outage", "kind": "sleep", "payload": {"seconds": 30}}
+        )
+        assert across.status_code == 201, across.text
+
+        def running(task_id: str) -> bool:
+            runs = api.get(f"/api/v1/tasks/{task_id}/executions").json()["items"]
+            return bool(runs) and runs[0]["status"] == "processing"
+
+        _until(lambda: running(across.json()["id"]), "the long attempt to be recorded running")
 
         mongo.kill()
         started = time.monotonic()
@@ -86,5 +98,9 @@ def test_mongodb_outage_answers_503_fast_and_everything_resumes(
         fresh = api.post("/api/v1/tasks", json={"name": "after", "kind": "noop"})
         assert fresh.status_code == 201
         _until(lambda: completed(fresh.json()["id"]), "a task submitted after the outage")
+        _until(lambda: completed(across.json()["id"]), "the attempt that ran across the outage")
+        [run] = api.get(f"/api/v1/tasks/{across.json()['id']}/executions").json()["items"]
+        assert run["attempts"] == 1, run  # one attempt, never failed or cancelled by the outage
+        assert "cancel_not_checked" in stack.log("worker")
         assert "dependency_back" in stack.log("scheduler")
         api.close()

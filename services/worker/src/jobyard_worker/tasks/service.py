@@ -30,6 +30,7 @@ from jobyard_libs.documents import Oid, new_id
 from jobyard_libs.egress import EgressGuard, EgressRefused
 from jobyard_libs.imports.import_logs import OnChange
 from jobyard_libs.mongo import Database, utcnow
+from jobyard_libs.outages import MONGODB_OUTAGES
 from jobyard_libs.principals import DirectoryUnavailable, PrincipalDirectory
 from jobyard_libs.queue.liveness import WorkerLiveness
 from jobyard_libs.tasks.dispatch import dispatch
@@ -211,21 +212,25 @@ class Executor:
             await asyncio.gather(work, watch, shown, return_exceptions=True)
         if work in done:
             return work.result()
-        if watch in done and watch.result():
+        if watch in done and watch.result():  # it ends early only for a cancel
             raise AttemptCancelled()
         raise AttemptTimedOut(f"timed out after {execution.timeout_ms} ms")
 
     async def _watch_cancel(self, execution_id: Oid, ended: asyncio.Event) -> bool:
         """Whether a cancel was requested before the attempt ``ended``. The cancel comes from
         another process (the api), through the execution record. A cancel stored before the
-        attempt began kept it from starting: first look one poll in."""
+        attempt began kept it from starting: first look one poll in. While MongoDB is away
+        the attempt runs on (a cancel is only seen late); its end waits for MongoDB anyway."""
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(ended.wait(), self.settings.task_cancel_poll_seconds)
             if ended.is_set():
                 return False
-            if await self.executions.cancel_requested(execution_id):
-                return True
+            try:
+                if await self.executions.cancel_requested(execution_id):
+                    return True
+            except MONGODB_OUTAGES as exc:
+                log.warning("cancel_not_checked", execution_id=str(execution_id), error=str(exc)[:300])
 
     async def _show_live(self, execution: Execution, journal: AttemptLog, ended: asyncio.Event) -> None:
         """Pass the journal's new lines on to the live view every cancel poll until the attempt
