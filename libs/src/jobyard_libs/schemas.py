@@ -71,7 +71,7 @@ class PageParams:
     window: Window
 
 
-def page_params(
+async def page_params(
     page: Annotated[
         int, Query(ge=1, description="1-based page number (the first pages; then use cursor)")
     ] = 1,
@@ -125,7 +125,7 @@ def path_id(name: str) -> Any:
         TaskId = Annotated[Oid, path_id("task_id")]
     """
 
-    def parse(**values: str) -> Any:
+    async def parse(**values: str) -> Any:
         parsed = parse_id(values[name])
         if parsed is None:
             raise ValidationFailed("not an id (24 hexadecimal digits)", field=name)

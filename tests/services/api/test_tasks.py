@@ -47,6 +47,8 @@ async def test_one_time_task_runs_and_is_recorded(
     assert created["queue"] == "tasks.high"
     assert created["status"] == "done"
     assert created["runCount"] == 1 and created["lastRunAt"] is not None  # its one run starts now
+    assert created["lastRun"]["executionId"] == created["executionId"]
+    assert created["lastRun"]["status"] == "pending"
     done = await wait_execution(api, me, created["executionId"])
     assert done["status"] == "completed"
     assert done["attempts"] == 1
@@ -166,13 +168,16 @@ async def test_run_now_and_delete(api: httpx.AsyncClient, auth: AuthService, wor
     assert (await api.get(f"/api/v1/tasks/{created['id']}", headers=me)).status_code == 404
 
 
-async def test_idempotency_key(api: httpx.AsyncClient, auth: AuthService) -> None:
+async def test_idempotency_key(api: httpx.AsyncClient, auth: AuthService, worker: None) -> None:
     me = auth.user_headers("idem@example.com")
     keyed = {**me, "Idempotency-Key": "k-1"}
     first = await _create(api, keyed, task(name="once"))
+    await wait_execution(api, me, first["executionId"])
     again = await _create(api, keyed, task(name="once"))
     assert again["id"] == first["id"]
     assert again["executionId"] == first["executionId"]
+    # a replay shows the task as it is now, not as it was created
+    assert (first["lastRun"]["status"], again["lastRun"]["status"]) == ("pending", "completed")
     other = await api.post(
         "/api/v1/tasks", json=task(name="different"), headers={**me, "Idempotency-Key": "k-1"}
     )

@@ -20,6 +20,9 @@ from collections.abc import Sequence
 from dramatiq import Broker, Message
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.common import current_millis, dq_name
+from redis.commands.core import Script
+from redis.exceptions import NoScriptError
+from redis.typing import EncodableT
 
 from jobyard_libs.queue.contracts import ACTOR_QUEUES, ActorName, Payload, Queue
 from jobyard_libs.request_id import current_request_id
@@ -78,8 +81,7 @@ def enqueue_many(broker: Broker, messages: Sequence[Message[object]], *, delay_m
     script = broker.scripts["dispatch"]
     max_unpack = broker._max_unpack_size()  # type: ignore[no-untyped-call]
     for start in range(0, len(messages), PIPELINE_SIZE):
-        pipe = broker.client.pipeline(transaction=False)
-        sent = []
+        sent, calls = [], []
         for original in messages[start : start + PIPELINE_SIZE]:
             # Redis keeps the message under its own id (an execution's is derived from it and
             # its enqueuedAt: dispatch.message_id), so the leader can ask whether it is still
@@ -91,20 +93,50 @@ def enqueue_many(broker: Broker, messages: Sequence[Message[object]], *, delay_m
                 queue_name = dq_name(queue_name)
                 message = message.copy(queue_name=queue_name, options={"eta": current_millis() + delay_ms})
             broker.emit_before("enqueue", message, delay_ms)
-            args = [
-                "enqueue",
-                current_millis(),
-                queue_name,
-                broker.broker_id,
-                broker.heartbeat_timeout,
-                broker.dead_message_ttl,
-                broker._should_do_maintenance("enqueue"),
-                max_unpack,
-                message.options["redis_message_id"],
-                message.encode(),
-            ]
-            script(keys=[broker.namespace], args=args, client=pipe)
+            calls.append(
+                (
+                    "enqueue",
+                    current_millis(),
+                    queue_name,
+                    broker.broker_id,
+                    broker.heartbeat_timeout,
+                    broker.dead_message_ttl,
+                    broker._should_do_maintenance("enqueue"),
+                    max_unpack,
+                    message.options["redis_message_id"],
+                    message.encode(),
+                )
+            )
             sent.append(message)
-        pipe.execute()
+        _run_script(broker, script, broker.namespace, calls)
         for message in sent:
             broker.emit_after("enqueue", message, delay_ms)
+
+
+def _run_script(
+    broker: RedisBroker, script: Script, key: str, calls: Sequence[tuple[EncodableT, ...]]
+) -> None:
+    """Each call of ``script`` in one pipelined round trip, by its hash.
+
+    Not redis-py's ``script(client=pipeline)``: that asks ``SCRIPT EXISTS`` first, a round
+    trip more for every batch (every single submit). The script is loaded when Redis says
+    it does not know it (a restart, a failover, ``SCRIPT FLUSH``), and only the calls that
+    failed for it run again.
+    """
+    pending, loaded = list(calls), False
+    while pending:
+        pipe = broker.client.pipeline(transaction=False)
+        for args in pending:
+            pipe.evalsha(script.sha, 1, key, *args)
+        results = pipe.execute(raise_on_error=False)
+        for result in results:
+            if isinstance(result, Exception) and not isinstance(result, NoScriptError):
+                raise result
+        pending = [
+            args for args, result in zip(pending, results, strict=True) if isinstance(result, NoScriptError)
+        ]
+        if pending and loaded:
+            raise NoScriptError(f"Redis does not keep the {script.sha} script loaded")
+        if pending:
+            script.sha = broker.client.script_load(script.script)
+            loaded = True

@@ -14,6 +14,7 @@ waiting does nothing.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -67,7 +68,8 @@ async def dispatch(
     ]
     ids = [execution.id for execution in queued_now]
     try:
-        enqueue_many(broker, messages, delay_ms=delay_ms)
+        # in a thread: Redis slow or hung holds this call, not every request on the event loop
+        await asyncio.to_thread(enqueue_many, broker, messages, delay_ms=delay_ms)
     except RedisError as exc:
         # some may be queued: the scheduler finds what is lost; a duplicate does nothing
         log.warning("executions_not_queued", executions=len(ids), error=str(exc))

@@ -40,7 +40,7 @@ class ApiContext:
 def _part(name: str) -> Callable[[Request], Any]:
     """A dependency returning one part of the app's ApiContext (set up in app.py)."""
 
-    def get(request: Request) -> Any:
+    async def get(request: Request) -> Any:
         return getattr(request.app.state.api, name)
 
     return get

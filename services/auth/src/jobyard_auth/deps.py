@@ -31,27 +31,27 @@ def _context(request: Request) -> AuthContext:
     return context
 
 
-def _users(request: Request) -> UserService:
+async def _users(request: Request) -> UserService:
     return _context(request).users
 
 
-def _sessions(request: Request) -> SessionService:
+async def _sessions(request: Request) -> SessionService:
     return _context(request).sessions
 
 
-def _api_keys(request: Request) -> ApiKeyService:
+async def _api_keys(request: Request) -> ApiKeyService:
     return _context(request).api_keys
 
 
-def _keystore(request: Request) -> KeyStore:
+async def _keystore(request: Request) -> KeyStore:
     return _context(request).keystore
 
 
-def _register_limit(request: Request) -> RateLimiter:
+async def _register_limit(request: Request) -> RateLimiter:
     return _context(request).register_limit
 
 
-def client_ip(request: Request) -> str:
+async def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 

@@ -81,7 +81,7 @@ class WorkerBoard:
         )
 
 
-def _board(request: Request) -> WorkerBoard:
+async def _board(request: Request) -> WorkerBoard:
     board: WorkerBoard = request.app.state.workers
     return board
 

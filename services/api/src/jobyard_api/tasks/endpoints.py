@@ -37,10 +37,7 @@ async def create_task(
     idempotency_key: IdempotencyKey = None,
 ) -> TaskCreated:
     await limit.take(principal.subject)
-    task, execution = await tasks.submit(body, principal, idempotency_key)
-    created = TaskCreated.model_validate((await tasks.view(task, principal)).model_dump())
-    created.execution_id = str(execution.id) if execution else None
-    return created
+    return await tasks.submit(body, principal, idempotency_key)
 
 
 @router.post(":batch", status_code=status.HTTP_201_CREATED)

@@ -20,7 +20,7 @@ from jobyard_libs.tasks.documents import Execution, Task, TaskChanges
 from jobyard_libs.tasks.kinds import KINDS
 from jobyard_libs.tasks.lifecycle import ExecutionLifecycle
 from jobyard_libs.tasks.models import TaskAction, TaskStatus, TaskType, queue_for
-from jobyard_libs.tasks.replies import LastRun, TaskCounts, TaskOut
+from jobyard_libs.tasks.replies import LastRun, TaskCounts, TaskCreated, TaskOut
 from jobyard_libs.tasks.repository import ExecutionRepository, TaskRepository
 from jobyard_libs.tasks.rights import REASONS, CronFloors, task_refusal
 from jobyard_libs.tasks.schedule import BadSchedule, ScheduleRefused, first_run, next_run
@@ -78,12 +78,21 @@ class TaskService:
         [out] = await self.views([task], viewer)
         return out
 
-    async def views(self, tasks: list[Task], viewer: Principal) -> list[TaskOut]:
-        """Tasks as the API shows them, each with its last run (one indexed look-up a task)."""
-        last = await self.executions.latest_of_tasks([task.id for task in tasks])
+    async def views(
+        self,
+        tasks: list[Task],
+        viewer: Principal,
+        *,
+        last: dict[Oid, Execution] | None = None,
+        reply: type[TaskOut] = TaskOut,
+    ) -> list[TaskOut]:
+        """Tasks as the API shows them, each with its last run (one indexed look-up a task,
+        unless ``last`` says already what each one's is)."""
+        if last is None:
+            last = await self.executions.latest_of_tasks([task.id for task in tasks])
         outs = []
         for task in tasks:
-            out = TaskOut.model_validate(task)
+            out = reply.model_validate(task)
             if viewer.subject == task.owner_id:
                 out.webhook_secret = self.secrets.task_webhook_secret(str(task.id))
                 out.standard_webhook_secret = standard_secret(out.webhook_secret)
@@ -154,9 +163,22 @@ class TaskService:
             webhook_url=str(body.webhook_url) if body.webhook_url else None,
         )
 
-    async def submit(
+    async def submit(self, body: TaskIn, principal: Principal, idempotency_key: str | None) -> TaskCreated:
+        """Store a task (a one-time one with its execution, queued now); the reply shows it.
+
+        A new task's last run is the execution made here, so the reply needs no look-up; a
+        replayed one (the same Idempotency-Key) is shown as it is now.
+        """
+        task, execution, replayed = await self._submit(body, principal, idempotency_key)
+        last = None if replayed else ({task.id: execution} if execution is not None else {})
+        [created] = await self.views([task], principal, last=last, reply=TaskCreated)
+        assert isinstance(created, TaskCreated)
+        created.execution_id = str(execution.id) if execution else None
+        return created
+
+    async def _submit(
         self, body: TaskIn, principal: Principal, idempotency_key: str | None
-    ) -> tuple[Task, Execution | None]:
+    ) -> tuple[Task, Execution | None, bool]:
         task = self.build(body, principal.subject, principal.role)
         now = utcnow()
         if body.type is TaskType.ONE_TIME:  # it runs now: counted at once, as in a batch
@@ -164,19 +186,19 @@ class TaskService:
         if idempotency_key:
             earlier = await self._replay(principal.subject, idempotency_key, body)
             if earlier is not None:
-                return earlier
+                return (*earlier, True)
             task.idempotency_key, task.request_hash = idempotency_key, request_hash(body)
         if not await self.tasks.insert(task):  # the same key raced in from another request
             earlier = await self._replay(principal.subject, str(idempotency_key), body)
             if earlier is None:
                 raise TaskStateConflict("this Idempotency-Key is being used right now; try again")
-            return earlier
+            return (*earlier, True)
         execution = None
         if body.type is TaskType.ONE_TIME:
             execution = await self.executions.create(Execution.of(task, now, "submit", enqueued_at=now))
             if execution is not None:
                 await dispatch(self.broker, self.executions, [execution], stamped=now)
-        return task, execution
+        return task, execution, False
 
     async def _replay(self, owner: str, key: str, body: TaskIn) -> tuple[Task, Execution | None] | None:
         earlier = await self.tasks.by_idempotency_key(owner, key)
