@@ -1,8 +1,8 @@
 """Every route's endpoint and dependencies are coroutines.
 
 FastAPI runs a plain ``def`` dependency in a thread pool: a hop to another thread and back
-for every request, for what is a dictionary look-up. Measured on the api at 100 submits/s,
-the two on ``POST /api/v1/tasks`` cost 7 % of its CPU (docs/performance.md).
+for every request, for what is a dictionary look-up. On the api at 100 submits/s, the two
+on ``POST /api/v1/tasks`` took 7 % of its py-spy samples (docs/performance.md).
 """
 
 from __future__ import annotations
