@@ -34,7 +34,7 @@ from jobyard_libs.documents import Changes
 from jobyard_libs.imports.documents import FailedJob, ImportLog
 from jobyard_libs.imports.models import FINISHED, ImportStatus, ImportTrigger
 from jobyard_libs.listing import Slice, Window, paginate
-from jobyard_libs.mongo import Database, Document, IndexSpec, hint_for, hinted, utcnow
+from jobyard_libs.mongo import Database, Document, IndexSpec, hint_for, utcnow
 
 COLLECTION = "import_logs"
 STALE_START = timedelta(minutes=35)  # longer than the run_feed actor's 30-minute time limit
@@ -386,10 +386,8 @@ class ImportLogRepository:
         return ImportLog.many(await self.latest_cursor(feed_url, count).to_list())
 
     def latest_cursor(self, feed_url: str, count: int) -> AsyncCursor[Document]:
-        """The walk :meth:`latest` reads (its plan is checked in the tests)."""
-        return (
-            self.collection.find({"feedUrl": feed_url}, WITHOUT_LONG_LISTS)
-            .sort(NEWEST)
-            .hint(hinted(PER_FEED_INDEX.name))
-            .limit(count)
-        )
+        """The walk :meth:`latest` reads (its plan is checked in the tests). Unhinted: one
+        feed pins ``PER_FEED_INDEX``'s leading field, so every planner picks it, and
+        secantusd-py walks a hinted index whole (191 ms a look-up at 4,000 logs of 20 feeds,
+        against 11 ms unhinted)."""
+        return self.collection.find({"feedUrl": feed_url}, WITHOUT_LONG_LISTS).sort(NEWEST).limit(count)
