@@ -15,7 +15,9 @@ waiting does nothing.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 import structlog
@@ -32,6 +34,7 @@ from jobyard_libs.tasks.repository import ExecutionRepository
 
 log = structlog.get_logger(__name__)
 INFRASTRUCTURE_RETRIES = 5
+_SENDS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="redis-send")
 
 
 def message_id(execution_id: object, enqueued_at: datetime) -> str:
@@ -68,8 +71,11 @@ async def dispatch(
     ]
     ids = [execution.id for execution in queued_now]
     try:
-        # in a thread: Redis slow or hung holds this call, not every request on the event loop
-        await asyncio.to_thread(enqueue_many, broker, messages, delay_ms=delay_ms)
+        # in a thread: Redis slow or hung holds this call, not every request on the event loop;
+        # threads of their own, so sends stuck on Redis never hold the loop's default executor
+        # (its name look-ups for new MongoDB and Redis connections)
+        send = functools.partial(enqueue_many, broker, messages, delay_ms=delay_ms)
+        await asyncio.get_running_loop().run_in_executor(_SENDS, send)
     except RedisError as exc:
         # some may be queued: the scheduler finds what is lost; a duplicate does nothing
         log.warning("executions_not_queued", executions=len(ids), error=str(exc))
