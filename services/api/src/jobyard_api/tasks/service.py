@@ -170,7 +170,9 @@ class TaskService:
         replayed one (the same Idempotency-Key) is shown as it is now.
         """
         task, execution, replayed = await self._submit(body, principal, idempotency_key)
-        last = None if replayed else ({task.id: execution} if execution is not None else {})
+        last: dict[Oid, Execution] | None = None  # looked up: the task as it is now
+        if not replayed and (execution is not None or body.type is not TaskType.ONE_TIME):
+            last = {task.id: execution} if execution is not None else {}  # a delayed or cron task: none yet
         [created] = await self.views([task], principal, last=last, reply=TaskCreated)
         assert isinstance(created, TaskCreated)
         created.execution_id = str(execution.id) if execution else None
