@@ -18,7 +18,14 @@ from jobyard_devstack.net import free_port, wait_until
 
 from tests.support.infra import redis_for_tests
 
-__all__ = ["SERVERS", "mongodb_for_bench", "redis_for_tests", "servers_here"]
+__all__ = [
+    "SERVERS",
+    "cpu_seconds",
+    "machine_cpu_seconds",
+    "mongodb_for_bench",
+    "redis_for_tests",
+    "servers_here",
+]
 SERVERS = ("python", "rust")
 
 
@@ -70,3 +77,13 @@ def cpu_seconds(pid: int) -> float:
         tree.update(children)
         frontier.extend(children)
     return sum(times.get(p, 0.0) for p in tree)
+
+
+def machine_cpu_seconds() -> float:
+    """CPU time every process on the machine has used so far, all cores summed, from
+    ``/proc/stat``: user, nice, system, irq and softirq (not idle, I/O wait nor the time
+    the hypervisor stole). Around a run, divided by its tasks: what a task costs the
+    machine, the platform, its database, Redis and the benchmark's own client together."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq = fields[:7]
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")

@@ -26,11 +26,20 @@ from pathlib import Path
 
 from redis import Redis
 
-from bench.infra import redis_for_tests
+from bench.infra import cpu_seconds, machine_cpu_seconds, redis_for_tests
 from bench.results import record, summary
 from tests.support.processes import bin_path
 
 PROCESSES, THREADS = 2, 4
+
+
+@dataclass(frozen=True)
+class Drained:
+    """One drain: its time, and the CPU the machine and the peer's workers spent in it."""
+
+    seconds: float
+    machine_cpu_seconds: float
+    worker_cpu_seconds: float
 
 
 @dataclass(frozen=True)
@@ -146,8 +155,8 @@ def _send(peer: str, count: int) -> None:
             queue.enqueue(rq_peer.noop)
 
 
-def drain(peer: Peer, redis_url: str, count: int, tmp: Path, *, prefetch: int | None = None) -> float:
-    """Seconds from the first send to the ``count``-th run, with the peer's workers already up.
+def drain(peer: Peer, redis_url: str, count: int, tmp: Path, *, prefetch: int | None = None) -> Drained:
+    """From the first send to the ``count``-th run, with the peer's workers already up.
     ``prefetch``: messages each worker process may hold (Dramatiq's and Celery's own knobs)."""
     os.environ["BENCH_REDIS_URL"] = redis_url  # the senders here and the workers' processes
     os.environ.setdefault("BENCH_MONGODB_URL", "mongodb://127.0.0.1:1/unused")  # the durable peer's
@@ -159,17 +168,26 @@ def drain(peer: Peer, redis_url: str, count: int, tmp: Path, *, prefetch: int | 
         env["dramatiq_queue_prefetch"] = str(prefetch)
         env["BENCH_CELERY_PREFETCH"] = str(max(1, prefetch // THREADS))  # Celery's is per thread
     with ExitStack() as stack:
+        workers = []
         for command in peer.workers():
             log = stack.enter_context((tmp / f"{peer.name}.log").open("ab"))
             worker = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log)
             stack.callback(worker.wait, 60)
             stack.callback(worker.terminate)
+            workers.append(worker.pid)
         _warm_up(peer, redis, counter)
+
+        def spent() -> tuple[float, float]:
+            return machine_cpu_seconds(), sum(cpu_seconds(pid) for pid in workers)
+
+        machine, worker_cpu = spent()
         started = time.perf_counter()
         _send(peer.name, count)
         while int(redis.get(counter) or 0) < count:
             time.sleep(0.02)
-        return time.perf_counter() - started
+        seconds = time.perf_counter() - started
+        machine_after, worker_after = spent()
+        return Drained(seconds, machine_after - machine, worker_after - worker_cpu)
 
 
 def _warm_up(peer: Peer, redis: Redis, counter: str, timeout: float = 60) -> None:
@@ -181,10 +199,6 @@ def _warm_up(peer: Peer, redis: Redis, counter: str, timeout: float = 60) -> Non
             raise TimeoutError(f"{peer.name}'s workers ran nothing in {timeout:.0f} s")
         time.sleep(0.02)
     redis.delete(counter)
-
-
-def raw_dramatiq(redis_url: str, count: int, tmp: Path) -> float:
-    return drain(PEERS[0], redis_url, count, tmp)
 
 
 def by_name(name: str) -> Peer:
@@ -207,7 +221,7 @@ def main() -> int:
             for peer in PEERS:
                 if peer.name in DURABLE:
                     continue
-                rates[peer.name].append(args.messages / drain(peer, redis_url, args.messages, tmp))
+                rates[peer.name].append(args.messages / drain(peer, redis_url, args.messages, tmp).seconds)
     baseline = statistics.median(rates["dramatiq"])
     results = {
         "messages": args.messages,

@@ -122,6 +122,18 @@ def _tasks(tasks: dict[str, Any] | None) -> Iterator[Row]:
                     "less CPU",
                     _met(batch["workerCpuMsPerTask"] < before["workerCpuMsPerTask"]),
                 )
+            if cpu := row.get("cpuMsPerTask"):  # recorded since 2026-12-02
+                ours, raw, celery = cpu["jobyard"], cpu["rawDramatiq"], cpu["celeryMongodb"]
+                yield (
+                    f"CPU a task, whole machine (workers' share), batches of 1,000, {server} (ms);"
+                    " the 2 cores' ceiling (tasks/s)",
+                    f"{ours['machine']:.2f} ({ours['workers']:.2f}); {2000 / ours['machine']:,.0f}",
+                    f"raw Dramatiq {raw['machine']:.2f} ({raw['workers']:.2f});"
+                    f" Celery + MongoDB {celery['machine']:.2f} ({celery['workers']:.2f})",
+                    f"{ours['machine'] / celery['machine']:.2f}× Celery's",
+                    "—",
+                    "—",
+                )
             for lat in row.get("latency", []):
                 yield (
                     f"Latency submit → completed at {lat['ratePerSecond']:.0f}/s, {server} (p50; p99)",

@@ -34,7 +34,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -47,8 +47,15 @@ from jobyard_libs.tasks.stats import TaskStats
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
-from bench.infra import SERVERS, cpu_seconds, mongodb_for_bench, redis_for_tests, servers_here
-from bench.peers import PROCESSES, THREADS, by_name, drain
+from bench.infra import (
+    SERVERS,
+    cpu_seconds,
+    machine_cpu_seconds,
+    mongodb_for_bench,
+    redis_for_tests,
+    servers_here,
+)
+from bench.peers import PROCESSES, THREADS, Drained, by_name, drain
 from bench.results import record, summary
 from tests.conftest import Isolation
 from tests.support.auth_service import auth_service
@@ -60,6 +67,7 @@ TARGET_P99_MS = 100.0
 BATCH = 1000
 PREFETCH = 64  # raised from Dramatiq's 2 x threads, for Jobyard and raw Dramatiq alike
 WAIT_LIMIT_SECONDS = 900
+IDLE_WINDOW_SECONDS = 3.0
 COUNTED = ("jobyard_mongodb_commands_total", "jobyard_mongodb_documents_written_total")
 
 
@@ -83,6 +91,7 @@ class Platform:
                 if name in totals and not line.startswith("#"):
                     totals[name] += float(line.rsplit(" ", 1)[1])
         totals["workerCpuSeconds"] = cpu_seconds(self.worker_pid)
+        totals["machineCpuSeconds"] = machine_cpu_seconds()
         return totals
 
     async def completed(self) -> int:
@@ -230,12 +239,44 @@ def percentile(values: list[float], fraction: float) -> float:
     return values[min(len(values) - 1, int(fraction * len(values)))]
 
 
-def per_task(before: dict[str, float], after: dict[str, float], tasks: int) -> dict[str, float]:
-    commands, written, cpu = (after[name] - before[name] for name in (*COUNTED, "workerCpuSeconds"))
+@dataclass(frozen=True)
+class Idle:
+    """What the machine spends with the platforms up and no work (cores' worth: CPU seconds a
+    second), and each platform's workers' share of it: their idle polls."""
+
+    machine: float
+    workers: dict[int, float]
+
+    @staticmethod
+    def measure(platforms: list[Platform], window: float = IDLE_WINDOW_SECONDS) -> Idle:
+        before = machine_cpu_seconds(), [cpu_seconds(p.worker_pid) for p in platforms]
+        time.sleep(window)  # a measurement over a window, not a wait for a condition
+        after = machine_cpu_seconds(), [cpu_seconds(p.worker_pid) for p in platforms]
+        workers = {
+            p.worker_pid: (a - b) / window for p, a, b in zip(platforms, after[1], before[1], strict=True)
+        }
+        return Idle((after[0] - before[0]) / window, workers)
+
+    def besides(self, platform: Platform) -> float:
+        """The idle load while ``platform`` works: everything else's (the other platform's
+        polls, the servers' own), since its own polls turn into its work."""
+        return self.machine - self.workers[platform.worker_pid]
+
+
+def per_task(
+    before: dict[str, float], after: dict[str, float], tasks: int, idle_cpu: float = 0.0
+) -> dict[str, float]:
+    """Per task between two ``round_trips``; ``idle_cpu``: CPU seconds the machine would have
+    spent meanwhile without the work, left out of the machine's figure."""
+    commands, written, cpu, machine = (
+        after[name] - before[name] for name in (*COUNTED, "workerCpuSeconds", "machineCpuSeconds")
+    )
+    machine -= idle_cpu
     return {
         "commandsPerTask": commands / tasks,
         "documentsWrittenPerTask": written / tasks,
         "workerCpuMsPerTask": cpu * 1000 / tasks,  # its processes' user + system time, idle polls included
+        "machineCpuMsPerTask": machine * 1000 / tasks,  # every process's: see cpuMsPerTask
     }
 
 
@@ -252,23 +293,32 @@ def on_server(server: str, args: argparse.Namespace, tmp: Path, redis_url: str) 
         stack.push(claims_stack.__exit__)
         os.environ["BENCH_MONGODB_URL"] = mongodb_url.replace("/?", "/bench_celery_results?")
         ours: list[float] = []
-        raw: list[float] = []
-        durable: list[float] = []
+        raw: list[Drained] = []
+        durable: list[Drained] = []
         before_ours: list[float] = []
         trips: list[dict[str, float]] = []
         before_trips: list[dict[str, float]] = []
+        idle = Idle.measure([platform, mongodb_claims])
         for _ in range(args.repeats):  # alternated, so a slower phase of the machine hits each
-            raw.append(args.tasks / drain(by_name("dramatiq"), redis_url, args.tasks, tmp, prefetch=PREFETCH))
-            durable.append(
-                args.tasks / drain(by_name("celery-mongodb"), redis_url, args.tasks, tmp, prefetch=PREFETCH)
-            )
+            for peer, drains in (("dramatiq", raw), ("celery-mongodb", durable)):
+                drained = drain(by_name(peer), redis_url, args.tasks, tmp, prefetch=PREFETCH)
+                # the peer's own figure: what the machine spends with both platforms idle is not its
+                drains.append(
+                    replace(
+                        drained,
+                        machine_cpu_seconds=drained.machine_cpu_seconds - idle.machine * drained.seconds,
+                    )
+                )
             for measured, rates, per in (
                 (mongodb_claims, before_ours, before_trips),
                 (platform, ours, trips),
             ):
                 before = measured.round_trips()
-                rates.append(args.tasks / asyncio.run(throughput(measured, args.tasks)))
-                per.append(per_task(before, measured.round_trips(), args.tasks))
+                seconds = asyncio.run(throughput(measured, args.tasks))
+                rates.append(args.tasks / seconds)
+                per.append(
+                    per_task(before, measured.round_trips(), args.tasks, idle.besides(measured) * seconds)
+                )
         for measured in (platform, mongodb_claims):
             stored = asyncio.run(count_completed(measured))
             if stored != args.tasks * args.repeats:
@@ -278,9 +328,10 @@ def on_server(server: str, args: argparse.Namespace, tmp: Path, redis_url: str) 
         claims_stack.close()
         waits, single = {}, []
         for rate in args.rates:
-            before = platform.round_trips()
+            before, started = platform.round_trips(), time.perf_counter()
             waits[rate] = asyncio.run(latencies(platform, rate, args.seconds))
-            single.append(per_task(before, platform.round_trips(), len(waits[rate])))
+            besides = idle.besides(platform) * (time.perf_counter() - started)
+            single.append(per_task(before, platform.round_trips(), len(waits[rate]), besides))
     latency = [
         {
             "ratePerSecond": rate,
@@ -292,12 +343,30 @@ def on_server(server: str, args: argparse.Namespace, tmp: Path, redis_url: str) 
         }
         for rate, values in waits.items()
     ]
+    raw_rates = [args.tasks / d.seconds for d in raw]
+    durable_rates = [args.tasks / d.seconds for d in durable]
     return {
         "jobyardTasksPerSecond": summary(ours),
-        "rawDramatiqMessagesPerSecond": summary(raw),
-        "celeryMongodbTasksPerSecond": summary(durable),
-        "ratio": statistics.median(ours) / statistics.median(raw),
-        "ratioToCeleryMongodb": statistics.median(ours) / statistics.median(durable),
+        "rawDramatiqMessagesPerSecond": summary(raw_rates),
+        "celeryMongodbTasksPerSecond": summary(durable_rates),
+        "ratio": statistics.median(ours) / statistics.median(raw_rates),
+        "ratioToCeleryMongodb": statistics.median(ours) / statistics.median(durable_rates),
+        # what a task costs the whole machine (all processes, the senders included), and the
+        # workers' share of it: where the same-run ratios come from on cores they all share
+        "cpuMsPerTask": {
+            "idleCores": idle.machine,  # left out of every machine figure (the other platform's, less)
+            "jobyard": {
+                "machine": statistics.median(t["machineCpuMsPerTask"] for t in trips),
+                "workers": statistics.median(t["workerCpuMsPerTask"] for t in trips),
+            },
+            **{
+                name: {
+                    "machine": statistics.median(d.machine_cpu_seconds * 1000 / args.tasks for d in drains),
+                    "workers": statistics.median(d.worker_cpu_seconds * 1000 / args.tasks for d in drains),
+                }
+                for name, drains in (("rawDramatiq", raw), ("celeryMongodb", durable))
+            },
+        },
         "roundTrips": {
             "batch": {key: statistics.median(t[key] for t in trips) for key in trips[0]},
             "single": {key: statistics.median(t[key] for t in single) for key in single[0]},
@@ -362,6 +431,15 @@ def main() -> int:
                 f" {trips['documentsWrittenPerTask']:.2f} documents written,"
                 f" {trips.get('workerCpuMsPerTask', float('nan')):.2f} ms of worker CPU\n"
             )
+        cpu = row["cpuMsPerTask"]
+        out(
+            "    CPU a task, whole machine (workers): "
+            + "; ".join(
+                f"{name} {cpu[name]['machine']:.2f} ms ({cpu[name]['workers']:.2f})"
+                for name in ("jobyard", "rawDramatiq", "celeryMongodb")
+            )
+            + "\n"
+        )
         claims = row["claimsInMongodb"]
         out(
             f"    before, every attempt claimed in MongoDB: {claims['tasksPerSecond']['median']:,.0f} tasks/s,"
