@@ -8,7 +8,7 @@ from typing import Any
 
 from jobyard_libs.documents import StoredDocument
 from jobyard_libs.listing import Cursor, Window, paginate
-from jobyard_libs.mongo import utcnow
+from jobyard_libs.mongo import IndexSpec, utcnow
 
 NEWEST = [("createdAt", -1), ("_id", -1)]
 
@@ -20,7 +20,8 @@ class Stamped(StoredDocument):
 
 async def test_pages_found_span_by_span_are_those_of_a_plain_walk(db: Any) -> None:
     collection = db.recent_probe
-    await collection.create_index(NEWEST, name="newest")
+    newest = IndexSpec("recent_probe", NEWEST)
+    await collection.create_indexes([newest.model()])
     now = utcnow()
     ages = (
         [timedelta(hours=-1)]  # ahead of the clock (another host's): still first
@@ -34,7 +35,7 @@ async def test_pages_found_span_by_span_are_those_of_a_plain_walk(db: Any) -> No
     newest_first = [d.id for d in sorted(docs, key=lambda d: (d.created_at, d.id), reverse=True)]
 
     async def page(query: dict[str, Any], window: Window) -> Any:
-        return await paginate(collection, query, NEWEST, "newest", window, Stamped, recent="createdAt")
+        return await paginate(collection, query, NEWEST, newest, window, Stamped, recent="createdAt")
 
     seen, cursor = [], None
     while True:

@@ -182,5 +182,6 @@ class AuditLog:
     async def page(self, window: Window, where: AuditFilter) -> Slice[AuditEvent]:
         """Newest first, through the index the filter calls for."""
         query = where.query()
-        hint = hint_for(query, FILTERS) or LIST_INDEX.name
-        return await paginate(self.collection, query, NEWEST, hint, window, AuditEvent)
+        return await paginate(
+            self.collection, query, NEWEST, hint_for(query, FILTERS, LIST_INDEX), window, AuditEvent
+        )

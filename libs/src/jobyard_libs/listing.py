@@ -24,7 +24,7 @@ Usage
 ::
 
     window = Window(limit=20, cursor=Cursor.decode(token))
-    page = await paginate(collection, {"ownerId": "u1"}, NEWEST, "ownerId_1_createdAt_-1__id_-1", window, Task)
+    page = await paginate(collection, {"ownerId": "u1"}, NEWEST, OWNER_INDEX, window, Task)  # an IndexSpec
     page.next_cursor  # the opaque token of the next page, or None at the end
 """
 
@@ -44,7 +44,7 @@ from pymongo.asynchronous.cursor import AsyncCursor
 
 from jobyard_libs.documents import StoredDocument
 from jobyard_libs.errors import ValidationFailed
-from jobyard_libs.mongo import hint_option, hinted, utcnow
+from jobyard_libs.mongo import IndexSpec, hint_of, hint_option, utcnow
 
 T = TypeVar("T", bound=StoredDocument)
 Sort = Sequence[tuple[str, int]]
@@ -153,7 +153,7 @@ def walk(
     collection: AsyncCollection[dict[str, Any]],
     query: dict[str, Any],
     sort: Sort,
-    hint: str | None,
+    index: IndexSpec | None,
     window: Window,
     *,
     projection: dict[str, int] | None = None,
@@ -162,7 +162,7 @@ def walk(
     bounded = dict(query)
     if window.cursor is not None:
         bounded = {"$and": [query, after(sort, window.cursor)]} if query else after(sort, window.cursor)
-    cursor = collection.find(bounded, projection).sort(list(sort)).hint(hinted(hint))
+    cursor = collection.find(bounded, projection).sort(list(sort)).hint(hint_of(bounded, index))
     if window.cursor is None and window.skip:
         cursor = cursor.skip(window.skip)
     return cursor.limit(window.limit + 1)
@@ -186,15 +186,15 @@ async def paginate(
     collection: AsyncCollection[dict[str, Any]],
     query: dict[str, Any],
     sort: Sort,
-    hint: str | None,
+    index: IndexSpec | None,
     window: Window,
     model: type[T],
     *,
     projection: dict[str, int] | None = None,
     recent: str | None = None,
 ) -> Slice[T]:
-    """One page of ``query`` in ``sort`` order, through the index ``hint`` names (``None``: the
-    planner's choice, for a query that pins an index's leading field); a cursor of
+    """One page of ``query`` in ``sort`` order, through ``index`` (``None``: the planner's
+    choice; :func:`~jobyard_libs.mongo.hint_of` says when it is named); a cursor of
     another listing is a 422 naming ``cursor``. ``recent``: the date field ``sort`` starts
     with, newest first, to look in the latest spans first (see the module's notes)."""
     if window.cursor is not None and not _fits(window.cursor, sort):
@@ -208,7 +208,7 @@ async def paginate(
     raws: list[dict[str, Any]] = []
     for span in spans:
         within = _since(query, recent, start, span)
-        raws = await walk(collection, within, sort, hint, window, projection=projection).to_list()
+        raws = await walk(collection, within, sort, index, window, projection=projection).to_list()
         if len(raws) > window.limit:
             break
     more = len(raws) > window.limit
@@ -218,8 +218,8 @@ async def paginate(
         last = raws[window.limit - 1]
         next_cursor = Cursor(tuple(last[field] for field, _ in sort)).encode()
     if window.exact_total:
-        counted = await collection.count_documents(query, **hint_option(hint))
+        counted = await collection.count_documents(query, **hint_option(query, index))
     else:  # walks at most TOTAL_CAP + 1 index entries (on MongoDB)
-        counted = await collection.count_documents(query, limit=TOTAL_CAP + 1, **hint_option(hint))
+        counted = await collection.count_documents(query, limit=TOTAL_CAP + 1, **hint_option(query, index))
     capped = not window.exact_total and counted > TOTAL_CAP
     return Slice(items, min(counted, TOTAL_CAP) if capped else counted, capped, next_cursor)

@@ -47,7 +47,7 @@ from pydantic import Field
 from pymongo import UpdateOne
 
 from jobyard_libs.imports import import_logs, raw_feeds
-from jobyard_libs.mongo import Database, Document, IndexSpec, hinted
+from jobyard_libs.mongo import Database, Document, IndexSpec, hint_of
 from jobyard_libs.schemas import Reply
 from jobyard_libs.settings import BaseServiceSettings
 from jobyard_libs.tasks import repository as tasks
@@ -190,11 +190,11 @@ class Retention:
         return total
 
     async def _import_logs(self, query: Document) -> int:
-        found = self.db[import_logs.COLLECTION].find(query, {"_id": 1}).hint(hinted(LOGS_DONE.name))
+        found = self.db[import_logs.COLLECTION].find(query, {"_id": 1}).hint(hint_of(query, LOGS_DONE))
         return await self._delete(import_logs.COLLECTION, query, await found.limit(self.batch).to_list())
 
     async def _workflows(self, query: Document) -> int:
-        found = self.db[workflows.WORKFLOWS].find(query, {"_id": 1}).hint(hinted(WORKFLOWS_DONE.name))
+        found = self.db[workflows.WORKFLOWS].find(query, {"_id": 1}).hint(hint_of(query, WORKFLOWS_DONE))
         return await self._delete(workflows.WORKFLOWS, query, await found.limit(self.batch).to_list())
 
     async def _raw_feeds(self, query: Document) -> int:
@@ -217,7 +217,7 @@ class Retention:
         found = (
             self.db[tasks.EXECUTIONS]
             .find(query, projection)
-            .hint(hinted(EXECUTIONS_DONE.name))
+            .hint(hint_of(query, EXECUTIONS_DONE))
             .limit(self.batch)
         )
         runs = await found.to_list()

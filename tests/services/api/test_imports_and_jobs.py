@@ -207,7 +207,7 @@ async def test_every_list_query_uses_an_index(
     collection = db[module.COLLECTION]
     await collection.create_indexes([spec.model() for spec in module.INDEXES])
     await learn_hints(db)  # hinted or not, as production asks this server
-    explained = await walk(collection, query, module.NEWEST, module.list_hint(query), window).explain()
+    explained = await walk(collection, query, module.NEWEST, module.list_index(query), window).explain()
     assert "IXSCAN" in _plan(explained["queryPlanner"]["winningPlan"])
 
 

@@ -85,7 +85,7 @@ class FeedSourceRepository:
         return FeedSource.many(await self.collection.find({"enabled": True}).sort("url", 1).to_list())
 
     async def page(self, window: Window) -> Slice[FeedSource]:
-        return await paginate(self.collection, {}, NEWEST, LIST_INDEX.name, window, FeedSource)
+        return await paginate(self.collection, {}, NEWEST, LIST_INDEX, window, FeedSource)
 
     async def update(self, source_id: ObjectId, changes: FeedSourceChanges) -> FeedSource | None:
         update = {"$set": {**changes.to_set(), "updatedAt": utcnow()}}

@@ -21,7 +21,7 @@ from jobyard_libs.feeds.html import sanitize, text_of
 from jobyard_libs.imports.documents import Job, Posting, PostingUpdate
 from jobyard_libs.imports.models import title_words
 from jobyard_libs.listing import Slice, Window, paginate
-from jobyard_libs.mongo import Database, Document, IndexSpec, hint_for, hinted, utcnow
+from jobyard_libs.mongo import Database, Document, IndexSpec, hint_for, hint_of, utcnow
 
 COLLECTION = "jobs"
 NEWEST = [("postedAt", -1), ("_id", -1)]
@@ -82,9 +82,9 @@ class JobFilters:
         return query
 
 
-def list_hint(query: Document) -> str:
+def list_index(query: Document) -> IndexSpec:
     """The index a listing with this filter walks."""
-    return hint_for(query, FILTER_INDEXES) or LIST_INDEX.name
+    return hint_for(query, FILTER_INDEXES, LIST_INDEX)
 
 
 class JobRepository:
@@ -198,7 +198,7 @@ class JobRepository:
         async for raw in (
             self.collection.find(query, LIST_PROJECTION)
             .sort(NEWEST)
-            .hint(hinted(list_hint(query)))
+            .hint(hint_of(query, list_index(query)))
             .limit(limit)
         ):
             yield Job.model_validate(raw)
@@ -207,5 +207,5 @@ class JobRepository:
         """Newest first, through the index the filters call for, without the long fields."""
         query = filters.query()
         return await paginate(
-            self.collection, query, NEWEST, list_hint(query), window, Job, projection=LIST_PROJECTION
+            self.collection, query, NEWEST, list_index(query), window, Job, projection=LIST_PROJECTION
         )

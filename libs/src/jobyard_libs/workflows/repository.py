@@ -79,8 +79,8 @@ class WorkflowRepository:
             query["recurringId"] = recurring_id
         if status is not None:
             query["status"] = status.value
-        hint = hint_for(query, FILTERS) or LIST.name
-        return await paginate(self.collection, query, NEWEST, hint, window, Workflow, recent="createdAt")
+        index = hint_for(query, FILTERS, LIST)
+        return await paginate(self.collection, query, NEWEST, index, window, Workflow, recent="createdAt")
 
     async def due(self, now: datetime, limit: int = 100) -> list[Workflow]:
         """Pending workflows whose time (delayed) or next run (recurring) has come, earliest first."""

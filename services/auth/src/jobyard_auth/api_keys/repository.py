@@ -34,8 +34,8 @@ class ApiKeyRepository:
 
     async def page(self, user_id: ObjectId | None, window: Window) -> Slice[ApiKey]:
         query = {} if user_id is None else {"userId": user_id}
-        hint = hint_for(query, [PER_USER_INDEX]) or LIST_INDEX.name
-        return await paginate(self.collection, query, NEWEST, hint, window, ApiKey)
+        index = hint_for(query, [PER_USER_INDEX], LIST_INDEX)
+        return await paginate(self.collection, query, NEWEST, index, window, ApiKey)
 
     async def live_of_user(self, user_id: ObjectId) -> list[ApiKey]:
         return ApiKey.many(await self.collection.find({"userId": user_id, "revokedAt": None}).to_list())

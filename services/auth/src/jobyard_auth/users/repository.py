@@ -55,7 +55,7 @@ class UserRepository:
         return User.from_mongo(await self.collection.find_one({"googleSub": sub}))
 
     async def page(self, window: Window) -> Slice[User]:
-        return await paginate(self.collection, {}, NEWEST, LIST_INDEX.name, window, User)
+        return await paginate(self.collection, {}, NEWEST, LIST_INDEX, window, User)
 
     async def _set(self, user_id: ObjectId, update: Document, expect: Document | None = None) -> User | None:
         update = {**update, "$set": {**update.get("$set", {}), "updatedAt": utcnow()}}
