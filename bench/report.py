@@ -44,8 +44,9 @@ def rows(results: dict[str, Any]) -> Iterator[Row]:
         )
     for section in ("imports", "importsScale"):
         yield from _imports(results.get(section))
+    cores = results.get("machine", {}).get("cpus")  # the machine the figures were measured on
     for section in ("tasks", "tasksScale"):
-        yield from _tasks(results.get(section))
+        yield from _tasks(results.get(section), cores)
     yield from _others(results)
 
 
@@ -73,7 +74,7 @@ def _imports(imports: dict[str, Any] | None) -> Iterator[Row]:
             )
 
 
-def _tasks(tasks: dict[str, Any] | None) -> Iterator[Row]:
+def _tasks(tasks: dict[str, Any] | None, cores: int | None) -> Iterator[Row]:
     if tasks:
         for server, row in tasks["servers"].items():
             yield (
@@ -124,10 +125,11 @@ def _tasks(tasks: dict[str, Any] | None) -> Iterator[Row]:
                 )
             if cpu := row.get("cpuMsPerTask"):  # recorded since 2026-12-02
                 ours, raw, celery = cpu["jobyard"], cpu["rawDramatiq"], cpu["celeryMongodb"]
+                ceiling = f"; {cores * 1000 / ours['machine']:,.0f}" if cores else ""
                 yield (
                     f"CPU a task, whole machine (workers' share), batches of 1,000, {server} (ms);"
-                    " the 2 cores' ceiling (tasks/s)",
-                    f"{ours['machine']:.2f} ({ours['workers']:.2f}); {2000 / ours['machine']:,.0f}",
+                    f" the ceiling that puts on its {cores or '?'} cores (tasks/s)",
+                    f"{ours['machine']:.2f} ({ours['workers']:.2f}){ceiling}",
                     f"raw Dramatiq {raw['machine']:.2f} ({raw['workers']:.2f});"
                     f" Celery + MongoDB {celery['machine']:.2f} ({celery['workers']:.2f})",
                     f"{ours['machine'] / celery['machine']:.2f}× Celery's",

@@ -264,7 +264,7 @@ class Idle:
 
 
 def per_task(
-    before: dict[str, float], after: dict[str, float], tasks: int, idle_cpu: float = 0.0
+    before: dict[str, float], after: dict[str, float], tasks: int, idle_cpu: float
 ) -> dict[str, float]:
     """Per task between two ``round_trips``; ``idle_cpu``: CPU seconds the machine would have
     spent meanwhile without the work, left out of the machine's figure."""
