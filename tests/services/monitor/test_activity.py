@@ -20,6 +20,7 @@ from redis.asyncio import Redis
 
 from tests.conftest import Isolation
 from tests.support.factories import a_feed_source, a_task, an_execution, an_import_log, store
+from tests.support.plans import index_scan
 
 
 def _log(feed: str, status: ImportStatus, minutes_ago: int, **counts: int) -> ImportLog:
@@ -38,13 +39,6 @@ def _execution(
         scheduled_for=done - waited,
         completed_at=done,
     )
-
-
-def _scan(stage: dict[str, Any]) -> dict[str, Any] | None:
-    """The plan's index scan, if it has one."""
-    if stage.get("stage") == "IXSCAN":
-        return stage
-    return _scan(stage["inputStage"]) if "inputStage" in stage else None
 
 
 async def test_feed_health_and_task_outcomes(db: Any, isolation: Isolation) -> None:
@@ -117,7 +111,7 @@ async def test_feed_health_and_task_outcomes(db: Any, isolation: Isolation) -> N
     # a feed's runs are read through the feed + newest index, bounded to that one feed: the
     # very walk the watcher reads, unhinted (the planner picks that index on every server)
     walk = ImportLogRepository(db, UNWATCHED).latest_cursor("https://a.example/feed", 10)
-    scan = _scan(explained := (await walk.explain())["queryPlanner"]["winningPlan"])
+    scan = index_scan(explained := (await walk.explain())["queryPlanner"]["winningPlan"])
     assert scan is not None, explained
     assert next(iter(scan["keyPattern"])) == "feedUrl", scan
     if "indexBounds" in scan:  # MongoDB and the Rust server say them; the Python server does not
